@@ -1,0 +1,174 @@
+"""Configuration of each device kind, selected by its ``type`` field.
+
+Each ``type`` pairs a config model with the driver that implements it; the lane
+daemon builds drivers from these models and never branches on hardware presence.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from edge.config.base import ConfigModel
+
+
+class ModbusMap(ConfigModel):
+    """Addresses on the I/O module; the defaults are ARCHITECTURE.md's map."""
+
+    arming_loop: int = Field(
+        0,
+        ge=0,
+        title="Arming loop input",
+        description="Discrete input: vehicle in front of the barrier.",
+    )
+    safety_loop: int = Field(
+        1,
+        ge=0,
+        title="Safety loop input",
+        description="Discrete input: vehicle under or after the barrier.",
+    )
+    barrier_up: int = Field(
+        2, ge=0, title="Up limit input", description="Discrete input: barrier up limit switch."
+    )
+    barrier_down: int = Field(
+        3, ge=0, title="Down limit input", description="Discrete input: barrier down limit switch."
+    )
+    barrier_fault: int = Field(
+        4, ge=0, title="Fault input", description="Discrete input: barrier fault."
+    )
+    open_relay: int = Field(
+        0, ge=0, title="Open relay coil", description="Coil: open barrier relay."
+    )
+    close_relay: int = Field(
+        1, ge=0, title="Close relay coil", description="Coil: close barrier relay."
+    )
+    lane_light: int = Field(
+        2, ge=0, title="Lane light coil", description="Coil: lane light green (red when off)."
+    )
+
+
+class ModbusTcpIO(ConfigModel):
+    type: Literal["modbus_tcp"] = Field(
+        title="Type", description="Ethernet I/O module over Modbus TCP."
+    )
+    host: str = Field(title="Host", description="Address of the I/O module.")
+    port: int = Field(502, ge=1, le=65535, title="Port", description="Modbus TCP port.")
+    unit: int = Field(1, ge=0, le=247, title="Unit id", description="Modbus unit (slave) id.")
+    map: ModbusMap = Field(
+        default_factory=ModbusMap, title="Address map", description="Which input and coil is what."
+    )
+    debounce_ms: int = Field(
+        100, ge=0, title="Debounce", description="A loop change counts once stable this long (ms)."
+    )
+    poll_ms: int = Field(
+        20, ge=5, title="Poll period", description="How often the inputs are read (ms)."
+    )
+    timeout_ms: int = Field(
+        500, ge=10, title="Timeout", description="Reply timeout of one request (ms)."
+    )
+
+
+class ModbusRtuIO(ConfigModel):
+    type: Literal["modbus_rtu"] = Field(
+        title="Type", description="RS-485 I/O module over Modbus RTU."
+    )
+    port: str = Field(title="Serial port", description="Device path, e.g. /dev/ttyUSB0.")
+    baudrate: int = Field(9600, title="Baud rate", description="Serial speed.")
+    parity: Literal["N", "E", "O"] = Field("N", title="Parity", description="N, E or O.")
+    unit: int = Field(1, ge=0, le=247, title="Unit id", description="Modbus unit (slave) id.")
+    map: ModbusMap = Field(
+        default_factory=ModbusMap, title="Address map", description="Which input and coil is what."
+    )
+    debounce_ms: int = Field(
+        100, ge=0, title="Debounce", description="A loop change counts once stable this long (ms)."
+    )
+    poll_ms: int = Field(
+        20, ge=5, title="Poll period", description="How often the inputs are read (ms)."
+    )
+    timeout_ms: int = Field(
+        500, ge=10, title="Timeout", description="Reply timeout of one request (ms)."
+    )
+
+
+IOModuleConfig = Annotated[ModbusTcpIO | ModbusRtuIO, Field(discriminator="type")]
+
+
+class IOBarrier(ConfigModel):
+    type: Literal["io"] = Field(
+        title="Type",
+        description="Barrier driven by the relays of the lane's I/O module, limit switches as feedback.",
+    )
+    travel_timeout_ms: int = Field(
+        6000,
+        ge=100,
+        title="Travel timeout",
+        description="An arm that has not reached its limit by then is in fault (ms).",
+    )
+
+
+class SerialBarrier(ConfigModel):
+    type: Literal["serial"] = Field(
+        title="Type", description="RS-485 barrier controller speaking ARCHITECTURE.md's frames."
+    )
+    port: str = Field(title="Serial port", description="Device path, e.g. /dev/ttyUSB1.")
+    baudrate: int = Field(9600, title="Baud rate", description="Serial speed (8N1).")
+    address: str = Field(
+        "01", pattern=r"^[0-9A-F]{2}$", title="Address", description="Two hex characters."
+    )
+    reply_timeout_ms: int = Field(
+        200,
+        ge=10,
+        title="Reply timeout",
+        description="A command unanswered this long is retried (ms).",
+    )
+    retries: int = Field(
+        3, ge=0, title="Retries", description="Retries before the barrier is in fault."
+    )
+
+
+BarrierConfig = Annotated[IOBarrier | SerialBarrier, Field(discriminator="type")]
+
+
+class IOLoops(ConfigModel):
+    type: Literal["io"] = Field(
+        title="Type", description="Loop detector outputs wired to the lane's I/O module."
+    )
+
+
+LoopsConfig = Annotated[IOLoops, Field(discriminator="type")]
+
+
+class OpenCVCamera(ConfigModel):
+    type: Literal["opencv"] = Field(title="Type", description="Camera read through OpenCV.")
+    source: str = Field(
+        title="Source",
+        description="rtsp:// or http:// URL, a USB device index such as `0`, or a video file path.",
+    )
+    reconnect_max_s: float = Field(
+        10.0,
+        gt=0,
+        title="Reconnect back-off cap",
+        description="Longest wait between reconnect attempts (s).",
+    )
+    frames_per_trigger: int = Field(
+        3,
+        ge=1,
+        le=10,
+        title="Frames per trigger",
+        description="Frames handed to recognition for one vehicle.",
+    )
+
+
+CameraConfig = Annotated[OpenCVCamera, Field(discriminator="type")]
+
+
+class SerialDisplay(ConfigModel):
+    type: Literal["serial"] = Field(
+        title="Type", description="LED message display on a serial line."
+    )
+    port: str = Field(title="Serial port", description="Device path.")
+    baudrate: int = Field(9600, title="Baud rate", description="Serial speed.")
+
+
+DisplayConfig = Annotated[SerialDisplay, Field(discriminator="type")]

@@ -1,0 +1,92 @@
+"""The ``lanewarden`` command.
+
+One entry point; every package adds its own subcommands through a module listed
+in ``COMMAND_MODULES``. Each such module has ``register(groups: Groups) -> None``
+and must not import heavy dependencies (OpenCV, ONNX, pymodbus) at module level,
+so that ``lanewarden --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from edge import log
+
+Handler = Callable[[argparse.Namespace], int]
+
+COMMAND_MODULES: tuple[str, ...] = ("edge.commands.config_check",)
+
+GROUP_HELP: dict[str, str] = {
+    "config": "validate lane, plaza and tariff configuration files",
+    "fees": "price a passage with the fee engine",
+    "store": "inspect and verify a lane's SQLite store",
+    "plates": "read licence plates from images",
+    "bench": "measure speed and accuracy; prints a table, --json FILE writes figures",
+    "sim": "hardware simulators that speak the real protocols",
+    "edge": "the lane daemon",
+    "central": "the central aggregator and supervisor console",
+}
+
+
+class Groups:
+    """Where command modules attach their parsers.
+
+    ``group("bench")`` returns the sub-parser collection of ``lanewarden bench``,
+    creating it on first use; ``top`` holds the top-level commands
+    (``lanewarden demo``, ``lanewarden diag``).
+    """
+
+    def __init__(self, top: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        self.top = top
+        self._groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+
+    def group(self, name: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        if name not in self._groups:
+            parser = self.top.add_parser(name, help=GROUP_HELP[name], description=GROUP_HELP[name])
+            sub = parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+            self._groups[name] = sub
+        return self._groups[name]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lanewarden",
+        description="Controller for unattended toll lanes and parking gates.",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="lowest level of log line written to stderr (default: info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "json", "console"],
+        help="JSON lines (journald) or readable console; auto picks console on a terminal",
+    )
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups = Groups(top)
+    for name in COMMAND_MODULES:
+        module: Any = importlib.import_module(name)
+        module.register(groups)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    log.configure(level=args.log_level, fmt=args.log_format)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of ``lanewarden`` that belong to the edge package."""

@@ -1,0 +1,1 @@
+"""Validated configuration: TOML files into pydantic models (unknown keys forbidden)."""

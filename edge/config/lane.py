@@ -1,0 +1,149 @@
+"""One lane's configuration: its kind, policy, devices and the files it refers to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from drivers.config import BarrierConfig, CameraConfig, DisplayConfig, IOModuleConfig, LoopsConfig
+from edge.config.base import ConfigModel
+from edge.config.loading import ConfigError, load, model_for
+from edge.config.plaza import PlazaConfig
+from models.config import RecognitionConfig
+
+
+class LaneKind(StrEnum):
+    PARKING_ENTRY = "parking_entry"
+    PARKING_EXIT = "parking_exit"
+    HIGHWAY_ENTRY = "highway_entry"
+    HIGHWAY_EXIT = "highway_exit"
+    OPEN_PLAZA = "open_plaza"
+
+    @property
+    def charges(self) -> bool:
+        """Whether a vehicle pays at this lane (entries only record)."""
+        return self in (LaneKind.PARKING_EXIT, LaneKind.HIGHWAY_EXIT, LaneKind.OPEN_PLAZA)
+
+
+class UnreadablePlate(StrEnum):
+    DENY_AND_CALL = "deny_and_call"
+    ADMIT_FOR_REVIEW = "admit_for_review"
+
+
+class LanePolicy(ConfigModel):
+    unreadable_plate: UnreadablePlate = Field(
+        UnreadablePlate.DENY_AND_CALL,
+        title="Unreadable plate",
+        description="deny_and_call: keep the barrier down and call for help; "
+        "admit_for_review: let the vehicle through and record it for review.",
+    )
+    anti_passback: bool = Field(
+        True,
+        title="Anti-passback",
+        description="Refuse a plate that enters again without having exited.",
+    )
+    fail_open: bool = Field(
+        False,
+        title="Fail open",
+        description="Raise the barrier for every vehicle when the lane cannot decide (recorded).",
+    )
+    safe_position: str = Field(
+        "closed",
+        pattern="^(closed|open)$",
+        title="Safe barrier position",
+        description="Where the barrier is left on shutdown: closed or open.",
+    )
+    plate_read_timeout_s: float = Field(
+        3.0, gt=0, title="Plate read timeout", description="Wait this long for a plate read (s)."
+    )
+    payment_timeout_s: float = Field(
+        90.0, gt=0, title="Payment timeout", description="Wait this long for a payment (s)."
+    )
+    pass_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        title="Pass-through timeout",
+        description="After the barrier opens, the vehicle must reach the safety loop within this (s).",
+    )
+    loop_stuck_s: float = Field(
+        300.0,
+        gt=0,
+        title="Loop stuck after",
+        description="A loop occupied longer than this is reported stuck (s).",
+    )
+
+
+class LaneConfig(ConfigModel):
+    kind: str = Field("lane", pattern="^lane$", title="Kind", description="Always `lane`.")
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+        title="Lane id",
+        description="Unique id, used in MQTT topics and in every record.",
+    )
+    name: str = Field(title="Name", description="Name shown to supervisors.")
+    lane_kind: LaneKind = Field(
+        title="Lane kind",
+        description="parking_entry, parking_exit, highway_entry, highway_exit or open_plaza.",
+    )
+    plaza: str = Field(
+        title="Plaza file", description="Path of the plaza file, relative to this file."
+    )
+    tariff: str | None = Field(
+        None,
+        title="Tariff file",
+        description="Path of the tariff file, relative to this file; required where vehicles pay.",
+    )
+    store: str = Field(
+        title="Store path",
+        description="SQLite database of this lane (relative paths are relative to the working directory).",
+    )
+    policy: LanePolicy = Field(
+        default_factory=LanePolicy, title="Policy", description="How the lane decides."
+    )
+    recognition: RecognitionConfig = Field(
+        title="Plate recognition", description="Plate reader settings."
+    )
+    io: IOModuleConfig | None = Field(
+        None, title="I/O module", description="The lane's I/O module, when it has one."
+    )
+    barrier: BarrierConfig = Field(title="Barrier", description="The barrier controller.")
+    loops: LoopsConfig = Field(title="Loops", description="The loop detectors.")
+    camera: CameraConfig = Field(title="Camera", description="The plate camera.")
+    display: DisplayConfig | None = Field(
+        None, title="Display", description="The LED message display, when the lane has one."
+    )
+
+
+@dataclass(frozen=True)
+class LaneFiles:
+    """A lane's configuration with the files it refers to, all validated."""
+
+    path: Path
+    lane: LaneConfig
+    plaza: PlazaConfig
+    tariff: BaseModel | None
+
+
+def load_lane(path: Path | str) -> LaneFiles:
+    """Load a lane file and the plaza and tariff files it names; check they agree."""
+    path = Path(path)
+    lane = load(path, LaneConfig)
+    plaza_path = path.parent / lane.plaza
+    plaza = load(plaza_path, PlazaConfig)
+    problems = []
+    if lane.id not in plaza.lanes:
+        problems.append(
+            f"id: lane {lane.id!r} is not listed in {plaza_path} (lanes = {plaza.lanes})"
+        )
+    if lane.lane_kind.charges and lane.tariff is None:
+        problems.append(f"tariff: required for a {lane.lane_kind.value} lane")
+    uses_io = lane.barrier.type == "io" or lane.loops.type == "io"
+    if uses_io and lane.io is None:
+        problems.append("io: required when the barrier or the loops are on the I/O module")
+    if problems:
+        raise ConfigError(path, problems)
+    tariff = load(path.parent / lane.tariff, model_for("tariff")) if lane.tariff else None
+    return LaneFiles(path=path, lane=lane, plaza=plaza, tariff=tariff)
