@@ -30,3 +30,44 @@ class RecognitionConfig(ConfigModel):
         title="Region of interest",
         description="x1, y1, x2, y2 in pixels of the part of the frame where plates appear; the whole frame when absent.",
     )
+    off_grammar_cost: float = Field(
+        12.0,
+        ge=0.0,
+        title="Off-grammar cost",
+        description="Log-probability cost of a read that fits none of the region's plate templates; it still competes, so the grammar re-ranks rather than filters.",
+    )
+    province_share: float = Field(
+        0.8,
+        gt=0.0,
+        lt=1.0,
+        title="Local province share",
+        description="With a local province: the share of traffic expected to carry it, used as the prior of the first character.",
+    )
+    detector_max_side: int = Field(
+        640,
+        ge=160,
+        le=2048,
+        title="Detector input size",
+        description="Longest side in pixels of the downscaled frame (or region of interest) the plate detector sees; larger finds smaller plates but costs time and memory.",
+    )
+    detector_min_score: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        title="Detector minimum score",
+        description="Mean text probability a detected region needs to become a plate candidate.",
+    )
+    max_candidates: int = Field(
+        8,
+        ge=1,
+        le=64,
+        title="Candidates per frame",
+        description="Most plate candidates read per frame; the most plate-like come first.",
+    )
+    threads: int = Field(
+        2,
+        ge=1,
+        le=16,
+        title="Inference threads",
+        description="onnxruntime threads per model; keep small on a lane computer.",
+    )

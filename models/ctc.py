@@ -1,0 +1,268 @@
+"""CTC decoding over the recogniser's per-timestep probabilities.
+
+:func:`fold` turns the recogniser's full-vocabulary probabilities (18 000+
+symbols) into a small plate alphabet: lower case counts toward upper case, and
+separators (space, ``·``, ``-``) count as blank, since plates print them but
+labels do not.
+
+:func:`constrained_decode` is an exact Viterbi search for the best CTC path
+whose collapsed text fits a sequence of slots. Each slot's emission absorbs,
+with the confusion weight, the probability of confusable characters the slot
+does not allow: in a digits-only slot an ``O`` the recogniser was sure of
+becomes a ``0`` at little cost, whereas a ``K`` cannot become a digit cheaply.
+
+:func:`best_path` is the unconstrained greedy read over the same alphabet.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from models.grammar import confusion_weight
+
+FloatArray = npt.NDArray[np.float32]
+SEPARATORS = frozenset(" ·-.:•")
+_NEG = np.float32(-1e30)
+_EPS = np.float32(1e-12)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """Probabilities over a plate alphabet: ``probs`` (T, n) and ``blank`` (T,)."""
+
+    alphabet: tuple[str, ...]
+    probs: FloatArray
+    blank: FloatArray
+
+    @property
+    def steps(self) -> int:
+        return int(self.probs.shape[0])
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A text with its path log-probability and per-character confidences."""
+
+    text: str
+    log_score: float
+    char_conf: tuple[float, ...]
+    #: First and last timestep of each character.
+    spans: tuple[tuple[int, int], ...]
+
+
+class Vocabulary:
+    """Maps the recogniser's symbol list to plate alphabets (cached per alphabet)."""
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        self.symbols = tuple(symbols)
+        self._index: dict[str, int] = {}
+        for i, sym in enumerate(self.symbols):
+            self._index.setdefault(sym, i)
+        self._sep = np.array([self._index[s] for s in SEPARATORS if s in self._index], dtype=int)
+        self._cache: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], FloatArray]] = {}
+
+    def _projection(self, alphabet: tuple[str, ...]) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """Symbol rows to read and a (rows, n) matrix summing a character and its lower case."""
+        if alphabet not in self._cache:
+            pairs = [
+                (self._index[variant], j)
+                for j, ch in enumerate(alphabet)
+                for variant in sorted({ch, ch.lower()})
+                if variant in self._index
+            ]
+            rows = np.array([r for r, _ in pairs], dtype=np.intp)
+            onehot = np.zeros((len(pairs), len(alphabet)), dtype=np.float32)
+            onehot[np.arange(len(pairs)), [j for _, j in pairs]] = 1.0
+            self._cache[alphabet] = (rows, onehot)
+        return self._cache[alphabet]
+
+    def fold(self, probs: FloatArray, alphabet: tuple[str, ...]) -> Folded:
+        """Project (T, V) probabilities onto ``alphabet`` plus blank."""
+        rows, onehot = self._projection(alphabet)
+        sub = (probs[:, rows] @ onehot).astype(np.float32)
+        blank = probs[:, 0] + (probs[:, self._sep].sum(axis=1) if self._sep.size else 0.0)
+        return Folded(alphabet, sub, blank.astype(np.float32))
+
+
+@functools.lru_cache(maxsize=64)
+def _absorption(alphabet: tuple[str, ...], slot: frozenset[str]) -> FloatArray:
+    """(n, n) weights: how much of character i's probability counts for allowed j."""
+    absorb = np.zeros((len(alphabet), len(alphabet)), dtype=np.float32)
+    for j, ch in enumerate(alphabet):
+        if ch not in slot:
+            continue
+        for i, other in enumerate(alphabet):
+            if other == ch:
+                absorb[i, j] = 1.0
+            elif other not in slot:
+                absorb[i, j] = confusion_weight(other, ch)
+    return absorb
+
+
+def slot_emissions(
+    folded: Folded, slot: frozenset[str], prior: Mapping[str, float] | None = None
+) -> FloatArray:
+    """Log emission (T, n) of each alphabet character in ``slot``; -inf-like outside.
+
+    A character the slot allows also receives, weighted, the probability of its
+    confusable partners that the slot does not allow. ``prior`` reweighs the
+    slot's characters (a local province) while keeping the slot's total mass,
+    so the prior changes which character wins, not whether a blank does.
+    """
+    alphabet = folded.alphabet
+    mass = folded.probs @ _absorption(alphabet, slot)
+    allowed = np.array([ch in slot for ch in alphabet])
+    if prior:
+        weights = np.array([prior.get(ch, 1.0) for ch in alphabet], dtype=np.float32)
+        weighted = mass * weights[None, :]
+        scale = mass[:, allowed].sum(axis=1) / np.maximum(weighted[:, allowed].sum(axis=1), _EPS)
+        mass = weighted * scale[:, None]
+    out = np.where(allowed[None, :], np.log(np.maximum(mass, _EPS)), _NEG)
+    return out.astype(np.float32)
+
+
+def constrained_decode(
+    folded: Folded,
+    templates: Sequence[Sequence[frozenset[str]]],
+    first_priors: Sequence[Mapping[str, float] | None] | None = None,
+) -> list[Decoded | None]:
+    """For each template (a sequence of slots), the best CTC path whose text fills it.
+
+    All templates run in one Viterbi pass over the concatenation of their
+    slots. A template gets None when the line has fewer timesteps than slots.
+    """
+    priors = list(first_priors) if first_priors is not None else [None] * len(templates)
+    slots: list[frozenset[str]] = []
+    first: list[bool] = []
+    last: list[int] = []
+    rows: list[FloatArray] = []
+    for template, prior in zip(templates, priors, strict=True):
+        for i, slot in enumerate(template):
+            rows.append(slot_emissions(folded, slot, prior if i == 0 else None))
+            slots.append(slot)
+            first.append(i == 0)
+        last.append(len(slots) - 1)
+    if not slots:
+        return [None] * len(templates)
+    emissions = np.stack(rows)  # (S, T, n)
+    is_first = np.array(first)
+    prev = np.where(is_first, 0, np.arange(len(slots)) - 1)
+    steps, n = folded.steps, len(folded.alphabet)
+    n_slots = len(slots)
+    log_blank = np.log(np.maximum(folded.blank, _EPS))
+    s_idx = np.arange(n_slots)
+    cols = np.arange(n)
+
+    # emit[s, c]: on character c of slot s. after[s]: on a blank after slot s.
+    # start: on a blank before any slot (shared by all templates).
+    emit = np.where(is_first[:, None], emissions[:, 0], _NEG).astype(np.float32)
+    after = np.full(n_slots, _NEG, dtype=np.float32)
+    start = float(log_blank[0])
+    emit_from = np.zeros((steps, n_slots, n), dtype=np.int16)  # -1 stay, -2 blank, c prev
+    after_from = np.full((steps, n_slots), -1, dtype=np.int16)  # -1 stay, c prev emit
+    for t in range(1, steps):
+        top1 = emit.argmax(axis=1)
+        best1 = emit[s_idx, top1]
+        masked = emit.copy()
+        masked[s_idx, top1] = _NEG
+        top2 = masked.argmax(axis=1)
+        # Previous slot's best character other than c (a repeat needs a blank between).
+        p1, p2 = top1[prev], top2[prev]
+        prev_char = np.where(cols[None, :] == p1[:, None], p2[:, None], p1[:, None])
+        prev_score = np.where(is_first[:, None], _NEG, emit[prev[:, None], prev_char])
+        before = np.where(is_first, start, after[prev])
+        stacked = np.stack([emit, np.broadcast_to(before[:, None], emit.shape), prev_score])
+        choice = stacked.argmax(axis=0)
+        best = np.take_along_axis(stacked, choice[None], axis=0)[0]
+        emit_from[t] = np.where(choice == 0, -1, np.where(choice == 1, -2, prev_char))
+        after_from[t] = np.where(best1 > after, top1, -1)
+        after = np.maximum(after, best1) + log_blank[t]
+        emit = (best + emissions[:, t]).astype(np.float32)
+        start += float(log_blank[t])
+    return [
+        _backtrack(
+            folded,
+            emissions=emissions,
+            emit=emit,
+            after=after,
+            emit_from=emit_from,
+            after_from=after_from,
+            end_slot=last[i],
+            length=len(tpl),
+        )
+        for i, tpl in enumerate(templates)
+    ]
+
+
+def _backtrack(
+    folded: Folded,
+    *,
+    emissions: FloatArray,
+    emit: FloatArray,
+    after: FloatArray,
+    emit_from: npt.NDArray[np.int16],
+    after_from: npt.NDArray[np.int16],
+    end_slot: int,
+    length: int,
+) -> Decoded | None:
+    steps = folded.steps
+    if length == 0 or steps < length:
+        return None
+    end_char = int(emit[end_slot].argmax())
+    in_emit = emit[end_slot, end_char] > after[end_slot]
+    final = float(emit[end_slot, end_char] if in_emit else after[end_slot])
+    if final <= _NEG / 2:
+        return None
+    first_slot = end_slot - length + 1
+    chars = [0] * length
+    conf = [0.0] * length
+    spans = [(0, 0)] * length
+    slot, char = end_slot, end_char
+    for t in range(steps - 1, -1, -1):
+        k = slot - first_slot
+        if k < 0:
+            break
+        if in_emit:
+            if conf[k] == 0.0:
+                spans[k] = (t, t)
+            chars[k] = char
+            conf[k] = max(conf[k], float(np.exp(emissions[slot, t, char])))
+            spans[k] = (t, spans[k][1])
+            src = int(emit_from[t, slot, char])
+            if src == -2:
+                in_emit = False
+                slot -= 1
+            elif src >= 0:
+                slot, char = slot - 1, src
+        elif after_from[t, slot] >= 0:
+            in_emit = True
+            char = int(after_from[t, slot])
+    text = "".join(folded.alphabet[c] for c in chars)
+    return Decoded(text, final, tuple(conf), tuple(spans))
+
+
+def best_path(folded: Folded) -> Decoded:
+    """Greedy CTC read over the folded alphabet (no grammar)."""
+    table = np.concatenate([folded.blank[:, None], folded.probs], axis=1)
+    idx = table.argmax(axis=1)
+    top = table[np.arange(table.shape[0]), idx]
+    score = float(np.log(np.maximum(top, _EPS)).sum())
+    text: list[str] = []
+    conf: list[float] = []
+    spans: list[tuple[int, int]] = []
+    prev = -1
+    for t, (i, p) in enumerate(zip(idx.tolist(), top.tolist(), strict=True)):
+        if i not in (0, prev):
+            text.append(folded.alphabet[i - 1])
+            conf.append(p)
+            spans.append((t, t))
+        elif i != 0 and i == prev:
+            conf[-1] = max(conf[-1], p)
+            spans[-1] = (spans[-1][0], t)
+        prev = i
+    return Decoded("".join(text), score, tuple(conf), tuple(spans))

@@ -1,0 +1,200 @@
+"""The plate reader: frames of one vehicle in, one ``PlateRead`` out.
+
+Stages, each in its own module: :mod:`models.locate` finds candidate regions
+in a frame, :mod:`models.rectify` cuts them out upright, :mod:`models.recognise`
+turns a line into per-timestep probabilities, :mod:`models.rerank` applies the
+region's grammar (:mod:`models.grammar`) through a constrained CTC decode
+(:mod:`models.ctc`), and :mod:`models.vote` fuses the frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from models.config import RecognitionConfig
+from models.ctc import Folded
+from models.grammar import PROVINCES, grammar_for
+from models.image import to_bgr8
+from models.locate import Locator
+from models.recognise import Image, Recogniser, line_width, split_rows
+from models.rectify import as_quad, expand, order_corners, warp
+from models.rerank import Reading, alphabet_for, margin_factor, rank
+from models.result import PlateRead, Quad, unreadable
+from models.runtime import DET_MODEL, REC_MODEL, model_dir
+from models.vote import fuse
+
+#: Horizontal stretch of a line before recognition (more timesteps per character).
+STRETCH = 1.0
+#: Share of a Chinese plate's width holding the province and the city letter.
+PROVINCE_SHARE_OF_WIDTH = 0.32
+#: Horizontal bands of a crop, as shares of its height, tried when the crop
+#: may hold more than the registration (US crops carry state names and slogans).
+BANDS = ((0.0, 1.0), (0.15, 0.85), (0.25, 0.95), (0.05, 0.75))
+
+
+class Models:
+    """The ONNX sessions, loaded once and shared by every reader in the process."""
+
+    def __init__(self, threads: int) -> None:
+        folder = model_dir()
+        self.recogniser = Recogniser(folder / REC_MODEL, threads)
+        self.locator = Locator(folder / DET_MODEL, threads)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line image to read, and where it came from in the frame."""
+
+    image: Image
+    quad: Quad | None
+    two_rows: bool = False
+
+
+@dataclass(frozen=True)
+class _Scored:
+    reading: Reading
+    confidence: float
+    line: _Line
+
+
+class PlateReader:
+    """Reads plates for one lane configuration."""
+
+    def __init__(self, config: RecognitionConfig, models: Models | None = None) -> None:
+        self.config = config
+        self.models = models if models is not None else Models(config.threads)
+        self.grammar = grammar_for(config.region)
+        self.alphabet = alphabet_for(self.grammar)
+
+    def with_config(self, config: RecognitionConfig) -> PlateReader:
+        """A reader for another configuration sharing this one's model sessions."""
+        return PlateReader(config, self.models)
+
+    def read(self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False) -> PlateRead:
+        """The plate of one vehicle from its frames (full frames, or plate crops)."""
+        reads = [self.read_one(f, crop=crops) for f in frames]
+        return fuse(reads, self.config.threshold, self.config.region)
+
+    def read_one(self, frame: npt.NDArray[np.generic], *, crop: bool = False) -> PlateRead:
+        """One frame (or one plate crop) read on its own."""
+        image = to_bgr8(frame)
+        if crop:
+            lines = self._crop_lines(image)
+        else:
+            lines = self._frame_lines(image)
+            if not lines:
+                return unreadable(self.config.region, "no plate found in the frame")
+        best = self._best(lines)
+        if best is None:
+            return unreadable(self.config.region, "no characters read", lines[0].quad)
+        return self._result(best)
+
+    def _crop_lines(self, image: Image) -> list[_Line]:
+        h, w = image.shape[:2]
+        whole = as_quad(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32))
+        if self.config.region == "cn":
+            lines = [_Line(_pad(image), whole)]
+        else:
+            lines = [_Line(image[int(h * a) : int(h * b)], whole) for a, b in BANDS]
+        if w / h < 2.5:
+            lines.append(_Line(image, whole, two_rows=True))
+        return lines
+
+    def _frame_lines(self, image: Image) -> list[_Line]:
+        cfg = self.config
+        candidates = self.models.locator.find(
+            image, cfg.detector_max_side, cfg.roi, cfg.max_candidates, cfg.detector_min_score
+        )
+        lines = []
+        for cand in candidates:
+            quad = expand(order_corners(cand.quad), 0.02, 0.08)
+            lines.append(_Line(warp(image, quad), as_quad(quad)))
+        return lines
+
+    def _best(self, lines: list[_Line]) -> _Scored | None:
+        scored = [s for line in lines if (s := self._read_line(line)) is not None]
+        if not scored:
+            return None
+        return max(scored, key=lambda s: (s.reading.in_grammar, s.confidence))
+
+    def _read_line(self, line: _Line) -> _Scored | None:
+        folded = self._fold(line)
+        if folded is None:
+            return None
+        evidence = self._province_evidence(line) if self.config.region == "cn" else None
+        readings = rank(
+            folded,
+            self.grammar,
+            self.config.off_grammar_cost,
+            province=self.config.province,
+            province_share=self.config.province_share,
+            province_evidence=evidence,
+        )
+        if not readings:
+            return None
+        top = readings[0]
+        return _Scored(top, top.min_conf * margin_factor(readings), line)
+
+    def _fold(self, line: _Line) -> Folded | None:
+        rec = self.models.recogniser
+        if line.two_rows:
+            top, bottom = split_rows(line.image, 0.4)
+            probs = np.concatenate(
+                [
+                    rec.read([top], line_width(top, STRETCH))[0].probs,
+                    rec.read([bottom], line_width(bottom, STRETCH))[0].probs,
+                ]
+            )
+        else:
+            probs = rec.read([line.image], line_width(line.image, STRETCH))[0].probs
+        if probs.shape[0] == 0:
+            return None
+        return rec.vocabulary.fold(probs, self.alphabet)
+
+    def _province_evidence(self, line: _Line) -> dict[str, float]:
+        """Province probabilities from reading the plate's left part alone.
+
+        At full-plate scale the recogniser barely sees the province character;
+        read on its own with the city letter it is far clearer.
+        """
+        rec = self.models.recogniser
+        image = split_rows(line.image, 0.4)[0] if line.two_rows else line.image
+        left = image[:, : max(2, int(image.shape[1] * PROVINCE_SHARE_OF_WIDTH))]
+        probs = rec.read([left], line_width(left, STRETCH, minimum=16))[0].probs
+        folded = rec.vocabulary.fold(probs, self.alphabet)
+        cols = [i for i, ch in enumerate(self.alphabet) if ch in PROVINCES]
+        peak = folded.probs[:, cols].max(axis=0)
+        return {self.alphabet[c]: float(p) for c, p in zip(cols, peak, strict=True)}
+
+    def _result(self, best: _Scored) -> PlateRead:
+        cfg = self.config
+        accepted = best.confidence >= cfg.threshold
+        reason = None
+        if not accepted:
+            reason = f"confidence {best.confidence:.2f} below threshold {cfg.threshold:.2f}"
+        r = best.reading
+        return PlateRead(
+            text=r.text,
+            region=cfg.region,
+            plate_type=r.plate_type,
+            char_confidences=r.char_conf,
+            confidence=best.confidence,
+            accepted=accepted,
+            reason=reason,
+            quad=best.line.quad,
+            crop=best.line.image,
+            province_prior_used=r.province_prior_used,
+        )
+
+
+def _pad(image: Image) -> Image:
+    """A small replicated border: the recogniser reads edge characters better with margin."""
+    import cv2
+
+    h = image.shape[0]
+    m = max(1, h // 8)
+    return np.asarray(cv2.copyMakeBorder(image, m, m, 2 * m, 2 * m, cv2.BORDER_REPLICATE))

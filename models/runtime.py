@@ -1,0 +1,53 @@
+"""Loading the ONNX models that ship inside the installed ``rapidocr`` wheel.
+
+Nothing is downloaded: a lane may have no network. Each session is created
+once, without onnxruntime's memory arena (it keeps the peak of every input
+size resident) and with a small thread count so recognition leaves CPU to the
+lane.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+
+
+class ModelLoadError(RuntimeError):
+    """A model file is missing or onnxruntime cannot load it."""
+
+
+def model_dir() -> Path:
+    """The ``models`` folder of the installed rapidocr package."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError("the rapidocr package is not installed; it carries the OCR models")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def load_session(path: Path, threads: int) -> Any:
+    """An onnxruntime CPU session for ``path``; ModelLoadError names the file when it fails."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = False
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelLoadError(f"cannot load model {path}: {exc}") from exc
+
+
+def rec_symbols(session: Any, path: Path) -> list[str]:
+    """The recogniser's output symbols: blank, the dictionary in its metadata, space."""
+    meta = session.get_modelmeta().custom_metadata_map
+    if "character" not in meta:
+        raise ModelLoadError(f"recognition model {path} carries no character dictionary")
+    return ["<blank>", *meta["character"].splitlines(), " "]
