@@ -34,6 +34,8 @@ class ConfigError(Exception):
 KINDS: dict[str, str] = {
     "lane": "edge.config.lane:LaneConfig",
     "plaza": "edge.config.plaza:PlazaConfig",
+    "tariff": "edge.fees.tariff:Tariff",
+    "network": "edge.fees.network:Network",
 }
 
 

@@ -1,0 +1,187 @@
+"""The fee engine: ``quote(tariff, passage) -> Fee``. Pure: no clock reads, no I/O.
+
+A :class:`CompiledTariff` is built once from a validated :class:`Tariff` (and,
+for a highway tariff, its network); quoting then does integer arithmetic only.
+
+Discounts and coupons apply in this order, each to the running total:
+
+1. free-minute coupons shorten a parking stay before it is priced (they end
+   the billed stay earlier);
+2. the scheme prices the passage (caps, maximum per stay, minimum fee,
+   holiday free passage);
+3. the payment method's percentage discount;
+4. percentage coupons, in the order the passage lists them;
+5. fixed-amount coupons, in that order;
+6. (parking) what was already paid for the stay. Leaving within the grace
+   period after that payment costs nothing more.
+
+Percentages are rounded by the tariff's ``discount_rounding``; no step takes
+the total below zero.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from edge.fees.clock import LocalClock
+from edge.fees.flat import FlatPricing
+from edge.fees.highway import HighwayPricing
+from edge.fees.network import Network
+from edge.fees.parking import ParkingPricing
+from edge.fees.passage import Fee, FeeItem, Passage, QuoteError
+from edge.fees.tariff import Coupon, Tariff, TariffVersion
+from edge.money import percent_of
+
+Pricing = ParkingPricing | HighwayPricing | FlatPricing
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledVersion:
+    version: int
+    start: int  # UTC seconds
+    pricing: Pricing
+    payment_discounts: Mapping[str, Decimal]
+
+
+class CompiledTariff:
+    """A tariff ready for quoting: versions sorted, bands and holidays precomputed."""
+
+    def __init__(self, tariff: Tariff, networks: Mapping[str, Network]) -> None:
+        self.source = tariff
+        self.id = tariff.id
+        self.currency = tariff.currency
+        self.clock = LocalClock(tariff.timezone)
+        self.holidays: dict[int, str] = {}
+        for holiday in tariff.holidays:
+            for day in range((holiday.last - holiday.first).days + 1):
+                self.holidays[(holiday.first + timedelta(days=day)).toordinal()] = holiday.name
+        self.coupons = {coupon.code: coupon for coupon in tariff.coupons}
+        self.discount_rounding = tariff.discount_rounding
+        self.versions = [
+            CompiledVersion(
+                version=v.version,
+                start=int(start.timestamp()),
+                pricing=_pricing(v, self.clock, self.holidays, networks),
+                payment_discounts=dict(v.payment_discounts),
+            )
+            for v, start in zip(tariff.versions, tariff.version_starts(), strict=True)
+        ]
+        self.starts = [v.start for v in self.versions]
+
+    def version_at(self, exit_: int) -> CompiledVersion:
+        index = bisect_right(self.starts, exit_) - 1
+        if index < 0:
+            first = self.clock.local_text(self.starts[0])
+            raise QuoteError(
+                f"no version of tariff {self.id} is in force at {self.clock.local_text(exit_)} "
+                f"(the first takes effect {first})"
+            )
+        return self.versions[index]
+
+    def coupon(self, code: str) -> Coupon:
+        coupon = self.coupons.get(code)
+        if coupon is None:
+            known = ", ".join(sorted(self.coupons)) or "none"
+            raise QuoteError(
+                f"coupon {code!r} is not accepted by tariff {self.id} (accepted: {known})"
+            )
+        return coupon
+
+
+def _pricing(
+    version: TariffVersion,
+    clock: LocalClock,
+    holidays: Mapping[int, str],
+    networks: Mapping[str, Network],
+) -> Pricing:
+    if version.parking is not None:
+        return ParkingPricing(version.parking, clock, holidays)
+    if version.highway is not None:
+        network = networks.get(version.highway.network)
+        if network is None:
+            raise ValueError(f"network {version.highway.network!r} was not supplied")
+        return HighwayPricing(version.highway, network, holidays)
+    if version.flat is not None:
+        return FlatPricing(version.flat)
+    raise ValueError(f"version {version.version} has no scheme")
+
+
+def compile_tariff(tariff: Tariff, networks: Mapping[str, Network] | None = None) -> CompiledTariff:
+    """Prepare a validated tariff for quoting; ``networks`` maps each highway
+    version's ``network`` path to the loaded network."""
+    return CompiledTariff(tariff, networks or {})
+
+
+def _instant(moment: datetime, name: str) -> int:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise QuoteError(f"{name} time {moment.isoformat()} has no time zone")
+    return int(moment.timestamp())
+
+
+def quote(tariff: CompiledTariff, passage: Passage) -> Fee:
+    """The itemised fee of ``passage`` under the version of ``tariff`` in force at its exit."""
+    exit_ = _instant(passage.exit, "exit")
+    entry = None if passage.entry is None else _instant(passage.entry, "entry")
+    if entry is not None and entry > exit_:
+        raise QuoteError(
+            f"entry {passage.entry.isoformat() if passage.entry else ''} is after exit "
+            f"{passage.exit.isoformat()}"
+        )
+    if len(set(passage.coupons)) != len(passage.coupons):
+        raise QuoteError(f"a coupon is given more than once: {', '.join(passage.coupons)}")
+    coupons = [tariff.coupon(code) for code in passage.coupons]
+    version = tariff.version_at(exit_)
+    pricing = version.pricing
+    free_minutes = sum(c.free_minutes for c in coupons if c.free_minutes)
+    items: list[FeeItem] = []
+    if isinstance(pricing, ParkingPricing):
+        if passage.paid_at is not None:
+            paid_at = _instant(passage.paid_at, "payment")
+            if entry is not None and not entry <= paid_at <= exit_:
+                raise QuoteError("the payment time must lie between the entry and the exit")
+            if exit_ - paid_at <= pricing.grace_s:
+                label = f"paid, leaving within the {pricing.grace_minutes} min grace period"
+                return Fee((FeeItem(label, 0),), 0, tariff.currency, tariff.id, version.version)
+        items += [
+            FeeItem(f"coupon {c.name}: {c.free_minutes} free minutes", 0)
+            for c in coupons
+            if c.free_minutes
+        ]
+        billed_exit = exit_ if entry is None else max(entry, exit_ - free_minutes * 60)
+        items += pricing.price(passage.vehicle_class, entry, billed_exit)
+    else:
+        if free_minutes:
+            raise QuoteError("free-minute coupons apply to parking stays only")
+        if passage.paid_at is not None or passage.paid_amount:
+            raise QuoteError("an earlier payment (grace period) applies to parking stays only")
+        if isinstance(pricing, HighwayPricing):
+            items += pricing.price(passage, tariff.clock.ordinal(exit_))
+        else:
+            items += pricing.price(passage.vehicle_class)
+    total = sum(item.amount for item in items)
+    rule = tariff.discount_rounding
+    method_percent = (
+        version.payment_discounts.get(passage.payment_method) if passage.payment_method else None
+    )
+    percents = [(f"{passage.payment_method} discount", method_percent)] if method_percent else []
+    percents += [(f"coupon {c.name}", c.percent) for c in coupons if c.percent is not None]
+    for label, percent in percents:
+        off = min(total, percent_of(total, percent, rule))
+        items.append(FeeItem(f"{label} {percent}%", -off))
+        total -= off
+    for coupon in coupons:
+        if coupon.amount is not None:
+            off = min(total, coupon.amount)
+            items.append(FeeItem(f"coupon {coupon.name}", -off))
+            total -= off
+    if passage.paid_amount:
+        if passage.paid_amount < 0:
+            raise QuoteError(f"paid amount must not be negative, got {passage.paid_amount}")
+        off = min(total, passage.paid_amount)
+        items.append(FeeItem("already paid", -off))
+        total -= off
+    return Fee(tuple(items), total, tariff.currency, tariff.id, version.version)

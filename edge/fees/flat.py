@@ -1,0 +1,18 @@
+"""Pricing a passage of an open plaza: one flat fee per vehicle class."""
+
+from __future__ import annotations
+
+from edge.fees.passage import FeeItem, QuoteError
+from edge.fees.tariff import Flat
+
+
+class FlatPricing:
+    def __init__(self, scheme: Flat) -> None:
+        self.fees = dict(scheme.classes)
+
+    def price(self, vehicle_class: int) -> list[FeeItem]:
+        fee = self.fees.get(vehicle_class)
+        if fee is None:
+            known = ", ".join(str(c) for c in sorted(self.fees))
+            raise QuoteError(f"vehicle class {vehicle_class} has no flat fee (classes: {known})")
+        return [FeeItem(f"class {vehicle_class} flat fee", fee)]

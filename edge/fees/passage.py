@@ -1,0 +1,58 @@
+"""What the fee engine is asked (a passage) and what it answers (an itemised fee)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+class QuoteError(ValueError):
+    """The passage cannot be priced with this tariff (unknown class, plaza, coupon...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One vehicle's passage. Times must be timezone-aware.
+
+    ``entry`` is ``None`` when the exit has no entry record (lost ticket,
+    unmatched plate); ``entry_plaza`` is ``None`` on a highway exit whose entry
+    is unknown. ``paid_at``/``paid_amount`` describe an earlier payment of the
+    same parking stay (pay station), for the grace period.
+    """
+
+    exit: datetime
+    entry: datetime | None = None
+    vehicle_class: int = 1
+    entry_plaza: str | None = None
+    exit_plaza: str | None = None
+    payment_method: str | None = None
+    coupons: tuple[str, ...] = ()
+    seats: int | None = None
+    paid_at: datetime | None = None
+    paid_amount: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeeItem:
+    label: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fee:
+    """An itemised fee; ``total`` is the sum of the item amounts and never negative."""
+
+    items: tuple[FeeItem, ...]
+    total: int
+    currency: str
+    tariff_id: str
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The quote as printed by ``lanewarden fees quote --json``."""
+        return {
+            "items": [{"label": i.label, "amount": i.amount} for i in self.items],
+            "total": self.total,
+            "currency": self.currency,
+        }
