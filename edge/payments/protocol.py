@@ -1,0 +1,168 @@
+"""The gateway's wire protocol: one definition shared by the lane's client and the simulator.
+
+JSON over HTTP, every request and callback signed (see :mod:`edge.payments.signing`).
+
+==========================================  ==================================================
+``POST /v1/orders``                         create: ``order_id, amount, currency, description``
+                                            (+ optional ``notify_url``); the same id and amount
+                                            again returns the same order, another amount is 409
+``GET /v1/orders/{order_id}``               query; 404 for an unknown order
+``POST /v1/orders/{order_id}/close``        close a pending order; answers the order as it
+                                            stands (``paid`` if the payment came first)
+``POST /v1/refunds``                        refund: ``refund_id, order_id, amount, reason``;
+                                            idempotent on ``refund_id``
+``GET /v1/refunds/{refund_id}``             query a refund
+callback ``POST {notify_url}``              a :class:`Notice`, answered 2xx when taken
+==========================================  ==================================================
+
+Errors are ``{"error": "field: what is wrong"}`` with a 4xx status (not retried)
+or 5xx (retried). Amounts are integer minor units.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+ORDERS = "/v1/orders"
+REFUNDS = "/v1/refunds"
+
+ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    DECLINED = "declined"
+    CLOSED = "closed"
+
+    @property
+    def final(self) -> bool:
+        return self is not OrderStatus.PENDING
+
+
+class BadMessageError(ValueError):
+    """A message misses a field or has a wrong value; the text names the field."""
+
+
+def field(body: Mapping[str, Any], name: str, kind: type, *, optional: bool = False) -> Any:
+    """``body[name]`` checked to be of ``kind`` (bool is not an int here)."""
+    if name not in body or body[name] is None:
+        if optional:
+            return None
+        raise BadMessageError(f"{name}: missing")
+    value = body[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadMessageError(f"{name}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def amount_field(body: Mapping[str, Any], name: str = "amount") -> int:
+    value: int = field(body, name, int)
+    if value <= 0:
+        raise BadMessageError(f"{name}: must be a positive number of minor units, got {value}")
+    return value
+
+
+def id_field(body: Mapping[str, Any], name: str) -> str:
+    value: str = field(body, name, str)
+    if not ORDER_ID.fullmatch(value):
+        raise BadMessageError(f"{name}: expected 1-64 characters of A-Z a-z 0-9 _ -, got {value!r}")
+    return value
+
+
+def currency_field(body: Mapping[str, Any]) -> str:
+    value: str = field(body, "currency", str)
+    if not CURRENCY.fullmatch(value):
+        raise BadMessageError(f"currency: expected an ISO 4217 code such as CNY, got {value!r}")
+    return value
+
+
+def status_field(body: Mapping[str, Any]) -> OrderStatus:
+    value = field(body, "status", str)
+    try:
+        return OrderStatus(value)
+    except ValueError:
+        raise BadMessageError(
+            f"status: expected one of {', '.join(s.value for s in OrderStatus)}, got {value!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    amount: int
+    currency: str
+    status: OrderStatus
+    gateway_ref: str
+    qr_url: str
+    refunded: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"status": self.status.value}
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Order:
+        return cls(
+            order_id=id_field(body, "order_id"),
+            amount=amount_field(body),
+            currency=currency_field(body),
+            status=status_field(body),
+            gateway_ref=field(body, "gateway_ref", str),
+            qr_url=field(body, "qr_url", str),
+            refunded=field(body, "refunded", int),
+        )
+
+
+@dataclass(frozen=True)
+class Refund:
+    refund_id: str
+    order_id: str
+    amount: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Refund:
+        return cls(
+            refund_id=id_field(body, "refund_id"),
+            order_id=id_field(body, "order_id"),
+            amount=amount_field(body),
+            reason=field(body, "reason", str),
+        )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A callback: the gateway tells the lane an order was paid or declined.
+
+    ``event_id`` is the same in every delivery of one event, so duplicates are
+    recognisable even though each delivery is signed with a fresh nonce.
+    """
+
+    event_id: str
+    order_id: str
+    status: OrderStatus
+    amount: int
+    currency: str
+    gateway_ref: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"status": self.status.value}
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Notice:
+        return cls(
+            event_id=field(body, "event_id", str),
+            order_id=id_field(body, "order_id"),
+            status=status_field(body),
+            amount=amount_field(body),
+            currency=currency_field(body),
+            gateway_ref=field(body, "gateway_ref", str),
+        )
