@@ -1,0 +1,415 @@
+"""A simulated Ethernet / RS-485 I/O module with a barrier and two loops wired to it.
+
+It serves ARCHITECTURE.md's Modbus map over Modbus TCP (and RTU on a serial
+port) with pymodbus' server, so the real driver, ``mbpoll`` or any Modbus
+client can drive it. Behind the map sits a barrier with physics:
+
+- the open and close relays act on their rising edge (a relay closing), like
+  the pulse inputs of barrier controllers, so a pulse and a coil left on both
+  work; the arm then travels for ``rise_s`` / ``fall_s`` between its limits;
+- the limit switches follow the arm; while it travels neither is on;
+- a closing arm stops and reverses when the safety loop is occupied, and a
+  close command is refused while it is;
+- a broken arm sets the fault input and no longer moves.
+
+Technicians and traffic scenarios act on the world through the JSON control
+endpoint (see :meth:`IOModuleSimulator.routes`): vehicles on loops, stuck
+inputs, a broken arm, and the shared fault injection of
+:mod:`simulators.faults` (delayed, dropped and garbled replies, silence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, cast
+
+from drivers.config import ModbusMap
+from edge import log
+from simulators.control import Route
+from simulators.faults import Faults
+
+logger = log.get(__name__)
+
+# Discrete inputs the control endpoint can force with POST /stuck, by name.
+INPUT_NAMES = ("arming", "safety", "up_limit", "down_limit", "fault")
+BITS = 16  # inputs and coils served: addresses 0-15
+
+
+class BarrierWorld:
+    """The loops, the arm and the module's coils and inputs. Thread-safe."""
+
+    def __init__(
+        self,
+        rise_s: float = 1.5,
+        fall_s: float = 1.5,
+        addresses: ModbusMap | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rise_s <= 0 or fall_s <= 0:
+            raise ValueError(f"rise and fall times must be positive, got {rise_s} and {fall_s}")
+        self.rise_s = rise_s
+        self.fall_s = fall_s
+        self.map = addresses or ModbusMap()
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.coils = [False] * BITS
+        self.loops = {"arming": False, "safety": False}
+        self.height = 0.0  # 0 = down, 1 = up
+        self.motion = 0  # +1 rising, -1 falling, 0 still
+        self.broken = False
+        self.stuck: dict[str, bool] = {}
+        self._last_tick = clock()
+
+    # -- the Modbus side
+
+    def write_coils(self, address: int, values: list[bool]) -> None:
+        with self._lock:
+            self._advance()
+            for offset, value in enumerate(values):
+                index = address + offset
+                if not 0 <= index < BITS:
+                    continue
+                rising = value and not self.coils[index]
+                if value != self.coils[index]:
+                    logger.info("coil_changed", address=index, on=bool(value))
+                self.coils[index] = bool(value)
+                if rising:
+                    self._relay_closed(index)
+
+    def coil_bits(self) -> list[bool]:
+        with self._lock:
+            return list(self.coils)
+
+    def input_bits(self) -> list[bool]:
+        with self._lock:
+            self._advance()
+            bits = [False] * BITS
+            for name, value in self._inputs().items():
+                bits[self._address(name)] = value
+            return bits
+
+    # -- the world side (control endpoint, scenarios)
+
+    def set_loops(self, arming: bool | None = None, safety: bool | None = None) -> None:
+        with self._lock:
+            self._advance()
+            for name, value in (("arming", arming), ("safety", safety)):
+                if value is not None and value != self.loops[name]:
+                    self.loops[name] = value
+                    logger.info("loop_set", loop=name, occupied=value)
+
+    def set_stuck(self, name: str, value: bool | None) -> None:
+        if name not in INPUT_NAMES:
+            raise ValueError(f"input: unknown input {name!r}; expected one of {list(INPUT_NAMES)}")
+        with self._lock:
+            if value is None:
+                self.stuck.pop(name, None)
+                logger.info("input_released", input=name)
+            else:
+                self.stuck[name] = value
+                logger.info("input_stuck", input=name, value=value)
+
+    def set_broken(self, broken: bool) -> None:
+        with self._lock:
+            self._advance()
+            self.broken = broken
+            if broken:
+                self.motion = 0
+            logger.info("arm_broken" if broken else "arm_repaired")
+
+    def tick(self) -> None:
+        with self._lock:
+            self._advance()
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            self._advance()
+            inputs = self._inputs()
+            return {
+                "loops": dict(self.loops),
+                "inputs": inputs,
+                "relays": {
+                    "open_relay": self.coils[self.map.open_relay],
+                    "close_relay": self.coils[self.map.close_relay],
+                    "lane_light": self.coils[self.map.lane_light],
+                },
+                "light": "green" if self.coils[self.map.lane_light] else "red",
+                "arm": {
+                    "height": round(self.height, 3),
+                    "motion": {1: "rising", -1: "falling", 0: "still"}[self.motion],
+                    "broken": self.broken,
+                },
+                "stuck": dict(self.stuck),
+            }
+
+    # -- internals, called with the lock held
+
+    def _address(self, name: str) -> int:
+        return {
+            "arming": self.map.arming_loop,
+            "safety": self.map.safety_loop,
+            "up_limit": self.map.barrier_up,
+            "down_limit": self.map.barrier_down,
+            "fault": self.map.barrier_fault,
+        }[name]
+
+    def _inputs(self) -> dict[str, bool]:
+        actual = {
+            "arming": self.loops["arming"],
+            "safety": self.loops["safety"],
+            "up_limit": self.height >= 1.0,
+            "down_limit": self.height <= 0.0,
+            "fault": self.broken,
+        }
+        return {name: self.stuck.get(name, value) for name, value in actual.items()}
+
+    def _safety_occupied(self) -> bool:
+        return self.stuck.get("safety", self.loops["safety"])
+
+    def _relay_closed(self, address: int) -> None:
+        if self.broken:
+            logger.warning("command_ignored", reason="arm broken", coil=address)
+            return
+        if address == self.map.open_relay and self.height < 1.0:
+            self.motion = 1
+            logger.info("arm_rising", height=round(self.height, 3))
+        elif address == self.map.close_relay and self.height > 0.0:
+            if self._safety_occupied():
+                logger.warning("close_refused", reason="safety loop occupied")
+                return
+            self.motion = -1
+            logger.info("arm_falling", height=round(self.height, 3))
+
+    def _advance(self) -> None:
+        now = self.clock()
+        elapsed = now - self._last_tick
+        self._last_tick = now
+        if self.motion == -1 and self._safety_occupied():
+            self.motion = 1
+            logger.warning("arm_reversed", reason="safety loop occupied", height=self.height)
+        if self.motion == 1:
+            self.height = min(1.0, self.height + elapsed / self.rise_s)
+            if self.height >= 1.0:
+                self.motion = 0
+                logger.info("arm_up")
+        elif self.motion == -1:
+            self.height = max(0.0, self.height - elapsed / self.fall_s)
+            if self.height <= 0.0:
+                self.motion = 0
+                logger.info("arm_down")
+
+
+class IOModuleSimulator:
+    """Modbus servers (TCP, optionally RTU) for a :class:`BarrierWorld`, in their own thread."""
+
+    def __init__(
+        self,
+        world: BarrierWorld,
+        faults: Faults,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 5020,
+        rtu_port: str | None = None,
+        baudrate: int = 9600,
+        tick_s: float = 0.02,
+    ) -> None:
+        self.world = world
+        self.faults = faults
+        self.host = host
+        self.port = port
+        self.rtu_port = rtu_port
+        self.baudrate = baudrate
+        self.tick_s = tick_s
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        """Serve in a background thread; returns once listening (raises if it cannot)."""
+        self._thread = threading.Thread(target=self._run, name="sim-io", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._error
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join()
+        self._thread = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    # -- control routes
+
+    def routes(self) -> dict[str, Route]:
+        return {
+            "GET /state": lambda _body: self.state(),
+            "POST /loops": self._post_loops,
+            "POST /stuck": self._post_stuck,
+            "POST /arm": self._post_arm,
+            "POST /faults": self._post_faults,
+        }
+
+    def state(self) -> dict[str, Any]:
+        faults = asdict(self.faults)
+        faults.pop("seed", None)
+        return {**self.world.state(), "faults": faults, "modbus": self.address}
+
+    def _post_loops(self, body: dict[str, Any]) -> dict[str, Any]:
+        _only(body, "arming", "safety")
+        self.world.set_loops(
+            arming=_optional_bool(body, "arming"), safety=_optional_bool(body, "safety")
+        )
+        return self.state()
+
+    def _post_stuck(self, body: dict[str, Any]) -> dict[str, Any]:
+        _only(body, "input", "value")
+        name = body.get("input")
+        if not isinstance(name, str):
+            raise ValueError(f"input: expected one of {list(INPUT_NAMES)}")
+        if "value" not in body:
+            raise ValueError("value: required (true, false, or null to release)")
+        self.world.set_stuck(name, _optional_bool(body, "value"))
+        return self.state()
+
+    def _post_arm(self, body: dict[str, Any]) -> dict[str, Any]:
+        _only(body, "broken")
+        broken = _optional_bool(body, "broken")
+        if broken is None:
+            raise ValueError("broken: expected true or false")
+        self.world.set_broken(broken)
+        return self.state()
+
+    def _post_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        _only(body, "delay_ms", "drop_rate", "garble_rate", "silent")
+        current = asdict(self.faults)
+        current.update(body)
+        try:
+            checked = Faults(**current)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"faults: {exc}") from None
+        for key in body:
+            setattr(self.faults, key, getattr(checked, key))
+        logger.info("faults_set", **body)
+        return self.state()
+
+    # -- the server thread
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(), which re-raises it
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        from pymodbus.framer import FramerType
+        from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        device = self._device()
+        servers: list[Any] = []
+        try:
+            tcp = ModbusTcpServer(device, address=(self.host, self.port), trace_packet=self._trace)
+            await tcp.serve_forever(background=True)
+            servers.append(tcp)
+            listener = cast(asyncio.Server, tcp.transport)  # pymodbus types it loosely
+            self.port = listener.sockets[0].getsockname()[1]
+            logger.info("modbus_tcp_listening", address=self.address)
+            if self.rtu_port is not None:
+                rtu = ModbusSerialServer(
+                    device,
+                    framer=FramerType.RTU,
+                    port=self.rtu_port,
+                    baudrate=self.baudrate,
+                    trace_packet=self._trace,
+                )
+                await rtu.serve_forever(background=True)
+                servers.append(rtu)
+                logger.info("modbus_rtu_listening", port=self.rtu_port, baudrate=self.baudrate)
+        except BaseException:
+            for server in servers:
+                await server.shutdown()
+            raise
+        self._ready.set()
+        try:
+            while not self._stopping.is_set():
+                self.world.tick()
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), self.tick_s)
+                except TimeoutError:
+                    continue
+        finally:
+            for server in servers:
+                await server.shutdown()
+            logger.info("modbus_stopped")
+
+    def _device(self) -> Any:
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        def bits() -> list[SimData]:
+            return [SimData(0, count=BITS, values=False, datatype=DataType.BITS)]
+
+        def registers() -> list[SimData]:
+            return [SimData(0, values=0, datatype=DataType.REGISTERS)]
+
+        # Unit id 0 answers for every unit id, like a module on its own.
+        return SimDevice(0, simdata=(bits(), bits(), registers(), registers()), action=self._access)
+
+    async def _access(  # noqa: PLR0917 - the signature of pymodbus' SimDevice action
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> None:
+        """pymodbus calls this on every access: serve the world's bits, take coil writes."""
+        if self.faults.delay_ms:
+            await asyncio.sleep(self.faults.delay_ms / 1000)
+        if function_code in (5, 15) and set_values is not None:
+            self.world.write_coils(address, [bool(v) for v in set_values])
+        bits = self.world.input_bits() if function_code == 2 else self.world.coil_bits()
+        registers[0] = sum(1 << i for i, on in enumerate(bits) if on)
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        """Fault injection on the wire: drop (silence) or garble replies."""
+        if not sending:
+            return data
+        if self.faults.drops():
+            logger.info("reply_dropped", size=len(data))
+            return b""
+        garbled = self.faults.garble(data)
+        if garbled != data:
+            logger.info("reply_garbled", size=len(data))
+        return garbled
+
+
+def _only(body: dict[str, Any], *keys: str) -> None:
+    unknown = sorted(set(body) - set(keys))
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}; expected {list(keys)}")
+
+
+def _optional_bool(body: dict[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{key}: expected true, false or null, got {value!r}")
+    return value
