@@ -91,19 +91,83 @@ class ModbusRtuIO(ConfigModel):
     )
 
 
-IOModuleConfig = Annotated[ModbusTcpIO | ModbusRtuIO, Field(discriminator="type")]
+class GpioPins(ConfigModel):
+    """BCM pin numbers of the lane's signals wired to the board's GPIO header."""
+
+    arming_loop: int = Field(
+        ge=0, le=27, title="Arming loop pin", description="Input: arming loop detector output."
+    )
+    safety_loop: int = Field(
+        ge=0, le=27, title="Safety loop pin", description="Input: safety loop detector output."
+    )
+    barrier_up: int = Field(
+        ge=0, le=27, title="Up limit pin", description="Input: up limit switch."
+    )
+    barrier_down: int = Field(
+        ge=0, le=27, title="Down limit pin", description="Input: down limit switch."
+    )
+    barrier_fault: int | None = Field(
+        None,
+        ge=0,
+        le=27,
+        title="Fault pin",
+        description="Input: barrier fault output, when the barrier has one.",
+    )
+    open_relay: int = Field(ge=0, le=27, title="Open relay pin", description="Output: open relay.")
+    close_relay: int = Field(
+        ge=0, le=27, title="Close relay pin", description="Output: close relay."
+    )
+    lane_light: int = Field(
+        ge=0, le=27, title="Lane light pin", description="Output: lane light green (red when off)."
+    )
+
+
+class GpioIO(ConfigModel):
+    type: Literal["gpio"] = Field(
+        title="Type",
+        description="Loops, limit switches and relays on a Raspberry Pi's GPIO (needs the `rpi` extra).",
+    )
+    pins: GpioPins = Field(title="Pins", description="Which BCM pin is what.")
+    inputs_active_low: bool = Field(
+        True,
+        title="Inputs active low",
+        description="An input is on when its pin reads low (dry contacts to ground, pull-ups on).",
+    )
+    relays_active_low: bool = Field(
+        False,
+        title="Relays active low",
+        description="A relay is energised by driving its pin low (common on relay boards).",
+    )
+    debounce_ms: int = Field(
+        100, ge=0, title="Debounce", description="A loop change counts once stable this long (ms)."
+    )
+    poll_ms: int = Field(
+        20,
+        ge=5,
+        title="Poll period",
+        description="Inputs are read on every edge and at least this often (ms).",
+    )
+
+
+IOModuleConfig = Annotated[ModbusTcpIO | ModbusRtuIO | GpioIO, Field(discriminator="type")]
 
 
 class IOBarrier(ConfigModel):
     type: Literal["io"] = Field(
         title="Type",
-        description="Barrier driven by the relays of the lane's I/O module, limit switches as feedback.",
+        description="Barrier driven by the relays of the lane's I/O module (Modbus or GPIO), limit switches as feedback.",
     )
     travel_timeout_ms: int = Field(
         6000,
         ge=100,
         title="Travel timeout",
         description="An arm that has not reached its limit by then is in fault (ms).",
+    )
+    pulse_ms: int = Field(
+        300,
+        ge=20,
+        title="Relay pulse",
+        description="How long the open or close relay is energised for one command (ms).",
     )
 
 
@@ -132,7 +196,8 @@ BarrierConfig = Annotated[IOBarrier | SerialBarrier, Field(discriminator="type")
 
 class IOLoops(ConfigModel):
     type: Literal["io"] = Field(
-        title="Type", description="Loop detector outputs wired to the lane's I/O module."
+        title="Type",
+        description="Loop detector outputs wired to the lane's I/O module (Modbus or GPIO).",
     )
 
 

@@ -18,7 +18,10 @@ from edge import log
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMAND_MODULES: tuple[str, ...] = ("edge.commands.config_check",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "edge.commands.config_check",
+    "simulators.io_module_cmd",
+)
 
 GROUP_HELP: dict[str, str] = {
     "config": "validate lane, plaza and tariff configuration files",
