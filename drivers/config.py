@@ -223,6 +223,57 @@ class OpenCVCamera(ConfigModel):
         title="Frames per trigger",
         description="Frames handed to recognition for one vehicle.",
     )
+    frames_before_trigger: int = Field(
+        1,
+        ge=0,
+        le=10,
+        title="Frames before trigger",
+        description="How many of the frames per trigger are taken from just before it; the rest are the next frames.",
+    )
+    trigger_wait_ms: int = Field(
+        1000,
+        ge=0,
+        title="Trigger wait",
+        description="Longest wait for the frames after a trigger (ms); fewer frames are returned after it.",
+    )
+    ring_size: int = Field(
+        8,
+        ge=2,
+        le=100,
+        title="Frame ring size",
+        description="How many of the newest frames are kept in memory.",
+    )
+    reconnect_min_s: float = Field(
+        0.5,
+        gt=0,
+        title="Reconnect back-off start",
+        description="First wait before reconnecting (s); it doubles on each failure up to the cap.",
+    )
+    open_timeout_ms: int = Field(
+        5000,
+        ge=100,
+        title="Open timeout",
+        description="Longest wait for a network stream to open (ms); a camera that never answers is down after it.",
+    )
+    read_timeout_ms: int = Field(
+        3000,
+        ge=100,
+        title="Read timeout",
+        description="Longest wait for one frame from a network stream before reconnecting (ms).",
+    )
+    stale_after_ms: int = Field(
+        2000,
+        ge=100,
+        title="Frame age limit",
+        description="The camera is down when its newest frame is older than this (ms), or dark for this long.",
+    )
+    dark_level: int = Field(
+        8,
+        ge=0,
+        le=255,
+        title="Dark level",
+        description="A frame whose mean brightness (0-255) is below this is dark (lens covered, lamp dead); 0 disables the check.",
+    )
 
 
 CameraConfig = Annotated[OpenCVCamera, Field(discriminator="type")]

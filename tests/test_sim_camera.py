@@ -1,0 +1,296 @@
+"""The camera simulator: an MJPEG stream OpenCV opens, showing plates while vehicles are present."""
+
+from __future__ import annotations
+
+import csv
+import queue
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from structlog.testing import capture_logs
+
+from drivers.config import OpenCVCamera
+from drivers.interfaces import DeviceEvent, DeviceFault
+from drivers.opencv_camera import OpenCVCameraDriver
+from simulators.camera import CameraSimulator, LaneScene
+from simulators.control import ControlClient, ControlError
+from simulators.plate_render import CJKFontMissingError, find_cjk_font, render_plate
+
+WAIT_S = 10.0
+BLUE_BGR = np.array([181, 72, 0])
+
+
+@pytest.fixture
+def sim() -> Iterator[CameraSimulator]:
+    simulator = CameraSimulator(fps=20)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def capture(sim: CameraSimulator) -> Iterator[cv2.VideoCapture]:
+    cap = cv2.VideoCapture(sim.stream_url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 3000])
+    yield cap
+    cap.release()
+
+
+def plate_region(frame: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    x, y, width, height = LaneScene().plate_box()
+    return frame[y : y + height, x : x + width]
+
+
+def blue_share(region: np.ndarray) -> float:  # type: ignore[type-arg]
+    return float((np.abs(region.astype(np.int16) - BLUE_BGR).sum(axis=2) < 90).mean())
+
+
+def read_until(cap: cv2.VideoCapture, wanted: float, at_least: bool) -> np.ndarray:  # type: ignore[type-arg]
+    """Read frames until the plate region's blue share passes ``wanted`` (bounded)."""
+    for _ in range(60):
+        ok, frame = cap.read()
+        assert ok, "the stream stopped"
+        share = blue_share(plate_region(frame))
+        if (share >= wanted) if at_least else (share < wanted):
+            return frame
+    pytest.fail(f"no frame with a plate blue share {'>=' if at_least else '<'} {wanted}")
+
+
+class TestStream:
+    """OpenCV opens the stream; a vehicle's plate is in the frame while it is present."""
+
+    def test_videocapture_reads_frames(self, capture: cv2.VideoCapture) -> None:
+        assert capture.isOpened()
+        ok, frame = capture.read()
+        assert ok
+        assert frame.shape == (480, 640, 3)
+
+    def test_plate_visible_only_while_vehicle_present(
+        self, sim: CameraSimulator, capture: cv2.VideoCapture
+    ) -> None:
+        empty = read_until(capture, 0.05, at_least=False)
+        control = ControlClient(sim.control_url)
+        answer = control.post("/vehicle", {"plate": "皖A12345"})
+        assert answer["vehicle"] == {"plate": "皖A12345", "source": "rendered", "unreadable": False}
+        with_plate = read_until(capture, 0.4, at_least=True)
+        diff = np.abs(plate_region(with_plate).astype(np.int16) - plate_region(empty)).mean()
+        assert diff > 30
+        control.call("DELETE", "/vehicle")
+        read_until(capture, 0.05, at_least=False)
+        assert control.get("/state")["vehicle"] is None
+
+    def test_black_frames_when_dark_black(
+        self, sim: CameraSimulator, capture: cv2.VideoCapture
+    ) -> None:
+        ControlClient(sim.control_url).post("/dark", {"dark": True, "mode": "black"})
+        for _ in range(60):
+            ok, frame = capture.read()
+            assert ok
+            if frame.mean() < 2:
+                return
+        pytest.fail("no black frame while dark")
+
+    def test_images_folder_picks_the_labelled_plate(self, tmp_path: Path) -> None:
+        for name, plate in (("a.png", "皖A11111"), ("b.png", "沪C22222")):
+            cv2.imwrite(str(tmp_path / name), render_plate(plate))
+        with (tmp_path / "labels.csv").open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(
+                [["file", "plate"], ["a.png", "皖A11111"], ["b.png", "沪C22222"]]
+            )
+        simulator = CameraSimulator(images=tmp_path, seed=1)
+        simulator.start()
+        try:
+            control = ControlClient(simulator.control_url)
+            picked = control.post("/vehicle", {"plate": "沪C22222"})["vehicle"]
+            assert picked["source"] == str(tmp_path / "b.png")
+            unknown = control.post("/vehicle", {"plate": "京A99999"})["vehicle"]
+            assert unknown["source"] == "rendered"
+            anyone = control.post("/vehicle", {})["vehicle"]
+            assert anyone["plate"] in {"皖A11111", "沪C22222"}
+        finally:
+            simulator.stop()
+
+    def test_command_prints_stream_url_first_and_stops_on_sigterm(self) -> None:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "sim", "camera", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline().strip()
+            second = proc.stdout.readline().strip()
+            assert first.startswith("http://127.0.0.1:")
+            assert first.endswith("/stream.mjpg")
+            assert second.startswith("control: http://127.0.0.1:")
+            cap = cv2.VideoCapture(first, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 3000])
+            try:
+                assert cap.read()[0]
+            finally:
+                cap.release()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=WAIT_S) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+class TestControlErrors:
+    """Bad control requests are refused with a message naming the key."""
+
+    @pytest.mark.parametrize(
+        ("path", "body", "message"),
+        [
+            ("/vehicle", {"plate": 12}, "plate: expected a non-empty string"),
+            ("/vehicle", {"plat": "A1"}, "unknown key 'plat'"),
+            (
+                "/vehicle",
+                {"image": "/nonexistent/car.jpg"},
+                "image /nonexistent/car.jpg: cannot read",
+            ),
+            ("/vehicle", {"unreadable": "yes"}, "unreadable: expected true or false"),
+            ("/dark", {"dark": "on"}, "dark: expected true or false"),
+            ("/dark", {"dark": True, "mode": "grey"}, "mode: expected 'none' or 'black'"),
+            ("/faults", {"drop_rate": 2}, "drop_rate must be between 0 and 1"),
+        ],
+    )
+    def test_refused(
+        self, sim: CameraSimulator, path: str, body: dict[str, object], message: str
+    ) -> None:
+        with pytest.raises(ControlError, match="HTTP 400") as err:
+            ControlClient(sim.control_url).post(path, body)
+        assert message in str(err.value)
+
+    def test_images_must_be_a_folder_of_images(self, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match=r"no \.jpg or \.png images"):
+            CameraSimulator(images=tmp_path)
+        with pytest.raises(ValueError, match="not a folder"):
+            CameraSimulator(images=tmp_path / "missing")
+
+
+class TestPlateRendering:
+    """Plates render from text; a missing CJK font names the package to install."""
+
+    def test_chinese_plate_is_blue_with_white_text(self) -> None:
+        plate = render_plate("皖A12345", height=70)
+        assert plate.shape[0] == 70
+        assert plate.shape[1] == 220
+        assert blue_share(plate) > 0.5
+        assert (plate.min(axis=2) > 200).mean() > 0.05  # white characters
+
+    def test_other_plate_is_black_on_white(self) -> None:
+        plate = render_plate("7ABC123", height=60)
+        assert (plate.min(axis=2) > 200).mean() > 0.5
+        assert (plate.max(axis=2) < 60).mean() > 0.05
+
+    def test_empty_plate_refused(self) -> None:
+        with pytest.raises(ValueError, match="plate text is empty"):
+            render_plate("  ")
+
+    def test_missing_cjk_font_names_the_package(self, tmp_path: Path) -> None:
+        with pytest.raises(CJKFontMissingError, match="fonts-wqy-microhei or fonts-noto-cjk"):
+            find_cjk_font(fc_list="/bin/false", font_dirs=(tmp_path,))
+
+    def test_font_found_in_a_folder_without_fontconfig(self, tmp_path: Path) -> None:
+        (tmp_path / "wqy-microhei.ttc").write_bytes(b"")
+        assert (
+            find_cjk_font(fc_list="/bin/false", font_dirs=(tmp_path,))
+            == tmp_path / "wqy-microhei.ttc"
+        )
+
+
+def driver(source: str, open_timeout_ms: int = 300) -> OpenCVCameraDriver:
+    config = OpenCVCamera(
+        type="opencv",
+        source=source,
+        open_timeout_ms=open_timeout_ms,
+        read_timeout_ms=500,
+        stale_after_ms=400,
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.2,
+    )
+    return OpenCVCameraDriver(config)
+
+
+class TestDriverBadInput:
+    """A camera that never answers, refuses, is no video, or sends garbled JPEGs is a fault, never a hang."""
+
+    def test_url_that_never_answers(self) -> None:
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(8)  # accepts connections, never says a word
+            url = f"http://127.0.0.1:{silent.getsockname()[1]}/stream.mjpg"
+            camera = driver(url)
+            events: queue.Queue[DeviceEvent] = queue.Queue()
+            with capture_logs() as logs:
+                camera.start(events.put)  # returns at once: opening happens in the thread
+                fault = events.get(timeout=WAIT_S)
+                camera.stop()
+        assert isinstance(fault, DeviceFault)
+        assert url in fault.reason
+        assert camera.latest() is None
+        downs = [line for line in logs if line["event"] == "camera_down"]
+        assert downs
+        assert url in downs[0]["reason"]
+
+    def test_refused_connection(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # bound but not listening: connections are refused
+            camera = driver(f"rtsp://user:secret@127.0.0.1:{port}/live")
+            events: queue.Queue[DeviceEvent] = queue.Queue()
+            camera.start(events.put)
+            fault = events.get(timeout=WAIT_S)
+            camera.stop()
+        assert isinstance(fault, DeviceFault)
+        assert "cannot open rtsp://user:***@127.0.0.1" in fault.reason
+        assert "secret" not in fault.reason
+
+    def test_url_that_is_not_a_video(self, sim: CameraSimulator) -> None:
+        camera = driver(sim.control_url + "/state", open_timeout_ms=1000)
+        events: queue.Queue[DeviceEvent] = queue.Queue()
+        camera.start(events.put)
+        fault = events.get(timeout=WAIT_S)
+        camera.stop()
+        assert isinstance(fault, DeviceFault)
+        assert "/state" in fault.reason
+
+    def test_garbled_jpeg_frames_do_not_stop_the_driver(self, sim: CameraSimulator) -> None:
+        ControlClient(sim.control_url).post("/faults", {"garble_rate": 1.0, "seed": 3})
+        camera = driver(sim.stream_url, open_timeout_ms=2000)
+        events: queue.Queue[DeviceEvent] = queue.Queue()
+        camera.start(events.put)
+        try:
+            frames = camera.trigger(3)
+            assert frames, "garbled frames stopped the stream"
+            assert all(f.image.shape == (480, 640, 3) for f in frames)
+        finally:
+            camera.stop()
+        assert sim.state()["faults"]["garble_rate"] == 1.0
+
+    def test_video_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "lane.avi"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (160, 120))
+        for i in range(5):
+            writer.write(np.full((120, 160, 3), 60 + i * 20, dtype=np.uint8))
+        writer.release()
+        camera = driver(str(path))
+        events: queue.Queue[DeviceEvent] = queue.Queue()
+        camera.start(events.put)
+        try:
+            frames = camera.trigger(6)  # more frames than the file holds: it plays again
+        finally:
+            camera.stop()
+        assert len(frames) == 6
+        assert frames[0].image.shape == (120, 160, 3)
+        assert events.empty()
