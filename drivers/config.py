@@ -189,6 +189,18 @@ class SerialBarrier(ConfigModel):
     retries: int = Field(
         3, ge=0, title="Retries", description="Retries before the barrier is in fault."
     )
+    poll_ms: int = Field(
+        250,
+        ge=0,
+        title="Status poll period",
+        description="How often the controller is asked for the arm's position (ms); 0 turns polling off.",
+    )
+    reconnect_ms: int = Field(
+        500,
+        ge=50,
+        title="Reconnect period",
+        description="How often a vanished serial port is opened again (ms).",
+    )
 
 
 BarrierConfig = Annotated[IOBarrier | SerialBarrier, Field(discriminator="type")]
@@ -285,6 +297,18 @@ class SerialDisplay(ConfigModel):
     )
     port: str = Field(title="Serial port", description="Device path.")
     baudrate: int = Field(9600, title="Baud rate", description="Serial speed.")
+    rows: int = Field(
+        4, ge=1, le=16, title="Rows", description="Lines of text the display shows at once."
+    )
+    reply_timeout_ms: int = Field(
+        500,
+        ge=10,
+        title="Reply timeout",
+        description="A message the display has not acknowledged this long is sent again (ms).",
+    )
+    retries: int = Field(
+        1, ge=0, title="Retries", description="Resends of an unacknowledged message."
+    )
 
 
 DisplayConfig = Annotated[SerialDisplay, Field(discriminator="type")]
