@@ -20,8 +20,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_check",
-    "simulators.camera_cmd",
-    "simulators.io_module_cmd",
+    "models.commands",
 )
 
 GROUP_HELP: dict[str, str] = {

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.config import RecognitionConfig
-from models.ctc import Folded
+from models.ctc import FloatArray, Folded
 from models.grammar import PROVINCES, grammar_for
 from models.image import to_bgr8
 from models.locate import Locator
@@ -33,7 +33,7 @@ STRETCH = 1.0
 PROVINCE_SHARE_OF_WIDTH = 0.32
 #: Horizontal bands of a crop, as shares of its height, tried when the crop
 #: may hold more than the registration (US crops carry state names and slogans).
-BANDS = ((0.0, 1.0), (0.15, 0.85), (0.25, 0.95), (0.05, 0.75))
+BANDS = ((0.0, 1.0), (0.15, 0.85), (0.25, 0.95))
 
 
 class Models:
@@ -100,7 +100,7 @@ class PlateReader:
             lines = [_Line(_pad(image), whole)]
         else:
             lines = [_Line(image[int(h * a) : int(h * b)], whole) for a, b in BANDS]
-        if w / h < 2.5:
+        if self.config.region == "cn" and w / h < 2.5:
             lines.append(_Line(image, whole, two_rows=True))
         return lines
 
@@ -116,15 +116,16 @@ class PlateReader:
         return lines
 
     def _best(self, lines: list[_Line]) -> _Scored | None:
-        scored = [s for line in lines if (s := self._read_line(line)) is not None]
+        scored = [
+            s
+            for line, folded in zip(lines, self._fold(lines), strict=True)
+            if (s := self._score(line, folded)) is not None
+        ]
         if not scored:
             return None
         return max(scored, key=lambda s: (s.reading.in_grammar, s.confidence))
 
-    def _read_line(self, line: _Line) -> _Scored | None:
-        folded = self._fold(line)
-        if folded is None:
-            return None
+    def _score(self, line: _Line, folded: Folded) -> _Scored | None:
         evidence = self._province_evidence(line) if self.config.region == "cn" else None
         readings = rank(
             folded,
@@ -139,21 +140,22 @@ class PlateReader:
         top = readings[0]
         return _Scored(top, top.min_conf * margin_factor(readings), line)
 
-    def _fold(self, line: _Line) -> Folded | None:
+    def _fold(self, lines: list[_Line]) -> list[Folded]:
+        """Recognise every line; single-row lines go through the model in one batch."""
         rec = self.models.recogniser
-        if line.two_rows:
-            top, bottom = split_rows(line.image, 0.4)
-            probs = np.concatenate(
-                [
-                    rec.read([top], line_width(top, STRETCH))[0].probs,
-                    rec.read([bottom], line_width(bottom, STRETCH))[0].probs,
-                ]
-            )
-        else:
-            probs = rec.read([line.image], line_width(line.image, STRETCH))[0].probs
-        if probs.shape[0] == 0:
-            return None
-        return rec.vocabulary.fold(probs, self.alphabet)
+        probs: dict[int, FloatArray] = {}
+        single = [i for i, line in enumerate(lines) if not line.two_rows]
+        if single:
+            width = int(np.median([line_width(lines[i].image, STRETCH) for i in single]))
+            outs = rec.read([lines[i].image for i in single], width)
+            probs.update({i: out.probs for i, out in zip(single, outs, strict=True)})
+        for i, line in enumerate(lines):
+            if line.two_rows:
+                rows = split_rows(line.image, 0.4)
+                probs[i] = np.concatenate(
+                    [rec.read([row], line_width(row, STRETCH))[0].probs for row in rows]
+                )
+        return [rec.vocabulary.fold(probs[i], self.alphabet) for i in range(len(lines))]
 
     def _province_evidence(self, line: _Line) -> dict[str, float]:
         """Province probabilities from reading the plate's left part alone.

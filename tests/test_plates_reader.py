@@ -1,0 +1,174 @@
+"""The reader with its real models on a few real images, and on bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.cli import main
+from models.config import RecognitionConfig
+from models.image import ImageError, load_image, to_bgr8
+from models.reader import Models, PlateReader
+from models.runtime import ModelLoadError, load_session
+
+DATA = Path(__file__).parent / "data" / "plates"
+LABELS = {
+    row["file"]: row["plate"]
+    for row in csv.DictReader((DATA / "labels.csv").read_text(encoding="utf-8").splitlines())
+}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return Models(threads=1)
+
+
+@pytest.fixture(scope="module")
+def reader(models: Models) -> PlateReader:
+    return PlateReader(RecognitionConfig(region="cn"), models)
+
+
+class TestRealImages:
+    """Real plates read to the published label."""
+
+    @pytest.mark.parametrize("name", sorted(f for f in LABELS if f.startswith("cn_")))
+    def test_lprnet_crop(self, reader: PlateReader, name: str) -> None:
+        result = reader.read([load_image(DATA / name)], crops=True)
+        assert result.text == LABELS[name]
+        assert result.plate_type == "cn_blue"
+        assert len(result.char_confidences) == 7
+
+    @pytest.mark.parametrize("name", sorted(f for f in LABELS if f.startswith("ccpd")))
+    def test_ccpd_full_frame(self, reader: PlateReader, name: str) -> None:
+        result = reader.read([load_image(DATA / name)])
+        assert result.text == LABELS[name]
+        assert result.quad is not None
+        assert result.crop is not None
+        assert result.min_confidence <= result.mean_confidence
+
+    def test_green_plate_type(self, reader: PlateReader) -> None:
+        result = reader.read([load_image(DATA / "ccpdg_882e80a49884.jpg")])
+        assert result.plate_type.startswith("cn_green")
+
+    def test_frames_of_one_vehicle_are_fused(self, reader: PlateReader) -> None:
+        image = load_image(DATA / "cn_019d088c29af.jpg")
+        result = reader.read([image, image], crops=True)
+        assert result.text == "皖AB146Y"
+        assert result.frames_read == 2
+        assert result.frames_agreeing == 2
+
+    def test_roi_without_the_plate_finds_nothing(self, models: Models) -> None:
+        roi_reader = PlateReader(RecognitionConfig(region="cn", roi=(0, 0, 720, 300)), models)
+        result = roi_reader.read([load_image(DATA / "ccpd_0bfc3934f7fc.jpg")])
+        assert not result.accepted
+
+
+class TestBadInput:
+    """Bad images give a clear result or a clear error."""
+
+    def test_unreadable_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "broken.jpg"
+        path.write_bytes(b"not a jpeg")
+        with pytest.raises(ImageError, match="not a readable image"):
+            load_image(path)
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        with pytest.raises(ImageError, match="no such file"):
+            load_image(tmp_path / "absent.png")
+
+    def test_empty_image(self, reader: PlateReader) -> None:
+        with pytest.raises(ImageError, match="shape"):
+            reader.read([np.zeros((0, 0, 3), dtype=np.uint8)])
+
+    def test_tiny_image(self, reader: PlateReader) -> None:
+        with pytest.raises(ImageError, match="too small"):
+            reader.read([np.zeros((4, 4, 3), dtype=np.uint8)])
+
+    def test_grey_crop_is_read(self, reader: PlateReader) -> None:
+        grey = load_image(DATA / "cn_04d23b915456.jpg")[:, :, 1]
+        result = reader.read([grey], crops=True)
+        assert result.text[1:] == "C8GK31"
+
+    def test_sixteen_bit_image_is_scaled(self, reader: PlateReader) -> None:
+        image = load_image(DATA / "cn_019d088c29af.jpg").astype(np.uint16) * 257
+        assert to_bgr8(image).dtype == np.uint8
+        assert reader.read([image], crops=True).text == "皖AB146Y"
+
+    def test_frame_without_a_plate(self, reader: PlateReader) -> None:
+        result = reader.read([np.full((480, 640, 3), 128, dtype=np.uint8)])
+        assert not result.accepted
+        assert result.text == ""
+        assert result.reason == "no plate found in the frame"
+
+    def test_five_channels_is_named(self) -> None:
+        with pytest.raises(ImageError, match="5 channels"):
+            to_bgr8(np.zeros((20, 20, 5), dtype=np.uint8))
+
+    def test_missing_model_fails_with_its_path(self, tmp_path: Path) -> None:
+        with pytest.raises(ModelLoadError, match="model file not found"):
+            load_session(tmp_path / "absent.onnx", threads=1)
+
+    def test_corrupt_model_fails_with_its_path(self, tmp_path: Path) -> None:
+        path = tmp_path / "bad.onnx"
+        path.write_bytes(b"garbage")
+        with pytest.raises(ModelLoadError, match=r"bad\.onnx"):
+            load_session(path, threads=1)
+
+
+class TestCommands:
+    """`lanewarden plates read` and `lanewarden bench plates`."""
+
+    def test_plates_read_json(self, capsys: pytest.CaptureFixture[str]) -> None:
+        code = main(["plates", "read", str(DATA / "cn_019d088c29af.jpg"), "--crop", "--json"])
+        assert code == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["text"] == "皖AB146Y"
+        assert out["region"] == "cn"
+
+    def test_plates_read_bad_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        bad = tmp_path / "cn_bad.jpg"
+        bad.write_bytes(b"x")
+        assert main(["plates", "read", str(bad)]) == 1
+        assert "not a readable image" in capsys.readouterr().err
+
+    def test_bench_on_a_small_tree(self, tmp_path: Path) -> None:
+        crops = tmp_path / "crops"
+        crops.mkdir()
+        rows = ["file,plate"]
+        for name in ("cn_019d088c29af.jpg", "cn_06036a07ca17.jpg"):
+            (crops / name).write_bytes((DATA / name).read_bytes())
+            rows.append(f"{name},{LABELS[name]}")
+        (crops / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        out = tmp_path / "bench.json"
+        assert main(["bench", "plates", str(tmp_path), "--json", str(out)]) == 0
+        data = json.loads(out.read_text(encoding="utf-8"))
+        assert data[0]["engine"] == "lanewarden"
+        assert data[0]["n"] == 2
+        assert data[0]["exact"] == 1.0
+        assert set(data[0]) == {
+            "engine",
+            "set",
+            "prefix",
+            "n",
+            "exact",
+            "coverage",
+            "error_rate",
+            "median_ms",
+            "p95_ms",
+            "rss_mb",
+        }
+
+    def test_bench_names_a_bad_prefix(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        crops = tmp_path / "crops"
+        crops.mkdir()
+        (crops / "labels.csv").write_text("file,plate\nxx_1.jpg,ABC\n", encoding="utf-8")
+        assert main(["bench", "plates", str(tmp_path)]) == 2
+        assert "prefix 'xx'" in capsys.readouterr().err
