@@ -20,6 +20,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_check",
+    "simulators.gateway_cmd",
     "models.commands",
 )
 

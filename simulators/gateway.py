@@ -1,0 +1,585 @@
+"""A payment gateway simulator that speaks the lane's gateway protocol over HTTP.
+
+It keeps orders and refunds in memory, answers create/query/close/refund
+(:mod:`edge.payments.protocol`), and posts signed callbacks to the lane. A
+technician or a test plays the customer with ``POST /_sim/pay``, or lets the
+simulator pay every order after a delay (auto-pay). Faults: latency, declined
+payments, requests processed but never answered (timeouts), duplicate, late
+and forged callbacks. The state is in ``GatewaySim``, usable without HTTP (the
+lane's client can reach it through a ``MockTransport``); ``GatewayServer``
+puts it on a socket with a scheduler thread for delayed work.
+
+Control routes (no signature): ``POST /_sim/pay {"order_id", "late"}``,
+``POST /_sim/callback {"order_id", "amount", "status", "forge", "nonce",
+"timestamp_offset_s"}``, ``POST /_sim/faults {...}``, ``GET /_sim/state``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from edge import log
+from edge.payments import protocol
+from edge.payments.protocol import BadMessageError, Notice, Order, OrderStatus, Refund
+from edge.payments.signing import H_MERCHANT, SignatureError, Verifier, sign
+from edge.payments.transport import HttpRequest, HttpResponse, NoReplyError
+
+logger = log.get(__name__)
+
+Deliver = Callable[[str, dict[str, str], bytes], int]
+"""Posts a callback (url, headers, body) and returns the HTTP status (0: unreachable)."""
+
+Later = Callable[[float, Callable[[], None]], None]
+"""Runs an action after a delay in seconds."""
+
+
+@dataclass
+class GatewayFaults:
+    """What the gateway does wrong; changeable while it runs (``POST /_sim/faults``)."""
+
+    latency_ms: int = 0
+    decline_rate: float = 0.0
+    timeout_rate: float = 0.0
+    forge_rate: float = 0.0
+    duplicate_callbacks: bool = False
+    late_callback_s: float = 0.0
+    auto_pay_ms: int | None = None
+    timeout_next: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("decline_rate", "timeout_rate", "forge_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}: must be between 0 and 1, got {value}")
+        for name in ("latency_ms", "late_callback_s", "timeout_next"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must not be negative, got {getattr(self, name)}")
+        if self.auto_pay_ms is not None and self.auto_pay_ms < 0:
+            raise ValueError(f"auto_pay_ms: must not be negative, got {self.auto_pay_ms}")
+
+    def changed(self, changes: Mapping[str, Any]) -> GatewayFaults:
+        """A copy with ``changes`` applied; ValueError naming an unknown or bad field."""
+        values = asdict(self)
+        for name, value in changes.items():
+            kind = _FAULT_KINDS.get(name)
+            if kind is None:
+                raise ValueError(f"{name}: no such fault (known: {', '.join(sorted(values))})")
+            if name == "auto_pay_ms" and value is None:
+                values[name] = None
+                continue
+            ok = isinstance(value, bool) == (kind is bool) and isinstance(
+                value, (int, float) if kind is float else kind
+            )
+            if not ok:
+                raise ValueError(f"{name}: expected {kind.__name__}, got {value!r}")
+            values[name] = float(value) if kind is float else value
+        return GatewayFaults(**values)
+
+
+_FAULT_KINDS: dict[str, type] = {
+    "latency_ms": int,
+    "decline_rate": float,
+    "timeout_rate": float,
+    "forge_rate": float,
+    "duplicate_callbacks": bool,
+    "late_callback_s": float,
+    "auto_pay_ms": int,
+    "timeout_next": int,
+}
+
+
+@dataclass
+class _Order:
+    order: Order
+    notify_url: str | None
+    description: str
+    events: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+@dataclass(frozen=True)
+class SimAnswer:
+    status: int
+    payload: dict[str, Any]
+    hold: bool = False
+    """Do not answer at all (a timeout); the request has taken effect nonetheless."""
+
+
+class GatewaySim:
+    """The simulated gateway's state and request handling, without sockets. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        secret: bytes,
+        merchant_id: str,
+        faults: GatewayFaults | None = None,
+        callback_url: str | None = None,
+        deliver: Deliver | None = None,
+        later: Later | None = None,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.secret = secret
+        self.merchant_id = merchant_id
+        self.faults = faults or GatewayFaults()
+        self.callback_url = callback_url
+        self.deliver = deliver or http_deliver
+        self.later = later or (lambda _delay, action: action())
+        self.clock = clock
+        self.verifier = Verifier(secret, clock=clock)
+        self._rng = random.Random(seed)
+        self._orders: dict[str, _Order] = {}
+        self._refunds: dict[str, Refund] = {}
+        self._callbacks: list[dict[str, Any]] = []
+        self._refs = itertools.count(1)
+        self._lock = threading.RLock()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> SimAnswer:
+        """Answer one HTTP request (the API, signed; or a control route)."""
+        path = request.path.split("?", 1)[0]
+        try:
+            body = _json_object(request.body)
+            if path.startswith("/_sim/") or path == "/":
+                return SimAnswer(HTTPStatus.OK, self._control(request.method, path, body))
+            action = self._route(request.method, path, body)
+            merchant = request.headers.get(H_MERCHANT)
+            if merchant != self.merchant_id:
+                return SimAnswer(
+                    HTTPStatus.UNAUTHORIZED,
+                    {"error": f"{H_MERCHANT}: unknown merchant {merchant!r}"},
+                )
+            self.verifier.verify(request.method, path, request.headers, body)
+            with self._lock:
+                payload = action()
+                hold = self._roll_timeout()
+        except SignatureError as exc:
+            return SimAnswer(HTTPStatus.UNAUTHORIZED, {"error": str(exc)})
+        except _NotFoundError as exc:
+            return SimAnswer(HTTPStatus.NOT_FOUND, {"error": str(exc)})
+        except _ConflictError as exc:
+            return SimAnswer(HTTPStatus.CONFLICT, {"error": str(exc)})
+        except ValueError as exc:
+            return SimAnswer(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+        logger.info("gateway_request", method=request.method, path=path, answered=not hold)
+        return SimAnswer(HTTPStatus.OK, payload, hold=hold)
+
+    def transport_handler(self, request: HttpRequest) -> HttpResponse:
+        """``handle`` as a MockTransport handler: a held answer becomes NoReplyError."""
+        answer = self.handle(request)
+        if answer.hold:
+            raise NoReplyError(f"{request.method} {request.path}: simulated timeout")
+        return HttpResponse(answer.status, json.dumps(answer.payload).encode())
+
+    def _roll_timeout(self) -> bool:
+        if self.faults.timeout_next > 0:
+            self.faults.timeout_next -= 1
+            return True
+        return self._rng.random() < self.faults.timeout_rate
+
+    def _route(self, method: str, path: str, body: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+        """The action a request asks for, its fields checked (400 before 401, for people with curl)."""
+        if (method, path) == ("POST", protocol.ORDERS):
+            fields = (
+                protocol.id_field(body, "order_id"),
+                protocol.amount_field(body),
+                protocol.currency_field(body),
+                protocol.field(body, "description", str),
+                protocol.field(body, "notify_url", str, optional=True),
+            )
+            return lambda: self._create(*fields).to_json()
+        if (method, path) == ("POST", protocol.REFUNDS):
+            refund = Refund.from_json(body)
+            return lambda: self._refund(refund).to_json()
+        if path.startswith(protocol.ORDERS + "/"):
+            order_id, _, action = path.removeprefix(protocol.ORDERS + "/").partition("/")
+            if method == "GET" and not action:
+                return partial(self._query, order_id)
+            if method == "POST" and action == "close":
+                return lambda: self._close(order_id).to_json()
+        if method == "GET" and path.startswith(protocol.REFUNDS + "/"):
+            refund_id = path.removeprefix(protocol.REFUNDS + "/")
+            return lambda: self._find_refund(refund_id).to_json()
+        raise _NotFoundError(f"no route {method} {path}")
+
+    def _create(
+        self, order_id: str, amount: int, currency: str, description: str, notify_url: str | None
+    ) -> Order:
+        existing = self._orders.get(order_id)
+        if existing is not None:
+            if (existing.order.amount, existing.order.currency) != (amount, currency):
+                raise _ConflictError(
+                    f"amount: order {order_id} exists with {existing.order.amount} "
+                    f"{existing.order.currency}, not {amount} {currency}"
+                )
+            return existing.order
+        order = Order(
+            order_id=order_id,
+            amount=amount,
+            currency=currency,
+            status=OrderStatus.PENDING,
+            gateway_ref=f"SIM{next(self._refs):010d}",
+            qr_url=f"lwsim://pay/{order_id}",
+        )
+        self._orders[order_id] = _Order(order, notify_url, description)
+        logger.info("order_created", order_id=order_id, amount=amount, currency=currency)
+        if self.faults.auto_pay_ms is not None:
+            self.later(self.faults.auto_pay_ms / 1000, lambda: self._auto_pay(order_id))
+        return order
+
+    def _query(self, order_id: str) -> dict[str, Any]:
+        return self._order(order_id).order.to_json()
+
+    def _find_refund(self, refund_id: str) -> Refund:
+        if refund_id not in self._refunds:
+            raise _NotFoundError(f"refund_id: no refund {refund_id!r}")
+        return self._refunds[refund_id]
+
+    def _order(self, order_id: str) -> _Order:
+        if order_id not in self._orders:
+            raise _NotFoundError(f"order_id: no order {order_id!r}")
+        return self._orders[order_id]
+
+    def _close(self, order_id: str) -> Order:
+        sim = self._order(order_id)
+        if sim.order.status is OrderStatus.PENDING:
+            sim.order = _replace(sim.order, status=OrderStatus.CLOSED)
+            logger.info("order_closed", order_id=order_id)
+        return sim.order
+
+    def _refund(self, refund: Refund) -> Refund:
+        done = self._refunds.get(refund.refund_id)
+        if done is not None:
+            if (done.order_id, done.amount) != (refund.order_id, refund.amount):
+                raise _ConflictError(
+                    f"refund_id: {refund.refund_id} exists for {done.amount} of {done.order_id}"
+                )
+            return done
+        sim = self._order(refund.order_id)
+        if sim.order.status is not OrderStatus.PAID:
+            raise _ConflictError(
+                f"order_id: order {refund.order_id} is {sim.order.status.value}, not paid"
+            )
+        left = sim.order.amount - sim.order.refunded
+        if refund.amount > left:
+            raise _ConflictError(f"amount: {refund.amount} exceeds the {left} left to refund")
+        sim.order = _replace(sim.order, refunded=sim.order.refunded + refund.amount)
+        self._refunds[refund.refund_id] = refund
+        logger.info(
+            "refunded", order_id=refund.order_id, refund_id=refund.refund_id, amount=refund.amount
+        )
+        return refund
+
+    # -- the customer and the callbacks -----------------------------------------------------------
+
+    def pay(self, order_id: str, late: bool = False) -> Order:
+        """The customer pays; ``late``: even though the order was closed (a race at the gateway)."""
+        with self._lock:
+            sim = self._order(order_id)
+            status = sim.order.status
+            if not (status is OrderStatus.PENDING or (late and status is OrderStatus.CLOSED)):
+                raise _ConflictError(
+                    f"order_id: order {order_id} is {status.value}, cannot be paid"
+                )
+            declined = self._rng.random() < self.faults.decline_rate
+            new = OrderStatus.DECLINED if declined else OrderStatus.PAID
+            sim.order = _replace(sim.order, status=new)
+            forge = self._rng.random() < self.faults.forge_rate
+            event_id = f"{order_id}-{next(sim.events)}"
+            delay = self.faults.late_callback_s
+            copies = 2 if self.faults.duplicate_callbacks else 1
+        logger.info("customer_paid", order_id=order_id, status=new.value, late=late)
+        for _ in range(copies):
+            self.later(delay, lambda: self._send(order_id, event_id, forge=False))
+        if forge:
+            self.later(delay, lambda: self._send(order_id, event_id, forge=True))
+        return sim.order
+
+    def _auto_pay(self, order_id: str) -> None:
+        try:
+            self.pay(order_id)
+        except _ConflictError as exc:
+            logger.info("auto_pay_skipped", order_id=order_id, reason=str(exc))
+
+    def _send(self, order_id: str, event_id: str, forge: bool) -> None:
+        self._notify(order_id, event_id, forge=forge)
+
+    def _notify(
+        self,
+        order_id: str,
+        event_id: str,
+        *,
+        forge: bool = False,
+        amount: int | None = None,
+        status: OrderStatus | None = None,
+        nonce: str | None = None,
+        timestamp_offset_s: float = 0.0,
+    ) -> int:
+        """Post one callback for the order's state; returns the lane's HTTP status (0: unreachable)."""
+        with self._lock:
+            sim = self._order(order_id)
+            url = sim.notify_url or self.callback_url
+            order = sim.order
+        if url is None:
+            logger.info("callback_skipped", order_id=order_id, reason="no callback URL")
+            return 0
+        notice = Notice(
+            event_id=event_id,
+            order_id=order_id,
+            status=status or order.status,
+            amount=order.amount if amount is None else amount,
+            currency=order.currency,
+            gateway_ref=order.gateway_ref,
+        )
+        body = notice.to_json()
+        key = b"forged:" + self.secret if forge else self.secret
+        path = urllib.parse.urlsplit(url).path or "/"
+        now = self.clock() + timestamp_offset_s
+        headers = sign(key, self.merchant_id, "POST", path, body, now=now, nonce=nonce)
+        code = self.deliver(url, headers, json.dumps(body).encode())
+        with self._lock:
+            self._callbacks.append(
+                {"event_id": event_id, "order_id": order_id, "forged": forge, "answer": code}
+            )
+        logger.info(
+            "callback_sent", order_id=order_id, event_id=event_id, forged=forge, answer=code
+        )
+        return code
+
+    # -- control routes ------------------------------------------------------------------------
+
+    def _control(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        route = f"{method} {path}"
+        if route == "GET /":
+            return {"routes": sorted(_CONTROL_ROUTES + _API_ROUTES)}
+        if route == "POST /_sim/pay":
+            order_id = protocol.id_field(body, "order_id")
+            late = protocol.field(body, "late", bool, optional=True) or False
+            return self.pay(order_id, late).to_json()
+        if route == "POST /_sim/callback":
+            return {"answer": self._custom_callback(body)}
+        if route == "POST /_sim/faults":
+            with self._lock:
+                self.faults = self.faults.changed(body)
+                return asdict(self.faults)
+        if route == "GET /_sim/state":
+            return self.state()
+        raise _NotFoundError(f"no route {route}")
+
+    def _custom_callback(self, body: dict[str, Any]) -> int:
+        order_id = protocol.id_field(body, "order_id")
+        status = protocol.status_field(body) if "status" in body else None
+        with self._lock:
+            event_id = f"{order_id}-{next(self._order(order_id).events)}"
+        offset = protocol.field(body, "timestamp_offset_s", (int, float), optional=True)
+        return self._notify(
+            order_id,
+            protocol.field(body, "event_id", str, optional=True) or event_id,
+            forge=protocol.field(body, "forge", bool, optional=True) or False,
+            amount=protocol.field(body, "amount", int, optional=True),
+            status=status,
+            nonce=protocol.field(body, "nonce", str, optional=True),
+            timestamp_offset_s=float(offset or 0),
+        )
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "orders": [o.order.to_json() for o in self._orders.values()],
+                "refunds": [r.to_json() for r in self._refunds.values()],
+                "callbacks": list(self._callbacks),
+                "faults": asdict(self.faults),
+            }
+
+    def kept(self, order_id: str) -> int:
+        """Money the gateway keeps for an order: paid minus refunded (0 if unpaid)."""
+        with self._lock:
+            order = self._order(order_id).order
+            return order.amount - order.refunded if order.status is OrderStatus.PAID else 0
+
+
+_API_ROUTES = [
+    "POST /v1/orders",
+    "GET /v1/orders/{order_id}",
+    "POST /v1/orders/{order_id}/close",
+    "POST /v1/refunds",
+    "GET /v1/refunds/{refund_id}",
+]
+_CONTROL_ROUTES = ["POST /_sim/pay", "POST /_sim/callback", "POST /_sim/faults", "GET /_sim/state"]
+
+
+class _NotFoundError(ValueError):
+    pass
+
+
+class _ConflictError(ValueError):
+    pass
+
+
+def _replace(order: Order, **changes: Any) -> Order:
+    return Order(**(asdict(order) | changes))
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadMessageError(f"body: not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadMessageError("body: must be a JSON object")
+    return body
+
+
+def http_deliver(url: str, headers: dict[str, str], body: bytes) -> int:
+    """Post a callback over HTTP; the lane's status, or 0 when it cannot be reached."""
+    request = urllib.request.Request(  # noqa: S310 - the lane's callback URL, from the operator
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        logger.warning("callback_unreachable", url=url, cause=str(exc))
+        return 0
+
+
+class Scheduler:
+    """Runs delayed actions (auto-pay, late callbacks) on one thread, in due order."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def later(self, delay_s: float, action: Callable[[], None]) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (self.monotonic() + delay_s, next(self._seq), action))
+            self._cond.notify()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="gateway-sim-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping:
+                    now = self.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        break
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+                if self._stopping:
+                    return
+                _, _, action = heapq.heappop(self._heap)
+            try:
+                action()
+            except Exception:  # a failing action must not stop the simulator; it is logged
+                logger.exception("scheduled_action_failed")
+
+
+class GatewayServer:
+    """``GatewaySim`` on an HTTP socket, with the scheduler for delayed work.
+
+    A request the faults say not to answer is held open until ``hold_s`` passes
+    or the server stops; the lane's read timeout ends it first.
+    """
+
+    def __init__(
+        self,
+        sim_kwargs: dict[str, Any],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        hold_s: float = 60.0,
+    ) -> None:
+        self.scheduler = Scheduler()
+        self.sim = GatewaySim(later=self.scheduler.later, **sim_kwargs)
+        self.hold_s = hold_s
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="gateway-sim-http", daemon=True
+        )
+        self._thread.start()
+        logger.info("gateway_sim_started", url=self.url)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.scheduler.stop()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        logger.info("gateway_sim_stopped")
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._dispatch("GET")
+
+            def do_POST(self) -> None:
+                self._dispatch("POST")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                logger.debug("gateway_http", line=format % args)
+
+            def _dispatch(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = HttpRequest(method, self.path, headers, self.rfile.read(length))
+                latency = server.sim.faults.latency_ms / 1000
+                if latency and server._stopping.wait(latency):
+                    return
+                answer = server.sim.handle(request)
+                if answer.hold:
+                    logger.info("gateway_timeout_simulated", method=method, path=self.path)
+                    server._stopping.wait(server.hold_s)
+                    return
+                data = json.dumps(answer.payload, ensure_ascii=False).encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
