@@ -105,6 +105,10 @@ class Debouncer:
             return True
         return False
 
+    def due(self) -> float | None:
+        """When a pending change would be confirmed, if one is pending."""
+        return None if self._candidate_since is None else self._candidate_since + self.hold_s
+
 
 def position_from_limits(inputs: Inputs) -> Position:
     if inputs.fault or (inputs.up and inputs.down):
@@ -134,6 +138,10 @@ class BarrierTracker:
         self._target = target
         self._commanded_at = now
         self._travel_fault = None
+
+    def due(self) -> float | None:
+        """When the command in progress times out, if one is."""
+        return None if self._target is None else self._commanded_at + self.travel_timeout_s
 
     def forget(self) -> None:
         """The connection is gone: the position is unknown until the next reading."""
@@ -291,6 +299,7 @@ class IOModule:
             if result.ok:
                 self._pulses[output] = self.clock() + self.timing.pulse_s
                 self._tracker.command(target, self.clock())
+                self._wake.set()  # the poll thread must time the pulse and the travel
                 logger.info("relay_pulsed", module=self.name, relay=output.value)
             return result
 
@@ -320,12 +329,24 @@ class IOModule:
         while not self._stop.is_set():
             if self._poll_once():
                 backoff = self.timing.backoff_initial_s
-                wait = self.timing.poll_s
+                wait = self._until_next_due()
             else:
                 wait = backoff
                 backoff = min(backoff * 2, self.timing.backoff_max_s)
             self._wake.wait(wait)
             self._wake.clear()
+
+    def _until_next_due(self) -> float:
+        """The poll period, shortened to the next pulse end, debounce or travel deadline."""
+        with self._lock:
+            deadlines = [*self._pulses.values(), self._tracker.due()]
+            deadlines.extend(d.due() for d in self._debouncers.values())
+        wait = self.timing.poll_s
+        now = self.clock()
+        for due in deadlines:
+            if due is not None:
+                wait = min(wait, max(due - now, 0.0))
+        return wait
 
     def _poll_once(self) -> bool:
         """Connect if needed, release due pulses, read and report; False on a fault."""
