@@ -27,6 +27,7 @@ cannot see and against a late reply to an earlier attempt.
 from __future__ import annotations
 
 import queue
+import termios
 import threading
 import time
 
@@ -50,6 +51,8 @@ from edge import log
 logger = log.get(__name__)
 
 READ_TIMEOUT_S = 0.05
+# What a serial port raises when it fails or vanishes (pyserial lets termios errors through).
+PORT_ERRORS = (serial.SerialException, OSError, termios.error)
 
 COMMAND_NAMES = {
     bf.OPEN: "open",
@@ -224,7 +227,7 @@ class SerialBarrierDriver:
             try:
                 port.write(wire)
                 return
-            except (serial.SerialException, OSError) as exc:
+            except PORT_ERRORS as exc:
                 error = exc
         self._lost(port, f"write failed: {error}")
         raise _NoAnswerError(f"serial port {self.config.port} lost: {error}")
@@ -239,7 +242,7 @@ class SerialBarrierDriver:
                 timeout=READ_TIMEOUT_S,
                 write_timeout=1.0,
             )
-        except (serial.SerialException, OSError) as exc:
+        except PORT_ERRORS as exc:
             self._fault(f"cannot open serial port {self.config.port}: {exc}")
             return False
         with self._port_lock:
@@ -258,7 +261,7 @@ class SerialBarrierDriver:
                 continue
             try:
                 data = port.read(max(1, port.in_waiting))
-            except (serial.SerialException, OSError, TypeError, ValueError) as exc:
+            except (*PORT_ERRORS, TypeError, ValueError) as exc:
                 # pyserial raises TypeError or ValueError when the port is closed under a read.
                 self._lost(port, f"read failed: {exc}")
                 continue
