@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_check",
     "simulators.gateway_cmd",
     "models.commands",
+    "simulators.io_module_cmd",
+    "edge.commands.diag",
 )
 
 GROUP_HELP: dict[str, str] = {
