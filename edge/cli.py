@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models.commands",
     "simulators.io_module_cmd",
     "edge.commands.diag",
+    "edge.commands.store",
+    "edge.commands.bench_store",
 )
 
 GROUP_HELP: dict[str, str] = {

@@ -1,0 +1,54 @@
+"""The lane store (SQLite): sequenced, hash-chained records and the lane's local state.
+
+Use :class:`Store`::
+
+    with Store.open("lane.db") as store:
+        record = store.append_transaction(txn)   # durable when it returns
+
+See :mod:`edge.store.store` for records and sync, and the ``lists``, ``accounts``,
+``tariffs`` and ``entries`` attributes for the rest. :func:`verify` checks a file.
+"""
+
+from edge.store.accounts import (
+    Account,
+    IdempotencyConflictError,
+    InsufficientFundsError,
+    Posting,
+    UnknownAccountError,
+)
+from edge.store.db import StoreError
+from edge.store.entries import EntryAlreadyOpenError, OpenEntry
+from edge.store.lists import ListEntry, ListName, StaleListVersionError
+from edge.store.plates import plate_key
+from edge.store.schema import SchemaError
+from edge.store.store import (
+    AckBeyondHeadError,
+    DuplicateRecordIdError,
+    Store,
+    StreamStatus,
+    SyncStatus,
+)
+from edge.store.tariffs import TariffConflictError, TariffVersion
+
+__all__ = [
+    "Account",
+    "AckBeyondHeadError",
+    "DuplicateRecordIdError",
+    "EntryAlreadyOpenError",
+    "IdempotencyConflictError",
+    "InsufficientFundsError",
+    "ListEntry",
+    "ListName",
+    "OpenEntry",
+    "Posting",
+    "SchemaError",
+    "StaleListVersionError",
+    "Store",
+    "StoreError",
+    "StreamStatus",
+    "SyncStatus",
+    "TariffConflictError",
+    "TariffVersion",
+    "UnknownAccountError",
+    "plate_key",
+]

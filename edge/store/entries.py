@@ -1,0 +1,103 @@
+"""Open entries: vehicles that entered and have not exited yet.
+
+An entry record opens one (keyed by plate, site-wide: an entry at one lane is
+closed at another lane's exit); the exit closes it and gets the entry time back.
+A plate that already has an open entry cannot open another (anti-passback); the
+lane decides what to do and, to let it in anyway, closes the old one first.
+Open and close inside ``Store.batch()`` with the record that causes them, so both
+commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from edge.records import TransactionRecord
+from edge.store.db import Db
+from edge.store.plates import plate_key
+from edge.store.times import loaded_time, stored_time
+
+
+@dataclass(frozen=True)
+class OpenEntry:
+    plate: str
+    txn_id: UUID
+    lane_id: str
+    entry_time: datetime
+    vehicle_class: int | None
+
+
+class EntryAlreadyOpenError(Exception):
+    """The plate already has an open entry (``existing``)."""
+
+    def __init__(self, existing: OpenEntry) -> None:
+        self.existing = existing
+        super().__init__(
+            f"plate {existing.plate} already entered at {existing.entry_time.isoformat()} "
+            f"on lane {existing.lane_id} (transaction {existing.txn_id})"
+        )
+
+
+class OpenEntries:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    def open(self, record: TransactionRecord) -> OpenEntry:
+        """Open the entry of a stored entry record that has a plate."""
+        if record.kind != "entry" or record.plate_text is None or record.entry_time is None:
+            raise ValueError(
+                f"transaction {record.id}: only an entry record with a plate opens an entry"
+            )
+        entry = OpenEntry(
+            plate_key(record.plate_text),
+            record.id,
+            record.lane_id,
+            record.entry_time,
+            record.vehicle_class,
+        )
+        with self._db.write() as conn:
+            existing = self._find(entry.plate)
+            if existing is not None:
+                raise EntryAlreadyOpenError(existing)
+            conn.execute(
+                "INSERT INTO open_entries (plate, txn_id, lane_id, entry_time, vehicle_class) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    entry.plate,
+                    str(entry.txn_id),
+                    entry.lane_id,
+                    stored_time(entry.entry_time, "entry_time"),
+                    entry.vehicle_class,
+                ),
+            )
+        return entry
+
+    def find(self, plate: str) -> OpenEntry | None:
+        with self._db.lock:
+            return self._find(plate_key(plate))
+
+    def close(self, plate: str) -> OpenEntry | None:
+        """Close the plate's open entry and return it; None when it had none."""
+        key = plate_key(plate)
+        with self._db.write() as conn:
+            entry = self._find(key)
+            if entry is not None:
+                conn.execute("DELETE FROM open_entries WHERE plate = ?", (key,))
+        return entry
+
+    def count(self) -> int:
+        with self._db.lock:
+            count: int = self._db.conn.execute("SELECT count(*) FROM open_entries").fetchone()[0]
+        return count
+
+    def _find(self, key: str) -> OpenEntry | None:
+        row = self._db.conn.execute(
+            "SELECT plate, txn_id, lane_id, entry_time, vehicle_class FROM open_entries "
+            "WHERE plate = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        return OpenEntry(row[0], UUID(row[1]), row[2], loaded_time(row[3]), row[4])
