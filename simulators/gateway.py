@@ -536,7 +536,10 @@ class GatewayServer:
     def start(self) -> None:
         self.scheduler.start()
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gateway-sim-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="gateway-sim-http",
+            daemon=True,
         )
         self._thread.start()
         logger.info("gateway_sim_started", url=self.url)

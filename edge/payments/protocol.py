@@ -49,15 +49,19 @@ class BadMessageError(ValueError):
     """A message misses a field or has a wrong value; the text names the field."""
 
 
-def field(body: Mapping[str, Any], name: str, kind: type, *, optional: bool = False) -> Any:
-    """``body[name]`` checked to be of ``kind`` (bool is not an int here)."""
+def field(
+    body: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *, optional: bool = False
+) -> Any:
+    """``body[name]`` checked to be of ``kind`` (bool is not a number here)."""
     if name not in body or body[name] is None:
         if optional:
             return None
         raise BadMessageError(f"{name}: missing")
     value = body[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BadMessageError(f"{name}: expected {kind.__name__}, got {value!r}")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise BadMessageError(f"{name}: expected {expected}, got {value!r}")
     return value
 
 

@@ -157,7 +157,10 @@ class CallbackReceiver:
 
         self._server = ThreadingHTTPServer(self._address, Handler)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="payment-callbacks", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="payment-callbacks",
+            daemon=True,
         )
         self._thread.start()
         logger.info("callback_receiver_started", url=self.url)
