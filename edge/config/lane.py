@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from drivers.config import BarrierConfig, CameraConfig, DisplayConfig, IOModuleConfig, LoopsConfig
 from edge.config.base import ConfigModel
-from edge.config.loading import ConfigError, load, model_for
+from edge.config.loading import ConfigError, load
 from edge.config.plaza import PlazaConfig
+from edge.fees.network import Network
+from edge.fees.tariff import Tariff
 from models.config import RecognitionConfig
 
 
@@ -61,6 +63,14 @@ class LanePolicy(ConfigModel):
     )
     payment_timeout_s: float = Field(
         90.0, gt=0, title="Payment timeout", description="Wait this long for a payment (s)."
+    )
+    payment_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        title="Payment attempts",
+        description="Payment requests for one vehicle (retries after errors and new tries "
+        "after declines together) before an operator is called.",
     )
     pass_timeout_s: float = Field(
         30.0,
@@ -124,26 +134,39 @@ class LaneFiles:
     path: Path
     lane: LaneConfig
     plaza: PlazaConfig
-    tariff: BaseModel | None
+    tariff: Tariff | None
+    network: Network | None
 
 
 def load_lane(path: Path | str) -> LaneFiles:
-    """Load a lane file and the plaza and tariff files it names; check they agree."""
+    """Load a lane file and the plaza, network and tariff files it names; check they agree."""
     path = Path(path)
     lane = load(path, LaneConfig)
     plaza_path = path.parent / lane.plaza
     plaza = load(plaza_path, PlazaConfig)
+    network = load(plaza_path.parent / plaza.network, Network) if plaza.network else None
+    tariff = load(path.parent / lane.tariff, Tariff) if lane.tariff else None
     problems = []
     if lane.id not in plaza.lanes:
         problems.append(
             f"id: lane {lane.id!r} is not listed in {plaza_path} (lanes = {plaza.lanes})"
         )
-    if lane.lane_kind.charges and lane.tariff is None:
+    if network is not None and plaza.id not in {p.id for p in network.plazas}:
+        problems.append(f"plaza: plaza {plaza.id!r} is not in its network file {plaza.network}")
+    if lane.lane_kind.charges and tariff is None:
         problems.append(f"tariff: required for a {lane.lane_kind.value} lane")
+    if tariff is not None:
+        if tariff.currency != plaza.currency:
+            problems.append(
+                f"tariff: {lane.tariff} charges in {tariff.currency}, the plaza in {plaza.currency}"
+            )
+        if tariff.timezone != plaza.timezone:
+            problems.append(
+                f"tariff: {lane.tariff} is in time zone {tariff.timezone}, the plaza in {plaza.timezone}"
+            )
     uses_io = lane.barrier.type == "io" or lane.loops.type == "io"
     if uses_io and lane.io is None:
         problems.append("io: required when the barrier or the loops are on the I/O module")
     if problems:
         raise ConfigError(path, problems)
-    tariff = load(path.parent / lane.tariff, model_for("tariff")) if lane.tariff else None
-    return LaneFiles(path=path, lane=lane, plaza=plaza, tariff=tariff)
+    return LaneFiles(path=path, lane=lane, plaza=plaza, tariff=tariff, network=network)

@@ -1,0 +1,215 @@
+"""What the lane machine asks the shell to do, in order.
+
+The shell carries out one step's actions in list order. Three of them are
+records (:class:`RecordTransaction`, :class:`RecordEvent`, :class:`RaiseAlarm`)
+that the shell commits to SQLite synchronously before it goes on. Every action
+that moves the barrier names, in ``because``, a record earlier in the same list;
+every :class:`RequestPayment` follows a :class:`RecordTransaction` of its
+transaction with the amount it asks for. So when the shell dies between two
+actions, nothing moved money or the barrier without a durable record first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from edge.lane.events import Timer
+from edge.lane.records import PaymentMethod, PaymentStatus, Txn
+
+
+class CaptureReason(StrEnum):
+    ARRIVAL = "arrival"
+    TAILGATE = "tailgate"
+    BARRIER_FORCED = "barrier_forced"
+
+
+class Message(StrEnum):
+    """What the lane display tells the driver; the shell renders text and language."""
+
+    PLEASE_PAY = "please_pay"  # with amount and currency
+    PAYMENT_DECLINED = "payment_declined"  # try another card
+    PROCEED = "proceed"
+    PAID_BARRIER_FAULT = "paid_barrier_fault"  # you have paid; barrier fault; help is coming
+    BARRIER_FAULT = "barrier_fault"  # barrier fault; help is coming
+    HELP_CALLED = "help_called"  # please wait, an operator has been called
+    LANE_CLOSED = "lane_closed"
+
+
+class Alarm(StrEnum):
+    TAILGATE = "tailgate"
+    BARRIER_FORCED = "barrier_forced"
+    BARRIER_FAULT = "barrier_fault"
+    PAID_BARRIER_FAULT = "paid_barrier_fault"
+    LOOP_STUCK = "loop_stuck"
+    UNREADABLE_PLATE = "unreadable_plate"
+    BLACKLISTED = "blacklisted"
+    ANTI_PASSBACK = "anti_passback"
+    LOOKUP_FAILED = "lookup_failed"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_TIMEOUT = "payment_timeout"
+    PAYMENT_MISMATCH = "payment_mismatch"
+    LATE_PAYMENT = "late_payment"
+    PAID_BACKED_OUT = "paid_backed_out"
+
+
+class EventKind(StrEnum):
+    OPERATOR_OPEN = "operator_open"
+    OPERATOR_CLOSE = "operator_close"
+    MODE_CHANGED = "mode_changed"
+    GRANT_EXPIRED = "grant_expired"
+    BARRIER_RECOVERED = "barrier_recovered"
+    BARRIER_CLOSE = "barrier_close"  # a close with no transaction behind it (deferred, stray)
+    BARRIER_REOPEN = "barrier_reopen"  # the barrier fell while it had to stay open
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Take evidence images now and keep them under ``txn_id``."""
+
+    txn_id: UUID
+    reason: CaptureReason
+
+
+@dataclass(frozen=True)
+class LookUpVehicle:
+    """Check the lists, the open entries and (where vehicles pay) quote the fee.
+
+    ``at`` is the vehicle's arrival: the exit time of an exit, the entry time of
+    an entry. The shell answers with :class:`~edge.lane.events.VehicleChecked`
+    or :class:`~edge.lane.events.LookupFailed`.
+    """
+
+    txn_id: UUID
+    plate: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecordTransaction:
+    """Commit this version of the transaction before doing anything after it."""
+
+    txn: Txn
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """Commit a lane event (operator commands, mode changes, closes without a vehicle)."""
+
+    id: UUID
+    kind: EventKind
+    at: datetime
+    txn_id: UUID | None = None
+    operator_id: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RaiseAlarm:
+    """Commit an alarm as a lane event and tell central; it calls an operator."""
+
+    id: UUID
+    alarm: Alarm
+    at: datetime
+    txn_id: UUID | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RequestPayment:
+    """Ask for ``amount``; the key makes retries safe (one vehicle, one charge).
+
+    ``key`` is ``"{txn_id}:{n}"``: ``n`` grows only after a definite decline, so a
+    retry after an error or a timeout reuses the key and cannot charge twice.
+    """
+
+    txn_id: UUID
+    key: str
+    amount: int
+    currency: str
+    method: PaymentMethod
+    account: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenBarrier:
+    because: UUID  # id of the record (transaction or event) earlier in the same list
+
+
+@dataclass(frozen=True)
+class CloseBarrier:
+    because: (
+        UUID  # id of the record earlier in the same list; never sent on an occupied safety loop
+    )
+
+
+@dataclass(frozen=True)
+class ShowMessage:
+    message: Message
+    amount: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """Start (or restart) the timer of this name; report its expiry with ``token``."""
+
+    timer: Timer
+    token: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    timer: Timer
+    token: int
+
+
+Action = (
+    Capture
+    | LookUpVehicle
+    | RecordTransaction
+    | RecordEvent
+    | RaiseAlarm
+    | RequestPayment
+    | OpenBarrier
+    | CloseBarrier
+    | ShowMessage
+    | StartTimer
+    | CancelTimer
+)
+
+
+def record_id(action: Action) -> UUID | None:
+    """The id a barrier action may name in ``because``, when ``action`` is a record."""
+    if isinstance(action, RecordTransaction):
+        return action.txn.id
+    if isinstance(action, RecordEvent | RaiseAlarm):
+        return action.id
+    return None
+
+
+def ordering_problems(actions: Sequence[Action]) -> list[str]:
+    """Where a step's actions break "record first": empty when every move is preceded.
+
+    The shell can run this before carrying a list out, as a last guard.
+    """
+    problems = []
+    recorded: set[UUID] = set()
+    pending: dict[UUID, int] = {}  # txn id -> amount recorded as pending payment
+    for index, action in enumerate(actions):
+        ident = record_id(action)
+        if ident is not None:
+            recorded.add(ident)
+        if isinstance(action, RecordTransaction) and action.txn.fee_total is not None:
+            requested = action.txn.payment_status is PaymentStatus.REQUESTED
+            pending[action.txn.id] = action.txn.fee_total if requested else -1
+        if isinstance(action, OpenBarrier | CloseBarrier) and action.because not in recorded:
+            problems.append(f"action {index}: {action} names no record before it")
+        if isinstance(action, RequestPayment) and pending.get(action.txn_id) != action.amount:
+            problems.append(f"action {index}: {action} follows no record of that charge")
+    return problems

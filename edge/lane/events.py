@@ -1,0 +1,217 @@
+"""Everything that can happen to a lane, as the shell hands it to :func:`edge.lane.step`.
+
+Events are frozen and validated on construction: a malformed event raises
+:class:`~edge.lane.records.LaneInputError` naming the event and field, so a bad
+input never reaches the machine. Events that answer an action carry the id of
+the transaction (and, for payments, the idempotency key) they answer; an answer
+that no longer matches what the machine waits for is ignored, which makes late,
+duplicated and retried answers harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from edge.lane.records import LaneInputError, Listing, OpenEntry, Quote
+
+
+class Mode(StrEnum):
+    NORMAL = "normal"
+    CLOSED = "closed"  # no new vehicles are served; vehicles already authorised finish
+    FREE_PASSAGE = "free_passage"  # barrier up, every vehicle recorded, nobody charged
+    MAINTENANCE = "maintenance"  # no vehicles served; barrier moves are the technician's
+
+
+class Timer(StrEnum):
+    PLATE = "plate"  # waiting for the plate of the current vehicle
+    PAYMENT = "payment"  # waiting for the payment of the current vehicle
+    GRANT = "grant"  # an operator opened with no vehicle present: wait for one
+    ARMING_STUCK = "arming_stuck"
+    SAFETY_STUCK = "safety_stuck"
+
+
+class PaymentOutcome(StrEnum):
+    APPROVED = "approved"
+    DECLINED = "declined"  # a definite no: a new attempt gets a new idempotency key
+    ERROR = "error"  # no answer or unknown outcome: a retry reuses the same key
+
+
+def _text(where: str, value: str) -> None:
+    if not value.strip():
+        raise LaneInputError(f"{where}: must not be empty")
+
+
+@dataclass(frozen=True)
+class ArmingLoop:
+    """The arming loop (in front of the barrier) became occupied or clear."""
+
+    occupied: bool
+
+
+@dataclass(frozen=True)
+class SafetyLoop:
+    """The safety loop (under and after the barrier) became occupied or clear."""
+
+    occupied: bool
+
+
+@dataclass(frozen=True)
+class PlateRead:
+    """The reader's plate for the vehicle captured under ``txn_id``."""
+
+    txn_id: UUID
+    text: str
+    confidence: float
+
+    def __post_init__(self) -> None:
+        _text("PlateRead.text", self.text)
+        if not 0.0 <= self.confidence <= 1.0:
+            raise LaneInputError(
+                f"PlateRead.confidence: must be within 0..1, got {self.confidence}"
+            )
+
+
+@dataclass(frozen=True)
+class PlateUnreadable:
+    """The reader found no plate it trusts for the vehicle captured under ``txn_id``."""
+
+    txn_id: UUID
+
+
+@dataclass(frozen=True)
+class VehicleChecked:
+    """The shell's answer to :class:`~edge.lane.actions.LookUpVehicle`.
+
+    - ``listing``: the plate's entry in the lists (permit, whitelist, blacklist,
+      prepaid account) or ``NONE``.
+    - ``open_entry``: on an entry lane, the plate's entry that has no exit yet
+      (anti-passback); on an exit lane, the entry this exit closes. ``None``
+      when there is none. Ignored on an open plaza.
+    - ``quote``: on a lane where vehicles pay, the fee for this passage at the
+      lookup's time: from the entry record, or the unmatched-exit fee (lost
+      ticket, maximum-distance fare) when ``open_entry`` is ``None``. Ignored on
+      entry lanes. A charging lane answered without a quote counts as a failed lookup.
+    - ``vehicle_class``: the class the shell determined, when it knows one.
+    - ``account``: the prepaid account to debit when ``listing`` is ``PREPAID``
+      (the plate is used when absent).
+    """
+
+    txn_id: UUID
+    listing: Listing = Listing.NONE
+    open_entry: OpenEntry | None = None
+    quote: Quote | None = None
+    vehicle_class: int | None = None
+    account: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.vehicle_class is not None and self.vehicle_class < 0:
+            raise LaneInputError(
+                f"VehicleChecked.vehicle_class: must not be negative, got {self.vehicle_class}"
+            )
+
+
+@dataclass(frozen=True)
+class LookupFailed:
+    """The shell could not answer a lookup (store unreadable, tariff missing...)."""
+
+    txn_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """The terminal's or gateway's answer to one :class:`~edge.lane.actions.RequestPayment`."""
+
+    txn_id: UUID
+    key: str
+    outcome: PaymentOutcome
+    amount: int = 0
+    gateway_ref: str | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _text("PaymentResult.key", self.key)
+        if self.amount < 0:
+            raise LaneInputError(f"PaymentResult.amount: must not be negative, got {self.amount}")
+
+
+@dataclass(frozen=True)
+class BarrierUp:
+    """The barrier reports its up limit."""
+
+
+@dataclass(frozen=True)
+class BarrierDown:
+    """The barrier reports its down limit."""
+
+
+@dataclass(frozen=True)
+class BarrierFault:
+    """The barrier reports a fault (arm broken, no answer, motor fault...)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class OperatorOpen:
+    """An operator opens the barrier for one vehicle (or holds it open in maintenance)."""
+
+    operator_id: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _text("OperatorOpen.operator_id", self.operator_id)
+        _text("OperatorOpen.reason", self.reason)
+
+
+@dataclass(frozen=True)
+class OperatorClose:
+    """An operator withdraws every standing authorisation; the barrier closes when safe."""
+
+    operator_id: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _text("OperatorClose.operator_id", self.operator_id)
+        _text("OperatorClose.reason", self.reason)
+
+
+@dataclass(frozen=True)
+class SetMode:
+    """An operator switches the lane's mode."""
+
+    mode: Mode
+    operator_id: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _text("SetMode.operator_id", self.operator_id)
+        _text("SetMode.reason", self.reason)
+
+
+@dataclass(frozen=True)
+class TimerExpired:
+    """A timer started by :class:`~edge.lane.actions.StartTimer` ran out."""
+
+    timer: Timer
+    token: int
+
+
+Event = (
+    ArmingLoop
+    | SafetyLoop
+    | PlateRead
+    | PlateUnreadable
+    | VehicleChecked
+    | LookupFailed
+    | PaymentResult
+    | BarrierUp
+    | BarrierDown
+    | BarrierFault
+    | OperatorOpen
+    | OperatorClose
+    | SetMode
+    | TimerExpired
+)

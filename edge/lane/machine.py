@@ -1,0 +1,717 @@
+"""The lane state machine: ``step(state, event, now) -> (state, actions)``.
+
+See the package docstring (:mod:`edge.lane`) for the rules it keeps and the
+vocabulary it speaks. Each step works on a private copy (:class:`_Step`) that
+replaces the frozen state as it goes and collects actions; the barrier is
+settled last, so the decision to close is taken once, on the final loop state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from uuid import UUID
+
+from edge.config.lane import UnreadablePlate
+from edge.lane.actions import (
+    Action,
+    Alarm,
+    CancelTimer,
+    Capture,
+    CaptureReason,
+    CloseBarrier,
+    EventKind,
+    LookUpVehicle,
+    Message,
+    OpenBarrier,
+    RaiseAlarm,
+    RecordEvent,
+    RecordTransaction,
+    RequestPayment,
+    ShowMessage,
+    StartTimer,
+)
+from edge.lane.events import (
+    ArmingLoop,
+    BarrierDown,
+    BarrierFault,
+    BarrierUp,
+    Event,
+    LookupFailed,
+    Mode,
+    OperatorClose,
+    OperatorOpen,
+    PaymentOutcome,
+    PaymentResult,
+    PlateRead,
+    PlateUnreadable,
+    SafetyLoop,
+    SetMode,
+    Timer,
+    TimerExpired,
+    VehicleChecked,
+)
+from edge.lane.ids import derive_uuid7
+from edge.lane.records import (
+    Authorisation,
+    Flag,
+    Listing,
+    PaymentMethod,
+    PaymentStatus,
+    Txn,
+    TxnKind,
+    TxnStatus,
+    require_utc,
+)
+from edge.lane.state import Command, Grant, LaneState, Passage, Payment, Phase, Position
+
+
+def step(state: LaneState, event: Event, now: datetime) -> tuple[LaneState, tuple[Action, ...]]:
+    """Apply one event at ``now`` (aware UTC); return the new state and the actions, in order."""
+    require_utc("now", now)
+    run = _Step(state, now)
+    run.handle(event)
+    run.settle_barrier()
+    return run.s, tuple(run.actions)
+
+
+def replay(
+    state: LaneState, log: Iterable[tuple[datetime, Event]]
+) -> tuple[LaneState, list[tuple[Action, ...]]]:
+    """Feed a recorded event log through the machine: the final state and each step's actions."""
+    decisions = []
+    for now, event in log:
+        state, actions = step(state, event, now)
+        decisions.append(actions)
+    return state, decisions
+
+
+class _Step:
+    def __init__(self, state: LaneState, now: datetime) -> None:
+        self.s = state
+        self.now = now
+        self.actions: list[Action] = []
+        self.close_because: UUID | None = None
+        self.opened = False
+
+    # -- dispatch ---------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case ArmingLoop(occupied=occupied):
+                self.arming(occupied)
+            case SafetyLoop(occupied=occupied):
+                self.safety(occupied)
+            case PlateRead():
+                self.plate_read(event)
+            case PlateUnreadable(txn_id=txn_id):
+                p = self.s.passage
+                if p is not None and p.txn.id == txn_id and p.phase is Phase.READING:
+                    self.unreadable(p)
+            case VehicleChecked():
+                self.vehicle_checked(event)
+            case LookupFailed(txn_id=txn_id, reason=reason):
+                p = self.s.passage
+                if p is not None and p.txn.id == txn_id and p.phase is Phase.CHECKING:
+                    self.lookup_failed(p, reason)
+            case PaymentResult():
+                self.payment_result(event)
+            case BarrierUp():
+                self.barrier_up()
+            case BarrierDown():
+                self.barrier_down()
+            case BarrierFault(reason=reason):
+                self.barrier_fault(reason)
+            case OperatorOpen():
+                self.operator_open(event)
+            case OperatorClose():
+                self.operator_close(event)
+            case SetMode():
+                self.set_mode(event)
+            case TimerExpired():
+                self.timer_expired(event)
+
+    # -- plumbing ---------------------------------------------------------
+
+    def new_id(self) -> UUID:
+        value = derive_uuid7(self.s.nonce, self.s.counter, self.now)
+        self.s = replace(self.s, counter=self.s.counter + 1)
+        return value
+
+    def record(self, txn: Txn) -> None:
+        self.actions.append(RecordTransaction(txn, self.now))
+
+    def lane_event(
+        self,
+        kind: EventKind,
+        *,
+        txn_id: UUID | None = None,
+        operator_id: str | None = None,
+        reason: str = "",
+    ) -> UUID:
+        event_id = self.new_id()
+        self.actions.append(RecordEvent(event_id, kind, self.now, txn_id, operator_id, reason))
+        return event_id
+
+    def alarm(self, alarm: Alarm, txn_id: UUID | None = None, detail: str = "") -> UUID:
+        alarm_id = self.new_id()
+        self.actions.append(RaiseAlarm(alarm_id, alarm, self.now, txn_id, detail))
+        return alarm_id
+
+    def show(
+        self, message: Message, amount: int | None = None, currency: str | None = None
+    ) -> None:
+        self.actions.append(ShowMessage(message, amount, currency))
+
+    def start_timer(self, timer: Timer, seconds: float) -> None:
+        token = self.s.counter
+        others = tuple(entry for entry in self.s.timers if entry[0] is not timer)
+        self.s = replace(self.s, counter=token + 1, timers=(*others, (timer, token)))
+        self.actions.append(StartTimer(timer, token, seconds))
+
+    def cancel_timer(self, timer: Timer) -> None:
+        token = self.s.timer_token(timer)
+        if token is not None:
+            self.s = replace(self.s, timers=tuple(e for e in self.s.timers if e[0] is not timer))
+            self.actions.append(CancelTimer(timer, token))
+
+    def open_barrier(self, because: UUID) -> None:
+        self.actions.append(OpenBarrier(because))
+        self.s = replace(self.s, command=Command.OPEN, opened_since_down=True, reclose=False)
+        self.opened = True
+
+    def set_passage(self, p: Passage | None) -> None:
+        self.s = replace(self.s, passage=p)
+
+    def needs_open(self) -> bool:
+        p = self.s.passage
+        return (
+            self.s.mode is Mode.FREE_PASSAGE
+            or self.s.grant is not None
+            or (p is not None and p.authorised)
+        )
+
+    def settle_barrier(self) -> None:
+        """Close when nothing authorised holds the barrier open and the safety loop is clear."""
+        s = self.s
+        if s.safety or self.needs_open():
+            return
+        if s.command is Command.CLOSED and not s.reclose:
+            return
+        because = self.close_because or self.lane_event(
+            EventKind.BARRIER_CLOSE, reason="nothing authorised holds the barrier open"
+        )
+        self.actions.append(CloseBarrier(because))
+        self.s = replace(self.s, command=Command.CLOSED, reclose=False)
+
+    # -- passages -----------------------------------------------------------
+
+    def new_passage(self) -> Passage:
+        """A transaction for the vehicle on the arming loop, and its evidence."""
+        kind = TxnKind.of(self.s.kind)
+        txn = Txn(
+            id=self.new_id(),
+            lane_id=self.s.lane_id,
+            kind=kind,
+            entry_at=self.now if kind is TxnKind.ENTRY else None,
+            exit_at=self.now if kind is not TxnKind.ENTRY else None,
+        )
+        self.actions.append(Capture(txn.id, CaptureReason.ARRIVAL))
+        return Passage(txn=txn, phase=Phase.READING, arrived_at=self.now)
+
+    def authorise(self, p: Passage, how: Authorisation, grant: Grant | None = None) -> None:
+        """Record the authorisation, then open (the record comes first, always)."""
+        txn = replace(
+            p.txn,
+            status=TxnStatus.AUTHORISED,
+            authorisation=how,
+            operator_id=grant.operator_id if grant else p.txn.operator_id,
+            operator_reason=grant.reason if grant else p.txn.operator_reason,
+        )
+        phase = Phase.AUTHORISED
+        if self.s.barrier is Position.FAULT:
+            txn = replace(txn, status=TxnStatus.BLOCKED, flags=txn.flagged(Flag.BARRIER_FAULT))
+            phase = Phase.BLOCKED
+        p = replace(p, txn=txn, phase=phase)
+        self.set_passage(p)
+        self.cancel_timer(Timer.PLATE)
+        self.cancel_timer(Timer.PAYMENT)
+        self.record(txn)
+        if phase is Phase.BLOCKED:
+            self.tell_blocked(p)
+        else:
+            self.show(Message.PROCEED)
+        self.open_barrier(txn.id)
+
+    def tell_blocked(self, p: Passage) -> None:
+        if p.txn.payment_status is PaymentStatus.APPROVED:
+            self.alarm(Alarm.PAID_BARRIER_FAULT, p.txn.id, "paid; the barrier is in fault")
+            self.show(Message.PAID_BARRIER_FAULT)
+        else:
+            self.show(Message.BARRIER_FAULT)
+
+    def deny(self, p: Passage, alarm: Alarm, *flags: Flag, detail: str = "") -> None:
+        txn = replace(p.txn, status=TxnStatus.DENIED, flags=p.txn.flagged(*flags))
+        self.set_passage(replace(p, txn=txn, phase=Phase.HELP))
+        self.cancel_timer(Timer.PLATE)
+        self.cancel_timer(Timer.PAYMENT)
+        self.record(txn)
+        self.alarm(alarm, txn.id, detail)
+        self.show(Message.HELP_CALLED)
+
+    def finish(self, p: Passage, status: TxnStatus, *flags: Flag) -> Txn:
+        """Record a vehicle's last status; keep its payment if one is still unanswered."""
+        txn = replace(p.txn, status=status, flags=p.txn.flagged(*flags))
+        self.record(txn)
+        self.close_because = txn.id
+        if txn.payment_status is PaymentStatus.REQUESTED:
+            self.s = replace(self.s, outstanding=(*self.s.outstanding, replace(p, txn=txn)))
+        return txn
+
+    # -- loops --------------------------------------------------------------
+
+    def arming(self, occupied: bool) -> None:
+        if occupied == self.s.arming:
+            return
+        self.s = replace(self.s, arming=occupied)
+        if occupied:
+            self.start_timer(Timer.ARMING_STUCK, self.s.policy.loop_stuck_s)
+            self.arrival()
+        else:
+            self.cancel_timer(Timer.ARMING_STUCK)
+            self.arming_cleared()
+
+    def arrival(self) -> None:
+        s = self.s
+        if s.passage is not None:
+            return
+        if s.grant is not None and s.mode is not Mode.MAINTENANCE:
+            self.s = replace(self.s, grant=None)
+            self.cancel_timer(Timer.GRANT)
+            self.authorise(self.new_passage(), Authorisation.OPERATOR, s.grant)
+        elif s.mode is Mode.FREE_PASSAGE:
+            p = self.new_passage()
+            p = replace(p, txn=replace(p.txn, flags=p.txn.flagged(Flag.FREE_PASSAGE)))
+            self.authorise(p, Authorisation.FREE_PASSAGE)
+        elif s.mode is Mode.NORMAL:
+            self.set_passage(self.new_passage())
+            self.start_timer(Timer.PLATE, s.policy.plate_read_timeout_s)
+        else:
+            self.show(Message.LANE_CLOSED)
+
+    def arming_cleared(self) -> None:
+        """The vehicle left the arming loop: forward onto the safety loop, or backwards."""
+        p = self.s.passage
+        if p is None:
+            return
+        self.set_passage(None)
+        self.cancel_timer(Timer.PLATE)
+        self.cancel_timer(Timer.PAYMENT)
+        if p.on_safety or (self.s.safety and p.authorised):
+            self.s = replace(self.s, leaving=(*self.s.leaving, p))
+        elif self.s.safety:
+            barrier_open = self.s.barrier is Position.UP or self.s.command is Command.OPEN
+            flag, alarm, evidence, detail = (
+                (
+                    Flag.TAILGATE,
+                    Alarm.TAILGATE,
+                    CaptureReason.TAILGATE,
+                    "followed an authorised vehicle",
+                )
+                if barrier_open
+                else (
+                    Flag.BARRIER_FORCED,
+                    Alarm.BARRIER_FORCED,
+                    CaptureReason.BARRIER_FORCED,
+                    "passed a closed barrier",
+                )
+            )
+            txn = self.finish(p, TxnStatus.UNAUTHORISED, flag)
+            self.alarm(alarm, txn.id, detail)
+            self.actions.append(Capture(txn.id, evidence))
+        elif p.txn.payment_status is PaymentStatus.APPROVED:
+            txn = self.finish(p, TxnStatus.VOIDED, Flag.REFUND_REVIEW)
+            self.alarm(Alarm.PAID_BACKED_OUT, txn.id, "paid, then backed out")
+        else:
+            self.finish(p, TxnStatus.VOIDED)
+
+    def safety(self, occupied: bool) -> None:
+        if occupied == self.s.safety:
+            return
+        self.s = replace(self.s, safety=occupied)
+        p = self.s.passage
+        if occupied:
+            self.start_timer(Timer.SAFETY_STUCK, self.s.policy.loop_stuck_s)
+            if p is not None and p.authorised and not p.on_safety:
+                self.set_passage(replace(p, on_safety=True))
+            return
+        self.cancel_timer(Timer.SAFETY_STUCK)
+        if self.s.leaving:
+            for gone in self.s.leaving:
+                missing = (Flag.UNREADABLE_PLATE,) if gone.txn.plate is None else ()
+                self.finish(gone, TxnStatus.PASSED, *missing)
+            self.s = replace(self.s, leaving=())
+        elif p is not None and p.on_safety:
+            self.set_passage(replace(p, on_safety=False))  # it stepped back onto the arming loop
+
+    # -- plate and lookup -------------------------------------------------
+
+    def plate_read(self, e: PlateRead) -> None:
+        p = self.s.passage
+        if p is not None and p.txn.id == e.txn_id:
+            if p.txn.plate is not None:
+                return
+            p = replace(p, txn=replace(p.txn, plate=e.text, plate_confidence=e.confidence))
+            if p.phase is Phase.READING:
+                p = replace(p, phase=Phase.CHECKING)
+                self.cancel_timer(Timer.PLATE)
+                self.actions.append(LookUpVehicle(p.txn.id, e.text, p.arrived_at))
+            self.set_passage(p)
+            return
+        leaving = tuple(
+            replace(v, txn=replace(v.txn, plate=e.text, plate_confidence=e.confidence))
+            if v.txn.id == e.txn_id and v.txn.plate is None
+            else v
+            for v in self.s.leaving
+        )
+        self.s = replace(self.s, leaving=leaving)
+
+    def unreadable(self, p: Passage) -> None:
+        p = replace(p, txn=replace(p.txn, flags=p.txn.flagged(Flag.UNREADABLE_PLATE)))
+        if self.s.policy.unreadable_plate is UnreadablePlate.ADMIT_FOR_REVIEW:
+            self.authorise(p, Authorisation.RULE)
+        else:
+            self.deny(p, Alarm.UNREADABLE_PLATE)
+
+    def vehicle_checked(self, e: VehicleChecked) -> None:
+        p = self.s.passage
+        if p is None or p.txn.id != e.txn_id or p.phase is not Phase.CHECKING:
+            return
+        txn = replace(p.txn, listing=e.listing, vehicle_class=e.vehicle_class)
+        p = replace(p, txn=txn)
+        if e.listing is Listing.BLACKLIST:
+            self.deny(p, Alarm.BLACKLISTED, Flag.BLACKLISTED)
+            return
+        if not self.s.kind.charges:
+            if e.open_entry is not None and self.s.policy.anti_passback:
+                first = e.open_entry
+                detail = f"open entry {first.txn_id} at {first.plaza_id}/{first.lane_id}"
+                self.deny(p, Alarm.ANTI_PASSBACK, Flag.ANTI_PASSBACK, detail=detail)
+            else:
+                self.authorise(p, Authorisation.RULE)
+            return
+        quote = e.quote
+        if quote is None:
+            self.lookup_failed(p, "no fee quote for a lane where vehicles pay")
+            return
+        txn = replace(
+            txn,
+            tariff_id=quote.tariff_id,
+            tariff_version=quote.tariff_version,
+            fee_items=quote.items,
+            fee_total=quote.total,
+            currency=quote.currency,
+        )
+        if txn.kind is TxnKind.EXIT:
+            entry = e.open_entry
+            if entry is None:
+                txn = replace(txn, flags=txn.flagged(Flag.UNMATCHED_EXIT))
+            else:
+                txn = replace(
+                    txn, entry_at=entry.at, entry_plaza=entry.plaza_id, entry_txn_id=entry.txn_id
+                )
+        if e.listing in (Listing.WHITELIST, Listing.PERMIT):
+            self.authorise(
+                replace(p, txn=replace(txn, fee_items=(), fee_total=0)), Authorisation.RULE
+            )
+        elif quote.total == 0:
+            self.authorise(replace(p, txn=txn), Authorisation.RULE)
+        else:
+            prepaid = e.listing is Listing.PREPAID
+            method = PaymentMethod.ACCOUNT if prepaid else PaymentMethod.TERMINAL
+            account = (e.account or txn.plate) if prepaid else None
+            self.charge(replace(p, txn=txn), quote.total, quote.currency, method, account)
+
+    def lookup_failed(self, p: Passage, reason: str) -> None:
+        if self.s.policy.fail_open:
+            self.alarm(Alarm.LOOKUP_FAILED, p.txn.id, f"{reason}; admitted by fail-open")
+            p = replace(p, txn=replace(p.txn, flags=p.txn.flagged(Flag.FAIL_OPEN)))
+            self.authorise(p, Authorisation.FAIL_OPEN)
+        else:
+            self.deny(p, Alarm.LOOKUP_FAILED, detail=reason)
+
+    # -- payment --------------------------------------------------------------
+
+    def charge(
+        self, p: Passage, amount: int, currency: str, method: PaymentMethod, account: str | None
+    ) -> None:
+        payment = Payment(
+            key=f"{p.txn.id}:1",
+            amount=amount,
+            currency=currency,
+            method=method,
+            account=account,
+            attempt=1,
+            tries=0,
+        )
+        self.show(Message.PLEASE_PAY, amount, currency)
+        self.request(replace(p, txn=replace(p.txn, payment_method=method)), payment)
+
+    def request(self, p: Passage, payment: Payment) -> None:
+        """Record the pending charge, then ask for it (one more try under ``payment.key``)."""
+        payment = replace(payment, tries=payment.tries + 1)
+        txn = replace(
+            p.txn, status=TxnStatus.PENDING_PAYMENT, payment_status=PaymentStatus.REQUESTED
+        )
+        self.set_passage(replace(p, txn=txn, phase=Phase.PAYING, payment=payment))
+        self.record(txn)
+        self.actions.append(
+            RequestPayment(
+                txn.id,
+                payment.key,
+                payment.amount,
+                payment.currency,
+                payment.method,
+                payment.account,
+            )
+        )
+        self.start_timer(Timer.PAYMENT, self.s.policy.payment_timeout_s)
+
+    def payment_result(self, e: PaymentResult) -> None:
+        def awaited(v: Passage) -> Payment | None:
+            """The payment of ``v`` that ``e`` answers, when ``v`` is still waiting for it."""
+            match = (
+                v.txn.id == e.txn_id
+                and v.payment is not None
+                and v.payment.key == e.key
+                and v.txn.payment_status is PaymentStatus.REQUESTED
+            )
+            return v.payment if match else None
+
+        p = self.s.passage
+        payment = awaited(p) if p is not None else None
+        if p is not None and payment is not None and p.phase in (Phase.PAYING, Phase.HELP):
+            self.settle_payment(p, payment, e)
+        elif p is not None and payment is not None:
+            self.set_passage(self.late_payment(p, e))
+        elif any(awaited(v) for v in self.s.leaving):
+            leaving = tuple(self.late_payment(v, e) if awaited(v) else v for v in self.s.leaving)
+            self.s = replace(self.s, leaving=leaving)
+        elif any(awaited(v) for v in self.s.outstanding):
+            for v in self.s.outstanding:
+                if awaited(v):
+                    self.late_payment(v, e)
+            outstanding = tuple(v for v in self.s.outstanding if not awaited(v))
+            self.s = replace(self.s, outstanding=outstanding)
+
+    def settle_payment(self, p: Passage, payment: Payment, e: PaymentResult) -> None:
+        """The answer for the vehicle in front of the barrier, paying or waiting for help."""
+        paying = p.phase is Phase.PAYING
+        tries_left = paying and payment.tries < self.s.policy.payment_attempts
+        if e.outcome is PaymentOutcome.APPROVED:
+            self.cancel_timer(Timer.PAYMENT)
+            txn = replace(p.txn, payment_status=PaymentStatus.APPROVED, gateway_ref=e.gateway_ref)
+            if e.amount != payment.amount:
+                txn = replace(txn, flags=txn.flagged(Flag.PAYMENT_MISMATCH))
+                detail = f"approved {e.amount}, asked {payment.amount}"
+                self.deny(replace(p, txn=txn), Alarm.PAYMENT_MISMATCH, detail=detail)
+            else:
+                self.authorise(replace(p, txn=txn), Authorisation.PAID)
+        elif e.outcome is PaymentOutcome.DECLINED:
+            txn = replace(p.txn, payment_status=PaymentStatus.DECLINED)
+            if tries_left:
+                attempt = payment.attempt + 1
+                retry = replace(payment, key=f"{txn.id}:{attempt}", attempt=attempt)
+                self.show(Message.PAYMENT_DECLINED)
+                self.request(replace(p, txn=txn), retry)
+            elif paying:
+                self.deny(replace(p, txn=txn), Alarm.PAYMENT_FAILED, detail=e.reason or "declined")
+            else:
+                self.set_passage(replace(p, txn=txn))
+        elif tries_left:
+            self.request(p, payment)  # unknown outcome: ask again under the same key
+        else:
+            txn = replace(p.txn, payment_status=PaymentStatus.FAILED)
+            if not paying:
+                self.set_passage(replace(p, txn=txn))
+            elif self.s.policy.fail_open:
+                self.alarm(Alarm.PAYMENT_FAILED, txn.id, f"{e.reason}; admitted by fail-open")
+                txn = replace(txn, flags=txn.flagged(Flag.FAIL_OPEN))
+                self.authorise(replace(p, txn=txn), Authorisation.FAIL_OPEN)
+            else:
+                self.deny(replace(p, txn=txn), Alarm.PAYMENT_FAILED, detail=e.reason or "error")
+
+    def late_payment(self, v: Passage, e: PaymentResult) -> Passage:
+        """An answer for a vehicle already admitted otherwise or gone: money taken is recorded."""
+        if e.outcome is not PaymentOutcome.APPROVED:
+            status = (
+                PaymentStatus.DECLINED
+                if e.outcome is PaymentOutcome.DECLINED
+                else PaymentStatus.FAILED
+            )
+            return replace(v, txn=replace(v.txn, payment_status=status))
+        txn = replace(
+            v.txn,
+            payment_status=PaymentStatus.APPROVED,
+            gateway_ref=e.gateway_ref,
+            flags=v.txn.flagged(Flag.LATE_PAYMENT),
+        )
+        self.record(txn)
+        self.alarm(Alarm.LATE_PAYMENT, txn.id, f"{e.amount} taken after the vehicle was admitted")
+        return replace(v, txn=txn)
+
+    # -- barrier --------------------------------------------------------------
+
+    def barrier_up(self) -> None:
+        was = self.s.barrier
+        self.s = replace(self.s, barrier=Position.UP)
+        if was is Position.FAULT:
+            self.recovered()
+            if self.s.command is Command.CLOSED:
+                self.s = replace(self.s, reclose=True)
+        elif (
+            was is Position.DOWN
+            and self.s.command is Command.CLOSED
+            and not self.s.opened_since_down
+            and self.s.mode is not Mode.MAINTENANCE
+        ):
+            self.close_because = self.alarm(
+                Alarm.BARRIER_FORCED, detail="the barrier rose without an open command"
+            )
+            self.s = replace(self.s, reclose=True)
+
+    def barrier_down(self) -> None:
+        was = self.s.barrier
+        self.s = replace(self.s, barrier=Position.DOWN, opened_since_down=False)
+        if was is Position.FAULT:
+            self.recovered()
+        if self.s.command is not Command.OPEN or self.opened:
+            return
+        if not self.needs_open():
+            self.s = replace(self.s, command=Command.CLOSED)
+        elif self.s.mode is not Mode.MAINTENANCE:
+            self.reopen()
+
+    def reopen(self) -> None:
+        """The barrier is down while something authorised holds it open: raise it again."""
+        p = self.s.passage
+        if p is not None and p.authorised:
+            self.record(p.txn)
+            self.open_barrier(p.txn.id)
+        else:
+            self.open_barrier(
+                self.lane_event(EventKind.BARRIER_REOPEN, reason="the barrier fell while held open")
+            )
+
+    def recovered(self) -> None:
+        self.lane_event(EventKind.BARRIER_RECOVERED)
+        p = self.s.passage
+        if p is not None and p.phase is Phase.BLOCKED:
+            txn = replace(p.txn, status=TxnStatus.AUTHORISED)
+            self.set_passage(replace(p, txn=txn, phase=Phase.AUTHORISED))
+            self.record(txn)
+            self.show(Message.PROCEED)
+            self.open_barrier(txn.id)
+
+    def barrier_fault(self, reason: str) -> None:
+        if self.s.barrier is Position.FAULT:
+            return
+        self.s = replace(self.s, barrier=Position.FAULT)
+        self.alarm(Alarm.BARRIER_FAULT, detail=reason)
+        p = self.s.passage
+        if p is not None and p.phase is Phase.AUTHORISED:
+            txn = replace(p.txn, status=TxnStatus.BLOCKED, flags=p.txn.flagged(Flag.BARRIER_FAULT))
+            p = replace(p, txn=txn, phase=Phase.BLOCKED)
+            self.set_passage(p)
+            self.record(txn)
+            self.tell_blocked(p)
+
+    # -- operator and timers ------------------------------------------------
+
+    def operator_open(self, e: OperatorOpen) -> None:
+        grant = Grant(e.operator_id, e.reason)
+        p = self.s.passage
+        event_id = self.lane_event(
+            EventKind.OPERATOR_OPEN,
+            txn_id=p.txn.id if p else None,
+            operator_id=e.operator_id,
+            reason=e.reason,
+        )
+        if p is not None and not p.authorised:
+            self.authorise(p, Authorisation.OPERATOR, grant)
+        elif p is not None:
+            self.open_barrier(event_id)
+        elif self.s.arming and self.s.mode is not Mode.MAINTENANCE:
+            self.authorise(self.new_passage(), Authorisation.OPERATOR, grant)
+        else:
+            self.s = replace(self.s, grant=grant)
+            if self.s.mode is not Mode.MAINTENANCE:
+                self.start_timer(Timer.GRANT, self.s.policy.pass_timeout_s)
+            self.open_barrier(event_id)
+
+    def operator_close(self, e: OperatorClose) -> None:
+        p = self.s.passage
+        self.close_because = self.lane_event(
+            EventKind.OPERATOR_CLOSE,
+            txn_id=p.txn.id if p else None,
+            operator_id=e.operator_id,
+            reason=e.reason,
+        )
+        self.cancel_timer(Timer.GRANT)
+        mode = Mode.NORMAL if self.s.mode is Mode.FREE_PASSAGE else self.s.mode
+        self.s = replace(self.s, grant=None, reclose=True, mode=mode)
+        if p is not None and p.authorised:
+            txn = replace(
+                p.txn, status=TxnStatus.DENIED, operator_id=e.operator_id, operator_reason=e.reason
+            )
+            self.set_passage(replace(p, txn=txn, phase=Phase.HELP))
+            self.record(txn)
+
+    def set_mode(self, e: SetMode) -> None:
+        old = self.s.mode
+        event_id = self.close_because = self.lane_event(
+            EventKind.MODE_CHANGED,
+            operator_id=e.operator_id,
+            reason=f"{old.value} -> {e.mode.value}: {e.reason}",
+        )
+        self.cancel_timer(Timer.GRANT)
+        self.s = replace(self.s, grant=None, mode=e.mode)
+        p = self.s.passage
+        if e.mode is Mode.FREE_PASSAGE:
+            if p is not None and not p.authorised:
+                p = replace(p, txn=replace(p.txn, flags=p.txn.flagged(Flag.FREE_PASSAGE)))
+                self.authorise(p, Authorisation.FREE_PASSAGE)
+            else:
+                self.open_barrier(event_id)
+        elif e.mode is Mode.NORMAL and self.s.arming and p is None:
+            self.arrival()
+
+    def timer_expired(self, e: TimerExpired) -> None:
+        if self.s.timer_token(e.timer) != e.token:
+            return  # cancelled or restarted since: a stale expiry
+        self.s = replace(self.s, timers=tuple(t for t in self.s.timers if t[0] is not e.timer))
+        p = self.s.passage
+        match e.timer:
+            case Timer.PLATE:
+                if p is not None and p.phase is Phase.READING:
+                    self.unreadable(p)
+            case Timer.PAYMENT:
+                if p is not None and p.phase is Phase.PAYING:
+                    self.set_passage(replace(p, phase=Phase.HELP))
+                    self.alarm(Alarm.PAYMENT_TIMEOUT, p.txn.id, "no payment result in time")
+                    self.show(Message.HELP_CALLED)
+            case Timer.GRANT:
+                grant = self.s.grant
+                if grant is not None:
+                    self.s = replace(self.s, grant=None)
+                    self.close_because = self.lane_event(
+                        EventKind.GRANT_EXPIRED,
+                        operator_id=grant.operator_id,
+                        reason="no vehicle came through",
+                    )
+            case Timer.ARMING_STUCK | Timer.SAFETY_STUCK:
+                if self.s.mode is not Mode.MAINTENANCE:
+                    loop = "arming" if e.timer is Timer.ARMING_STUCK else "safety"
+                    seconds = self.s.policy.loop_stuck_s
+                    self.alarm(Alarm.LOOP_STUCK, detail=f"{loop} loop occupied for {seconds:g} s")

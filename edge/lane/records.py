@@ -1,0 +1,185 @@
+"""What the lane machine writes down: the transaction record and its vocabulary.
+
+A :class:`Txn` is the part of ARCHITECTURE.md's transaction record that the lane
+machine knows. The store adds ``lane_seq``, the hash chain and the evidence image
+ids (it links the images that :class:`~edge.lane.actions.Capture` produced by
+transaction id). Every decision appends a new version of the record
+(:class:`~edge.lane.actions.RecordTransaction`); the last version is the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from edge.config.lane import LaneKind
+
+
+class LaneInputError(ValueError):
+    """An event or a value handed to the lane machine is malformed."""
+
+
+def require_utc(where: str, value: datetime) -> datetime:
+    """Return ``value`` when it is an aware UTC datetime, else raise naming ``where``."""
+    if value.tzinfo is None or value.utcoffset() != timedelta(0):
+        raise LaneInputError(f"{where}: must be an aware UTC datetime, got {value.isoformat()}")
+    return value
+
+
+class TxnKind(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    PASSAGE = "passage"
+
+    @classmethod
+    def of(cls, lane: LaneKind) -> TxnKind:
+        if lane in (LaneKind.PARKING_ENTRY, LaneKind.HIGHWAY_ENTRY):
+            return cls.ENTRY
+        if lane in (LaneKind.PARKING_EXIT, LaneKind.HIGHWAY_EXIT):
+            return cls.EXIT
+        return cls.PASSAGE
+
+
+class TxnStatus(StrEnum):
+    """Where a passage stands. The last three are final."""
+
+    ARRIVED = "arrived"  # detected on the arming loop, nothing decided yet
+    PENDING_PAYMENT = "pending_payment"  # a charge was decided and requested
+    AUTHORISED = "authorised"  # the barrier may open (see Txn.authorisation)
+    BLOCKED = "blocked"  # authorised, but the barrier is in fault
+    DENIED = "denied"  # refused or undecidable: waiting for an operator
+    PASSED = "passed"
+    VOIDED = "voided"  # left backwards without passing: no charge
+    UNAUTHORISED = "unauthorised"  # went through without authorisation (tailgate, forced)
+
+
+FINAL_STATUSES = frozenset({TxnStatus.PASSED, TxnStatus.VOIDED, TxnStatus.UNAUTHORISED})
+
+
+class Authorisation(StrEnum):
+    """Why a barrier may open for a vehicle (the safety rules allow nothing else)."""
+
+    PAID = "paid"  # payment approved
+    RULE = "rule"  # entry lane, whitelist, permit, zero fee, or unreadable plate admitted by policy
+    OPERATOR = "operator"  # operator command; operator id and reason are on the record
+    FAIL_OPEN = "fail_open"  # the lane could not decide and policy.fail_open is set
+    FREE_PASSAGE = "free_passage"  # the lane is in free-passage mode
+
+
+class PaymentStatus(StrEnum):
+    NONE = "none"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    FAILED = "failed"  # the terminal or gateway could not answer within the allowed tries
+
+
+class PaymentMethod(StrEnum):
+    TERMINAL = "terminal"  # card, QR or ETC at the lane's payment terminal
+    ACCOUNT = "account"  # debit of the plate's prepaid account
+
+
+class Listing(StrEnum):
+    """How the shell's lists know a plate."""
+
+    NONE = "none"
+    PERMIT = "permit"
+    WHITELIST = "whitelist"
+    BLACKLIST = "blacklist"
+    PREPAID = "prepaid"
+
+
+class Flag(StrEnum):
+    """Reasons a record is marked for review."""
+
+    UNREADABLE_PLATE = "unreadable_plate"
+    BLACKLISTED = "blacklisted"
+    ANTI_PASSBACK = "anti_passback"
+    UNMATCHED_EXIT = "unmatched_exit"
+    TAILGATE = "tailgate"
+    BARRIER_FORCED = "barrier_forced"
+    BARRIER_FAULT = "barrier_fault"
+    FAIL_OPEN = "fail_open"
+    FREE_PASSAGE = "free_passage"
+    LATE_PAYMENT = "late_payment"
+    REFUND_REVIEW = "refund_review"
+    PAYMENT_MISMATCH = "payment_mismatch"
+
+
+@dataclass(frozen=True)
+class FeeItem:
+    label: str
+    amount: int  # minor units; negative for a discount
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The fee engine's answer for one passage, as the shell hands it back."""
+
+    total: int
+    currency: str
+    items: tuple[FeeItem, ...]
+    tariff_id: str
+    tariff_version: int
+
+    def __post_init__(self) -> None:
+        if self.total < 0:
+            raise LaneInputError(f"Quote.total: must not be negative, got {self.total}")
+        if sum(item.amount for item in self.items) != self.total:
+            raise LaneInputError(
+                f"Quote.items: amounts add up to {sum(i.amount for i in self.items)}, "
+                f"not to the total {self.total}"
+            )
+        if len(self.currency) != 3 or not self.currency.isupper():
+            raise LaneInputError(
+                f"Quote.currency: expected an ISO 4217 code, got {self.currency!r}"
+            )
+
+
+@dataclass(frozen=True)
+class OpenEntry:
+    """An entry without an exit yet, found by plate in the shell's store."""
+
+    txn_id: UUID
+    at: datetime
+    plaza_id: str
+    lane_id: str
+
+    def __post_init__(self) -> None:
+        require_utc("OpenEntry.at", self.at)
+
+
+@dataclass(frozen=True)
+class Txn:
+    """One vehicle's transaction as the lane machine records it."""
+
+    id: UUID
+    lane_id: str
+    kind: TxnKind
+    status: TxnStatus = TxnStatus.ARRIVED
+    authorisation: Authorisation | None = None
+    plate: str | None = None
+    plate_confidence: float | None = None
+    vehicle_class: int | None = None
+    listing: Listing | None = None
+    entry_at: datetime | None = None
+    exit_at: datetime | None = None
+    entry_plaza: str | None = None
+    entry_txn_id: UUID | None = None
+    tariff_id: str | None = None
+    tariff_version: int | None = None
+    fee_items: tuple[FeeItem, ...] = ()
+    fee_total: int | None = None
+    currency: str | None = None
+    payment_method: PaymentMethod | None = None
+    payment_status: PaymentStatus = PaymentStatus.NONE
+    gateway_ref: str | None = None
+    operator_id: str | None = None
+    operator_reason: str | None = None
+    flags: tuple[Flag, ...] = field(default=())
+
+    def flagged(self, *flags: Flag) -> tuple[Flag, ...]:
+        """This record's flags with ``flags`` added, sorted and without repeats."""
+        return tuple(sorted(set(self.flags) | set(flags)))
