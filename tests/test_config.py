@@ -163,3 +163,35 @@ class TestErrors:
         with pytest.raises(ConfigError) as info:
             load_lane(path)
         assert len(info.value.problems) == 3  # name missing, nmae unknown, threshold too high
+
+
+class TestLaneAgreesWithItsFiles:
+    """A lane's tariff and network files must fit its plaza."""
+
+    def test_tariff_in_another_currency(self, lane_dir: Path) -> None:
+        plaza = lane_dir / "plazas" / "bridge.toml"
+        plaza.write_text(plaza.read_text().replace('currency = "CNY"', 'currency = "EUR"'))
+        with pytest.raises(
+            ConfigError, match=r"tariff: .*bridge-flat.toml charges in CNY, the plaza in EUR"
+        ):
+            load_lane(lane_dir / "lanes" / "bridge-1.toml")
+
+    def test_tariff_in_another_time_zone(self, lane_dir: Path) -> None:
+        plaza = lane_dir / "plazas" / "bridge.toml"
+        plaza.write_text(plaza.read_text().replace("Asia/Shanghai", "Asia/Urumqi"))
+        with pytest.raises(
+            ConfigError, match=r"is in time zone Asia/Shanghai, the plaza in Asia/Urumqi"
+        ):
+            load_lane(lane_dir / "lanes" / "bridge-1.toml")
+
+    def test_plaza_missing_from_its_network(self, lane_dir: Path) -> None:
+        plaza = lane_dir / "plazas" / "south.toml"
+        plaza.write_text(plaza.read_text().replace('id = "south"', 'id = "southwest"'))
+        lane = lane_dir / "lanes" / "south-exit.toml"
+        with pytest.raises(ConfigError, match=r"plaza 'southwest' is not in its network file"):
+            load_lane(lane)
+
+    def test_highway_exit_loads_its_network(self) -> None:
+        files = load_lane(CONFIG / "lanes" / "south-exit.toml")
+        assert files.network is not None
+        assert files.tariff is not None
