@@ -96,7 +96,9 @@ class SerialBarrierDriver:
         self._exchange_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._position = Position.UNKNOWN
-        self._faulted = False
+        self._link_fault = False  # the controller cannot be reached or does not answer
+        self._arm_fault = False  # the controller answers and says its arm is in fault
+        self._started = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -105,6 +107,7 @@ class SerialBarrierDriver:
     def start(self, sink: EventSink) -> None:
         self._sink = sink
         self._stop.clear()
+        self._started = True
         self._connect()
         self._threads = [
             threading.Thread(target=self._read_loop, name=f"{self.name}-reader", daemon=True)
@@ -117,6 +120,7 @@ class SerialBarrierDriver:
             thread.start()
 
     def stop(self) -> None:
+        self._started = False
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -155,6 +159,11 @@ class SerialBarrierDriver:
         if position is None:
             self._reject(f"status reply with unknown position {reply.data!r}", b"")
             return self.position()
+        self._health(
+            link=False,
+            arm=position is Position.FAULT,
+            reason="controller reports the arm in fault",
+        )
         self._set_position(position)
         return position
 
@@ -166,6 +175,7 @@ class SerialBarrierDriver:
             reply = self._exchange(command, COMMAND_REPLIES)
         except _NoAnswerError as exc:
             return CommandResult.failure(f"{what}: {exc}")
+        self._health(link=False)
         if reply.command == bf.NAK:
             meaning = bf.NAK_CODES.get(reply.data, "code not in the protocol")
             logger.warning(
@@ -182,13 +192,14 @@ class SerialBarrierDriver:
         wire = bf.encode(bf.BarrierFrame(self.config.address, command))
         attempts = 1 + self.config.retries
         timeout = self.config.reply_timeout_ms / 1000
+        if not self._started:
+            raise _NoAnswerError("barrier driver not started")
         with self._exchange_lock:
             for attempt in range(1, attempts + 1):
                 self._drain_replies()
                 self._write(wire)
                 reply = self._await_reply(accept, timeout)
                 if reply is not None:
-                    self._answered()
                     return reply
                 logger.info("barrier_no_reply", device=self.name, command=command, attempt=attempt)
             reason = (
@@ -284,6 +295,9 @@ class SerialBarrierDriver:
             return
         logger.info("barrier_reported", device=self.name, signal=signal.value)
         self._emit(BarrierReported(signal=signal, at=time.monotonic()))
+        if signal is BarrierSignal.ARM_BROKEN:
+            self._health(arm=True, reason="controller reports the arm broken")
+            self._set_position(Position.FAULT)
 
     def _reject(self, reason: str, raw: bytes, problem: str = "unexpected") -> None:
         self.rejected_frames += 1
@@ -318,23 +332,28 @@ class SerialBarrierDriver:
             self._emit(BarrierMoved(position=position, at=time.monotonic()))
 
     def _fault(self, reason: str) -> None:
-        with self._state_lock:
-            first = not self._faulted
-            self._faulted = True
-        if first:
-            logger.error("barrier_fault", device=self.name, reason=reason)
-            self._emit(DeviceFault(device=self.name, reason=reason, at=time.monotonic()))
-        else:
-            logger.debug("barrier_still_faulted", device=self.name, reason=reason)
+        """The controller cannot be reached: fault, position unknown until it answers."""
+        self._health(link=True, reason=reason)
         self._set_position(Position.FAULT)
 
-    def _answered(self) -> None:
+    def _health(
+        self, *, link: bool | None = None, arm: bool | None = None, reason: str = ""
+    ) -> None:
+        """Record link and arm health; one DeviceFault when either goes bad, one
+        DeviceRecovered when both are good again."""
         with self._state_lock:
-            recovered = self._faulted
-            self._faulted = False
-        if recovered:
+            was = self._link_fault or self._arm_fault
+            self._link_fault = self._link_fault if link is None else link
+            self._arm_fault = self._arm_fault if arm is None else arm
+            now = self._link_fault or self._arm_fault
+        if now and not was:
+            logger.error("barrier_fault", device=self.name, reason=reason)
+            self._emit(DeviceFault(device=self.name, reason=reason, at=time.monotonic()))
+        elif was and not now:
             logger.info("barrier_recovered", device=self.name)
             self._emit(DeviceRecovered(device=self.name, at=time.monotonic()))
+        elif now and reason:
+            logger.debug("barrier_still_faulted", device=self.name, reason=reason)
 
     def _emit(self, event: DeviceEvent) -> None:
         sink = self._sink

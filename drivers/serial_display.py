@@ -225,14 +225,17 @@ class SerialDisplayDriver:
         self._port: serial.Serial | None = None
         self._lock = threading.Lock()
         self._faulted = False
+        self._started = False
 
     def start(self, sink: EventSink) -> None:
         self._sink = sink
         with self._lock:
+            self._started = True
             self._open()
 
     def stop(self) -> None:
         with self._lock:
+            self._started = False
             self._close()
 
     def show(self, lines: Sequence[str]) -> CommandResult:
@@ -258,7 +261,8 @@ class SerialDisplayDriver:
             try:
                 reply = self._exchange(wire)
             except _NoReplyError as exc:
-                self._fault(str(exc))
+                if self._started:
+                    self._fault(str(exc))
                 return CommandResult.failure(str(exc))
             self._answered()
         if reply.verb == ERR:
@@ -267,6 +271,8 @@ class SerialDisplayDriver:
         return CommandResult.success()
 
     def _exchange(self, wire: bytes) -> Message:
+        if not self._started:
+            raise _NoReplyError("display driver not started")
         port = self._port or self._open()
         if port is None:
             raise _NoReplyError(f"serial port {self.config.port} is not open")

@@ -256,6 +256,10 @@ class TestDriver:
             if second is not None:
                 second.close()
 
+    def test_show_before_start_fails_with_reason(self, sim: DisplaySimulator) -> None:
+        display = SerialDisplayDriver(display_config(sim.link.path))
+        assert display.show(["x"]).reason == "display driver not started"
+
     def test_missing_port(self, sink: Sink) -> None:
         display = SerialDisplayDriver(display_config("/dev/no-such-display"))
         display.start(sink)

@@ -147,6 +147,24 @@ class TestCommands:
         assert driver.close().ok
         assert sim.state()["locked"] is False
 
+    def test_command_before_start_fails_with_reason(self, sim: BarrierSimulator) -> None:
+        barrier = SerialBarrierDriver(barrier_config(sim.link.path))
+        assert barrier.open().reason == "open: barrier driver not started"
+
+    def test_broken_arm_is_a_fault_until_repaired(
+        self, driver: SerialBarrierDriver, sim: BarrierSimulator, events: Events
+    ) -> None:
+        events.wait_for(moved_to(Position.DOWN))
+        post(sim, "/arm", {"broken": True})
+        fault = events.wait_for(lambda e: isinstance(e, DeviceFault))
+        assert fault.reason == "controller reports the arm broken"  # type: ignore[union-attr]
+        assert driver.position() is Position.FAULT
+        post(sim, "/arm", {"broken": False})
+        events.wait_for(lambda e: isinstance(e, DeviceRecovered))
+        events.wait_for(moved_to(Position.DOWN), since=len(events.items) - 1)
+        faults = [e for e in events.items if isinstance(e, DeviceFault)]
+        assert len(faults) == 1, "one fault per episode, not one per status poll"
+
     def test_broken_arm_naks_open_and_reports_fault_position(
         self, driver: SerialBarrierDriver, sim: BarrierSimulator
     ) -> None:

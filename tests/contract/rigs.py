@@ -19,14 +19,17 @@ from dataclasses import dataclass
 
 from gpio_standin import StandInGPIO
 
-from drivers.config import GpioIO, GpioPins, ModbusTcpIO
+from drivers.config import GpioIO, GpioPins, ModbusTcpIO, SerialBarrier
 from drivers.digital_io import IOModule, ModuleTiming
 from drivers.fakes import FakeBarrier, FakeLaneLight, FakeLoops
 from drivers.gpio import GpioTransport
 from drivers.interfaces import Barrier, LaneLight, Loop, LoopInputs
 from drivers.modbus_io import tcp_transport
+from drivers.serial_barrier import SerialBarrierDriver
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
+from simulators.serial_barrier import BarrierController, BarrierSimulator
+from simulators.serial_link import PtyLink
 
 # Short travel so the suites stay fast; the travel timeout leaves a wide margin.
 RISE_S = FALL_S = 0.15
@@ -246,6 +249,36 @@ def gpio_barrier() -> Iterator[BarrierRig]:
 
 
 @contextmanager
+def serial_barrier() -> Iterator[BarrierRig]:
+    """The serial barrier driver and the simulated controller on the two ends of a pty."""
+    link = PtyLink()
+    simulator = BarrierSimulator(link, BarrierController("01", travel_s=RISE_S), Faults())
+    simulator.start()
+    routes = simulator.routes()
+
+    def no_loops(loop: Loop, on: bool) -> None:
+        raise AssertionError("a serial barrier controller has no loops")
+
+    try:
+        config = SerialBarrier(
+            type="serial", port=link.path, reply_timeout_ms=50, poll_ms=20, reconnect_ms=50
+        )
+        yield BarrierRig(
+            SerialBarrierDriver(config),
+            World(
+                put=no_loops,
+                jam=lambda: routes["POST /arm"]({"broken": True}),
+                cut=lambda: routes["POST /faults"]({"silent": True}),
+                restore=lambda: routes["POST /faults"]({"silent": False}),
+                light_green=lambda: None,
+            ),
+        )
+    finally:
+        simulator.stop()
+        link.close()
+
+
+@contextmanager
 def fake_light() -> Iterator[LightRig]:
     with fake_parts() as (_lo, _b, light, world):
         yield LightRig(light, world)
@@ -272,6 +305,7 @@ BARRIER_RIGS: dict[str, Callable[[], AbstractContextManager[BarrierRig]]] = {
     "fake": fake_barrier,
     "modbus_tcp": modbus_barrier,
     "gpio": gpio_barrier,
+    "serial": serial_barrier,
 }
 LIGHT_RIGS: dict[str, Callable[[], AbstractContextManager[LightRig]]] = {
     "fake": fake_light,

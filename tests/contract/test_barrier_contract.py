@@ -1,4 +1,4 @@
-"""The Barrier contract, for every implementation (fake, Modbus TCP, GPIO; serial joins later)."""
+"""The Barrier contract, for every implementation (fake, Modbus TCP, GPIO, serial over a pty)."""
 
 from __future__ import annotations
 
