@@ -21,6 +21,8 @@ Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_check",
     "simulators.gateway_cmd",
+    "simulators.barrier_cmd",
+    "simulators.display_cmd",
     "models.commands",
     "simulators.io_module_cmd",
     "edge.commands.diag",
