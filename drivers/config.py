@@ -190,10 +190,10 @@ class SerialBarrier(ConfigModel):
         3, ge=0, title="Retries", description="Retries before the barrier is in fault."
     )
     poll_ms: int = Field(
-        250,
+        150,
         ge=0,
         title="Status poll period",
-        description="How often the controller is asked for the arm's position (ms); 0 turns polling off.",
+        description="How often the controller is asked for the arm's position (ms); 0 turns polling off. With the default timeout and retries a silent controller is in fault within a second.",
     )
     reconnect_ms: int = Field(
         500,
