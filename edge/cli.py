@@ -20,6 +20,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_check",
+    "simulators.camera_cmd",
+    "simulators.traffic_cmd",
     "simulators.gateway_cmd",
     "simulators.barrier_cmd",
     "simulators.display_cmd",
