@@ -10,7 +10,7 @@ right instants).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -23,10 +23,29 @@ class LocalClock:
         self.wall = lru_cache(maxsize=_DAYS_CACHED * 8)(self._wall)
 
     def _wall(self, ordinal: int, minute: int) -> int:
-        """The instant of local time ``minute`` (0–1440) on the date with this ordinal."""
-        day = date.fromordinal(ordinal)
-        local = datetime(day.year, day.month, day.day, tzinfo=self.tz) + timedelta(minutes=minute)
-        return int(local.timestamp())
+        """The first instant at which local time reaches ``minute`` (0–1440) of this date.
+
+        Usually the instant the clock shows that time; when the clocks jump over
+        it (spring forward), the instant of the jump; when they show it twice
+        (fall back), the first time.
+        """
+        wanted = datetime.combine(date.fromordinal(ordinal), time()) + timedelta(minutes=minute)
+        instant = int(wanted.replace(tzinfo=self.tz).timestamp())
+        if self._local(instant) == wanted:
+            return instant
+        # In a gap: fold=1 reads the time with the offset after the jump, which lands before it.
+        before = int(wanted.replace(tzinfo=self.tz, fold=1).timestamp())
+        while instant - before > 1:
+            middle = (before + instant) // 2
+            if self._local(middle) >= wanted:
+                instant = middle
+            else:
+                before = middle
+        return instant
+
+    def _local(self, instant: int) -> datetime:
+        """Local wall-clock time of ``instant``, without the zone."""
+        return datetime.fromtimestamp(instant, self.tz).replace(tzinfo=None)
 
     def ordinal(self, instant: int) -> int:
         """The local date (as an ordinal) on which ``instant`` falls."""

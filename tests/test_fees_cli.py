@@ -1,0 +1,200 @@
+"""``lanewarden fees quote`` and ``lanewarden bench fees`` end to end, through edge.cli.main."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+
+TARIFFS = Path(__file__).resolve().parents[1] / "config" / "tariffs"
+PARKING = str(TARIFFS / "riverside-parking.toml")
+HIGHWAY = str(TARIFFS / "g60-highway.toml")
+FLAT = str(TARIFFS / "bridge-flat.toml")
+STAY = ["--entry", "2026-11-20T08:00", "--exit", "2026-11-21T09:30"]
+
+
+def quote_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert main(["fees", "quote", *args, "--json"]) == 0, capsys.readouterr().err
+    result: dict[str, object] = json.loads(capsys.readouterr().out)
+    return result
+
+
+class TestQuoteParking:
+    """The shipped parking tariff, version 2 (from 2026-07-01), class 1."""
+
+    def test_readable(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["fees", "quote", "--tariff", PARKING, *STAY]) == 0
+        lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+        assert lines[0] == ["riverside-parking", "version", "2,", "class", "1"]
+        assert lines[1] == ["first", "60", "min", "6.00", "CNY"]
+        assert lines[-1] == ["total", "52.00", "CNY"]
+
+    def test_json(self, capsys: pytest.CaptureFixture[str]) -> None:
+        # 08:00-09:00 first hour 600. 09:00-20:00 day: 22 units of 30 min, those
+        # starting before 240 min into the charging day (60, 90, ..., 210: 6 units)
+        # at 200 = 1200, the other 16 at 100 = 1600. 20:00-08:00 night: 12 hour
+        # units at 100 = 1200. Day 1 = 4600 (cap 5000). Day 2, 08:00-09:30: 3 units
+        # at 200 = 600. Total 5200.
+        assert quote_json(capsys, "--tariff", PARKING, *STAY) == {
+            "items": [
+                {"label": "first 60 min", "amount": 600},
+                {"label": "day 1 day: 22 × 30 min", "amount": 2800},
+                {"label": "day 1 night: 12 × 60 min", "amount": 1200},
+                {"label": "day 2 day: 3 × 30 min", "amount": 600},
+            ],
+            "total": 5200,
+            "currency": "CNY",
+        }
+
+    def test_times_with_an_offset(self, capsys: pytest.CaptureFixture[str]) -> None:
+        # 00:00Z is 08:00 in Shanghai: the same stay.
+        utc = ["--entry", "2026-11-20T00:00Z", "--exit", "2026-11-21T01:30+00:00"]
+        assert quote_json(capsys, "--tariff", PARKING, *utc)["total"] == 5200
+
+    def test_coupon(self, capsys: pytest.CaptureFixture[str]) -> None:
+        # 5200 - 20 % (1040) = 4160.
+        assert (
+            quote_json(capsys, "--tariff", PARKING, *STAY, "--coupon", "CINEMA20")["total"] == 4160
+        )
+
+    def test_lost_ticket(self, capsys: pytest.CaptureFixture[str]) -> None:
+        fee = quote_json(
+            capsys, "--tariff", PARKING, "--unknown-entry", "--exit", "2026-11-21T09:30"
+        )
+        assert fee["total"] == 10000
+
+    def test_grace_after_payment(self, capsys: pytest.CaptureFixture[str]) -> None:
+        # 08:00-10:00: first hour 600 + 2 units x 200 = 1000 paid at 10:00; out at 10:10.
+        args = ["--tariff", PARKING, "--entry", "2026-11-20T08:00", "--exit", "2026-11-20T10:10"]
+        paid = ["--paid-at", "2026-11-20T10:00", "--paid", "1000"]
+        assert quote_json(capsys, *args, *paid)["total"] == 0
+
+
+class TestQuoteOtherSchemes:
+    """The shipped highway and open plaza tariffs."""
+
+    def test_highway_with_etc(self, capsys: pytest.CaptureFixture[str]) -> None:
+        # north -> south 52.7 km x 45 = 2371.5 -> 50 fen steps, half up: 2350;
+        # ETC 5 % = 117.5 -> 118: 2232.
+        fee = quote_json(
+            capsys,
+            *("--tariff", HIGHWAY, "--exit", "2026-11-21T09:30"),
+            *("--entry-plaza", "north", "--exit-plaza", "south", "--payment-method", "etc"),
+        )
+        assert fee["total"] == 2232
+
+    def test_highway_unknown_entry(self, capsys: pytest.CaptureFixture[str]) -> None:
+        # Longest distance to south is from north (52.7 km): 2350.
+        fee = quote_json(
+            capsys,
+            "--tariff",
+            HIGHWAY,
+            "--exit",
+            "2026-11-21T09:30",
+            "--unknown-entry",
+            "--exit-plaza",
+            "south",
+        )
+        assert fee["total"] == 2350
+
+    def test_highway_holiday(self, capsys: pytest.CaptureFixture[str]) -> None:
+        args = ["--tariff", HIGHWAY, "--exit", "2026-10-03T12:00", "--entry-plaza", "north"]
+        assert quote_json(capsys, *args, "--exit-plaza", "south", "--seats", "5")["total"] == 0
+
+    def test_flat(self, capsys: pytest.CaptureFixture[str]) -> None:
+        fee = quote_json(capsys, "--tariff", FLAT, "--class", "2", "--exit", "2026-11-21T09:30")
+        assert fee == {
+            "items": [{"label": "class 2 flat fee", "amount": 1500}],
+            "total": 1500,
+            "currency": "CNY",
+        }
+
+
+class TestQuoteErrors:
+    """Bad input: exit status 2 for arguments, 1 for what cannot be priced, with the reason."""
+
+    def test_bad_time(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exited:
+            main(
+                [
+                    "fees",
+                    "quote",
+                    "--tariff",
+                    PARKING,
+                    "--entry",
+                    "yesterday",
+                    "--exit",
+                    "2026-11-21T09:30",
+                ]
+            )
+        assert exited.value.code == 2
+        assert "argument --entry: not an ISO 8601 time: 'yesterday'" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (
+                ["--tariff", PARKING, "--exit", "2026-11-21T09:30"],
+                "--entry is required for a parking tariff",
+            ),
+            (
+                ["--tariff", PARKING, *STAY, "--unknown-entry"],
+                "--unknown-entry contradicts --entry / --entry-plaza",
+            ),
+            (
+                ["--tariff", HIGHWAY, "--exit", "2026-11-21T09:30", "--exit-plaza", "south"],
+                "--entry-plaza is required for a highway tariff",
+            ),
+            (["--tariff", PARKING, *STAY, "--paid", "-5"], "--paid must not be negative"),
+        ],
+        ids=["no entry", "unknown and known entry", "no entry plaza", "negative paid"],
+    )
+    def test_usage(self, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+        assert main(["fees", "quote", *args]) == 2
+        assert message in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--class", "9"], "cannot price this passage: vehicle class 9 has no parking rates"),
+            (["--coupon", "FREE"], "cannot price this passage: coupon 'FREE' is not accepted"),
+        ],
+    )
+    def test_cannot_price(
+        self, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    ) -> None:
+        assert main(["fees", "quote", "--tariff", PARKING, *STAY, *args]) == 1
+        assert message in capsys.readouterr().err
+
+    def test_exit_before_entry(self, capsys: pytest.CaptureFixture[str]) -> None:
+        args = ["--entry", "2026-11-21T09:30", "--exit", "2026-11-20T08:00"]
+        assert main(["fees", "quote", "--tariff", PARKING, *args]) == 1
+        assert "is after exit" in capsys.readouterr().err
+
+    def test_missing_tariff_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        missing = tmp_path / "nope.toml"
+        assert main(["fees", "quote", "--tariff", str(missing), *STAY]) == 1
+        assert f"{missing}: file not found" in capsys.readouterr().err
+
+
+class TestBenchFees:
+    """The benchmark prints a table and writes its figures."""
+
+    def test_table_and_json(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        out = tmp_path / "fees.json"
+        assert main(["bench", "fees", "--quotes", "300", "--json", str(out)]) == 0
+        assert "quotes_per_s" in capsys.readouterr().out
+        figures = json.loads(out.read_text())
+        assert figures["quotes"] == 300
+        assert figures["quotes_per_s"] > 0
+
+    def test_needs_a_parking_tariff(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["bench", "fees", "--quotes", "10", "--tariff", FLAT]) == 2
+        assert "is not a parking tariff" in capsys.readouterr().err
+
+    def test_needs_quotes(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["bench", "fees", "--quotes", "0"]) == 2
+        assert "--quotes must be at least 1" in capsys.readouterr().err
