@@ -20,6 +20,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_check",
+    "edge.commands.fees",
+    "edge.commands.bench_fees",
     "simulators.camera_cmd",
     "simulators.traffic_cmd",
     "simulators.gateway_cmd",
