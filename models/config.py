@@ -19,7 +19,7 @@ class RecognitionConfig(ConfigModel):
         description="Chinese lanes: the local province character (e.g. 皖), weighed when the reader is unsure of the first character.",
     )
     threshold: float = Field(
-        0.8,
+        0.9,
         ge=0.0,
         le=1.0,
         title="Operating threshold",
@@ -49,6 +49,20 @@ class RecognitionConfig(ConfigModel):
         le=2048,
         title="Detector input size",
         description="Longest side in pixels of the downscaled frame (or region of interest) the plate detector sees; larger finds smaller plates but costs time and memory.",
+    )
+    detector_retry_side: int = Field(
+        960,
+        ge=0,
+        le=2048,
+        title="Detector retry size",
+        description="Longest side for the second detection when the first pass read nothing confident (small plates); 0 or anything not above the first size disables it.",
+    )
+    detector_retry_below: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        title="Detector retry trigger",
+        description="Detect again at the retry size when the first pass's best read has a lower confidence than this.",
     )
     detector_min_score: float = Field(
         0.5,

@@ -114,8 +114,8 @@ GRAMMARS: dict[Region, Grammar] = {
         ),
     ),
     # Most US states print O and 0 with one glyph and issue only the digit.
-    "us": Grammar("us", _alnum_range("us", 2, 8, ALNUM - {"O"})),
-    "eu": Grammar("eu", _alnum_range("eu", 3, 9, ALNUM)),
+    "us": Grammar("us", _alnum_range("us", 4, 8, ALNUM - {"O"})),
+    "eu": Grammar("eu", _alnum_range("eu", 4, 9, ALNUM)),
 }
 
 

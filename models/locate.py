@@ -61,7 +61,10 @@ class Locator:
             x0, y0 = max(0, roi[0]), max(0, roi[1])
             view = frame[y0 : roi[3], x0 : roi[2]]
         h, w = view.shape[:2]
-        scale = min(1.0, max_side / max(h, w))
+        # At most ``max_side`` on the long side and a 16:9 frame's worth of
+        # pixels, so square or portrait frames cost no more than landscape ones.
+        budget = max_side * max_side * 9 / 16
+        scale = min(1.0, max_side / max(h, w), (budget / (h * w)) ** 0.5)
         rh, rw = (max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32))
         small = cv2.resize(view, (rw, rh), interpolation=cv2.INTER_AREA)
         batch = (small.astype(np.float32) / np.float32(127.5) - np.float32(1.0)).transpose(2, 0, 1)

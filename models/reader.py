@@ -36,6 +36,17 @@ PROVINCE_SHARE_OF_WIDTH = 0.32
 BANDS = ((0.0, 1.0), (0.15, 0.85), (0.25, 0.95))
 
 
+#: Regions whose plates (nearly) always carry a digit; words such as EXIT,
+#: TEXAS or a car make read nearby are then weak candidates.
+NEEDS_DIGIT = frozenset({"us", "eu", "br"})
+NO_DIGIT_FACTOR = 0.3
+#: A read that fits no template of the region is returned, but never accepted
+#: at a sensible threshold.
+OFF_GRAMMAR_FACTOR = 0.5
+#: Lines at least this share of the tallest grammatical line's height count as full size.
+FULL_SIZE_SHARE = 0.75
+
+
 class Models:
     """The ONNX sessions, loaded once and shared by every reader in the process."""
 
@@ -51,6 +62,9 @@ class _Line:
 
     image: Image
     quad: Quad | None
+    #: Height of the line in frame pixels: the plate's characters are usually
+    #: the largest text around it (dealer names, stickers, slogans are smaller).
+    height: float
     two_rows: bool = False
 
 
@@ -83,47 +97,57 @@ class PlateReader:
         """One frame (or one plate crop) read on its own."""
         image = to_bgr8(frame)
         if crop:
-            lines = self._crop_lines(image)
+            best = self._best(self._crop_lines(image))
         else:
-            lines = self._frame_lines(image)
-            if not lines:
-                return unreadable(self.config.region, "no plate found in the frame")
-        best = self._best(lines)
+            cfg = self.config
+            best = self._best(self._frame_lines(image, cfg.detector_max_side))
+            if cfg.detector_retry_side > cfg.detector_max_side and (
+                best is None or best.confidence < cfg.detector_retry_below
+            ):
+                retry = self._best(self._frame_lines(image, cfg.detector_retry_side))
+                if best is None or (retry is not None and _key(retry) > _key(best)):
+                    best = retry
+            if best is None:
+                return unreadable(cfg.region, "no plate found in the frame")
         if best is None:
-            return unreadable(self.config.region, "no characters read", lines[0].quad)
+            return unreadable(self.config.region, "no characters read")
         return self._result(best)
 
     def _crop_lines(self, image: Image) -> list[_Line]:
         h, w = image.shape[:2]
         whole = as_quad(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32))
         if self.config.region == "cn":
-            lines = [_Line(_pad(image), whole)]
+            lines = [_Line(_pad(image), whole, h)]
         else:
-            lines = [_Line(image[int(h * a) : int(h * b)], whole) for a, b in BANDS]
+            lines = [_Line(image[int(h * a) : int(h * b)], whole, h) for a, b in BANDS]
         if self.config.region == "cn" and w / h < 2.5:
-            lines.append(_Line(image, whole, two_rows=True))
+            lines.append(_Line(image, whole, h, two_rows=True))
         return lines
 
-    def _frame_lines(self, image: Image) -> list[_Line]:
+    def _frame_lines(self, image: Image, max_side: int) -> list[_Line]:
         cfg = self.config
         candidates = self.models.locator.find(
-            image, cfg.detector_max_side, cfg.roi, cfg.max_candidates, cfg.detector_min_score
+            image, max_side, cfg.roi, cfg.max_candidates, cfg.detector_min_score
         )
         lines = []
         for cand in candidates:
             quad = expand(order_corners(cand.quad), 0.02, 0.08)
-            lines.append(_Line(warp(image, quad), as_quad(quad)))
+            lines.append(_Line(warp(image, quad), as_quad(quad), cand.size[1]))
         return lines
 
     def _best(self, lines: list[_Line]) -> _Scored | None:
+        """The line most likely to be the plate: in grammar, confident, large."""
+        if not lines:
+            return None
         scored = [
             s
             for line, folded in zip(lines, self._fold(lines), strict=True)
             if (s := self._score(line, folded)) is not None
         ]
+        tallest = max((s.line.height for s in scored if s.reading.in_grammar), default=0.0)
         if not scored:
             return None
-        return max(scored, key=lambda s: (s.reading.in_grammar, s.confidence))
+        return max(scored, key=lambda s: _key(s, tallest))
 
     def _score(self, line: _Line, folded: Folded) -> _Scored | None:
         evidence = self._province_evidence(line) if self.config.region == "cn" else None
@@ -138,7 +162,12 @@ class PlateReader:
         if not readings:
             return None
         top = readings[0]
-        return _Scored(top, top.min_conf * margin_factor(readings), line)
+        confidence = top.min_conf * margin_factor(readings)
+        if self.config.region in NEEDS_DIGIT and not any(ch.isdigit() for ch in top.text):
+            confidence *= NO_DIGIT_FACTOR
+        if not top.in_grammar:
+            confidence *= OFF_GRAMMAR_FACTOR
+        return _Scored(top, confidence, line)
 
     def _fold(self, lines: list[_Line]) -> list[Folded]:
         """Recognise every line; single-row lines go through the model in one batch."""
@@ -191,6 +220,14 @@ class PlateReader:
             crop=best.line.image,
             province_prior_used=r.province_prior_used,
         )
+
+
+def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, float]:
+    """Ranking of candidate lines: grammatical first, then confidence times size."""
+    size = 1.0
+    if tallest > 0:
+        size = min(1.0, scored.line.height / (FULL_SIZE_SHARE * tallest))
+    return scored.reading.in_grammar, scored.confidence * size
 
 
 def _pad(image: Image) -> Image:

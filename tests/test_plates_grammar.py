@@ -46,7 +46,7 @@ class TestTemplates:
             ("br", "JPQ9870", "br_old"),
             ("br", "ABC1D23", "br_mercosur"),
             ("us", "4GLS168", "us"),
-            ("us", "AB", "us"),
+            ("us", "AB12", "us"),
             ("eu", "RK959AD", "eu"),
         ],
     )
