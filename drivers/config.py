@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edge.config.base import ConfigModel
 
@@ -120,6 +120,17 @@ class GpioPins(ConfigModel):
     lane_light: int = Field(
         ge=0, le=27, title="Lane light pin", description="Output: lane light green (red when off)."
     )
+
+    @model_validator(mode="after")
+    def _one_signal_per_pin(self) -> GpioPins:
+        seen: dict[int, str] = {}
+        for name, pin in self.model_dump().items():
+            if pin is None:
+                continue
+            if pin in seen:
+                raise ValueError(f"pin {pin} is used for both {seen[pin]} and {name}")
+            seen[pin] = name
+        return self
 
 
 class GpioIO(ConfigModel):

@@ -6,14 +6,9 @@ builder takes the device's config model and the lane's :class:`DriverParts`
 import their heavy dependencies (pymodbus, pyserial, OpenCV, RPi.GPIO) inside,
 so importing this module stays cheap.
 
-To add a driver, write a builder and add it to its kind's registry below::
-
-    def _serial_barrier(config: Any, parts: DriverParts) -> Barrier:
-        from drivers.serial_barrier import build_serial_barrier
-
-        return build_serial_barrier(config)
-
-    BARRIERS = {"io": _io_barrier, "serial": _serial_barrier}
+To add a driver, write a builder like ``_serial_barrier`` below and add it to
+its kind's registry (``BARRIERS``, ``CAMERAS``, ``DISPLAYS``, ``LOOPS``,
+``IO_MODULES``).
 
 The lane light has no section of its own: it is the lane light coil or pin of
 the lane's I/O module, when the lane has one.
@@ -94,6 +89,24 @@ def _io_barrier(config: Any, parts: DriverParts) -> Barrier:
     return parts.io_module().barrier
 
 
+def _serial_barrier(config: Any, parts: DriverParts) -> Barrier:
+    from drivers.serial_barrier import build_serial_barrier
+
+    return build_serial_barrier(config)
+
+
+def _opencv_camera(config: Any, parts: DriverParts) -> Camera:
+    from drivers.opencv_camera import build_opencv_camera
+
+    return build_opencv_camera(config)
+
+
+def _serial_display(config: Any, parts: DriverParts) -> Display:
+    from drivers.serial_display import build_serial_display
+
+    return build_serial_display(config)
+
+
 # -- the registries: config `type` -> builder ------------------------------------
 
 IO_MODULES: dict[str, Callable[[Any, DriverParts], IOModule]] = {
@@ -106,13 +119,13 @@ LOOPS: dict[str, Callable[[Any, DriverParts], LoopInputs]] = {
 }
 BARRIERS: dict[str, Callable[[Any, DriverParts], Barrier]] = {
     "io": _io_barrier,
-    # "serial": the serial barrier controller (drivers/serial_barrier.py)
+    "serial": _serial_barrier,
 }
 CAMERAS: dict[str, Callable[[Any, DriverParts], Camera]] = {
-    # "opencv": the OpenCV camera (drivers/opencv_camera.py)
+    "opencv": _opencv_camera,
 }
 DISPLAYS: dict[str, Callable[[Any, DriverParts], Display]] = {
-    # "serial": the serial LED display
+    "serial": _serial_display,
 }
 
 

@@ -59,9 +59,6 @@ class GpioTransport:
             Output.CLOSE: pins.close_relay,
             Output.LIGHT: pins.lane_light,
         }
-        used = [*self._inputs.values(), *self._outputs.values()]
-        if len(set(used)) != len(used):
-            raise ValueError(f"GPIO pins: a pin is used twice in {sorted(used)}")
         self.label = "gpio (BCM " + ", ".join(f"{k}={v}" for k, v in self._inputs.items()) + ")"
         self._open = False
 

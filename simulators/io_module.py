@@ -15,7 +15,8 @@ client can drive it. Behind the map sits a barrier with physics:
 Technicians and traffic scenarios act on the world through the JSON control
 endpoint (see :meth:`IOModuleSimulator.routes`): vehicles on loops, stuck
 inputs, a broken arm, and the shared fault injection of
-:mod:`simulators.faults` (delayed, dropped and garbled replies, silence).
+:mod:`simulators.faults` (delayed, dropped and garbled replies, silence; the
+body of ``POST /faults`` is :mod:`simulators.fault_route`'s).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, cast
 from drivers.config import ModbusMap
 from edge import log
 from simulators.control import Route
+from simulators.fault_route import updated_faults
 from simulators.faults import Faults
 
 logger = log.get(__name__)
@@ -229,6 +231,7 @@ class IOModuleSimulator:
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._drop_next = 0  # replies still to swallow, set through POST /faults
 
     # -- lifecycle
 
@@ -266,8 +269,7 @@ class IOModuleSimulator:
         }
 
     def state(self) -> dict[str, Any]:
-        faults = asdict(self.faults)
-        faults.pop("seed", None)
+        faults = {**asdict(self.faults), "drop_next": self._drop_next}
         return {**self.world.state(), "faults": faults, "modbus": self.address}
 
     def _post_loops(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -296,15 +298,7 @@ class IOModuleSimulator:
         return self.state()
 
     def _post_faults(self, body: dict[str, Any]) -> dict[str, Any]:
-        _only(body, "delay_ms", "drop_rate", "garble_rate", "silent")
-        current = asdict(self.faults)
-        current.update(body)
-        try:
-            checked = Faults(**current)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"faults: {exc}") from None
-        for key in body:
-            setattr(self.faults, key, getattr(checked, key))
+        self.faults, self._drop_next = updated_faults(self.faults, self._drop_next, body)
         logger.info("faults_set", **body)
         return self.state()
 
@@ -393,6 +387,10 @@ class IOModuleSimulator:
         """Fault injection on the wire: drop (silence) or garble replies."""
         if not sending:
             return data
+        if self._drop_next > 0:
+            self._drop_next -= 1
+            logger.info("reply_dropped", size=len(data), still_to_drop=self._drop_next)
+            return b""
         if self.faults.drops():
             logger.info("reply_dropped", size=len(data))
             return b""
