@@ -231,11 +231,12 @@ def _statements(script: str) -> list[str]:
     """Split a migration into statements (``executescript`` would commit on its own)."""
     statements: list[str] = []
     pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
+    for piece in script.split(";"):
+        pending += piece + ";"
         if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
+            if pending.strip(" \t\n;"):
+                statements.append(pending.strip())
             pending = ""
-    if pending.strip():
+    if pending.strip(" \t\n;"):
         statements.append(pending.strip())
     return statements
