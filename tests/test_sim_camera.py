@@ -294,3 +294,30 @@ class TestDriverBadInput:
         assert len(frames) == 6
         assert frames[0].image.shape == (120, 160, 3)
         assert events.empty()
+
+
+class TestDriverTrigger:
+    """A trigger hands over the frames from just before it and the next ones."""
+
+    @pytest.mark.parametrize("before", [0, 1, 2])
+    def test_frames_before_and_after(self, sim: CameraSimulator, before: int) -> None:
+        config = OpenCVCamera(
+            type="opencv",
+            source=sim.stream_url,
+            open_timeout_ms=2000,
+            frames_before_trigger=before,
+            trigger_wait_ms=3000,
+        )
+        camera = OpenCVCameraDriver(config)
+        camera.start(queue.Queue().put)
+        try:
+            camera.trigger(before + 1)  # let the ring fill
+            newest = camera.latest()
+            assert newest is not None
+            frames = camera.trigger(4)
+        finally:
+            camera.stop()
+        seqs = [f.seq for f in frames]
+        assert len(seqs) == 4
+        assert seqs == sorted(set(seqs))
+        assert sum(seq <= newest.seq for seq in seqs) == before
