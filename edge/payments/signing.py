@@ -94,6 +94,11 @@ class Verifier:
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def remembered(self) -> int:
+        """How many nonces are held (those of fresh messages only)."""
+        with self._lock:
+            return len(self._seen)
+
     def verify(
         self, method: str, path: str, headers: Mapping[str, str], body: Mapping[str, Any]
     ) -> None:
