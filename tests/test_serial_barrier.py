@@ -534,44 +534,73 @@ class TestCommandLine:
         assert "address must be two upper-case hex characters: '1x'" in proc.stderr
 
 
+class SocatPair:
+    """``socat -d -d pty,raw,echo=0 pty,raw,echo=0``: two ptys joined like a null-modem cable."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            ["socat", "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stderr is not None
+        self.paths: list[str] = []
+        while len(self.paths) < 2:
+            line = self.proc.stderr.readline()
+            assert line, "socat exited before printing its two ptys"
+            found = re.search(r"PTY is (\S+)", line)
+            if found:
+                self.paths.append(found.group(1))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(timeout=10)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def socat() -> Iterator[SocatPair]:
+    pair = SocatPair()
+    yield pair
+    pair.close()
+
+
 @pytest.mark.skipif(
     shutil.which("socat") is None, reason="socat is not installed (apt install socat)"
 )
 class TestSocatInterop:
     """socat provides the serial pair; the driver and the simulator each open one end."""
 
-    def test_driver_talks_to_simulator_through_socat(self, events: Events) -> None:
-        proc = subprocess.Popen(
-            ["socat", "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    def test_driver_talks_to_simulator_through_socat(
+        self, socat: SocatPair, events: Events
+    ) -> None:
+        link = PortLink(socat.paths[0])
+        sim = BarrierSimulator(link, BarrierController("01", travel_s=0.05), Faults())
+        sim.start()
+        barrier = SerialBarrierDriver(barrier_config(socat.paths[1], reply_timeout_ms=200))
+        barrier.start(events)
         try:
-            assert proc.stderr is not None
-            paths: list[str] = []
-            while len(paths) < 2:
-                line = proc.stderr.readline()
-                assert line, "socat exited before printing its two ptys"
-                found = re.search(r"PTY is (\S+)", line)
-                if found:
-                    paths.append(found.group(1))
-            link = PortLink(paths[0])
-            sim = BarrierSimulator(link, BarrierController("01", travel_s=0.05), Faults())
-            sim.start()
-            barrier = SerialBarrierDriver(barrier_config(paths[1], reply_timeout_ms=200))
-            barrier.start(events)
-            try:
-                assert barrier.open().ok
-                events.wait_for(moved_to(Position.UP))
-                post(sim, "/event", {"code": "P"})
-                events.wait_for(lambda e: isinstance(e, BarrierReported))
-                assert barrier.close().ok
-            finally:
-                barrier.stop()
-                sim.stop()
-                link.close()
+            assert barrier.open().ok
+            events.wait_for(moved_to(Position.UP))
+            post(sim, "/event", {"code": "P"})
+            events.wait_for(lambda e: isinstance(e, BarrierReported))
+            assert barrier.close().ok
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            if proc.stderr is not None:
-                proc.stderr.close()
+            barrier.stop()
+            sim.stop()
+            link.close()
+
+    def test_simulator_notices_its_port_vanish(self, socat: SocatPair) -> None:
+        link = PortLink(socat.paths[0])
+        sim = BarrierSimulator(link, BarrierController("01", travel_s=0.05), Faults())
+        sim.start()
+        try:
+            socat.proc.kill()
+            assert sim.loop.finished.wait(WAIT_S), "the simulator did not notice"
+            assert sim.loop.lost is not None
+            assert sim.loop.lost.startswith(f"{socat.paths[0]}: ")
+        finally:
+            sim.stop()
+            link.close()

@@ -4,8 +4,9 @@ A rig bundles a driver with the hands of the test: put a vehicle on a loop,
 jam the arm, cut the link to the device and restore it. The contract suites
 run the same tests on every rig of their interface: the in-memory fake, the
 Modbus driver talking to ``lanewarden sim io``'s simulator over TCP on
-loopback, and the GPIO driver on the RPi.GPIO stand-in wired to the same
-simulated world.
+loopback, the GPIO driver on the RPi.GPIO stand-in wired to the same
+simulated world, and the serial barrier driver talking to ``lanewarden sim
+barrier``'s controller over a pty.
 
 To add an implementation, write a context manager yielding the rig and add it
 to the interface's registry (``LOOPS_RIGS``, ``BARRIER_RIGS``, ``LIGHT_RIGS``).
