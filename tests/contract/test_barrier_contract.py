@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from device_events import Events, eventually
 from rigs import BarrierRig
 
-from drivers.interfaces import BarrierMoved, DeviceFault, Position
+from drivers.interfaces import BarrierMoved, DeviceEvent, DeviceFault, Position
 
 
-def moved(position: Position) -> object:
+def moved(position: Position) -> Callable[[DeviceEvent], bool]:
     return lambda e: isinstance(e, BarrierMoved) and e.position is position
 
 

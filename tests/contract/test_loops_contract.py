@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from device_events import Events, eventually
 from rigs import LoopsRig
 
-from drivers.interfaces import DeviceFault, DeviceRecovered, Loop, LoopChanged, LoopState
+from drivers.interfaces import (
+    DeviceEvent,
+    DeviceFault,
+    DeviceRecovered,
+    Loop,
+    LoopChanged,
+    LoopState,
+)
 
 
-def changed(loop: Loop, occupied: bool) -> object:
+def changed(loop: Loop, occupied: bool) -> Callable[[DeviceEvent], bool]:
     return lambda e: isinstance(e, LoopChanged) and e.loop is loop and e.occupied is occupied
 
 
@@ -36,7 +45,7 @@ class TestLoopsContract:
         event = events.wait_for(changed(Loop.SAFETY, True), "safety loop occupied")
         assert isinstance(event, LoopChanged)
         assert loops_rig.loops.state().safety
-        assert not any(changed(Loop.ARMING, True)(e) for e in events.all)  # type: ignore[operator]
+        assert not any(changed(Loop.ARMING, True)(e) for e in events.all)
 
     def test_lost_device_is_a_fault_then_a_recovery(self, loops_rig: LoopsRig) -> None:
         events = Events()
