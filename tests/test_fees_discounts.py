@@ -48,7 +48,7 @@ class TestCoupons:
         # 1200 - 20 % (240) = 960; - 300 = 660.
         fee = price(tariff(), ENTRY, EXIT, coupons=order)
         assert fee.items[-2:] == (
-            FeeItem("coupon 20% off 20%", -240),
+            FeeItem("coupon 20% off", -240),
             FeeItem("coupon 3 CNY off", -300),
         )
         assert fee.total == 660
@@ -57,9 +57,9 @@ class TestCoupons:
         # 1200 - account 5 % (60) = 1140; - 10 % (114) = 1026; - 20 % (205.2 -> 205) = 821.
         fee = price(tariff(), ENTRY, EXIT, coupons=("PCT10", "PCT20"), payment_method="account")
         assert fee.items[-3:] == (
-            FeeItem("account discount 5%", -60),
-            FeeItem("coupon 10% off 10%", -114),
-            FeeItem("coupon 20% off 20%", -205),
+            FeeItem("account payment discount 5%", -60),
+            FeeItem("coupon 10% off", -114),
+            FeeItem("coupon 20% off", -205),
         )
         assert fee.total == 821
 

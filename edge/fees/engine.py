@@ -127,61 +127,73 @@ def quote(tariff: CompiledTariff, passage: Passage) -> Fee:
     exit_ = _instant(passage.exit, "exit")
     entry = None if passage.entry is None else _instant(passage.entry, "entry")
     if entry is not None and entry > exit_:
-        raise QuoteError(
-            f"entry {passage.entry.isoformat() if passage.entry else ''} is after exit "
-            f"{passage.exit.isoformat()}"
-        )
+        raise QuoteError(f"entry {passage.entry} is after exit {passage.exit}")
+    if passage.paid_amount < 0:
+        raise QuoteError(f"paid amount must not be negative, got {passage.paid_amount}")
     if len(set(passage.coupons)) != len(passage.coupons):
         raise QuoteError(f"a coupon is given more than once: {', '.join(passage.coupons)}")
     coupons = [tariff.coupon(code) for code in passage.coupons]
     version = tariff.version_at(exit_)
     pricing = version.pricing
-    free_minutes = sum(c.free_minutes for c in coupons if c.free_minutes)
-    items: list[FeeItem] = []
     if isinstance(pricing, ParkingPricing):
-        if passage.paid_at is not None:
-            paid_at = _instant(passage.paid_at, "payment")
+        paid_at = None if passage.paid_at is None else _instant(passage.paid_at, "payment")
+        if paid_at is not None:
             if entry is not None and not entry <= paid_at <= exit_:
                 raise QuoteError("the payment time must lie between the entry and the exit")
             if exit_ - paid_at <= pricing.grace_s:
                 label = f"paid, leaving within the {pricing.grace_minutes} min grace period"
                 return Fee((FeeItem(label, 0),), 0, tariff.currency, tariff.id, version.version)
-        items += [
-            FeeItem(f"coupon {c.name}: {c.free_minutes} free minutes", 0)
-            for c in coupons
-            if c.free_minutes
-        ]
-        billed_exit = exit_ if entry is None else max(entry, exit_ - free_minutes * 60)
-        items += pricing.price(passage.vehicle_class, entry, billed_exit)
+        items = _parking_items(pricing, passage.vehicle_class, entry, exit_, coupons)
+    elif any(c.free_minutes for c in coupons):
+        raise QuoteError("free-minute coupons apply to parking stays only")
+    elif passage.paid_at is not None or passage.paid_amount:
+        raise QuoteError("an earlier payment (grace period) applies to parking stays only")
+    elif isinstance(pricing, HighwayPricing):
+        items = pricing.price(passage, tariff.clock.ordinal(exit_))
     else:
-        if free_minutes:
-            raise QuoteError("free-minute coupons apply to parking stays only")
-        if passage.paid_at is not None or passage.paid_amount:
-            raise QuoteError("an earlier payment (grace period) applies to parking stays only")
-        if isinstance(pricing, HighwayPricing):
-            items += pricing.price(passage, tariff.clock.ordinal(exit_))
-        else:
-            items += pricing.price(passage.vehicle_class)
-    total = sum(item.amount for item in items)
-    rule = tariff.discount_rounding
-    method_percent = (
-        version.payment_discounts.get(passage.payment_method) if passage.payment_method else None
+        items = pricing.price(passage.vehicle_class)
+    _discount(items, tariff, version, passage, coupons)
+    return Fee(
+        tuple(items), sum(i.amount for i in items), tariff.currency, tariff.id, version.version
     )
-    percents = [(f"{passage.payment_method} discount", method_percent)] if method_percent else []
-    percents += [(f"coupon {c.name}", c.percent) for c in coupons if c.percent is not None]
+
+
+def _parking_items(
+    pricing: ParkingPricing,
+    vehicle_class: int,
+    entry: int | None,
+    exit_: int,
+    coupons: list[Coupon],
+) -> list[FeeItem]:
+    """Step 1 and 2 of the order: free-minute coupons end the billed stay earlier."""
+    free = [c for c in coupons if c.free_minutes]
+    items = [FeeItem(f"coupon {c.name}: {c.free_minutes} free minutes", 0) for c in free]
+    if entry is not None:
+        exit_ = max(entry, exit_ - 60 * sum(c.free_minutes or 0 for c in free))
+    return items + pricing.price(vehicle_class, entry, exit_)
+
+
+def _discount(
+    items: list[FeeItem],
+    tariff: CompiledTariff,
+    version: CompiledVersion,
+    passage: Passage,
+    coupons: list[Coupon],
+) -> None:
+    """Steps 3 to 6 of the order, appended to ``items``; the running total stays >= 0."""
+    total = sum(item.amount for item in items)
+    method = passage.payment_method
+    method_percent = version.payment_discounts.get(method) if method else None
+    percents = [(f"{method} payment discount {method_percent}%", method_percent)]
+    percents += [(f"coupon {c.name}", c.percent) for c in coupons]
     for label, percent in percents:
-        off = min(total, percent_of(total, percent, rule))
-        items.append(FeeItem(f"{label} {percent}%", -off))
-        total -= off
-    for coupon in coupons:
-        if coupon.amount is not None:
-            off = min(total, coupon.amount)
-            items.append(FeeItem(f"coupon {coupon.name}", -off))
+        if percent is not None:
+            off = min(total, percent_of(total, percent, tariff.discount_rounding))
+            items.append(FeeItem(label, -off))
             total -= off
-    if passage.paid_amount:
-        if passage.paid_amount < 0:
-            raise QuoteError(f"paid amount must not be negative, got {passage.paid_amount}")
-        off = min(total, passage.paid_amount)
-        items.append(FeeItem("already paid", -off))
-        total -= off
-    return Fee(tuple(items), total, tariff.currency, tariff.id, version.version)
+    amounts = [(f"coupon {c.name}", c.amount) for c in coupons]
+    for label, amount in [*amounts, ("already paid", passage.paid_amount or None)]:
+        if amount is not None:
+            off = min(total, amount)
+            items.append(FeeItem(label, -off))
+            total -= off
