@@ -19,11 +19,15 @@ from structlog.testing import capture_logs
 
 from drivers import serial_display as proto
 from drivers.config import SerialDisplay
+from drivers.factory import DriverParts, build_display
 from drivers.interfaces import DeviceEvent, DeviceFault, DeviceRecovered, Display
 from drivers.serial_display import SerialDisplayDriver
+from edge.config.lane import load_lane
 from simulators.display import DisplaySimulator, render, text_width
 from simulators.faults import Faults
 from simulators.serial_link import PtyLink
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Any text a lane may show: letters of every script, no control characters.
 row_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=20)
@@ -268,6 +272,16 @@ class TestDriver:
             assert display.show(["x"]).reason == "serial port /dev/no-such-display is not open"
         finally:
             display.stop()
+
+
+class TestFactory:
+    """A lane whose display section says ``type = "serial"`` gets this driver."""
+
+    def test_riverside_exit_has_a_serial_display(self) -> None:
+        lane = load_lane(ROOT / "config" / "lanes" / "riverside-exit.toml").lane
+        display = build_display(DriverParts(lane))
+        assert isinstance(display, SerialDisplayDriver)
+        assert display.config.port == "/dev/ttyUSB2"
 
 
 class TestSimulatorRejects:

@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 
 from drivers import barrier_frames as bf
 from drivers.config import SerialBarrier
+from drivers.factory import DriverParts, build_barrier
 from drivers.interfaces import (
     Barrier,
     BarrierMoved,
@@ -29,10 +30,13 @@ from drivers.interfaces import (
     Position,
 )
 from drivers.serial_barrier import SerialBarrierDriver
+from edge.config.lane import load_lane
 from simulators.control import ControlClient, ControlError, ControlServer
 from simulators.faults import Faults
 from simulators.serial_barrier import BarrierController, BarrierSimulator
 from simulators.serial_link import PortLink, PtyLink
+
+ROOT = Path(__file__).resolve().parents[1]
 
 WAIT_S = 5.0  # generous: a bound for a hung test, not a speed requirement
 
@@ -207,6 +211,16 @@ class TestRetries:
             events.wait_for(lambda e: isinstance(e, DeviceRecovered))
         finally:
             barrier.stop()
+
+
+class TestFactory:
+    """A lane whose barrier section says ``type = "serial"`` gets this driver."""
+
+    def test_riverside_exit_has_a_serial_barrier(self) -> None:
+        lane = load_lane(ROOT / "config" / "lanes" / "riverside-exit.toml").lane
+        barrier = build_barrier(DriverParts(lane))
+        assert isinstance(barrier, SerialBarrierDriver)
+        assert barrier.config.port == "/dev/ttyUSB1"
 
 
 class TestUnsolicited:
