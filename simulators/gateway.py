@@ -59,6 +59,7 @@ class GatewayFaults:
     late_callback_s: float = 0.0
     auto_pay_ms: int | None = None
     timeout_next: int = 0
+    """The next this-many API requests that succeed are carried out but not answered."""
 
     def __post_init__(self) -> None:
         for name in ("decline_rate", "timeout_rate", "forge_rate"):
@@ -570,7 +571,8 @@ class GatewayServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 request = HttpRequest(method, self.path, headers, self.rfile.read(length))
-                latency = server.sim.faults.latency_ms / 1000
+                api = not self.path.startswith("/_sim/")
+                latency = server.sim.faults.latency_ms / 1000 if api else 0
                 if latency and server._stopping.wait(latency):
                     return
                 answer = server.sim.handle(request)

@@ -10,5 +10,8 @@ The daemon builds, from the lane's config:
 * :class:`~edge.payments.chain.PaymentChain`: ``settle(request)`` gives one
   :class:`~edge.payments.outcome.PaymentOutcome` (paid, not paid or post-pay).
 
+* :class:`~edge.payments.service.Payments`: all of the above wired from the
+  lane's ``GatewayConfig`` and ``PaymentPolicy``, with ``start``/``stop``/``sweep``.
+
 Nothing here writes to the store: the daemon records the outcomes and events.
 """
