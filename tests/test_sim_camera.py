@@ -321,3 +321,31 @@ class TestDriverTrigger:
         assert len(seqs) == 4
         assert seqs == sorted(set(seqs))
         assert sum(seq <= newest.seq for seq in seqs) == before
+
+
+@pytest.mark.slow
+class TestPlateReadable:
+    """The lane's plate reader reads the simulator's plates through the OpenCV driver."""
+
+    def test_reader_reads_rendered_plate_and_not_the_muddy_one(self, sim: CameraSimulator) -> None:
+        from models.config import RecognitionConfig
+        from models.reader import PlateReader
+
+        reader = PlateReader(RecognitionConfig(region="cn"))
+        control = ControlClient(sim.control_url)
+        camera = OpenCVCameraDriver(
+            OpenCVCamera(type="opencv", source=sim.stream_url, open_timeout_ms=2000)
+        )
+        camera.start(queue.Queue().put)
+        try:
+            control.post("/vehicle", {"plate": "沪C8GK31"})
+            camera.trigger(4)  # frames from before the vehicle arrived leave the ring
+            clean = reader.read([f.image for f in camera.trigger(2)])
+            control.post("/vehicle", {"plate": "沪C8GK31", "unreadable": True})
+            camera.trigger(4)
+            muddy = reader.read([f.image for f in camera.trigger(2)])
+        finally:
+            camera.stop()
+        assert clean.accepted
+        assert clean.text == "沪C8GK31"
+        assert not muddy.accepted
