@@ -335,6 +335,19 @@ class TestBadNetworks:
             f"{path}: versions[0].highway.network: network file {tmp_path / 'net.toml'} not found"
         ]
 
+    def test_config_check_loads_the_network(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "h.toml"
+        path.write_text(HIGHWAY)
+        assert main(["config", "check", str(path)]) == 1
+        assert (
+            f"{path}: (top level): Value error, versions[0].highway.network: network file "
+            f"{tmp_path / 'net.toml'} not found"
+        ) in capsys.readouterr().err
+        (tmp_path / "net.toml").write_text(NETWORK)
+        assert main(["config", "check", str(path)]) == 0
+
     def test_tariff_reports_a_bad_network(self, tmp_path: Path) -> None:
         (tmp_path / "net.toml").write_text(edited(NETWORK, "km = 10", "kms = 10"))
         (tmp_path / "h.toml").write_text(HIGHWAY)

@@ -34,7 +34,7 @@ class ConfigError(Exception):
 KINDS: dict[str, str] = {
     "lane": "edge.config.lane:LaneConfig",
     "plaza": "edge.config.plaza:PlazaConfig",
-    "tariff": "edge.fees.tariff:Tariff",
+    "tariff": "edge.fees.files:TariffFile",
     "network": "edge.fees.network:Network",
 }
 
