@@ -1,8 +1,8 @@
 """``lanewarden bench store``: durable transactions per second against bare SQLite commits.
 
 Both loops run on the same disk with the same settings (WAL, ``synchronous=FULL``),
-one commit per record, in alternating rounds so that other load on the machine
-falls on both alike. The store's figure covers what the daemon pays per record:
+one commit per record, interleaved record by record (a bare commit, then a store
+append, each timed on its own) so that other load on the machine falls on both alike. The store's figure covers what the daemon pays per record:
 reading the lane's head, sealing (canonical JSON, SHA-256), inserting, moving the
 head, and the durable commit. Building the record (the lane's decision) is done
 before the clock starts.
@@ -46,17 +46,24 @@ def register(groups: Groups) -> None:
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--count", type=int, default=3000, help="records per loop (default: 3000)")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="alternating rounds the count is split into"
-    )
     parser.set_defaults(func=run)
 
 
 @dataclass(frozen=True)
 class Figures:
     records: int
-    txn_per_s: float
-    sqlite_commit_per_s: float
+    store_s: list[float]
+    """Seconds of each store append."""
+    bare_s: list[float]
+    """Seconds of each bare one-row commit."""
+
+    @property
+    def txn_per_s(self) -> float:
+        return self.records / sum(self.store_s)
+
+    @property
+    def sqlite_commit_per_s(self) -> float:
+        return self.records / sum(self.bare_s)
 
     @property
     def ratio(self) -> float:
@@ -69,7 +76,16 @@ class Figures:
             "sqlite_commit_per_s": round(self.sqlite_commit_per_s, 1),
             "ratio": round(self.ratio, 3),
             "target_ratio": TARGET_RATIO,
+            "txn_p50_ms": _ms(self.store_s, 0.5),
+            "txn_p99_ms": _ms(self.store_s, 0.99),
+            "sqlite_commit_p50_ms": _ms(self.bare_s, 0.5),
+            "sqlite_commit_p99_ms": _ms(self.bare_s, 0.99),
         }
+
+
+def _ms(seconds: list[float], quantile: float) -> float:
+    ordered = sorted(seconds)
+    return round(1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))], 3)
 
 
 def sample_transactions(count: int, start: datetime) -> Iterator[Transaction]:
@@ -106,57 +122,61 @@ def sample_transactions(count: int, start: datetime) -> Iterator[Transaction]:
         )
 
 
-def measure(db_path: Path, scratch: Path, count: int, rounds: int) -> Figures:
-    """Run both loops in ``rounds`` alternating chunks; ``scratch`` holds the bare database."""
+def measure(db_path: Path, scratch: Path, count: int) -> Figures:
+    """Interleave ``count`` store appends and bare commits; ``scratch`` holds the bare file."""
     from edge.store import Store
 
     drafts = list(sample_transactions(count, datetime.now(UTC)))
     payload = json.dumps(drafts[0].model_dump(mode="json"))
     bare = sqlite3.connect(scratch / "bare.db", isolation_level=None)
     store = Store.open(db_path)
+    store_s: list[float] = []
+    bare_s: list[float] = []
     try:
         for pragma in DURABLE_PRAGMAS:
             bare.execute(pragma)
         bare.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        store_s = bare_s = 0.0
-        chunk = -(-count // rounds)
-        for start in range(0, count, chunk):
-            batch = drafts[start : start + chunk]
-            began = time.perf_counter()
-            for _ in batch:
-                bare.execute("BEGIN IMMEDIATE")
-                bare.execute("INSERT INTO t (body) VALUES (?)", (payload,))
-                bare.execute("COMMIT")
-            bare_s += time.perf_counter() - began
-            began = time.perf_counter()
-            for txn in batch:
-                store.append_transaction(txn)
-            store_s += time.perf_counter() - began
+        clock = time.perf_counter
+        for txn in drafts:
+            began = clock()
+            bare.execute("BEGIN IMMEDIATE")
+            bare.execute("INSERT INTO t (body) VALUES (?)", (payload,))
+            bare.execute("COMMIT")
+            middle = clock()
+            store.append_transaction(txn)
+            bare_s.append(middle - began)
+            store_s.append(clock() - middle)
     finally:
         store.close()
         bare.close()
-    return Figures(records=count, txn_per_s=count / store_s, sqlite_commit_per_s=count / bare_s)
+    return Figures(records=count, store_s=store_s, bare_s=bare_s)
 
 
 def render(figures: Figures, db: str) -> str:
+    values = figures.as_dict()
     rows = [
         ("txn_per_s", f"{figures.txn_per_s:,.1f}"),
         ("sqlite_commit_per_s", f"{figures.sqlite_commit_per_s:,.1f}"),
         ("ratio", f"{figures.ratio:.3f}  (target >= {TARGET_RATIO})"),
+        ("txn_p50_ms / p99", f"{values['txn_p50_ms']} / {values['txn_p99_ms']}"),
+        (
+            "sqlite_commit_p50_ms / p99",
+            f"{values['sqlite_commit_p50_ms']} / {values['sqlite_commit_p99_ms']}",
+        ),
     ]
     head = f"bench store: {figures.records} records, WAL, synchronous=FULL, db {db}"
-    return "\n".join([head, f"{'figure':<22}value"] + [f"{k:<22}{v}" for k, v in rows])
+    return "\n".join([head, f"{'figure':<28}value"] + [f"{k:<28}{v}" for k, v in rows])
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.count < 1 or args.rounds < 1 or args.rounds > args.count:
-        raise SystemExit("error: --count and --rounds must be >= 1, rounds <= count")
+    if args.count < 1:
+        raise SystemExit("error: --count must be at least 1")
     db_path: Path = args.db if args.db is not None else Path()
     parent = db_path.resolve().parent if args.db is not None else None
     workdir = Path(tempfile.mkdtemp(prefix="lanewarden-bench-", dir=parent))
     try:
         target = args.db if args.db is not None else workdir / "store.db"
-        figures = measure(target, workdir, args.count, args.rounds)
+        figures = measure(target, workdir, args.count)
     finally:
         shutil.rmtree(workdir)
     print(render(figures, str(args.db) if args.db is not None else "(temporary, removed)"))
