@@ -1,7 +1,10 @@
 """The fee engine: ``quote(tariff, passage) -> Fee``. Pure: no clock reads, no I/O.
 
 A :class:`CompiledTariff` is built once from a validated :class:`Tariff` (and,
-for a highway tariff, its network); quoting then does integer arithmetic only.
+for a highway tariff, its network); quoting then does integer arithmetic only,
+on times counted to the second. The version in force at the exit prices the
+whole passage (so a stay can cost less when a cheaper version starts before
+it ends).
 
 Discounts and coupons apply in this order, each to the running total:
 
