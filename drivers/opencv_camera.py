@@ -61,6 +61,7 @@ class OpenCVCameraDriver:
         self._ring: deque[Frame] = deque(maxlen=config.ring_size)
         self._seq = 0
         self._down_reason: str | None = None
+        self._connected = False  # a capture is open: the watchdog checks frame age
         self._last_frame_at = 0.0
         self._last_good_at = 0.0
         self._transition = threading.Lock()  # keeps fault and recovery events in order
@@ -73,8 +74,6 @@ class OpenCVCameraDriver:
             raise RuntimeError(f"{self.name}: already started")
         self._sink = sink
         self._stop.clear()
-        now = time.monotonic()
-        self._last_frame_at = self._last_good_at = now
         self._threads = [
             threading.Thread(target=self._read_loop, name=f"{self.name}-reader", daemon=True),
             threading.Thread(target=self._watch, name=f"{self.name}-watchdog", daemon=True),
@@ -134,12 +133,11 @@ class OpenCVCameraDriver:
         while not self._stop.is_set():
             capture = self._open()
             if capture is None:
-                self._went_down(
-                    f"cannot open {self._source} within {self.config.open_timeout_ms} ms "
-                    "(unreachable, refused, or not a video stream)"
-                )
+                self._went_down(self._open_failure())
             else:
+                self._connection(opened=True)
                 produced = self._read_frames(capture)
+                self._connection(opened=False)
                 capture.release()
                 if produced:
                     backoff = self.config.reconnect_min_s
@@ -171,6 +169,16 @@ class OpenCVCameraDriver:
         logger.info("camera_opened", device=self.name, source=self._source)
         return capture
 
+    def _open_failure(self) -> str:
+        if is_network(self.config.source):
+            return (
+                f"cannot open {self._source} within {self.config.open_timeout_ms} ms "
+                "(unreachable, refused, or not a video stream)"
+            )
+        if self.config.source.isdigit():
+            return f"cannot open video device {self.config.source} (absent, busy, or no permission)"
+        return f"cannot open {self._source} (no such file, or not a video)"
+
     def _read_frames(self, capture: cv2.VideoCapture) -> int:
         """Read until the stream fails or the driver stops; the number of frames read."""
         produced = 0
@@ -189,6 +197,13 @@ class OpenCVCameraDriver:
             if period:
                 self._stop.wait(period)
         return produced
+
+    def _connection(self, *, opened: bool) -> None:
+        """Frame ages count from the moment a capture opens; the reader reports open failures."""
+        with self._new_frame:
+            self._connected = opened
+            if opened:
+                self._last_frame_at = self._last_good_at = time.monotonic()
 
     def _keep(self, image: np.ndarray[tuple[int, ...], np.dtype[np.uint8]]) -> None:
         now = time.monotonic()
@@ -210,6 +225,8 @@ class OpenCVCameraDriver:
         while not self._stop.wait(min(stale / 4, 0.25)):
             now = time.monotonic()
             with self._new_frame:
+                if not self._connected:
+                    continue
                 frame_age = now - self._last_frame_at
                 good_age = now - self._last_good_at
             if frame_age > stale:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +85,15 @@ class TestStream:
         control.call("DELETE", "/vehicle")
         read_until(capture, 0.05, at_least=False)
         assert control.get("/state")["vehicle"] is None
+
+    def test_snapshot_is_one_jpeg(self, sim: CameraSimulator) -> None:
+        with urllib.request.urlopen(
+            sim.stream_url.replace("stream.mjpg", "snapshot.jpg"), timeout=WAIT_S
+        ) as reply:
+            assert reply.headers["Content-Type"] == "image/jpeg"
+            data = reply.read()
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (480, 640, 3)
 
     def test_black_frames_when_dark_black(
         self, sim: CameraSimulator, capture: cv2.VideoCapture
@@ -237,7 +247,7 @@ class TestDriverBadInput:
                 fault = events.get(timeout=WAIT_S)
                 camera.stop()
         assert isinstance(fault, DeviceFault)
-        assert url in fault.reason
+        assert f"cannot open {url} within 300 ms" in fault.reason
         assert camera.latest() is None
         downs = [line for line in logs if line["event"] == "camera_down"]
         assert downs
@@ -264,6 +274,40 @@ class TestDriverBadInput:
         camera.stop()
         assert isinstance(fault, DeviceFault)
         assert "/state" in fault.reason
+
+    def test_stream_that_goes_silent(self, sim: CameraSimulator) -> None:
+        camera = driver(sim.stream_url, open_timeout_ms=2000)
+        events: queue.Queue[DeviceEvent] = queue.Queue()
+        camera.start(events.put)
+        try:
+            assert camera.trigger(1), "no frame before the fault"
+            ControlClient(sim.control_url).post("/faults", {"silent": True})
+            fault = events.get(timeout=WAIT_S)
+        finally:
+            camera.stop()
+        assert isinstance(fault, DeviceFault)
+        assert f"no frame from {sim.stream_url}" in fault.reason
+
+    @pytest.mark.parametrize(
+        ("source", "reason"),
+        [
+            (
+                "/nonexistent/lane.avi",
+                "cannot open /nonexistent/lane.avi (no such file, or not a video)",
+            ),
+            ("97", "cannot open video device 97 (absent, busy, or no permission)"),
+        ],
+    )
+    def test_missing_file_or_device(self, source: str, reason: str) -> None:
+        camera = driver(source)
+        events: queue.Queue[DeviceEvent] = queue.Queue()
+        camera.start(events.put)
+        try:
+            fault = events.get(timeout=WAIT_S)
+        finally:
+            camera.stop()
+        assert isinstance(fault, DeviceFault)
+        assert fault.reason == reason
 
     def test_garbled_jpeg_frames_do_not_stop_the_driver(self, sim: CameraSimulator) -> None:
         ControlClient(sim.control_url).post("/faults", {"garble_rate": 1.0, "seed": 3})
