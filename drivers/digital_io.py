@@ -105,6 +105,10 @@ class Debouncer:
             return True
         return False
 
+    def reset(self) -> None:
+        self.state = False
+        self._candidate_since = None
+
     def due(self) -> float | None:
         """When a pending change would be confirmed, if one is pending."""
         return None if self._candidate_since is None else self._candidate_since + self.hold_s
@@ -277,6 +281,10 @@ class IOModule:
                     break
         self._pulses.clear()
         self._disconnect()
+        # Stopped, the module knows nothing: the next start reads everything afresh.
+        self._tracker.forget()
+        for debouncer in self._debouncers.values():
+            debouncer.reset()
 
     # -- state read by the drivers
 
@@ -364,6 +372,11 @@ class IOModule:
             except IOFaultError as exc:
                 events.extend(self._lost(str(exc)))
                 ok = False
+            except Exception as exc:
+                # A library bug must not kill the poll thread: report it as a fault and go on.
+                logger.exception("io_unexpected_error", module=self.name)
+                events.extend(self._lost(f"unexpected {type(exc).__name__}: {exc}"))
+                ok = False
             else:
                 events.extend(self._recovered())
                 events.extend(self._observe(inputs))
@@ -424,7 +437,11 @@ class IOModule:
             else:
                 targets = [sinks[device]] if device in sinks else []
             for sink in targets:
-                sink(event)
+                try:
+                    sink(event)
+                except Exception:
+                    # The daemon's sink failing must not stop the device being watched.
+                    logger.exception("event_sink_failed", event_type=type(event).__name__)
 
 
 class _ModuleDevice:

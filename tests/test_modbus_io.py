@@ -14,6 +14,7 @@ from drivers.digital_io import (
     BarrierTracker,
     Debouncer,
     Inputs,
+    IOFaultError,
     IOModule,
     ModuleTiming,
 )
@@ -181,6 +182,7 @@ class TestModbusDriver:
             module.barrier.open()
             events.wait_for(lambda e: e == BarrierMoved(Position.UP, e.at), "barrier up")
             sim.world.rise_s = sim.world.fall_s = 2.0  # slow enough to catch it moving
+            events.clear()
             module.barrier.close()
             events.wait_for(lambda e: e == BarrierMoved(Position.MOVING, e.at), "arm falling")
             sim.world.set_loops(safety=True)
@@ -306,3 +308,60 @@ class TestModbusBuilder:
                 assert sim.world.state()["light"] == "red"  # coil 2 untouched
             finally:
                 module.light.stop()
+
+
+class FlakyTransport:
+    """A transport whose reads fail with whatever the test queues, then succeed."""
+
+    label = "flaky"
+
+    def __init__(self) -> None:
+        self.failures: list[Exception] = []
+
+    def open(self, wake: object) -> None:
+        return None
+
+    def read(self) -> Inputs:
+        if self.failures:
+            raise self.failures.pop(0)
+        return inputs(down=True)
+
+    def write(self, output: object, on: bool) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class TestIOModuleRobustness:
+    """Neither a library bug nor a failing sink stops the poll thread."""
+
+    def test_unexpected_exception_is_a_fault_then_recovery(self) -> None:
+        transport = FlakyTransport()
+        transport.failures.append(KeyError("register"))
+        module = IOModule(transport, TIMING)
+        with running(module) as events:
+            fault = events.wait_for(is_fault, "fault")
+            events.wait_for(lambda e: isinstance(e, DeviceRecovered), "recovery")
+        assert isinstance(fault, DeviceFault)
+        assert fault.reason == "unexpected KeyError: 'register'"
+
+    def test_failing_sink_does_not_stop_the_thread(self) -> None:
+        transport = FlakyTransport()
+        module = IOModule(transport, TIMING)
+        delivered = Events()
+        calls = []
+
+        def sink(event: object) -> None:
+            calls.append(event)
+            if len(calls) == 1:
+                raise RuntimeError("sink bug")
+            delivered(event)  # type: ignore[arg-type]
+
+        module.barrier.start(sink)
+        try:
+            eventually(lambda: module.barrier.position() is Position.DOWN, "first read")
+            transport.failures.append(IOFaultError("gone"))
+            delivered.wait_for(is_fault, "fault after the sink failed once")
+        finally:
+            module.barrier.stop()
