@@ -89,9 +89,14 @@ class Vocabulary:
         return Folded(alphabet, sub, blank.astype(np.float32))
 
 
-@functools.lru_cache(maxsize=64)
-def _absorption(alphabet: tuple[str, ...], slot: frozenset[str]) -> FloatArray:
-    """(n, n) weights: how much of character i's probability counts for allowed j."""
+@functools.lru_cache(maxsize=128)
+def _absorption(alphabet: tuple[str, ...], slot: frozenset[str], full: bool) -> FloatArray:
+    """(n, n) weights: how much of character i's probability counts for allowed j.
+
+    ``full`` counts a confusable partner's whole probability (for confidence:
+    the recogniser saw this glyph); otherwise its confusion weight (for the
+    search: assuming a confusion has a price, so layouts do not tie).
+    """
     absorb = np.zeros((len(alphabet), len(alphabet)), dtype=np.float32)
     for j, ch in enumerate(alphabet):
         if ch not in slot:
@@ -100,12 +105,17 @@ def _absorption(alphabet: tuple[str, ...], slot: frozenset[str]) -> FloatArray:
             if other == ch:
                 absorb[i, j] = 1.0
             elif other not in slot:
-                absorb[i, j] = confusion_weight(other, ch)
+                weight = confusion_weight(other, ch)
+                absorb[i, j] = 1.0 if full and weight > 0 else weight
     return absorb
 
 
 def slot_emissions(
-    folded: Folded, slot: frozenset[str], prior: Mapping[str, float] | None = None
+    folded: Folded,
+    slot: frozenset[str],
+    prior: Mapping[str, float] | None = None,
+    *,
+    full: bool = False,
 ) -> FloatArray:
     """Log emission (T, n) of each alphabet character in ``slot``; -inf-like outside.
 
@@ -115,7 +125,7 @@ def slot_emissions(
     so the prior changes which character wins, not whether a blank does.
     """
     alphabet = folded.alphabet
-    mass = folded.probs @ _absorption(alphabet, slot)
+    mass = folded.probs @ _absorption(alphabet, slot, full)
     allowed = np.array([ch in slot for ch in alphabet])
     if prior:
         weights = np.array([prior.get(ch, 1.0) for ch in alphabet], dtype=np.float32)
@@ -141,15 +151,18 @@ def constrained_decode(
     first: list[bool] = []
     last: list[int] = []
     rows: list[FloatArray] = []
+    seen_rows: list[FloatArray] = []
     for template, prior in zip(templates, priors, strict=True):
         for i, slot in enumerate(template):
             rows.append(slot_emissions(folded, slot, prior if i == 0 else None))
+            seen_rows.append(slot_emissions(folded, slot, prior if i == 0 else None, full=True))
             slots.append(slot)
             first.append(i == 0)
         last.append(len(slots) - 1)
     if not slots:
         return [None] * len(templates)
     emissions = np.stack(rows)  # (S, T, n)
+    seen = np.stack(seen_rows)
     is_first = np.array(first)
     prev = np.where(is_first, 0, np.arange(len(slots)) - 1)
     steps, n = folded.steps, len(folded.alphabet)
@@ -187,7 +200,7 @@ def constrained_decode(
     return [
         _backtrack(
             folded,
-            emissions=emissions,
+            seen=seen,
             emit=emit,
             after=after,
             emit_from=emit_from,
@@ -202,7 +215,7 @@ def constrained_decode(
 def _backtrack(
     folded: Folded,
     *,
-    emissions: FloatArray,
+    seen: FloatArray,
     emit: FloatArray,
     after: FloatArray,
     emit_from: npt.NDArray[np.int16],
@@ -231,7 +244,7 @@ def _backtrack(
             if conf[k] == 0.0:
                 spans[k] = (t, t)
             chars[k] = char
-            conf[k] = max(conf[k], float(np.exp(emissions[slot, t, char])))
+            conf[k] = max(conf[k], float(np.exp(seen[slot, t, char])))
             spans[k] = (t, spans[k][1])
             src = int(emit_from[t, slot, char])
             if src == -2:

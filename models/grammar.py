@@ -31,18 +31,19 @@ CN_SUFFIXES = frozenset("学警挂港澳领")
 
 #: Pairs a recogniser confuses on plates, with how much of the wrong
 #: character's probability counts toward the right one when only the right
-#: one is allowed in a slot.
+#: one is allowed in a slot: roughly how often the recogniser writes the one
+#: when the plate carries the other, relative to reading it right.
 CONFUSIONS: dict[tuple[str, str], float] = {
-    ("O", "0"): 0.9,
-    ("I", "1"): 0.9,
-    ("B", "8"): 0.8,
-    ("S", "5"): 0.8,
-    ("Z", "2"): 0.8,
-    ("D", "0"): 0.7,
-    ("Q", "0"): 0.7,
-    ("G", "6"): 0.6,
-    ("T", "7"): 0.5,
-    ("A", "4"): 0.5,
+    ("O", "0"): 0.5,
+    ("I", "1"): 0.3,
+    ("B", "8"): 0.2,
+    ("S", "5"): 0.2,
+    ("Z", "2"): 0.2,
+    ("D", "0"): 0.15,
+    ("Q", "0"): 0.15,
+    ("G", "6"): 0.15,
+    ("T", "7"): 0.1,
+    ("A", "4"): 0.1,
 }
 
 
@@ -88,9 +89,19 @@ class Grammar:
 
 
 def _alnum_range(
-    plate_type: str, low: int, high: int, slot: frozenset[str]
+    plate_type: str, low: int, high: int, slot: frozenset[str], log_prior: float = 0.0
 ) -> tuple[Template, ...]:
-    return tuple(Template(plate_type, (slot,) * n) for n in range(low, high + 1))
+    return tuple(Template(plate_type, (slot,) * n, log_prior) for n in range(low, high + 1))
+
+
+def _layout(pattern: str) -> tuple[frozenset[str], ...]:
+    """Slots from a pattern of L (letter) and D (digit)."""
+    return tuple(LETTERS if ch == "L" else DIGITS for ch in pattern)
+
+
+#: Frequent European layouts: FR/IT/HR/SK (AB123CD), UK (AB12CDE), CZ (1AB2345,
+#: 1A23456), PL/DE-like (ABC1234, ABC123), ES (1234ABC), NL-like (12ABC3).
+EU_LAYOUTS = ("LLDDDLL", "LLDDLLL", "DLLDDDD", "DLDDDDD", "LLLDDDD", "LLLDDD", "DDDDLLL", "DDLLLD")
 
 
 P, L, X = PROVINCES, CN_LETTERS, CN_ALNUM
@@ -115,7 +126,14 @@ GRAMMARS: dict[Region, Grammar] = {
     ),
     # Most US states print O and 0 with one glyph and issue only the digit.
     "us": Grammar("us", _alnum_range("us", 4, 8, ALNUM - {"O"})),
-    "eu": Grammar("eu", _alnum_range("eu", 4, 9, ALNUM)),
+    # Common national layouts first; any 4 to 9 letters and digits at a cost.
+    "eu": Grammar(
+        "eu",
+        (
+            *(Template("eu", _layout(layout)) for layout in EU_LAYOUTS),
+            *_alnum_range("eu", 4, 9, ALNUM, -2.0),
+        ),
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from models.band import strip_left_band
 from models.config import RecognitionConfig
 from models.ctc import FloatArray, Folded
 from models.grammar import PROVINCES, grammar_for
@@ -132,7 +133,10 @@ class PlateReader:
         lines = []
         for cand in candidates:
             quad = expand(order_corners(cand.quad), 0.02, 0.08)
-            lines.append(_Line(warp(image, quad), as_quad(quad), cand.size[1]))
+            plate = warp(image, quad)
+            if cfg.region == "eu":
+                plate = strip_left_band(plate)
+            lines.append(_Line(plate, as_quad(quad), cand.size[1]))
         return lines
 
     def _best(self, lines: list[_Line]) -> _Scored | None:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from models.config import RecognitionConfig
+from models.grammar import confusion_weight
 from models.match import MatchConfig, match_plate, plate_distance
 from models.result import PlateRead, unreadable
 from models.vote import fuse
@@ -79,7 +80,7 @@ class TestMatch:
     def test_confusable_substitution_is_cheap(self) -> None:
         m = match_plate("XYZ98O6", ["XYZ9806"], CFG)
         assert m.entry == "XYZ9806"
-        assert m.distance == pytest.approx(1.0 - 0.7 * 0.9)
+        assert m.distance == pytest.approx(1.0 - 0.7 * confusion_weight("O", "0"))
         assert plate_distance("XYZ98K6", "XYZ9806", 0.3) == 1.0
 
     def test_ambiguous_match_is_flagged(self) -> None:
