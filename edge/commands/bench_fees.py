@@ -23,7 +23,8 @@ def register(groups: Groups) -> None:
         help="fee engine quotes per second (stays up to 24 h, time bands and caps)",
         description="Quote random parking stays of up to 24 h (entries spread over a year, "
         "day/night bands, tiers, daily caps, holidays) on one core and report quotes per "
-        "second. Target: at least 20,000.",
+        "second of CPU time (quotes_per_s; target at least 20,000) and of wall-clock time "
+        "(quotes_per_s_wall, lower when other processes share the core).",
     )
     parser.add_argument(
         "--tariff",
@@ -74,23 +75,34 @@ def run(args: argparse.Namespace) -> int:
         passages.append(Passage(entry=entry, exit=entry + stay, vehicle_class=rng.choice(classes)))
     for passage in passages[:1000]:  # warm up: imports, caches of the first local dates
         quote(tariff, passage)
-    started = time.perf_counter()
+    # CPU time is what one core spends; wall time also counts waiting for a
+    # core on a shared machine. Both are reported; the target is on CPU time.
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
     total = 0
     for passage in passages:
         total += quote(tariff, passage).total
-    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_start
+    wall = time.perf_counter() - wall_start
     figures = {
-        "quotes_per_s": round(args.quotes / seconds, 1),
+        "quotes_per_s": round(args.quotes / cpu, 1),
+        "quotes_per_s_wall": round(args.quotes / wall, 1),
         "quotes": args.quotes,
-        "seconds": round(seconds, 4),
-        "us_per_quote": round(seconds / args.quotes * 1e6, 2),
+        "cpu_s": round(cpu, 4),
+        "wall_s": round(wall, 4),
+        "us_per_quote": round(cpu / args.quotes * 1e6, 2),
     }
     print(f"fee engine: {tariff.id}, stays of 0-24 h over a year, classes {classes}")
-    print(f"  {'quotes':<14}{figures['quotes']:>12}")
-    print(f"  {'seconds':<14}{figures['seconds']:>12}")
-    print(f"  {'us_per_quote':<14}{figures['us_per_quote']:>12}")
-    print(f"  {'quotes_per_s':<14}{figures['quotes_per_s']:>12}  (target 20000)")
-    print(f"  {'mean fee':<14}{total // args.quotes:>12}  minor units")
+    rows = [
+        ("quotes", figures["quotes"], ""),
+        ("cpu_s", figures["cpu_s"], ""),
+        ("wall_s", figures["wall_s"], ""),
+        ("us_per_quote", figures["us_per_quote"], "CPU"),
+        ("quotes_per_s", figures["quotes_per_s"], "CPU time, one core (target 20000)"),
+        ("quotes_per_s_wall", figures["quotes_per_s_wall"], "wall clock"),
+        ("mean fee", total // args.quotes, "minor units"),
+    ]
+    for name, value, note in rows:
+        print(f"  {name:<18}{value:>12}  {note}".rstrip())
     if args.json:
         args.json.write_text(json.dumps(figures) + "\n")
     return 0
