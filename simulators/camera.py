@@ -96,13 +96,7 @@ class PlateImages:
         self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
             raise ValueError(f"--images {folder}: no .jpg or .png images in it")
-        self.labels: dict[str, str] = {}
-        labels = folder / "labels.csv"
-        if labels.is_file():
-            with labels.open(encoding="utf-8", newline="") as f:
-                for row in csv.DictReader(f):
-                    if row.get("file") and row.get("plate"):
-                        self.labels[row["file"]] = row["plate"]
+        self.labels = read_labels(folder)
 
     def by_plate(self, plate: str) -> Path | None:
         wanted = normalise(plate)
@@ -114,6 +108,19 @@ class PlateImages:
     def any(self, rng: random.Random) -> tuple[Path, str | None]:
         path = rng.choice(self.files)
         return path, self.labels.get(path.name)
+
+
+def read_labels(folder: Path) -> dict[str, str]:
+    """File name -> plate from the folder's ``labels.csv`` (``file,plate,...``), if it has one."""
+    path = folder / "labels.csv"
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as f:
+        return {
+            row["file"]: row["plate"]
+            for row in csv.DictReader(f)
+            if row.get("file") and row.get("plate")
+        }
 
 
 def normalise(plate: str) -> str:
@@ -327,7 +334,7 @@ class CameraSimulator:
     def _make_vehicle(self, plate: str | None, image: Path | None, unreadable: bool) -> Vehicle:
         if image is not None:
             picture = read_image(image)
-            label = plate or (self.images.labels.get(image.name) if self.images else None)
+            label = plate or read_labels(image.parent).get(image.name)
             return Vehicle(label, str(image), picture, looks_like_plate(picture), unreadable)
         if self.images is not None:
             path = self.images.by_plate(plate) if plate else None

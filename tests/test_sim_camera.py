@@ -123,6 +123,8 @@ class TestStream:
             assert unknown["source"] == "rendered"
             anyone = control.post("/vehicle", {})["vehicle"]
             assert anyone["plate"] in {"皖A11111", "沪C22222"}
+            by_path = control.post("/vehicle", {"image": str(tmp_path / "a.png")})["vehicle"]
+            assert by_path["plate"] == "皖A11111"  # labelled by the labels.csv beside it
         finally:
             simulator.stop()
 
