@@ -377,7 +377,8 @@ class GatewaySim:
         if route == "POST /_sim/faults":
             with self._lock:
                 self.faults = self.faults.changed(body)
-                return asdict(self.faults)
+            logger.info("faults_changed", **body)
+            return asdict(self.faults)
         if route == "GET /_sim/state":
             return self.state()
         raise _NotFoundError(f"no route {route}")
@@ -517,13 +518,25 @@ class GatewayServer:
 
     def __init__(
         self,
-        sim_kwargs: dict[str, Any],
+        *,
+        secret: bytes,
+        merchant_id: str,
+        faults: GatewayFaults | None = None,
+        callback_url: str | None = None,
+        seed: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         hold_s: float = 60.0,
     ) -> None:
         self.scheduler = Scheduler()
-        self.sim = GatewaySim(later=self.scheduler.later, **sim_kwargs)
+        self.sim = GatewaySim(
+            secret=secret,
+            merchant_id=merchant_id,
+            faults=faults,
+            callback_url=callback_url,
+            later=self.scheduler.later,
+            seed=seed,
+        )
         self.hold_s = hold_s
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())

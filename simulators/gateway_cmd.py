@@ -83,13 +83,11 @@ def run(args: argparse.Namespace) -> int:
             auto_pay_ms=args.auto_pay_ms,
         )
         server = GatewayServer(
-            {
-                "secret": args.secret.encode(),
-                "merchant_id": args.merchant_id,
-                "faults": faults,
-                "callback_url": args.callback_url,
-                "seed": args.seed,
-            },
+            secret=args.secret.encode(),
+            merchant_id=args.merchant_id,
+            faults=faults,
+            callback_url=args.callback_url,
+            seed=args.seed,
             host=args.host,
             port=args.port,
         )

@@ -17,7 +17,7 @@ class TestPaymentsFromConfig:
 
     def test_paid_end_to_end(self) -> None:
         server = GatewayServer(
-            {"secret": SECRET, "merchant_id": MERCHANT, "faults": GatewayFaults(auto_pay_ms=5)}
+            secret=SECRET, merchant_id=MERCHANT, faults=GatewayFaults(auto_pay_ms=5)
         )
         server.start()
         events: list[PaymentEvent] = []

@@ -87,9 +87,7 @@ def real_rig(
     query_schedule_s: tuple[float, ...] = (0.05,),
 ) -> Iterator[Rig]:
     """Simulator and callback receiver on loopback; the lane's QR payments between them."""
-    server = GatewayServer(
-        {"secret": SECRET, "merchant_id": MERCHANT, "faults": faults or GatewayFaults(), "seed": 7}
-    )
+    server = GatewayServer(secret=SECRET, merchant_id=MERCHANT, faults=faults, seed=7)
     server.start()
     events: list[PaymentEvent] = []
     client = lane_client(server.url)

@@ -21,7 +21,7 @@ from simulators.gateway import GatewayFaults, GatewayServer
 
 @pytest.fixture
 def server() -> Iterator[GatewayServer]:
-    srv = GatewayServer({"secret": SECRET, "merchant_id": MERCHANT, "seed": 3})
+    srv = GatewayServer(secret=SECRET, merchant_id=MERCHANT, seed=3)
     srv.start()
     yield srv
     srv.stop()
