@@ -209,7 +209,7 @@ class Transaction(_Model):
     evidence_image_ids: tuple[Token, ...] = Field((), description="Images kept as evidence.")
     operator_id: Token | None = Field(None, description="Operator of a manual action.")
     operator_reason: str | None = Field(
-        None, min_length=1, max_length=200, description="Why the operator acted."
+        None, min_length=1, max_length=500, description="Why the operator acted."
     )
     references: UUID | None = Field(
         None, description="Id of the original transaction, for a refund or correction."

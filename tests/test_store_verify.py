@@ -93,7 +93,7 @@ class TestIntactStore:
     def test_ok(self, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
         code, out = verify(db, capsys)
         assert code == 0
-        assert out.startswith(f"OK: {db}: 1 lanes, 8 txn, 3 event records verified")
+        assert out.startswith(f"OK: {db}: 1 lane, 8 txn, 3 event records verified")
 
     def test_every_column_is_covered(self) -> None:
         assert set(TAMPERED) == set(TRANSACTION_COLUMNS)

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     counts = ", ".join(f"{n} {stream}" for stream, n in report.checked.items())
     if report.ok:
-        print(f"OK: {args.db}: {len(report.lanes)} lanes, {counts} records verified")
+        lanes = len(report.lanes)
+        print(f"OK: {args.db}: {lanes} lane{'' if lanes == 1 else 's'}, {counts} records verified")
         return 0
     for broken in report.breaks:
         print(f"BROKEN: {args.db}: {broken}")

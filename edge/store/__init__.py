@@ -29,10 +29,12 @@ from edge.store.store import (
     SyncStatus,
 )
 from edge.store.tariffs import TariffConflictError, TariffVersion
+from edge.store.verify import Break, Report, verify
 
 __all__ = [
     "Account",
     "AckBeyondHeadError",
+    "Break",
     "DuplicateRecordIdError",
     "EntryAlreadyOpenError",
     "IdempotencyConflictError",
@@ -41,6 +43,7 @@ __all__ = [
     "ListName",
     "OpenEntry",
     "Posting",
+    "Report",
     "SchemaError",
     "StaleListVersionError",
     "Store",
@@ -51,4 +54,5 @@ __all__ = [
     "TariffVersion",
     "UnknownAccountError",
     "plate_key",
+    "verify",
 ]
