@@ -246,18 +246,22 @@ class CameraSimulator:
         self._stream = ThreadingHTTPServer((host, port), self._handler_class())
         self._stream.daemon_threads = False  # server_close() joins the client threads
         self._stream_thread: threading.Thread | None = None
-        self.control = ControlServer(
-            {
-                "GET /state": lambda _: self.state(),
-                "POST /vehicle": self._post_vehicle,
-                "DELETE /vehicle": lambda _: self.clear_vehicle(),
-                "POST /vehicle/clear": lambda _: self.clear_vehicle(),
-                "POST /dark": self._post_dark,
-                "POST /faults": self._post_faults,
-            },
-            host=host,
-            port=control_port,
-        )
+        try:
+            self.control = ControlServer(
+                {
+                    "GET /state": lambda _: self.state(),
+                    "POST /vehicle": self._post_vehicle,
+                    "DELETE /vehicle": lambda _: self.clear_vehicle(),
+                    "POST /vehicle/clear": lambda _: self.clear_vehicle(),
+                    "POST /dark": self._post_dark,
+                    "POST /faults": self._post_faults,
+                },
+                host=host,
+                port=control_port,
+            )
+        except OSError:
+            self._stream.server_close()
+            raise
 
     @property
     def stream_url(self) -> str:
@@ -421,17 +425,29 @@ class CameraSimulator:
         faults.delay()
         jpeg = faults.garble(encoded.tobytes())
         with self._new_frame:
+            if self._dark != dark:
+                return  # the camera went dark (or lit up) while this frame was made
             self._jpeg = jpeg
             self._seq += 1
             self._new_frame.notify_all()
 
-    def _next_jpeg(self, after: int) -> tuple[int, bytes] | None:
-        """The first frame newer than ``after``, or None once the simulator stops."""
+    def _next_jpeg(
+        self, after: int | None, timeout: float | None = None
+    ) -> tuple[int, bytes] | None:
+        """The first frame newer than ``after`` (the next one when None).
+
+        None once the simulator stops, or after ``timeout`` seconds without a frame.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._new_frame:
+            after = self._seq if after is None else after
             while not self._stopping.is_set():
                 if self._seq > after and self._jpeg is not None:
                     return self._seq, self._jpeg
-                self._new_frame.wait(timeout=0.5)
+                remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+                if remaining <= 0:
+                    break
+                self._new_frame.wait(timeout=remaining)
         return None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -453,9 +469,11 @@ class CameraSimulator:
                 logger.debug("camera_sim_request", line=format % args)
 
             def _snapshot(self) -> None:
-                frame = sim._next_jpeg(sim._seq - 1)
+                frame = sim._next_jpeg(None, timeout=2.0)
                 if frame is None:
-                    self.send_error(HTTPStatus.SERVICE_UNAVAILABLE, "stopping")
+                    self.send_error(
+                        HTTPStatus.SERVICE_UNAVAILABLE, "no frame: camera dark, silent, or stopping"
+                    )
                     return
                 self.send_response(HTTPStatus.OK)
                 self.send_header("Content-Type", "image/jpeg")

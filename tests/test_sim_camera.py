@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,17 @@ class TestStream:
             data = reply.read()
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
         assert image.shape == (480, 640, 3)
+
+    def test_no_snapshot_while_dark(self, sim: CameraSimulator) -> None:
+        ControlClient(sim.control_url).post("/dark", {"dark": True})
+        url = sim.stream_url.replace("stream.mjpg", "snapshot.jpg")
+        with pytest.raises(urllib.error.HTTPError, match="503"):
+            urllib.request.urlopen(url, timeout=WAIT_S)
+
+    def test_ports_in_use_are_refused_and_released(self, sim: CameraSimulator) -> None:
+        port = int(sim.control_url.rsplit(":", 1)[1])
+        with pytest.raises(OSError, match="Address already in use"):
+            CameraSimulator(control_port=port)
 
     def test_black_frames_when_dark_black(
         self, sim: CameraSimulator, capture: cv2.VideoCapture
