@@ -90,23 +90,31 @@ class Watcher:
         deadline = self.clock() + timeout
         while True:
             left = deadline - self.clock()
-            if left <= 0:
-                return None
             try:
-                event = self.events.get(timeout=left)
+                event = self.events.get(timeout=left) if left > 0 else self.events.get_nowait()
             except queue.Empty:
                 return None
-            print(
-                f"  +{event.at - self.began:5.2f} s  {describe(event)}", file=self.out, flush=True
-            )
-            if isinstance(event, DeviceFault):
-                self.fault = event
-            elif isinstance(event, DeviceRecovered):
-                self.fault = None
+            self._note(event)
             if done(event):
                 return event
             if self.fault is not None and not isinstance(event, DeviceRecovered):
                 return event
+
+    def drain(self) -> None:
+        """Take in the events already received, without waiting."""
+        while True:
+            try:
+                self._note(self.events.get_nowait())
+            except queue.Empty:
+                return
+
+    def _note(self, event: DeviceEvent) -> None:
+        line = f"  +{event.at - self.began:5.2f} s  {describe(event)}"
+        print(line, file=self.out, flush=True)
+        if isinstance(event, DeviceFault):
+            self.fault = event
+        elif isinstance(event, DeviceRecovered):
+            self.fault = None
 
 
 class Diagnosis:
@@ -171,6 +179,8 @@ class Diagnosis:
                 return CheckResult("barrier", Verdict.FAIL, _fault_reason(watcher.fault))
             if not known:
                 return CheckResult("barrier", Verdict.FAIL, "position still unknown after 5 s")
+            if barrier.position() is Position.FAULT:
+                return CheckResult("barrier", Verdict.FAIL, "the barrier is in fault at rest")
             print(f"  at rest: {barrier.position().value}; opening", file=self.out, flush=True)
             rose = self._move(
                 verb="open",
@@ -280,11 +290,15 @@ def _started(device: Device, watcher: Watcher) -> Iterator[Device]:
 def _wait_until(check: Callable[[], bool], watcher: Watcher, timeout: float) -> bool:
     """Print events while waiting for ``check()``; False on a fault or the timeout."""
     deadline = time.monotonic() + timeout
-    while not check():
-        if watcher.fault is not None or time.monotonic() > deadline:
+    while True:
+        watcher.drain()
+        if watcher.fault is not None:
+            return False
+        if check():
+            return True
+        if time.monotonic() > deadline:
             return False
         watcher.until(lambda _e: False, 0.05)
-    return True
 
 
 def _fault_reason(fault: DeviceFault) -> str:

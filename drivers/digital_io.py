@@ -143,6 +143,10 @@ class BarrierTracker:
         self._commanded_at = now
         self._travel_fault = None
 
+    @property
+    def fault(self) -> str | None:
+        return self._fault
+
     def due(self) -> float | None:
         """When the command in progress times out, if one is."""
         return None if self._target is None else self._commanded_at + self.travel_timeout_s
@@ -248,14 +252,22 @@ class IOModule:
     # -- lifecycle shared by the three drivers
 
     def attach(self, device: str, sink: EventSink) -> None:
+        """Start serving ``device``; a fault already known is reported to it at once."""
         with self._lock:
             self._sinks[device] = sink
+            known: list[DeviceEvent] = []
+            if self._fault is not None:
+                known.append(DeviceFault(self.name, self._fault, self.clock()))
+            if device == "barrier" and self._tracker.fault is not None:
+                known.append(DeviceFault("barrier", self._tracker.fault, self.clock()))
             if self._thread is None:
                 self._stop.clear()
                 self._thread = threading.Thread(
                     target=self._run, name=f"{self.name}-poll", daemon=True
                 )
                 self._thread.start()
+        for event in known:
+            sink(event)
 
     def detach(self, device: str) -> None:
         with self._lock:

@@ -365,3 +365,23 @@ class TestIOModuleRobustness:
             delivered.wait_for(is_fault, "fault after the sink failed once")
         finally:
             module.barrier.stop()
+
+
+class TestLateStart:
+    """A driver started while the module already knows a fault is told at once."""
+
+    def test_barrier_started_after_the_loops_gets_the_arm_fault(self) -> None:
+        with simulator() as sim:
+            sim.world.set_broken(True)
+            module = module_for(sim.port)
+            module.loops.start(Events())
+            try:
+                eventually(lambda: module.barrier.position() is Position.FAULT, "fault read")
+                late = Events()
+                module.barrier.start(late)
+                assert late.all == [
+                    DeviceFault("barrier", "barrier fault input is on", late.all[0].at)
+                ]
+            finally:
+                module.barrier.stop()
+                module.loops.stop()
