@@ -98,3 +98,8 @@ class TestRefusals:
     def test_directory_is_refused(self, tmp_path: Path) -> None:
         with pytest.raises(StoreError, match="is a directory, not a store file"):
             Store.open(tmp_path)
+
+    def test_missing_directory_is_named(self, tmp_path: Path) -> None:
+        path = tmp_path / "no-such-dir" / "lane.db"
+        with pytest.raises(StoreError, match=f"{path}: cannot open: unable to open database file"):
+            Store.open(path)

@@ -78,16 +78,18 @@ class Accounts:
 
     def get(self, account_id: str) -> Account | None:
         with self._db.lock:
-            row = self._db.conn.execute(
-                "SELECT currency, balance FROM accounts WHERE account_id = ?", (account_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            plates = self._db.conn.execute(
-                "SELECT plate FROM account_plates WHERE account_id = ? ORDER BY plate",
-                (account_id,),
-            ).fetchall()
-        return Account(account_id, row[0], row[1], tuple(p[0] for p in plates))
+            rows = list(
+                self._db.utils.query(
+                    "SELECT a.currency, a.balance, p.plate FROM accounts a "
+                    "LEFT JOIN account_plates p USING (account_id) "
+                    "WHERE a.account_id = ? ORDER BY p.plate",
+                    (account_id,),
+                )
+            )
+        if not rows:
+            return None
+        plates = tuple(row["plate"] for row in rows if row["plate"] is not None)
+        return Account(account_id, rows[0]["currency"], rows[0]["balance"], plates)
 
     def for_plate(self, plate: str) -> Account | None:
         with self._db.lock:

@@ -56,24 +56,30 @@ class Tariffs:
 
     def in_force(self, tariff_id: str, at: datetime) -> TariffVersion | None:
         """The version in force at ``at``; None when none is effective yet."""
-        with self._db.lock:
-            rows = self._db.conn.execute(
-                "SELECT tariff_id, version, effective_from, document FROM tariff_versions "
-                "WHERE tariff_id = ? AND effective_from <= ? "
-                "ORDER BY effective_from DESC, version DESC LIMIT 1",
-                (tariff_id, stored_time(at, "at")),
-            ).fetchall()
-        return _versions(rows)[0] if rows else None
+        found = self._select(
+            "tariff_id = ? AND effective_from <= ?",
+            (tariff_id, stored_time(at, "at")),
+            order_by="effective_from DESC, version DESC",
+            limit=1,
+        )
+        return found[0] if found else None
 
     def versions(self, tariff_id: str) -> list[TariffVersion]:
+        return self._select("tariff_id = ?", (tariff_id,), order_by="version")
+
+    def _select(
+        self, where: str, args: tuple[str, ...], order_by: str, limit: int | None = None
+    ) -> list[TariffVersion]:
         with self._db.lock:
-            rows = self._db.conn.execute(
-                "SELECT tariff_id, version, effective_from, document FROM tariff_versions "
-                "WHERE tariff_id = ? ORDER BY version",
-                (tariff_id,),
-            ).fetchall()
-        return _versions(rows)
-
-
-def _versions(rows: list[tuple[str, int, str, str]]) -> list[TariffVersion]:
-    return [TariffVersion(r[0], r[1], loaded_time(r[2]), r[3]) for r in rows]
+            rows = self._db.utils["tariff_versions"].rows_where(
+                where, args, order_by=order_by, limit=limit
+            )
+            return [
+                TariffVersion(
+                    row["tariff_id"],
+                    row["version"],
+                    loaded_time(row["effective_from"]),
+                    row["document"],
+                )
+                for row in rows
+            ]
