@@ -54,6 +54,9 @@ def verify(path: Path | str) -> Report:
     path = Path(path)
     conn = connect_read_only(path)
     try:
+        # One read transaction: every query sees the same snapshot, so a daemon
+        # appending meanwhile cannot make a head look ahead of its records.
+        conn.execute("BEGIN")
         _check_usable(conn, path)
         report = Report()
         for stream in STREAMS.values():
