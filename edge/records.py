@@ -253,7 +253,7 @@ class LaneEvent(_Model):
     id: RecordId = Field(default_factory=uuid7, description="UUIDv7, made by the lane.")
     lane_id: LaneId = Field(description="The lane it happened on.")
     time: UtcTime = Field(description="When it happened (UTC).")
-    kind: Identifier = Field(description="What happened, e.g. tailgating, loop_stuck.")
+    kind: Identifier = Field(description="What happened, e.g. tailgate, loop_stuck, mode_changed.")
     severity: Severity = Field(description="info, warning or alarm.")
     txn_id: UUID | None = Field(None, description="The transaction it concerns, if any.")
     operator_id: Token | None = Field(None, description="Operator who caused it, if any.")
@@ -281,6 +281,8 @@ class SealedRecord(_Model):
         The canonical values come along because the store writes them; dumping the
         record a second time would cost as much as the sealing itself.
         """
+        if not issubclass(cls, type(content)):
+            raise TypeError(f"a {type(content).__name__} cannot be sealed as a {cls.__name__}")
         body = content.canonical()
         body.update(lane_seq=lane_seq, prev_hash=prev_hash, record_version=RECORD_VERSION)
         body["hash"] = _hash_of(body)

@@ -131,6 +131,13 @@ class TestHash:
         with pytest.raises(RecordError, match="hash: does not match"):
             TransactionRecord.from_json(canonical_json(body))
 
+    def test_content_is_sealed_only_as_its_own_record(self) -> None:
+        event = LaneEvent.build(
+            lane_id="riverside-exit", time=T0, kind="tailgate", severity="alarm"
+        )
+        with pytest.raises(TypeError, match="a LaneEvent cannot be sealed as a TransactionRecord"):
+            TransactionRecord.seal(event, 1, GENESIS_HASH)
+
     def test_seal_returns_the_canonical_values_of_the_record(self) -> None:
         record, body = TransactionRecord.seal(Transaction.build(**exit_fields()), 3, "b" * 64)
         assert body == record.canonical()
