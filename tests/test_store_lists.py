@@ -195,6 +195,17 @@ class TestOpenEntries:
             store.entries.open(store.append_transaction(entry_txn(2)))
         assert len(store.transactions("riverside-entry")) == 1
 
+    def test_refusal_caught_inside_a_batch_keeps_the_rest(self, store: Store) -> None:
+        store.entries.open(store.append_transaction(entry_txn(1)))
+        with store.batch():
+            second = store.append_transaction(entry_txn(2))
+            with pytest.raises(EntryAlreadyOpenError):
+                store.entries.open(second)
+            store.entries.close(second.plate_text or "")
+            reopened = store.entries.open(second)
+        assert len(store.transactions("riverside-entry")) == 2
+        assert store.entries.find("京A12345") == reopened
+
     def test_entry_without_plate_opens_nothing(self, store: Store) -> None:
         record = store.append_transaction(entry_txn(1, plate=None))
         with pytest.raises(ValueError, match="only an entry record with a plate opens an entry"):
