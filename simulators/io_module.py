@@ -260,6 +260,17 @@ class IOModuleSimulator:
     # -- control routes
 
     def routes(self) -> dict[str, Route]:
+        """The control routes; each answers with the state of ``GET /state``.
+
+        - ``GET /state``: loops, inputs (as the module reports them), relays, light, arm
+          height and motion, stuck inputs, faults, Modbus address.
+        - ``POST /loops`` ``{"arming": bool?, "safety": bool?}``: vehicles on or off the loops.
+        - ``POST /stuck`` ``{"input": name, "value": bool | null}``: force an input (arming,
+          safety, up_limit, down_limit, fault); null releases it.
+        - ``POST /arm`` ``{"broken": bool}``: break or repair the arm.
+        - ``POST /faults`` ``{"delay_ms", "drop_rate", "garble_rate", "silent", "seed",
+          "drop_next"}`` (any of them): fault injection on the Modbus replies.
+        """
         return {
             "GET /state": lambda _body: self.state(),
             "POST /loops": self._post_loops,
