@@ -260,6 +260,19 @@ class TestRunner:
         assert "met: barrier up" in out.getvalue()
         assert world.state()["loops"] == {"arming": False, "safety": False}
 
+    @pytest.mark.parametrize("name", builtin_names())
+    def test_every_builtin_runs_to_the_end(
+        self, name: str, lane_sims: tuple[BarrierWorld, dict[str, str]]
+    ) -> None:
+        _, urls = lane_sims
+        sims = Simulators(
+            {"io": ControlClient(urls["io"]), "camera": ControlClient(urls["camera"])}
+        )
+        scenario = load(name)[1]
+        result = TrafficRunner(name, scenario, sims, out=io.StringIO(), speed=30).run()
+        assert result.steps == len(scenario.steps)
+        assert not result.failed
+
     def test_barrier_broken_reads_the_fault_input(
         self, lane_sims: tuple[BarrierWorld, dict[str, str]]
     ) -> None:
