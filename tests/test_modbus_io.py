@@ -258,6 +258,24 @@ class TestModbusFaults:
         assert isinstance(fault, DeviceFault)
         assert fault.reason
 
+    def test_reply_later_than_the_timeout_is_a_fault(self) -> None:
+        with (
+            simulator(Faults(delay_ms=400)) as sim,
+            running(module_for(sim.port, timeout_ms=100)) as events,
+        ):
+            fault = events.wait_for(is_fault, "fault")
+        assert isinstance(fault, DeviceFault)
+        assert "no valid reply reading discrete inputs 0-4" in fault.reason
+
+    def test_reply_within_the_timeout_is_served(self) -> None:
+        with (
+            simulator(Faults(delay_ms=20)) as sim,
+            running(module_for(sim.port, timeout_ms=500)) as events,
+        ):
+            sim.world.set_loops(arming=True)
+            events.wait_for(lambda e: isinstance(e, LoopChanged), "loop change")
+        assert not any(is_fault(e) for e in events.all)
+
     def test_one_fault_event_per_outage(self) -> None:
         faults = Faults()
         with simulator(faults) as sim, running(module := module_for(sim.port)) as events:
