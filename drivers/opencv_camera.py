@@ -115,7 +115,7 @@ class OpenCVCameraDriver:
                 return []
             before_n = min(self.config.frames_before_trigger, count - 1)
             recent = [f for f in self._ring if f.at >= fresh_after]
-            frames = recent[len(recent) - before_n :] if before_n else []
+            frames = recent[-before_n:] if before_n else []
             last_seq = self._ring[-1].seq if self._ring else 0
             while len(frames) < count and not self._stop.is_set():
                 frames += [f for f in self._ring if f.seq > last_seq][: count - len(frames)]

@@ -18,7 +18,7 @@ def register(groups: Groups) -> None:
         "step is printed as it runs. Exit status: 0 the scenario ran to its end (unmet "
         "expectations are reported), 1 a step failed or an expectation marked 'fail' was not "
         "met, 2 the scenario is invalid or a simulator cannot be reached. Scenario format: "
-        "see simulators/scenarios/__init__.py.",
+        "see simulators/scenarios/README.md.",
     )
     parser.add_argument(
         "--scenario",

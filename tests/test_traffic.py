@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
+import simulators.scenarios
 from edge.cli import main
 from simulators.camera import CameraSimulator
 from simulators.control import ControlClient, ControlServer
@@ -46,6 +47,13 @@ class TestScenarioFiles:
             loaded_name, scenario = load(name)
             assert loaded_name == name
             assert scenario.steps
+
+    def test_readme_example_is_valid(self) -> None:
+        readme = (Path(simulators.scenarios.__file__).parent / "README.md").read_text(
+            encoding="utf-8"
+        )
+        example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+        assert len(parse(example, "README.md").steps) == 3
 
     def test_tailgate_needs_io_and_camera(self) -> None:
         assert needed(load("tailgate")[1], serial_barrier=False) == {"io", "camera"}

@@ -1,52 +1,9 @@
 """Traffic scenarios: what vehicles and devices do at a lane, as data files technicians write.
 
-A scenario is a TOML file with a ``description`` and a list of ``[[steps]]``.
-Each step happens ``at`` a time from the start of the scenario or ``after`` the
-previous step has finished (in seconds; neither means right after), does one
-``action`` with that action's keys, and may ``say`` what it stands for::
-
-    description = "One car: arrives, shows its plate, pays, drives through."
-
-    [[steps]]
-    action = "loops"
-    arming = true
-    say = "car arrives on the arming loop"
-
-    [[steps]]
-    after = 0.3
-    action = "show_plate"
-    plate = "皖A12345"
-
-    [[steps]]
-    action = "wait_barrier"
-    position = "up"
-    within = 8
-    on_timeout = "report"     # or "fail": the run exits 1
-
-Actions and the simulator they act on:
-
-=================  ===========  ==============================================
-action             simulator    keys
-=================  ===========  ==============================================
-``loops``          I/O module   ``arming``, ``safety``: occupied or not
-``stuck``          I/O module   ``input`` (arming, safety, up_limit, down_limit,
-                                fault), ``value``: forced on/off, absent to release
-``show_plate``     camera       ``plate``, ``image``, ``unreadable``
-``clear_plate``    camera       (none): the vehicle leaves the picture
-``camera_dark``    camera       ``dark`` (default true), ``mode`` (none, black)
-``break_arm``      barrier      ``broken`` (default true)
-``barrier_report`` barrier sim  ``signal`` (vehicle_passed, arm_broken,
-                                obstacle, manual_key): serial barriers only
-``faults``         any          ``device``, ``delay_ms``, ``drop_rate``,
-                                ``garble_rate``, ``silent``
-``wait_barrier``   barrier      ``position``, ``within``, ``on_timeout``
-``barrier_stays``  barrier      ``position``, ``for``, ``on_change``
-=================  ===========  ==============================================
-
-"barrier" is the serial barrier simulator when the run has one, else the
-barrier wired to the I/O module. The two expectations (``wait_barrier``,
-``barrier_stays``) check what the lane does; when not met they are reported,
-and with ``on_timeout``/``on_change = "fail"`` the run exits 1.
+A scenario is a TOML file: a ``description`` and ``[[steps]]``, each step ``at``
+or ``after`` a time, one ``action`` and that action's keys. README.md beside
+this module is the technicians' guide to the format; the models below are its
+definition, and validation errors name the step and the key.
 
 Built-in scenarios are the ``.toml`` files beside this module.
 """

@@ -92,10 +92,10 @@ def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
 
 
 def wait_latest(camera: Camera) -> None:
-    deadline = WAIT_S
-    while camera.latest() is None and deadline > 0:
-        camera.trigger(1)  # waits for the next frame (bounded)
-        deadline -= 0.5
+    for _ in range(10):
+        if camera.latest() is not None:
+            return
+        camera.trigger(1)  # waits (a bounded time) for the next frame
     assert camera.latest() is not None, "the camera produced no frame"
 
 
