@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import get_args
 from uuid import UUID
 
 from edge.config.lane import UnreadablePlate
@@ -56,6 +57,7 @@ from edge.lane.ids import derive_uuid7
 from edge.lane.records import (
     Authorisation,
     Flag,
+    LaneInputError,
     Listing,
     PaymentMethod,
     PaymentStatus,
@@ -66,10 +68,14 @@ from edge.lane.records import (
 )
 from edge.lane.state import Command, Grant, LaneState, Passage, Payment, Phase, Position
 
+_EVENT_TYPES = frozenset(get_args(Event))
+
 
 def step(state: LaneState, event: Event, now: datetime) -> tuple[LaneState, tuple[Action, ...]]:
     """Apply one event at ``now`` (aware UTC); return the new state and the actions, in order."""
     require_utc("now", now)
+    if type(event) not in _EVENT_TYPES:
+        raise LaneInputError(f"event: not a lane event: {event!r}")
     run = _Step(state, now)
     run.handle(event)
     run.settle_barrier()
