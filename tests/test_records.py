@@ -105,7 +105,13 @@ class TestHash:
     """The hash covers every field, the previous hash included."""
 
     def test_hash_is_deterministic(self) -> None:
-        assert sealed().hash == sealed().hash
+        record = sealed()
+        assert TransactionRecord.from_json(record.to_json()).computed_hash() == record.hash
+
+    def test_plate_commitment_is_salted(self) -> None:
+        first, second = sealed(), sealed()
+        assert first.plate_nonce != second.plate_nonce
+        assert first.hash != second.hash
 
     def test_prev_hash_changes_hash(self) -> None:
         txn = Transaction.build(**exit_fields())

@@ -28,6 +28,9 @@ TRANSACTION_COLUMNS: tuple[str, ...] = (
     "recorded_at",
     "plate_text",
     "plate_confidence",
+    "plate_nonce",
+    "plate_digest",
+    "plate_pseudonym",
     "vehicle_class",
     "listing",
     "entry_time",
@@ -182,7 +185,17 @@ CREATE TABLE open_entries (
 ) STRICT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Version 2: record version 2 hashes a salted commitment to the plate instead of its
+# text, so that plate text past its retention can be replaced by a pseudonym while
+# the chain still verifies (see edge.records). Version 1 rows keep NULLs here.
+_V2 = """
+ALTER TABLE transactions ADD COLUMN plate_nonce TEXT;
+ALTER TABLE transactions ADD COLUMN plate_digest TEXT;
+ALTER TABLE transactions ADD COLUMN plate_pseudonym TEXT;
+CREATE INDEX transactions_plate_kept ON transactions (recorded_at) WHERE plate_text IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
 class SchemaError(Exception):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from uuid import UUID
@@ -28,8 +29,10 @@ from edge.store.accounts import Accounts
 from edge.store.db import Db
 from edge.store.entries import OpenEntries
 from edge.store.lists import Lists
+from edge.store.plates import check_pseudonym_key, plate_pseudonym
 from edge.store.streams import EVENT, STREAMS, TXN, R, Stream, StreamName
 from edge.store.tariffs import Tariffs
+from edge.store.times import stored_time
 
 logger = log.get(__name__)
 
@@ -192,6 +195,53 @@ class Store:
         with self._db.lock:
             rows = self._db.conn.execute(stream.select_range, (lane_id, from_seq, limit)).fetchall()
         return [stream.record_from_row(row) for row in rows]
+
+    # -- retention ------------------------------------------------------------
+
+    def pseudonymise_plates(self, before: datetime, key: bytes, *, batch: int = 500) -> int:
+        """Replace the plate text of records made before ``before`` by its keyed pseudonym.
+
+        Returns the number of records changed. The chain still verifies (see
+        :mod:`edge.records`). Each ``batch`` of records is its own short write
+        transaction, so a lane appending a record never waits behind a long purge.
+        Version 1 records cannot be pseudonymised without breaking the chain; they
+        are left as they are and counted in the log.
+        """
+        cutoff = stored_time(before, "before")
+        check_pseudonym_key(key)
+        text_at = TXN.columns.index("plate_text")
+        changed = 0
+        while True:
+            with self._db.write() as conn:
+                rows = conn.execute(
+                    f"{TXN.select} WHERE plate_text IS NOT NULL AND recorded_at < ? "
+                    "AND record_version >= 2 ORDER BY recorded_at LIMIT ?",
+                    (cutoff, batch),
+                ).fetchall()
+                for row in rows:
+                    record = TXN.record_from_row(row)
+                    erased = record.pseudonymised(plate_pseudonym(key, row[text_at]))
+                    conn.execute(
+                        "UPDATE transactions SET plate_text = NULL, plate_nonce = NULL, "
+                        "plate_digest = ?, plate_pseudonym = ? WHERE lane_id = ? AND lane_seq = ?",
+                        (
+                            erased.plate_digest,
+                            erased.plate_pseudonym,
+                            record.lane_id,
+                            record.lane_seq,
+                        ),
+                    )
+            changed += len(rows)
+            if len(rows) < batch:
+                break
+        with self._db.lock:
+            legacy = self._db.conn.execute(
+                "SELECT count(*) FROM transactions WHERE plate_text IS NOT NULL "
+                "AND recorded_at < ? AND record_version < 2",
+                (cutoff,),
+            ).fetchone()[0]
+        logger.info("plates_pseudonymised", records=changed, before=cutoff, version_1_kept=legacy)
+        return changed
 
     # -- sync bookkeeping -----------------------------------------------------
 

@@ -24,7 +24,18 @@ from edge.records import (
 from edge.store.schema import EVENT_COLUMNS, TRANSACTION_COLUMNS
 
 StreamName = Literal["txn", "event"]
-SEAL_COLUMNS = frozenset({"lane_seq", "prev_hash", "hash", "record_version"})
+SEAL_COLUMNS = frozenset(
+    {
+        "lane_seq",
+        "prev_hash",
+        "hash",
+        "record_version",
+        "plate_nonce",
+        "plate_digest",
+        "plate_pseudonym",
+    }
+)
+"""Columns the store writes when sealing (or pseudonymising), not decided by the lane."""
 R = TypeVar("R", bound=SealedRecord)
 
 
