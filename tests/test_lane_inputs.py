@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -114,6 +115,13 @@ class TestBadInputs:
         beijing = datetime(2026, 11, 26, 16, 0, tzinfo=timezone(timedelta(hours=8)))
         with pytest.raises(LaneInputError, match=r"now: .*2026-11-26T16:00:00\+08:00"):
             step(lane(), ArmingLoop(True), beijing)
+
+    def test_utc_from_any_zone_object_is_stored_as_utc(self) -> None:
+        london_winter = T0.astimezone(ZoneInfo("Europe/London"))
+        _, actions = step(lane(), OperatorOpen("op-1", "visitor"), london_winter)
+        (event,) = [a for a in actions if isinstance(a, RecordEvent)]
+        assert event.at == T0
+        assert event.at.tzinfo is UTC
 
     def test_something_that_is_not_a_lane_event_is_refused(self) -> None:
         with pytest.raises(LaneInputError, match="event: not a lane event: 'open'"):

@@ -590,6 +590,14 @@ class TestModes:
         back = lane.feed(SetMode(Mode.NORMAL, "op-1", "fixed"))
         assert len(of(back, CloseBarrier)) == 1
 
+    def test_free_passage_vehicle_without_a_plate_is_flagged_when_it_passes(self) -> None:
+        lane = Lane(LaneKind.HIGHWAY_ENTRY)
+        lane.feed(SetMode(Mode.FREE_PASSAGE, "op-1", "storm evacuation"))
+        lane.arrive()
+        (txn,) = txns(lane.drive_through())
+        assert txn.flags == (Flag.FREE_PASSAGE, Flag.UNREADABLE_PLATE)
+        assert txn.kind is TxnKind.ENTRY
+
     def test_free_passage_admits_the_vehicle_being_served(self) -> None:
         lane = Lane()
         req = lane.request()

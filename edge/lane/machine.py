@@ -73,7 +73,7 @@ _EVENT_TYPES = frozenset(get_args(Event))
 
 def step(state: LaneState, event: Event, now: datetime) -> tuple[LaneState, tuple[Action, ...]]:
     """Apply one event at ``now`` (aware UTC); return the new state and the actions, in order."""
-    require_utc("now", now)
+    now = require_utc("now", now)
     if type(event) not in _EVENT_TYPES:
         raise LaneInputError(f"event: not a lane event: {event!r}")
     run = _Step(state, now)
@@ -94,6 +94,8 @@ def replay(
 
 
 class _Step:
+    """One step in progress: the state so far, the actions so far, and why a close would happen."""
+
     def __init__(self, state: LaneState, now: datetime) -> None:
         self.s = state
         self.now = now

@@ -10,7 +10,7 @@ transaction id). Every decision appends a new version of the record
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -22,10 +22,10 @@ class LaneInputError(ValueError):
 
 
 def require_utc(where: str, value: datetime) -> datetime:
-    """Return ``value`` when it is an aware UTC datetime, else raise naming ``where``."""
+    """``value`` in :data:`datetime.UTC` when it is an aware UTC time, else raise naming ``where``."""
     if value.tzinfo is None or value.utcoffset() != timedelta(0):
         raise LaneInputError(f"{where}: must be an aware UTC datetime, got {value.isoformat()}")
-    return value
+    return value.astimezone(UTC)
 
 
 class TxnKind(StrEnum):
