@@ -22,7 +22,7 @@ from models.grammar import PROVINCES, grammar_for
 from models.image import to_bgr8
 from models.locate import Locator
 from models.recognise import Image, Recogniser, line_width, split_rows
-from models.rectify import as_quad, expand, order_corners, warp
+from models.rectify import Points, as_quad, expand, order_corners, warp
 from models.rerank import Reading, alphabet_for, margin_factor, rank
 from models.result import PlateRead, Quad, unreadable
 from models.runtime import DET_MODEL, REC_MODEL, model_dir
@@ -32,6 +32,9 @@ from models.vote import fuse
 STRETCH = 1.0
 #: Share of a Chinese plate's width holding the province and the city letter.
 PROVINCE_SHARE_OF_WIDTH = 0.32
+#: Margins (share of width, share of height, each side) of the cuts of a
+#: detected line: the default first, then tighter and looser ones.
+MARGINS = ((0.02, 0.08), (0.0, 0.0), (0.04, 0.18))
 #: Horizontal bands of a crop, as shares of its height, tried when the crop
 #: may hold more than the registration (US crops carry state names and slogans).
 BANDS = ((0.0, 1.0), (0.15, 0.85), (0.25, 0.95))
@@ -41,6 +44,7 @@ BANDS = ((0.0, 1.0), (0.15, 0.85), (0.25, 0.95))
 #: TEXAS or a car make read nearby are then weak candidates.
 NEEDS_DIGIT = frozenset({"us", "eu", "br"})
 NO_DIGIT_FACTOR = 0.3
+ALL_DIGITS_FACTOR = 0.6
 #: A read that fits no template of the region is returned, but never accepted
 #: at a sensible threshold.
 OFF_GRAMMAR_FACTOR = 0.5
@@ -67,6 +71,10 @@ class _Line:
     #: the largest text around it (dealer names, stickers, slogans are smaller).
     height: float
     two_rows: bool = False
+    #: Cut from a scene (a full frame), where other text competes with the plate.
+    scene: bool = False
+    #: The detector's corners in the frame, before any margin (scene lines only).
+    corners: Points | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,7 @@ class PlateReader:
                     best = retry
             if best is None:
                 return unreadable(cfg.region, "no plate found in the frame")
+            best = self._refine(image, best)
         if best is None:
             return unreadable(self.config.region, "no characters read")
         return self._result(best)
@@ -132,12 +141,36 @@ class PlateReader:
         )
         lines = []
         for cand in candidates:
-            quad = expand(order_corners(cand.quad), 0.02, 0.08)
-            plate = warp(image, quad)
-            if cfg.region == "eu":
-                plate = strip_left_band(plate)
-            lines.append(_Line(plate, as_quad(quad), cand.size[1]))
+            corners = order_corners(cand.quad)
+            quad = expand(corners, *MARGINS[0])
+            lines.append(
+                _Line(
+                    self._cut(image, quad), as_quad(quad), cand.size[1], scene=True, corners=corners
+                )
+            )
         return lines
+
+    def _cut(self, image: Image, quad: Points) -> Image:
+        plate = warp(image, quad)
+        return strip_left_band(plate) if self.config.region == "eu" else plate
+
+    def _refine(self, image: Image, best: _Scored) -> _Scored:
+        """Re-read the chosen line averaged over cuts with several margins.
+
+        The detector ran on a downscaled frame, so its box is rough; averaging
+        the recogniser's probabilities over a tight, the default and a loose
+        cut (all at one width, so timesteps line up) steadies weak characters.
+        """
+        corners = best.line.corners
+        if corners is None:
+            return best
+        cuts = [self._cut(image, expand(corners, gx, gy)) for gx, gy in MARGINS]
+        rec = self.models.recogniser
+        width = line_width(cuts[0], STRETCH)
+        mean = np.mean([out.probs for out in rec.read(cuts, width)], axis=0)
+        folded = rec.vocabulary.fold(mean.astype(np.float32), self.alphabet)
+        refined = self._score(best.line, folded)
+        return refined if refined is not None else best
 
     def _best(self, lines: list[_Line]) -> _Scored | None:
         """The line most likely to be the plate: in grammar, confident, large."""
@@ -167,8 +200,7 @@ class PlateReader:
             return None
         top = readings[0]
         confidence = top.min_conf * margin_factor(readings)
-        if self.config.region in NEEDS_DIGIT and not any(ch.isdigit() for ch in top.text):
-            confidence *= NO_DIGIT_FACTOR
+        confidence *= _plate_likeness(top.text, self.config.region, scene=line.scene)
         if not top.in_grammar:
             confidence *= OFF_GRAMMAR_FACTOR
         return _Scored(top, confidence, line)
@@ -224,6 +256,24 @@ class PlateReader:
             crop=best.line.image,
             province_prior_used=r.province_prior_used,
         )
+
+
+def _plate_likeness(text: str, region: str, *, scene: bool) -> float:
+    """A prior that a line with this text is a registration, from its mix of characters.
+
+    Without a digit it is most likely a word (EXIT, TEXAS, a car make; on US
+    lanes a read O is folded into 0, so 0 does not count). In a scene, a line
+    of digits alone is more often a phone number, a time stamp or a taxi
+    number than a US plate.
+    """
+    if region not in NEEDS_DIGIT:
+        return 1.0
+    digits = [ch for ch in text if ch.isdigit() and not (region == "us" and ch == "0")]
+    if not digits:
+        return NO_DIGIT_FACTOR
+    if scene and region == "us" and all(ch.isdigit() for ch in text):
+        return ALL_DIGITS_FACTOR
+    return 1.0
 
 
 def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, float]:
