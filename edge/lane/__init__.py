@@ -47,6 +47,10 @@ Events (:mod:`edge.lane.events`)
     ``OperatorClose(operator_id, reason)``, ``SetMode(mode, operator_id, reason)``.
     Timers: ``TimerExpired(timer, token)`` for ``plate``, ``payment``,
     ``grant``, ``arming_stuck``, ``safety_stuck``.
+    The shell answers every ``RequestPayment`` (its own timeout is an
+    ``error`` result): a vehicle gone with its payment unanswered stays in
+    ``LaneState.outstanding`` until the answer comes, and a late approval is
+    recorded (``late_payment``) and alarmed for refund.
 
 Actions (:mod:`edge.lane.actions`)
     Records, committed synchronously before the next action:
@@ -90,7 +94,9 @@ Vehicle movement, from the two loops
     after a fault the barrier is re-driven when it reports again.
     Limits of loops alone: two vehicles bumper to bumper that never let the
     arming loop clear count as one; a vehicle reversing off the safety loop
-    onto the arming loop while another waits there reads as a pass.
+    onto the arming loop while another waits there reads as a pass; an unpaid
+    vehicle backing out while something else occupies the safety loop reads
+    as tailgate or forced (an alarm and a record for review, never a charge).
 
 Modes
     normal; closed (new vehicles are told so, vehicles already being served
