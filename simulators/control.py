@@ -41,7 +41,10 @@ class ControlServer:
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sim-control", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits up to one poll
+            name="sim-control",
+            daemon=True,
         )
         self._thread.start()
 
