@@ -82,6 +82,9 @@ class _Scored:
     reading: Reading
     confidence: float
     line: _Line
+    #: Confidence without the province character: whether a sharper look at
+    #: the frame could help (a small province glyph stays unsure at any size).
+    found: float
 
 
 class PlateReader:
@@ -111,7 +114,7 @@ class PlateReader:
             cfg = self.config
             best = self._best(self._frame_lines(image, cfg.detector_max_side))
             if cfg.detector_retry_side > cfg.detector_max_side and (
-                best is None or best.confidence < cfg.detector_retry_below
+                best is None or best.found < cfg.detector_retry_below
             ):
                 retry = self._best(self._frame_lines(image, cfg.detector_retry_side))
                 if best is None or (retry is not None and _key(retry) > _key(best)):
@@ -169,7 +172,7 @@ class PlateReader:
         width = line_width(cuts[0], STRETCH)
         mean = np.mean([out.probs for out in rec.read(cuts, width)], axis=0)
         folded = rec.vocabulary.fold(mean.astype(np.float32), self.alphabet)
-        refined = self._score(best.line, folded)
+        refined = self._score(best.line, folded, cuts)
         return refined if refined is not None else best
 
     def _best(self, lines: list[_Line]) -> _Scored | None:
@@ -186,8 +189,12 @@ class PlateReader:
             return None
         return max(scored, key=lambda s: _key(s, tallest))
 
-    def _score(self, line: _Line, folded: Folded) -> _Scored | None:
-        evidence = self._province_evidence(line) if self.config.region == "cn" else None
+    def _score(
+        self, line: _Line, folded: Folded, cuts: list[Image] | None = None
+    ) -> _Scored | None:
+        evidence = None
+        if self.config.region == "cn":
+            evidence = self._province_evidence(cuts if cuts else [line.image], line.two_rows)
         readings = rank(
             folded,
             self.grammar,
@@ -199,11 +206,13 @@ class PlateReader:
         if not readings:
             return None
         top = readings[0]
-        confidence = top.min_conf * margin_factor(readings)
-        confidence *= _plate_likeness(top.text, self.config.region, scene=line.scene)
+        factor = margin_factor(readings)
+        factor *= _plate_likeness(top.text, self.config.region, scene=line.scene)
         if not top.in_grammar:
-            confidence *= OFF_GRAMMAR_FACTOR
-        return _Scored(top, confidence, line)
+            factor *= OFF_GRAMMAR_FACTOR
+        body = top.char_conf[1:] if evidence is not None else top.char_conf
+        found = min(body, default=0.0) * factor
+        return _Scored(top, top.min_conf * factor, line, found)
 
     def _fold(self, lines: list[_Line]) -> list[Folded]:
         """Recognise every line; single-row lines go through the model in one batch."""
@@ -222,19 +231,25 @@ class PlateReader:
                 )
         return [rec.vocabulary.fold(probs[i], self.alphabet) for i in range(len(lines))]
 
-    def _province_evidence(self, line: _Line) -> dict[str, float]:
+    def _province_evidence(self, images: list[Image], two_rows: bool) -> dict[str, float]:
         """Province probabilities from reading the plate's left part alone.
 
         At full-plate scale the recogniser barely sees the province character;
-        read on its own with the city letter it is far clearer.
+        read on its own with the city letter it is far clearer. With several
+        cuts of one plate, their peak probabilities are averaged.
         """
         rec = self.models.recogniser
-        image = split_rows(line.image, 0.4)[0] if line.two_rows else line.image
-        left = image[:, : max(2, int(image.shape[1] * PROVINCE_SHARE_OF_WIDTH))]
-        probs = rec.read([left], line_width(left, STRETCH, minimum=16))[0].probs
-        folded = rec.vocabulary.fold(probs, self.alphabet)
+        lefts = []
+        for image in images:
+            top = split_rows(image, 0.4)[0] if two_rows else image
+            lefts.append(top[:, : max(2, int(top.shape[1] * PROVINCE_SHARE_OF_WIDTH))])
+        width = line_width(lefts[0], STRETCH, minimum=16)
         cols = [i for i, ch in enumerate(self.alphabet) if ch in PROVINCES]
-        peak = folded.probs[:, cols].max(axis=0)
+        peaks = [
+            rec.vocabulary.fold(out.probs, self.alphabet).probs[:, cols].max(axis=0)
+            for out in rec.read(lefts, width)
+        ]
+        peak = np.mean(peaks, axis=0)
         return {self.alphabet[c]: float(p) for c, p in zip(cols, peak, strict=True)}
 
     def _result(self, best: _Scored) -> PlateRead:

@@ -20,6 +20,8 @@ from models.grammar import ALNUM, PROVINCES, Grammar
 #: Added to every province's evidence so that a province the left-part read
 #: missed entirely can still win on the full read.
 EVIDENCE_FLOOR = 0.01
+#: Smoothing of the province evidence when it becomes a confidence.
+CONFIDENCE_FLOOR = 0.0005
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def rank(
         if prior is not None:
             first = decoded.text[0]
             first_conf = _first_confidence(first, province, province_share, province_evidence)
-            conf = (max(conf[0], first_conf), *conf[1:])
+            conf = (first_conf, *conf[1:]) if province_evidence is not None else conf
             used = province is not None and _leaned_on_prior(
                 folded, decoded, province, province_evidence
             )
@@ -132,14 +134,21 @@ def _province_weights(
 def _first_confidence(
     first: str, province: str | None, share: float, evidence: Mapping[str, float] | None
 ) -> float:
-    """Confidence of the province character from the separate left-part read."""
+    """Posterior of the province character among provinces, from the left-part read.
+
+    The recogniser spreads its mass over thousands of CJK characters when a
+    province is small; the slot can only hold a province, so its evidence is
+    normalised over the provinces (times the local prior when there is one).
+    """
     if evidence is None:
         return 0.0
-    likelihood = evidence.get(first, 0.0)
-    if province is None:
-        return likelihood
-    prior = share if first == province else (1.0 - share) / max(len(PROVINCES) - 1, 1)
-    return likelihood * prior / (likelihood * prior + (1.0 - likelihood) * (1.0 - prior) + 1e-12)
+    other = (1.0 - share) / max(len(PROVINCES) - 1, 1)
+    weight = {
+        p: (evidence.get(p, 0.0) + CONFIDENCE_FLOOR)
+        * ((share if p == province else other) if province else 1.0)
+        for p in PROVINCES
+    }
+    return weight.get(first, 0.0) / sum(weight.values())
 
 
 def _leaned_on_prior(
