@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.diag",
     "edge.commands.store",
     "edge.commands.bench_store",
+    "edge.commands.edge_run",
 )
 
 GROUP_HELP: dict[str, str] = {

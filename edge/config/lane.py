@@ -10,10 +10,12 @@ from pydantic import Field
 
 from drivers.config import BarrierConfig, CameraConfig, DisplayConfig, IOModuleConfig, LoopsConfig
 from edge.config.base import ConfigModel
+from edge.config.degraded import DegradedPolicy
 from edge.config.loading import ConfigError, load
 from edge.config.plaza import PlazaConfig
 from edge.fees.network import Network
 from edge.fees.tariff import Tariff
+from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from models.config import RecognitionConfig
 
 
@@ -86,6 +88,21 @@ class LanePolicy(ConfigModel):
     )
 
 
+class LanePayments(ConfigModel):
+    """How vehicles pay at this lane: the payment chain's policy and the QR gateway."""
+
+    policy: PaymentPolicy = Field(
+        default_factory=PaymentPolicy,
+        title="Payment policy",
+        description="Methods tried in order and when post-pay is allowed.",
+    )
+    gateway: GatewayConfig | None = Field(
+        None,
+        title="QR gateway",
+        description="The payment gateway; required when the methods include qr.",
+    )
+
+
 class LaneConfig(ConfigModel):
     kind: str = Field("lane", pattern="^lane$", title="Kind", description="Always `lane`.")
     id: str = Field(
@@ -125,6 +142,23 @@ class LaneConfig(ConfigModel):
     display: DisplayConfig | None = Field(
         None, title="Display", description="The LED message display, when the lane has one."
     )
+    payments: LanePayments | None = Field(
+        None,
+        title="Payments",
+        description="How vehicles pay (lanes where vehicles pay); absent: permits and prepaid "
+        "accounts only, no QR gateway.",
+    )
+    degraded: DegradedPolicy = Field(
+        default_factory=DegradedPolicy,
+        title="Degraded modes",
+        description="What the lane does when its camera, plate reader or store is degraded.",
+    )
+
+    def payment_settings(self) -> LanePayments:
+        """The payments section, or the default for a lane without one (no QR gateway)."""
+        if self.payments is not None:
+            return self.payments
+        return LanePayments(policy=PaymentPolicy(methods=(Method.PERMIT, Method.PREPAID)))
 
 
 @dataclass(frozen=True)
@@ -164,6 +198,9 @@ def load_lane(path: Path | str) -> LaneFiles:
             problems.append(
                 f"tariff: {lane.tariff} is in time zone {tariff.timezone}, the plaza in {plaza.timezone}"
             )
+    payments = lane.payments
+    if payments is not None and Method.QR in payments.policy.methods and payments.gateway is None:
+        problems.append("payments.gateway: required when payments.policy.methods has qr")
     uses_io = lane.barrier.type == "io" or lane.loops.type == "io"
     if uses_io and lane.io is None:
         problems.append("io: required when the barrier or the loops are on the I/O module")

@@ -1,0 +1,47 @@
+"""``lanewarden edge run --config FILE``: the lane daemon in the foreground (systemd runs this)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from edge.cli import Groups
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 78  # EX_CONFIG: the unit's RestartPreventExitStatus, restarting will not help
+
+
+def register(groups: Groups) -> None:
+    parser = groups.group("edge").add_parser(
+        "run",
+        help="run one lane: devices, plate reader, payments, store",
+        description="Run the lane daemon of one lane file until SIGTERM or SIGINT. Under systemd "
+        "(Type=notify) it reports READY once its devices are up and pings the watchdog. Exit "
+        f"status: 0 stopped cleanly, {EXIT_FAILED} the lane failed (a device, the store), "
+        f"{EXIT_CONFIG} the configuration is invalid.",
+    )
+    parser.add_argument(
+        "--config", required=True, metavar="FILE", help="the lane file (config/lanes/LANE.toml)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from edge.config.lane import load_lane
+    from edge.config.loading import ConfigError
+    from edge.daemon.lane_daemon import LaneDaemon, StartupError
+    from edge.daemon.runner import run_lane
+
+    try:
+        files = load_lane(args.config)
+    except ConfigError as exc:
+        print(f"lanewarden edge run: invalid configuration:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        clean = asyncio.run(run_lane(LaneDaemon(files)))
+    except StartupError as exc:
+        print(f"lanewarden edge run: lane {files.lane.id} cannot start: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0 if clean else EXIT_FAILED

@@ -1,0 +1,70 @@
+"""What a lane does when part of it is degraded: camera dark, recognition failing, store nearly full.
+
+Each degraded mode has a configured outcome; the daemon records every use of one
+as a lane event and raises an alarm. A payment gateway that is down is configured
+with the payments (``[payments.policy] postpay = "gateway_down"`` lets the vehicle
+through to be billed by plate; otherwise the lane's ``fail_open`` decides between
+opening and holding the vehicle for an operator).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from edge.config.base import ConfigModel
+
+
+class UnreadOutcome(StrEnum):
+    """What happens to a vehicle whose plate the lane cannot read because of a fault."""
+
+    DENY_AND_CALL = "deny_and_call"
+    ADMIT_FOR_REVIEW = "admit_for_review"
+
+
+class StoreFullOutcome(StrEnum):
+    KEEP_SERVING = "keep_serving"
+    CLOSE_LANE = "close_lane"
+    FREE_PASSAGE = "free_passage"
+
+
+class DegradedPolicy(ConfigModel):
+    camera_dark: UnreadOutcome = Field(
+        UnreadOutcome.DENY_AND_CALL,
+        title="Camera dark",
+        description="A vehicle arriving while the camera gives no frames: deny_and_call keeps "
+        "the barrier down and calls an operator; admit_for_review lets it through, flagged.",
+    )
+    recognition_failing: UnreadOutcome = Field(
+        UnreadOutcome.DENY_AND_CALL,
+        title="Recognition failing",
+        description="A vehicle whose frames the plate reader could not process (reader error): "
+        "deny_and_call or admit_for_review.",
+    )
+    unreadable_streak: int = Field(
+        5,
+        ge=1,
+        title="Unreadable streak",
+        description="This many unreadable plates in a row raise a recognition_failing alarm "
+        "(a dirty or misaligned camera); a read plate ends the streak.",
+    )
+    store_min_free_mb: int = Field(
+        200,
+        ge=0,
+        title="Store free space",
+        description="Below this much free space (MB) on the store's file system the store is "
+        "nearly full.",
+    )
+    store_nearly_full: StoreFullOutcome = Field(
+        StoreFullOutcome.KEEP_SERVING,
+        title="Store nearly full",
+        description="keep_serving (alarm only), close_lane (no new vehicles) or free_passage "
+        "(barrier up, vehicles recorded, nobody charged) until space is back.",
+    )
+    store_check_s: float = Field(
+        60.0,
+        gt=0,
+        title="Store check period",
+        description="How often the store's free space is checked (s).",
+    )

@@ -1,0 +1,373 @@
+"""The shell around the lane machine: events in, one step at a time, actions out in order.
+
+Everything happens on the event loop's thread. Device drivers, the payment
+side and timers hand events over (``loop.call_soon_threadsafe``) to one queue;
+:meth:`LaneShell.run` takes them one by one, steps the machine, and carries the
+step's actions out in list order before it takes the next event:
+
+- records (``RecordTransaction``, ``RecordEvent``, ``RaiseAlarm``) are committed
+  synchronously: the next action (an open barrier, a payment request) starts
+  only once the record is on disk. A record that cannot be written stops the
+  lane (the exception ends :meth:`run`; systemd restarts it and recovery
+  resolves what was open);
+- barrier commands run in a thread and are awaited; a refused command comes back
+  as ``BarrierFault``;
+- work that takes long answers later with an event: the plate read
+  (``Capture`` -> ``PlateRead``/``PlateUnreadable``), the payment chain
+  (``RequestPayment`` -> ``PaymentResult``); lookups are answered at once, through
+  the queue;
+- timers run on the loop's monotonic clock (``loop.call_later``).
+
+Degraded modes are applied here, where they are seen: a dark camera or a failing
+reader answers the machine with an unreadable plate under the lane's degraded
+policy for that one step, records the use and raises an alarm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from drivers.factory import LaneDrivers
+from drivers.interfaces import (
+    BarrierMoved,
+    CommandResult,
+    DeviceEvent,
+    DeviceFault,
+    DeviceRecovered,
+    Loop,
+    LoopChanged,
+    Position,
+)
+from edge import log
+from edge.config.degraded import DegradedPolicy, UnreadOutcome
+from edge.config.lane import LanePolicy, UnreadablePlate
+from edge.daemon.devices import lane_event_of
+from edge.daemon.display_text import lines_for, qr_lines
+from edge.daemon.lookup import VehicleLookup
+from edge.daemon.plates import PlateWorker
+from edge.daemon.recording import Recorder, Settlement
+from edge.daemon.settling import lane_result, payment_request
+from edge.daemon.timings import Mark, PassageTimings
+from edge.lane import LaneState, Txn, step
+from edge.lane.actions import (
+    Action,
+    CancelTimer,
+    Capture,
+    CaptureReason,
+    CloseBarrier,
+    LookUpVehicle,
+    OpenBarrier,
+    RaiseAlarm,
+    RecordEvent,
+    RecordTransaction,
+    RequestPayment,
+    ShowMessage,
+    StartTimer,
+    ordering_problems,
+)
+from edge.lane.events import BarrierFault, Event, PlateRead, PlateUnreadable, TimerExpired
+from edge.lane.records import FINAL_STATUSES, PaymentMethod, TxnStatus
+from edge.lane.state import Phase
+from edge.payments.config import Method
+from edge.payments.qr import QrPrompt
+from edge.payments.service import Payments
+
+logger = log.get(__name__)
+
+DECIDED = frozenset({TxnStatus.AUTHORISED, TxnStatus.BLOCKED, TxnStatus.DENIED})
+METHODS = {Method.PREPAID: PaymentMethod.ACCOUNT, Method.QR: PaymentMethod.TERMINAL}
+
+
+class OrderingError(RuntimeError):
+    """The machine asked to move money or the barrier without a record first (a bug)."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    event: Event
+    policy: LanePolicy | None = None  # the policy for this one step (a degraded mode)
+
+
+class LaneShell:
+    def __init__(
+        self,
+        state: LaneState,
+        *,
+        recorder: Recorder,
+        drivers: LaneDrivers,
+        lookup: VehicleLookup,
+        plates: PlateWorker,
+        payments: Payments,
+        degraded: DegradedPolicy,
+        capture_frames: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.state = state
+        self.recorder = recorder
+        self.drivers = drivers
+        self.lookup = lookup
+        self.plates = plates
+        self.payments = payments
+        self.degraded = degraded
+        self.capture_frames = capture_frames
+        self.timings = PassageTimings(clock)
+        self.camera_dark: str | None = None
+        self.unreadable_streak = 0
+        self.barrier_devices = frozenset({drivers.barrier.name, "io"})
+        self.txns: dict[UUID, Txn] = {}
+        self.queue: asyncio.Queue[Queued] = asyncio.Queue()
+        self.work: set[asyncio.Task[None]] = set()
+        self.paying: dict[UUID, asyncio.Task[None]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._loop = asyncio.get_running_loop()
+
+    # -- events in ------------------------------------------------------------------------------
+
+    def post(self, event: Event, policy: LanePolicy | None = None) -> None:
+        """Queue an event for the machine (on the loop's thread)."""
+        self.queue.put_nowait(Queued(event, policy))
+
+    def post_threadsafe(self, event: Event) -> None:
+        self._loop.call_soon_threadsafe(self.post, event)
+
+    def on_device(self, event: DeviceEvent) -> None:
+        """A driver's event (on the loop's thread, handed over by the sink)."""
+        now = datetime.now(UTC)
+        match event:
+            case LoopChanged(loop=Loop.ARMING, occupied=True, at=at):
+                self.timings.loop_on(at)
+            case BarrierMoved(position=Position.UP):
+                self.timings.barrier_up()
+            case DeviceFault(device=device, reason=reason):
+                if device == self.drivers.camera.name:
+                    self.camera_dark = reason
+                self.recorder.event(
+                    "device_fault",
+                    now,
+                    severity="alarm",
+                    detail={"device": device, "reason": reason},
+                )
+            case DeviceRecovered(device=device):
+                if device == self.drivers.camera.name:
+                    self.camera_dark = None
+                self.recorder.event("device_recovered", now, detail={"device": device})
+        lane_event = lane_event_of(event, self.barrier_devices)
+        if lane_event is not None:
+            self.post(lane_event)
+
+    # -- the machine ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Step the machine on every queued event, forever (cancel to stop)."""
+        while True:
+            queued = await self.queue.get()
+            await self.feed(queued)
+
+    async def feed(self, queued: Queued) -> None:
+        base = self.state.policy
+        state = self.state if queued.policy is None else replace(self.state, policy=queued.policy)
+        new, actions = step(state, queued.event, datetime.now(UTC))
+        self.state = new if queued.policy is None else replace(new, policy=base)
+        problems = ordering_problems(actions)
+        if problems:
+            raise OrderingError("; ".join(problems))
+        for action in actions:
+            await self.execute(action)
+
+    async def execute(self, action: Action) -> None:
+        match action:
+            case RecordTransaction(txn=txn, at=at):
+                self.record(txn, at)
+            case RecordEvent():
+                self.recorder.machine_event(action)
+            case RaiseAlarm():
+                self.recorder.alarm(action)
+            case Capture(txn_id=txn_id, reason=reason):
+                if reason is CaptureReason.ARRIVAL:
+                    self.timings.begin(txn_id)
+                self.spawn(self.capture(txn_id, reason))
+            case LookUpVehicle(txn_id=txn_id, plate=plate, at=at):
+                self.post(self.lookup.check(txn_id, plate, at))
+            case RequestPayment(txn_id=txn_id):
+                task = self.spawn(self.pay(action))
+                self.paying[txn_id] = task
+                task.add_done_callback(lambda _: self.paying.pop(txn_id, None))
+            case OpenBarrier(because=because):
+                self.timings.mark(because, Mark.BARRIER_COMMAND)
+                await self.command("open", self.drivers.barrier.open, green=True)
+            case CloseBarrier():
+                await self.command("close", self.drivers.barrier.close, green=False)
+            case ShowMessage():
+                await self.show(lines_for(action))
+            case StartTimer(timer=timer, token=token, seconds=seconds):
+                self.cancel_timer(timer.value)
+                self._timers[timer.value] = self._loop.call_later(
+                    seconds, self.post, TimerExpired(timer, token)
+                )
+            case CancelTimer(timer=timer):
+                self.cancel_timer(timer.value)
+
+    def record(self, txn: Txn, at: datetime) -> None:
+        self.recorder.transaction(txn, at)
+        self.txns[txn.id] = txn
+        if txn.status in DECIDED:
+            self.timings.mark(txn.id, Mark.DECISION)
+        if txn.status in FINAL_STATUSES:
+            figures = self.timings.finish(txn.id)
+            if figures is not None:
+                self.recorder.event("passage_timings", at, txn_id=txn.id, detail=figures)
+            if txn.payment_status.value != "requested":
+                self.txns.pop(txn.id, None)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self.work.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.work.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("lane_work_failed", error=repr(task.exception()))
+
+    def cancel_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def cancel_all_timers(self) -> None:
+        for name in list(self._timers):
+            self.cancel_timer(name)
+
+    # -- devices ------------------------------------------------------------------------------
+
+    async def command(self, what: str, move: Callable[[], CommandResult], *, green: bool) -> None:
+        result = await asyncio.to_thread(move)
+        logger.info("barrier_command", command=what, ok=result.ok, reason=result.reason)
+        if not result.ok:
+            self.post(BarrierFault(f"{what} refused: {result.reason}"))
+            return
+        light = self.drivers.light
+        if light is not None:
+            lit = await asyncio.to_thread(light.set_green, green)
+            if not lit.ok:
+                logger.warning("lane_light_failed", reason=lit.reason)
+
+    async def show(self, lines: tuple[str, str]) -> None:
+        display = self.drivers.display
+        if display is None:
+            return
+        result = await asyncio.to_thread(display.show, lines)
+        if not result.ok:
+            logger.warning("display_failed", reason=result.reason)
+
+    # -- plates ------------------------------------------------------------------------------
+
+    async def capture(self, txn_id: UUID, reason: CaptureReason) -> None:
+        frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
+        if reason is not CaptureReason.ARRIVAL:
+            logger.info(
+                "evidence_captured", txn_id=str(txn_id), reason=reason.value, frames=len(frames)
+            )
+            return
+        if not frames:
+            self.degraded_read(
+                txn_id, "camera_dark", self.degraded.camera_dark, self.camera_dark or "no frames"
+            )
+            return
+        try:
+            read = await self.plates.read([frame.image for frame in frames])
+        except Exception as exc:  # the reader's libraries raise their own error types
+            logger.exception("plate_read_failed", txn_id=str(txn_id))
+            self.degraded_read(
+                txn_id, "recognition_failing", self.degraded.recognition_failing, repr(exc)
+            )
+            return
+        self.timings.mark(txn_id, Mark.PLATE_READ)
+        logger.info(
+            "plate_read",
+            txn_id=str(txn_id),
+            text=read.text,
+            confidence=round(read.confidence, 3),
+            accepted=read.accepted,
+        )
+        if read.accepted and read.text:
+            self.unreadable_streak = 0
+            self.post(PlateRead(txn_id, read.text, min(1.0, max(0.0, read.confidence))))
+            return
+        self.unreadable_streak += 1
+        if self.unreadable_streak == self.degraded.unreadable_streak:
+            self.recorder.event(
+                "recognition_failing",
+                datetime.now(UTC),
+                severity="alarm",
+                txn_id=txn_id,
+                detail={"unreadable_in_a_row": self.unreadable_streak, "last_reason": read.reason},
+            )
+        self.post(PlateUnreadable(txn_id))
+
+    def degraded_read(self, txn_id: UUID, mode: str, outcome: UnreadOutcome, why: str) -> None:
+        """No plate because part of the lane is degraded: record, alarm, apply the mode's policy."""
+        self.recorder.event(
+            "degraded_mode",
+            datetime.now(UTC),
+            severity="alarm",
+            txn_id=txn_id,
+            detail={"mode": mode, "outcome": outcome.value, "cause": why[:200]},
+        )
+        policy = self.state.policy.model_copy(
+            update={"unreadable_plate": UnreadablePlate(outcome.value)}
+        )
+        self.post(PlateUnreadable(txn_id), policy)
+
+    # -- payments ------------------------------------------------------------------------------
+
+    async def pay(self, action: RequestPayment) -> None:
+        txn = self.txns.get(action.txn_id)
+        request = payment_request(action, txn.plate if txn else None, datetime.now(UTC))
+        outcome = await asyncio.to_thread(self.payments.chain.settle, request, self.on_prompt)
+        settled = lane_result(action, outcome)
+        logger.info(
+            "payment_settled",
+            txn_id=str(action.txn_id),
+            status=outcome.status.value,
+            reason=outcome.reason,
+        )
+        method = METHODS.get(outcome.method) if outcome.method else None
+        postpay = outcome.status.value == "postpay"
+        if method is not None or postpay:
+            self.recorder.notes.settlements[action.txn_id] = Settlement(
+                method, postpay, outcome.reference
+            )
+        if settled.gateway_down:
+            self.recorder.event(
+                "degraded_mode",
+                datetime.now(UTC),
+                severity="alarm",
+                txn_id=action.txn_id,
+                detail={
+                    "mode": "gateway_down",
+                    "outcome": "postpay" if postpay else settled.result.outcome.value,
+                    "cause": outcome.reason[:200],
+                },
+            )
+        self.post(settled.result)
+
+    def on_prompt(self, prompt: QrPrompt) -> None:
+        """The QR code to show (called from the payment thread)."""
+        self._loop.call_soon_threadsafe(lambda: self.spawn(self.show(qr_lines(prompt))))
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """No vehicle being served or leaving, no payment in progress."""
+        s = self.state
+        busy = s.passage is not None and s.passage.phase is not Phase.HELP
+        return not busy and not s.leaving and not self.paying and self.queue.empty()

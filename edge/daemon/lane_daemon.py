@@ -1,0 +1,430 @@
+"""One lane, running on its own: the start-up sequence, the running lane and its shutdown.
+
+:meth:`LaneDaemon.start` is the whole start, one step after the other:
+
+1. config: the lane files are loaded and validated by the caller
+   (:func:`edge.config.lane.load_lane`); the tariff is compiled here;
+2. the store is opened (created and migrated when new);
+3. the drivers are built and started, and the start waits until every device is
+   up (a missing device fails the start naming it);
+4. plate recognition is started in its worker (a model that fails to load fails
+   the start);
+5. payments are built and their callback receiver started;
+6. passages left open by the last run are resolved and recorded;
+7. the lane machine starts from the devices' actual state, then systemd hears
+   READY; the watchdog pings, the payment sweep and the store check run beside it.
+
+Sync is not started yet. Anything that fails stops what was already started, in
+reverse order, and raises :class:`StartupError` with a message naming the problem.
+
+:meth:`LaneDaemon.stop` closes the lane to new vehicles, lets the current
+passage finish for up to ``shutdown_grace_s``, resolves what is still open by
+the recovery rule, leaves the barrier in the policy's safe position (never closed
+on an occupied safety loop) and stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+from drivers.factory import DriverUnavailableError, LaneDrivers, build_lane
+from drivers.interfaces import DeviceEvent, DeviceFault, Position
+from edge import log
+from edge.config.degraded import StoreFullOutcome
+from edge.config.lane import LaneFiles
+from edge.config.loading import ConfigError
+from edge.daemon.devices import DeviceStartError, wait_until_up
+from edge.daemon.executor import LaneShell
+from edge.daemon.lookup import Credits, LocalEntries, VehicleLookup, credit_window
+from edge.daemon.plates import PlateWorker, ReaderFactory, RecognitionStartError, load_plate_reader
+from edge.daemon.recording import Recorder
+from edge.daemon.recovery import open_records, resolve
+from edge.daemon.settling import StorePermits, StorePrepaid
+from edge.fees.engine import CompiledTariff
+from edge.fees.files import load_tariff
+from edge.lane import LaneState
+from edge.lane.events import ArmingLoop, Mode, SafetyLoop, SetMode
+from edge.lane.state import Position as LanePosition
+from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEvent
+from edge.payments.service import Payments
+from edge.payments.transport import Transport
+from edge.store import Store, StoreError
+from edge.systemd import Notifier
+
+logger = log.get(__name__)
+
+SYSTEM_OPERATOR = "lanewarden"
+
+
+class StartupError(Exception):
+    """The lane cannot start; the message names the file, device or setting at fault."""
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    device_timeout_s: float = 15.0
+    shutdown_grace_s: float = 20.0
+    capture_frames: int = 2
+    sweep_s: float = 60.0
+
+
+class LaneDaemon:
+    """A lane daemon in the running event loop: ``await start()``, then ``await stop()``.
+
+    ``drivers``, ``reader_factory`` and ``transport`` replace the hardware, the
+    plate reader and the gateway's HTTP transport (tests, demo, bench).
+    """
+
+    def __init__(
+        self,
+        files: LaneFiles,
+        *,
+        environ: Mapping[str, str] | None = None,
+        drivers: LaneDrivers | None = None,
+        reader_factory: ReaderFactory = load_plate_reader,
+        transport: Transport | None = None,
+        notifier: Notifier | None = None,
+        options: DaemonOptions | None = None,
+    ) -> None:
+        self.files = files
+        self.lane = files.lane
+        self.environ = os.environ if environ is None else environ
+        self.drivers = drivers
+        self.reader_factory = reader_factory
+        self.transport = transport
+        self.notifier = notifier if notifier is not None else Notifier(self.environ)
+        self.options = options or DaemonOptions()
+        self.store_path = Path(self.lane.store)
+        self.credits = Credits()
+        self._start_faults: dict[str, str] = {}
+        self._shell: LaneShell | None = None
+        self._stack = AsyncExitStack()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._store_mode: Mode | None = None
+        self.failed: asyncio.Future[BaseException] | None = None
+
+    # -- the start-up sequence ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        lane, stack = self.lane, self._stack
+        log.bind(lane_id=lane.id)
+        self._loop = asyncio.get_running_loop()
+        self.failed = self._loop.create_future()
+        try:
+            # 1. config (validated by load_lane): compile the tariff
+            tariff = None
+            if lane.tariff is not None:
+                tariff = load_tariff(self.files.path.parent / lane.tariff)
+            # 2. store
+            self.store = self._open_store()
+            stack.callback(self.store.close)
+            self.recorder = Recorder(self.store, lane.id)
+            # 3. drivers, up before anything else
+            drivers = self.drivers or self._build_drivers()
+            self.drivers = drivers
+            self._sink: Callable[[DeviceEvent], None] = self._early_sink
+            drivers.start(self._device_handover)
+            stack.callback(drivers.stop)
+            await wait_until_up(drivers, self._start_faults, self.options.device_timeout_s)
+            # 4. plate recognition, in its worker
+            plates = PlateWorker(lane.recognition, self.reader_factory)
+            await plates.start()
+            stack.callback(plates.stop)
+            # 5. payments
+            settings = lane.payment_settings()
+            self.payments = Payments.build(
+                settings.policy,
+                settings.gateway,
+                events=self._payment_handover,
+                environ=self.environ,
+                permits=StorePermits(self.store),
+                accounts=StorePrepaid(self.store),
+                qr_window_s=0.8 * lane.policy.payment_timeout_s,
+                transport=self.transport,
+            )
+            self.payments.start()
+            stack.callback(self.payments.stop)
+            # 6. passages left open by the last run
+            await self._recover("restart")
+            # 7. the lane machine, from the devices' actual state
+            shell = self._start_machine(drivers, plates, tariff)
+            self._run(shell.run())
+            self._run(self._watchdog())
+            self._run(self._every(self.options.sweep_s, self._sweep))
+            self._run(self._every(lane.degraded.store_check_s, self._check_store))
+            await self._check_store()
+        except (
+            ConfigError,
+            DeviceStartError,
+            DriverUnavailableError,
+            RecognitionStartError,
+            StartupError,
+            ValueError,
+        ) as exc:
+            await self._unwind()
+            raise StartupError(str(exc)) from exc
+        except BaseException:
+            await self._unwind()
+            raise
+        self.recorder.event(
+            "lane_started", datetime.now(UTC), detail={"kind": lane.lane_kind.value}
+        )
+        self.notifier.ready(f"lane {lane.id} up")
+        logger.info("lane_started", lane_kind=lane.lane_kind.value)
+
+    def _open_store(self) -> Store:
+        try:
+            self.store_path.parent.mkdir(parents=True, exist_ok=True)
+            return Store.open(self.store_path)
+        except (StoreError, OSError) as exc:
+            raise StartupError(f"store: cannot open {self.store_path}: {exc}") from exc
+
+    def _build_drivers(self) -> LaneDrivers:
+        try:
+            return build_lane(self.lane)
+        except (DriverUnavailableError, OSError, ValueError) as exc:
+            raise StartupError(f"drivers: {exc}") from exc
+
+    def _device_handover(self, event: DeviceEvent) -> None:
+        """The drivers' sink (any thread): the event is handled on the loop."""
+        self._loop.call_soon_threadsafe(self._sink, event)
+
+    def _payment_handover(self, event: PaymentEvent) -> None:
+        """The payments' event sink (gateway and receiver threads)."""
+        self._loop.call_soon_threadsafe(self._payment_event, event)
+
+    def _early_sink(self, event: DeviceEvent) -> None:
+        """Device events before the machine runs: faults fail the start."""
+        if isinstance(event, DeviceFault):
+            self._start_faults.setdefault(event.device, event.reason)
+
+    async def _recover(self, why: str) -> None:
+        now = datetime.now(UTC)
+        until = now + credit_window(self.lane.policy.pass_timeout_s)
+        for record in open_records(self.store, self.lane.id):
+            await resolve(
+                record,
+                recorder=self.recorder,
+                store_path=self.store_path,
+                qr=self.payments.qr,
+                credits=self.credits,
+                now=now,
+                credit_until=until,
+                why=why,
+            )
+
+    def _start_machine(
+        self, drivers: LaneDrivers, plates: PlateWorker, tariff: CompiledTariff | None
+    ) -> LaneShell:
+        lane = self.lane
+        up = drivers.barrier.position() is Position.UP
+        state = LaneState.initial(
+            lane.id,
+            lane.lane_kind,
+            lane.policy,
+            os.urandom(16),
+            barrier=LanePosition.UP if up else LanePosition.DOWN,
+        )
+        lookup = VehicleLookup(
+            self.files,
+            self.store,
+            tariff,
+            LocalEntries(self.store, self.files.plaza.id),
+            self.credits,
+        )
+        shell = LaneShell(
+            state,
+            recorder=self.recorder,
+            drivers=drivers,
+            lookup=lookup,
+            plates=plates,
+            payments=self.payments,
+            degraded=lane.degraded,
+            capture_frames=self.options.capture_frames,
+        )
+        self._shell = shell
+        self._sink = shell.on_device
+        loops = drivers.loops.state()
+        shell.post(SafetyLoop(loops.safety))
+        shell.post(ArmingLoop(loops.arming))
+        return shell
+
+    # -- running ------------------------------------------------------------------------------
+
+    def _run(self, work: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                logger.exception("lane_task_failed")
+                if self.failed is not None and not self.failed.done():
+                    self.failed.set_result(exc)
+
+        self._tasks.append(asyncio.create_task(guarded()))
+
+    async def wait_failed(self) -> BaseException:
+        """Resolves when a task of the running lane failed (the lane must restart)."""
+        assert self.failed is not None, "start() first"
+        return await self.failed
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval_s
+        if interval is None:
+            return
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    async def _every(self, period_s: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            await job()
+
+    async def _sweep(self) -> None:
+        await asyncio.to_thread(self.payments.sweep)
+
+    async def _check_store(self) -> None:
+        """Store nearly full: record, alarm and apply the degraded policy; undo when space is back."""
+        policy = self.lane.degraded
+        free_mb = shutil.disk_usage(self.store_path.parent).free // (1024 * 1024)
+        full = free_mb < policy.store_min_free_mb
+        shell = self._shell
+        if full and self._store_mode is None:
+            mode = {
+                StoreFullOutcome.KEEP_SERVING: Mode.NORMAL,
+                StoreFullOutcome.CLOSE_LANE: Mode.CLOSED,
+                StoreFullOutcome.FREE_PASSAGE: Mode.FREE_PASSAGE,
+            }[policy.store_nearly_full]
+            self._store_mode = mode
+            self.recorder.event(
+                "degraded_mode",
+                datetime.now(UTC),
+                severity="alarm",
+                detail={
+                    "mode": "store_nearly_full",
+                    "outcome": policy.store_nearly_full.value,
+                    "free_mb": free_mb,
+                },
+            )
+            if mode is not Mode.NORMAL and shell is not None:
+                shell.post(SetMode(mode, SYSTEM_OPERATOR, f"store nearly full ({free_mb} MB free)"))
+        elif not full and self._store_mode is not None:
+            mode, self._store_mode = self._store_mode, None
+            self.recorder.event(
+                "degraded_mode_ended",
+                datetime.now(UTC),
+                detail={"mode": "store_nearly_full", "free_mb": free_mb},
+            )
+            if mode is not Mode.NORMAL and shell is not None:
+                shell.post(SetMode(Mode.NORMAL, SYSTEM_OPERATOR, "store has space again"))
+
+    def _payment_event(self, event: PaymentEvent) -> None:
+        now = datetime.now(UTC)
+        if isinstance(event, PaymentAlarm):
+            self.recorder.event(
+                event.kind.value,
+                now,
+                severity="alarm",
+                detail={
+                    "detail": event.detail[:300],
+                    "order_id": event.order_id,
+                    "txn_id": event.txn_id,
+                },
+            )
+        elif isinstance(event, LatePaymentRefunded):
+            original = self.store.transaction(UUID(event.txn_id))
+            if original is not None:
+                self.recorder.refund(original, event.amount, event.gateway_ref, now)
+            self.recorder.event(
+                "late_payment_refunded",
+                now,
+                severity="alarm",
+                detail={
+                    "txn_id": event.txn_id,
+                    "refund_id": event.refund_id,
+                    "amount": event.amount,
+                },
+            )
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Finish or void the current passage, leave the barrier safe, stop everything."""
+        self.notifier.stopping(f"lane {self.lane.id} stopping")
+        shell = self._shell
+        if shell is not None:
+            await self._wind_down(shell)
+        await self._unwind()
+        logger.info("lane_stopped")
+
+    async def _wind_down(self, shell: LaneShell) -> None:
+        grace = self.options.shutdown_grace_s
+        shell.post(SetMode(Mode.CLOSED, SYSTEM_OPERATOR, "daemon stopping"))
+        await _until(lambda: shell.idle, grace)
+        for txn_id in list(shell.paying):
+            if self.payments.qr is not None:
+                self.payments.qr.cancel(str(txn_id))
+        if shell.paying:
+            await asyncio.wait(list(shell.paying.values()), timeout=grace)
+        await _until(shell.queue.empty, grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for task in list(shell.work):
+            task.cancel()
+        await asyncio.gather(*shell.work, return_exceptions=True)
+        shell.cancel_all_timers()
+        await self._recover("shutdown")
+        barrier = await self._safe_barrier(shell, grace)
+        self.recorder.event("lane_stopped", datetime.now(UTC), detail={"barrier": barrier})
+
+    async def _safe_barrier(self, shell: LaneShell, grace: float) -> str:
+        """Put the barrier in the safe position; never close it on an occupied safety loop."""
+        assert self.drivers is not None
+        barrier = self.drivers.barrier
+        if self.lane.policy.safe_position == "open":
+            result = await asyncio.to_thread(barrier.lock_open)
+            return "open" if result.ok else f"open refused: {result.reason}"
+        if barrier.position() is Position.DOWN:
+            return "closed"
+        loops = self.drivers.loops
+        clear = await _until(lambda: not loops.state().safety, grace)
+        if not clear:
+            self.recorder.event(
+                "barrier_left_open",
+                datetime.now(UTC),
+                severity="alarm",
+                detail={"reason": "safety loop occupied at shutdown"},
+            )
+            return "left open: safety loop occupied"
+        result = await asyncio.to_thread(barrier.close)
+        return "closed" if result.ok else f"close refused: {result.reason}"
+
+    async def _unwind(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self._stack.aclose()
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Wait until ``condition()`` holds (checked every 50 ms); False when time ran out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

@@ -1,0 +1,175 @@
+"""Answering the lane machine's ``LookUpVehicle``: lists, open entries and the fee.
+
+Where a vehicle's entry is found depends on the site. Lanes that share one
+database on one computer (a car park's entry and exit lanes) find it in the
+store: :class:`LocalEntries`. A highway exit needs the entry recorded at another
+plaza; that lookup comes with sync, behind the same :class:`EntrySource`
+interface. No entry found: the tariff's unmatched-exit rule prices the exit (lost
+ticket, maximum-distance fare) and the machine flags the record for review.
+
+A vehicle that had paid for a passage interrupted by a restart is not charged
+again: :class:`Credits` holds such payments by plate for a while, and the fee of
+its next passage carries an item that deducts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from edge.config.lane import LaneFiles, LaneKind
+from edge.fees.engine import CompiledTariff, quote
+from edge.fees.passage import Passage, QuoteError
+from edge.lane.events import LookupFailed, VehicleChecked
+from edge.lane.records import FeeItem, Listing, OpenEntry, Quote
+from edge.store import Store, StoreError, plate_key
+
+DEFAULT_CLASS = 1
+
+
+@dataclass(frozen=True)
+class FoundEntry:
+    """An entry without an exit yet, wherever it was recorded."""
+
+    txn_id: UUID
+    at: datetime
+    plaza_id: str
+    lane_id: str
+    vehicle_class: int | None
+
+
+class EntrySource(Protocol):
+    def find(self, plate: str) -> FoundEntry | None:
+        """The plate's open entry, or None when it has none."""
+        ...
+
+
+class LocalEntries:
+    """Entries recorded by the lanes that share this store (one site, one computer)."""
+
+    def __init__(self, store: Store, plaza_id: str) -> None:
+        self.store = store
+        self.plaza_id = plaza_id
+
+    def find(self, plate: str) -> FoundEntry | None:
+        entry = self.store.entries.find(plate)
+        if entry is None:
+            return None
+        return FoundEntry(
+            entry.txn_id, entry.entry_time, self.plaza_id, entry.lane_id, entry.vehicle_class
+        )
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A payment made for a passage interrupted by a restart."""
+
+    txn_id: UUID
+    amount: int
+    until: datetime
+
+
+class Credits:
+    """Payments to deduct from a plate's next fee, each valid until a deadline."""
+
+    def __init__(self) -> None:
+        self._by_plate: dict[str, Credit] = {}
+
+    def add(self, plate: str, credit: Credit) -> None:
+        self._by_plate[plate_key(plate)] = credit
+
+    def take(self, plate: str, at: datetime) -> Credit | None:
+        credit = self._by_plate.pop(plate_key(plate), None)
+        return credit if credit is not None and at <= credit.until else None
+
+    def __len__(self) -> int:
+        return len(self._by_plate)
+
+
+class VehicleLookup:
+    """The shell's answer to one lookup, from the store, the entries and the fee engine."""
+
+    def __init__(
+        self,
+        files: LaneFiles,
+        store: Store,
+        tariff: CompiledTariff | None,
+        entries: EntrySource,
+        credits: Credits,
+    ) -> None:
+        self.kind = files.lane.lane_kind
+        self.plaza_id = files.plaza.id
+        self.store = store
+        self.tariff = tariff
+        self.entries = entries
+        self.credits = credits
+
+    def check(self, txn_id: UUID, plate: str, at: datetime) -> VehicleChecked | LookupFailed:
+        try:
+            return self._check(txn_id, plate, at)
+        except (StoreError, QuoteError, OSError) as exc:
+            return LookupFailed(txn_id, f"{type(exc).__name__}: {exc}")
+
+    def _check(self, txn_id: UUID, plate: str, at: datetime) -> VehicleChecked:
+        listing = self._listing(plate, at)
+        if self.kind in (LaneKind.PARKING_ENTRY, LaneKind.HIGHWAY_ENTRY):
+            found = self.store.entries.find(plate)
+            open_entry = None
+            if found is not None:
+                open_entry = OpenEntry(found.txn_id, found.entry_time, self.plaza_id, found.lane_id)
+            return VehicleChecked(txn_id, listing, open_entry)
+        entry = self.entries.find(plate) if self.kind is not LaneKind.OPEN_PLAZA else None
+        vehicle_class = entry.vehicle_class if entry and entry.vehicle_class else DEFAULT_CLASS
+        fee = self._quote(plate, at, entry, vehicle_class)
+        open_entry = None
+        if entry is not None:
+            open_entry = OpenEntry(entry.txn_id, entry.at, entry.plaza_id, entry.lane_id)
+        return VehicleChecked(txn_id, listing, open_entry, fee, vehicle_class)
+
+    def _listing(self, plate: str, at: datetime) -> Listing:
+        lists = self.store.lists.lookup(plate, at)
+        for name, listing in (
+            ("blacklist", Listing.BLACKLIST),
+            ("permit", Listing.PERMIT),
+            ("whitelist", Listing.WHITELIST),
+        ):
+            if name in lists:
+                return listing
+        if self.store.accounts.for_plate(plate) is not None:
+            return Listing.PREPAID
+        return Listing.NONE
+
+    def _quote(
+        self, plate: str, at: datetime, entry: FoundEntry | None, vehicle_class: int
+    ) -> Quote:
+        if self.tariff is None:
+            raise QuoteError(f"lane kind {self.kind.value} charges but has no tariff")
+        fee = quote(
+            self.tariff,
+            Passage(
+                exit=at,
+                entry=entry.at if entry else None,
+                vehicle_class=vehicle_class,
+                entry_plaza=entry.plaza_id if entry else None,
+                exit_plaza=self.plaza_id,
+            ),
+        )
+        items = [FeeItem(item.label, item.amount) for item in fee.items]
+        credit = self.credits.take(plate, at)
+        if credit is not None and fee.total > 0:
+            deducted = min(fee.total, credit.amount)
+            items.append(FeeItem(f"paid before a lane restart (txn {credit.txn_id})", -deducted))
+        return Quote(
+            total=sum(item.amount for item in items),
+            currency=fee.currency,
+            items=tuple(items),
+            tariff_id=fee.tariff_id,
+            tariff_version=fee.version,
+        )
+
+
+def credit_window(pass_timeout_s: float) -> timedelta:
+    """How long a payment interrupted by a restart is kept for its vehicle."""
+    return timedelta(seconds=max(600.0, 4 * pass_timeout_s))

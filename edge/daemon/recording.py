@@ -1,0 +1,239 @@
+"""Writing what the lane decided into its store, durably, before anything else happens.
+
+The lane machine speaks :class:`~edge.lane.records.Txn` and alarm/event actions;
+the store keeps :class:`~edge.records.Transaction` and :class:`~edge.records.LaneEvent`.
+:class:`Recorder` converts one into the other and commits it: when a method
+returns, the record is on disk. It also carries the shell's own knowledge into
+each version of a transaction: how the payment chain actually settled it
+(method, post-pay), the evidence image ids, and flags the shell adds (a passage
+interrupted by a restart, a vehicle admitted on a payment made before a restart).
+
+Entry lanes open the plate's entry when the entry passes; exit lanes close it when
+the exit passes; both in the same commit as the record (``Store.batch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from edge import log
+from edge.lane.actions import RaiseAlarm, RecordEvent
+from edge.lane.records import PaymentMethod, PaymentStatus, Txn, TxnKind, TxnStatus
+from edge.records import (
+    DetailValue,
+    FeeItem,
+    LaneEvent,
+    LaneEventRecord,
+    Transaction,
+    TransactionRecord,
+    uuid7,
+)
+from edge.store import EntryAlreadyOpenError, Store
+
+logger = log.get(__name__)
+
+Severity = Literal["info", "warning", "alarm"]
+
+
+@dataclass
+class Settlement:
+    """What the shell knows about a transaction's payment beyond the machine's view."""
+
+    method: PaymentMethod | None = None
+    postpay: bool = False
+    reference: str | None = None
+
+
+@dataclass
+class ShellNotes:
+    """Per-transaction facts the shell adds to every version it records."""
+
+    settlements: dict[UUID, Settlement] = field(default_factory=dict)
+    evidence: dict[UUID, tuple[str, ...]] = field(default_factory=dict)
+    flags: dict[UUID, tuple[str, ...]] = field(default_factory=dict)
+
+    def flag(self, txn_id: UUID, *flags: str) -> None:
+        self.flags[txn_id] = tuple(sorted({*self.flags.get(txn_id, ()), *flags}))
+
+    def forget(self, txn_id: UUID) -> None:
+        for notes in (self.settlements, self.evidence, self.flags):
+            notes.pop(txn_id, None)
+
+
+def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
+    """The store's view of one version of a machine transaction."""
+    settlement = notes.settlements.get(txn.id)
+    method = txn.payment_method
+    status: str = txn.payment_status.value
+    flags = [flag.value for flag in txn.flags] + list(notes.flags.get(txn.id, ()))
+    if settlement is not None:
+        method = settlement.method or method
+        if settlement.postpay:
+            # Let through to be billed by plate: nothing was taken, the fee stands.
+            status, method = PaymentStatus.NONE.value, None
+            flags.append("postpay")
+    return Transaction.build(
+        id=txn.id,
+        lane_id=txn.lane_id,
+        kind=txn.kind.value,
+        status=txn.status.value,
+        authorisation=txn.authorisation.value if txn.authorisation else None,
+        recorded_at=at,
+        plate_text=txn.plate,
+        plate_confidence=txn.plate_confidence,
+        vehicle_class=txn.vehicle_class,
+        listing=txn.listing.value if txn.listing else None,
+        entry_time=txn.entry_at,
+        exit_time=txn.exit_at,
+        entry_plaza=txn.entry_plaza,
+        entry_txn_id=txn.entry_txn_id,
+        tariff_id=txn.tariff_id,
+        tariff_version=txn.tariff_version,
+        currency=txn.currency,
+        fee_items=tuple(FeeItem(label=i.label, amount=i.amount) for i in txn.fee_items),
+        fee_total=txn.fee_total,
+        payment_method=method.value if method else None,
+        payment_status=status,
+        gateway_ref=txn.gateway_ref,
+        evidence_image_ids=notes.evidence.get(txn.id, ()),
+        operator_id=txn.operator_id,
+        operator_reason=txn.operator_reason,
+        flags=tuple(flags),
+    )
+
+
+class Recorder:
+    """Commits transactions and lane events of one lane; each call is durable on return."""
+
+    def __init__(self, store: Store, lane_id: str, notes: ShellNotes | None = None) -> None:
+        self.store = store
+        self.lane_id = lane_id
+        self.notes = notes if notes is not None else ShellNotes()
+
+    def transaction(self, txn: Txn, at: datetime) -> TransactionRecord:
+        content = transaction_of(txn, at, self.notes)
+        with self.store.batch():
+            record = self.store.append_transaction(content)
+            if txn.status is TxnStatus.PASSED and txn.plate is not None:
+                self._entries(txn, record)
+        logger.info(
+            "txn_recorded",
+            lane_id=self.lane_id,
+            txn_id=str(txn.id),
+            status=txn.status.value,
+            lane_seq=record.lane_seq,
+        )
+        if txn.status in (TxnStatus.PASSED, TxnStatus.VOIDED, TxnStatus.UNAUTHORISED) and (
+            txn.payment_status is not PaymentStatus.REQUESTED
+        ):
+            self.notes.forget(txn.id)
+        return record
+
+    def _entries(self, txn: Txn, record: TransactionRecord) -> None:
+        plate = txn.plate or ""
+        if txn.kind is TxnKind.ENTRY:
+            try:
+                self.store.entries.open(record)
+            except EntryAlreadyOpenError as exc:
+                # Admitted anyway (operator, no anti-passback): the newer entry is the truth.
+                logger.warning("entry_replaced", plate=plate, old_txn_id=str(exc.existing.txn_id))
+                self.store.entries.close(plate)
+                self.store.entries.open(record)
+        elif txn.kind is TxnKind.EXIT:
+            self.store.entries.close(plate)
+
+    def refund(
+        self, original: TransactionRecord, amount: int, gateway_ref: str, at: datetime
+    ) -> None:
+        """A payment that landed after its order was closed, and was refunded: net zero."""
+        content = Transaction.build(
+            lane_id=self.lane_id,
+            kind=original.kind,
+            status=original.status,
+            recorded_at=at,
+            plate_text=original.plate_text,
+            currency=original.currency,
+            fee_items=(
+                FeeItem(label="late payment received", amount=amount),
+                FeeItem(label="late payment refunded", amount=-amount),
+            ),
+            fee_total=0,
+            payment_method=PaymentMethod.TERMINAL.value,
+            payment_status="refunded",
+            gateway_ref=gateway_ref,
+            references=original.id,
+            flags=("late_payment",),
+        )
+        self.store.append_transaction(content)
+
+    def version(
+        self, record: TransactionRecord, at: datetime, **changes: object
+    ) -> TransactionRecord:
+        """A new version of a stored transaction with ``changes`` (recovery, shutdown)."""
+        values = record.model_dump(
+            exclude={"lane_seq", "prev_hash", "hash", "record_version"}, mode="python"
+        )
+        values.update(recorded_at=at, **changes)
+        values = {k: v for k, v in values.items() if k in Transaction.model_fields}
+        return self.store.append_transaction(Transaction.build(**values))
+
+    def machine_event(self, action: RecordEvent) -> LaneEventRecord:
+        detail: dict[str, DetailValue] = {"reason": action.reason} if action.reason else {}
+        return self._event(
+            action.id,
+            action.kind.value,
+            "info",
+            action.at,
+            action.txn_id,
+            action.operator_id,
+            detail,
+        )
+
+    def alarm(self, action: RaiseAlarm) -> LaneEventRecord:
+        logger.warning(
+            "alarm", lane_id=self.lane_id, alarm=action.alarm.value, detail=action.detail
+        )
+        detail: dict[str, DetailValue] = {"detail": action.detail} if action.detail else {}
+        return self._event(
+            action.id, action.alarm.value, "alarm", action.at, action.txn_id, None, detail
+        )
+
+    def event(
+        self,
+        kind: str,
+        at: datetime,
+        *,
+        severity: Severity = "info",
+        txn_id: UUID | None = None,
+        detail: Mapping[str, DetailValue] | None = None,
+    ) -> LaneEventRecord:
+        """A lane event the shell itself decides to record (degraded modes, timings, start)."""
+        if severity == "alarm":
+            logger.warning("alarm", lane_id=self.lane_id, alarm=kind, **dict(detail or {}))
+        return self._event(uuid7(at), kind, severity, at, txn_id, None, dict(detail or {}))
+
+    def _event(  # noqa: PLR0917 - every field of a lane event, in the record's order
+        self,
+        event_id: UUID,
+        kind: str,
+        severity: Severity,
+        at: datetime,
+        txn_id: UUID | None,
+        operator_id: str | None,
+        detail: dict[str, DetailValue],
+    ) -> LaneEventRecord:
+        content = LaneEvent.build(
+            id=event_id,
+            lane_id=self.lane_id,
+            time=at,
+            kind=kind,
+            severity=severity,
+            txn_id=txn_id,
+            operator_id=operator_id,
+            detail=detail,
+        )
+        return self.store.append_event(content)

@@ -1,0 +1,243 @@
+"""Rigs shared by the daemon tests: lane files on disk, fake devices, a fake reader, the gateway.
+
+``lane_files`` writes a parking lane (Riverside plaza and tariff) into a folder;
+``FakeLane`` starts a :class:`~edge.daemon.lane_daemon.LaneDaemon` on the fakes
+of :mod:`drivers.fakes`, a reader that knows each test image's plate, and the
+gateway simulator reached in process through a ``MockTransport``. This module
+holds no tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.factory import LaneDrivers
+from drivers.fakes import FakeBarrier, FakeCamera, FakeDisplay, FakeLaneLight, FakeLoops
+from edge.config.lane import LaneFiles, load_lane
+from edge.daemon.lane_daemon import DaemonOptions, LaneDaemon
+from edge.payments.transport import MockTransport
+from edge.records import Transaction, TransactionRecord, uuid7
+from edge.store import Store
+from models.config import RecognitionConfig
+from models.result import PlateRead, unreadable
+from simulators.gateway import GatewayFaults, GatewaySim
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "daemon-test-secret"
+MERCHANT = "m-daemon"
+PLATE = "皖A12345"
+
+PAYMENTS_QR = """
+[payments.policy]
+methods = ["permit", "prepaid", "qr"]
+postpay = "{postpay}"
+
+[payments.gateway]
+base_url = "{gateway}"
+merchant_id = "m-daemon"
+secret = "daemon-test-secret"
+query_schedule_s = [0.05]
+read_timeout_s = 0.5
+connect_timeout_s = 0.3
+
+[payments.gateway.retry]
+attempts = 2
+backoff_s = 0.01
+backoff_max_s = 0.02
+
+[payments.gateway.callback]
+host = "127.0.0.1"
+port = 0
+"""
+
+
+def lane_files(
+    folder: Path,
+    *,
+    lane_id: str = "riverside-exit",
+    lane_kind: str = "parking_exit",
+    policy: str = "",
+    extra: str = "",
+    devices: str | None = None,
+    store: Path | None = None,
+) -> Path:
+    """Write a Riverside lane file (with plaza and tariff) into ``folder``; returns its path."""
+    (folder / "plazas").mkdir(parents=True, exist_ok=True)
+    (folder / "tariffs").mkdir(exist_ok=True)
+    (folder / "lanes").mkdir(exist_ok=True)
+    shutil.copy(REPO / "config/tariffs/riverside-parking.toml", folder / "tariffs")
+    (folder / "plazas/riverside.toml").write_text(
+        'kind = "plaza"\nid = "riverside"\nname = "Riverside"\ntimezone = "Asia/Shanghai"\n'
+        'currency = "CNY"\nlanes = ["riverside-entry", "riverside-exit"]\n'
+    )
+    devices = devices or (
+        '[io]\ntype = "modbus_tcp"\nhost = "127.0.0.1"\nport = 1\n\n'
+        '[barrier]\ntype = "io"\n\n[loops]\ntype = "io"\n\n'
+        '[camera]\ntype = "opencv"\nsource = "http://127.0.0.1:1/stream.mjpg"\n'
+    )
+    path = folder / "lanes" / f"{lane_id}.toml"
+    path.write_text(
+        f'kind = "lane"\nid = "{lane_id}"\nname = "test lane"\nlane_kind = "{lane_kind}"\n'
+        'plaza = "../plazas/riverside.toml"\ntariff = "../tariffs/riverside-parking.toml"\n'
+        f'store = "{store or folder / "site.db"}"\n\n'
+        f"[policy]\n{policy}\n\n"
+        '[recognition]\nregion = "cn"\nprovince = "皖"\n\n'
+        f"{devices}\n{extra}\n"
+    )
+    return path
+
+
+def image_of(plate_index: int) -> npt.NDArray[np.uint8]:
+    """A test image the fake reader knows by its first pixel (0: no plate in view)."""
+    return np.full((48, 64, 3), plate_index, dtype=np.uint8)
+
+
+class BookReader:
+    """Reads a plate from a test image by its first pixel; raises when told to fail."""
+
+    def __init__(self, plates: dict[int, str], config: RecognitionConfig) -> None:
+        self.plates = plates
+        self.config = config
+        self.failing: Exception | None = None
+        self.reads = 0
+
+    def read(self, frames: Sequence[npt.NDArray[np.uint8]]) -> PlateRead:
+        self.reads += 1
+        if self.failing is not None:
+            raise self.failing
+        text = self.plates.get(int(frames[-1][0, 0, 0]))
+        if text is None:
+            return unreadable(self.config.region, "no plate found in the frame")
+        return PlateRead(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
+
+
+@dataclass
+class Devices:
+    loops: FakeLoops = field(default_factory=FakeLoops)
+    barrier: FakeBarrier = field(default_factory=FakeBarrier)
+    light: FakeLaneLight = field(default_factory=FakeLaneLight)
+    camera: FakeCamera = field(default_factory=FakeCamera)
+    display: FakeDisplay = field(default_factory=FakeDisplay)
+
+    def lane_drivers(self) -> LaneDrivers:
+        return LaneDrivers(self.loops, self.barrier, self.light, self.camera, self.display)
+
+
+def gateway_sim(faults: GatewayFaults | None = None) -> GatewaySim:
+    """The gateway simulator without sockets; delayed work (callbacks) is done at once."""
+    return GatewaySim(
+        secret=SECRET.encode(),
+        merchant_id=MERCHANT,
+        faults=faults,
+        deliver=lambda _url, _headers, _body: 200,
+        seed=3,
+    )
+
+
+class FakeLane:
+    """A daemon on fake devices, driven from the test through the devices' knobs."""
+
+    def __init__(
+        self,
+        files: LaneFiles,
+        *,
+        gateway: GatewaySim | None = None,
+        plates: dict[int, str] | None = None,
+        devices: Devices | None = None,
+        options: DaemonOptions | None = None,
+    ) -> None:
+        self.files = files
+        self.gateway = gateway or gateway_sim()
+        self.devices = devices or Devices()
+        self.plates = plates if plates is not None else {1: PLATE}
+        self.reader: BookReader | None = None
+        self.daemon = LaneDaemon(
+            files,
+            environ={},
+            drivers=self.devices.lane_drivers(),
+            reader_factory=self._reader,
+            transport=MockTransport(self.gateway.transport_handler),
+            options=options or DaemonOptions(device_timeout_s=2.0, shutdown_grace_s=2.0),
+        )
+
+    def _reader(self, config: RecognitionConfig) -> BookReader:
+        self.reader = BookReader(self.plates, config)
+        return self.reader
+
+    async def settle(
+        self, condition: Callable[[], bool], what: str, timeout_s: float = 5.0
+    ) -> None:
+        """Let the lane work until ``condition()`` holds; fail naming ``what``."""
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.01)
+
+    async def arrive(self, plate_index: int = 1) -> None:
+        """A vehicle drives onto the arming loop showing its plate."""
+        self.devices.camera.show(image_of(plate_index))
+        self.devices.loops.set(arming=True)
+
+    async def drive_through(self) -> None:
+        """The vehicle in front of the open barrier drives over the safety loop and away."""
+        loops = self.devices.loops
+        loops.set(safety=True)
+        await asyncio.sleep(0.02)
+        loops.set(arming=False)
+        self.devices.camera.show(image_of(0))
+        await asyncio.sleep(0.02)
+        loops.set(safety=False)
+
+    def latest(self) -> list[TransactionRecord]:
+        """The latest version of every transaction of the lane, in order of first record."""
+        with Store.open(self.files.lane.store) as store:
+            records = store.transactions(self.files.lane.id, 1, 10_000)
+        latest: dict[Any, TransactionRecord] = {}
+        for record in records:
+            latest[record.id] = record
+        return list(latest.values())
+
+    def events(self, kind: str | None = None) -> list[Any]:
+        with Store.open(self.files.lane.store) as store:
+            events = store.events(self.files.lane.id, 1, 10_000)
+        return [e for e in events if kind is None or e.kind == kind]
+
+    def paid_orders(self) -> list[dict[str, Any]]:
+        return [o for o in self.gateway.state()["orders"] if o["status"] == "paid"]
+
+
+def seed_entry(store_path: Path, plate: str = PLATE, hours: float = 2.0) -> TransactionRecord:
+    """An entry of ``plate`` recorded by the site's entry lane ``hours`` ago, still open."""
+    at = datetime.now(UTC) - timedelta(hours=hours)
+    with Store.open(store_path) as store, store.batch():
+        record = store.append_transaction(
+            Transaction.build(
+                id=uuid7(at),
+                lane_id="riverside-entry",
+                kind="entry",
+                status="passed",
+                authorisation="rule",
+                recorded_at=at,
+                plate_text=plate,
+                plate_confidence=0.99,
+                vehicle_class=1,
+                entry_time=at,
+            )
+        )
+        store.entries.open(record)
+    return record
+
+
+def load(path: Path) -> LaneFiles:
+    return load_lane(path)
