@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -55,8 +56,8 @@ FULL_SIZE_SHARE = 0.75
 class Models:
     """The ONNX sessions, loaded once and shared by every reader in the process."""
 
-    def __init__(self, threads: int) -> None:
-        folder = model_dir()
+    def __init__(self, threads: int, folder: Path | None = None) -> None:
+        folder = folder if folder is not None else model_dir()
         self.recogniser = Recogniser(folder / REC_MODEL, threads)
         self.locator = Locator(folder / DET_MODEL, threads)
 

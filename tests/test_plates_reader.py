@@ -14,6 +14,7 @@ from models.config import RecognitionConfig
 from models.image import ImageError, load_image, to_bgr8
 from models.reader import Models, PlateReader
 from models.runtime import ModelLoadError, load_session
+from models.worker import RecognitionWorker
 
 DATA = Path(__file__).parent / "data" / "plates"
 LABELS = {
@@ -172,3 +173,26 @@ class TestCommands:
         (crops / "labels.csv").write_text("file,plate\nxx_1.jpg,ABC\n", encoding="utf-8")
         assert main(["bench", "plates", str(tmp_path)]) == 2
         assert "prefix 'xx'" in capsys.readouterr().err
+
+
+class TestWorker:
+    """Reads run on a worker thread; a broken model fails at start."""
+
+    def test_reads_on_the_worker_and_stops(self) -> None:
+        worker = RecognitionWorker(RecognitionConfig(region="cn", threads=1))
+        worker.start()
+        try:
+            future = worker.submit([load_image(DATA / "cn_04d23b915456.jpg")], crops=True)
+            assert future.result(timeout=60).text == "沪C8GK31"
+        finally:
+            worker.close()
+
+    def test_missing_models_fail_start_with_the_path(self, tmp_path: Path) -> None:
+        worker = RecognitionWorker(RecognitionConfig(region="cn"), model_folder=tmp_path)
+        with pytest.raises(ModelLoadError, match="model file not found"):
+            worker.start()
+
+    def test_submit_before_start_is_an_error(self) -> None:
+        worker = RecognitionWorker(RecognitionConfig(region="cn"))
+        with pytest.raises(RuntimeError, match="before start"):
+            worker.submit([np.zeros((24, 94, 3), dtype=np.uint8)])
