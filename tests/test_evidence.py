@@ -349,6 +349,10 @@ class TestConfig:
     def test_metrics_defaults_to_loopback(self) -> None:
         assert MetricsConfig().host == "127.0.0.1"
 
+    def test_metrics_port_is_checked(self) -> None:
+        with pytest.raises(ValidationError, match="port"):
+            MetricsConfig(port=70000)
+
     def test_metrics_host_must_be_an_address(self) -> None:
         with pytest.raises(ValidationError, match="not an IP address: 'lane-pc'"):
             MetricsConfig(host="lane-pc")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.cli import main
 from edge.commands.bench_store import BENCH_LANE, sample_transactions
 from edge.records import TransactionRecord, plate_commitment
 from edge.store import Store, verify
@@ -107,6 +108,18 @@ class TestChainAfterPseudonymisation:
         report = verify(pseudonymised)
         assert report.ok, report.breaks
         assert report.checked["txn"] == 6
+
+    def test_store_verify_command_passes(
+        self, pseudonymised: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["store", "verify", str(pseudonymised)]) == 0
+        assert capsys.readouterr().out.startswith(f"OK: {pseudonymised}: 1 lane, 6 txn")
+
+    def test_chain_goes_on_after_pseudonymisation(self, pseudonymised: Path) -> None:
+        with Store.open(pseudonymised) as store:
+            for txn in sample_transactions(2, T0 + timedelta(hours=1)):
+                store.append_transaction(txn)
+        assert verify(pseudonymised).ok
 
     def test_central_accepts_the_record_with_its_hash(self, pseudonymised: Path) -> None:
         record = records(pseudonymised)[0]
