@@ -205,7 +205,7 @@ class Evidence:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise _NotKeptError(f"cannot create {folder}: {exc.strerror or exc}") from None
-            if path.exists():
+            if path.is_file():
                 return path  # same id, same bytes: already kept
             self._check_free_space(folder)
             temp = folder / f".{image_id}.{uuid4().hex}.tmp"

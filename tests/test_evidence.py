@@ -223,6 +223,16 @@ class TestWriteErrors:
         )
         assert result.image_ids == ()
 
+    def test_failed_write_leaves_no_temporary_file(self, tmp_path: Path) -> None:
+        store = evidence(tmp_path)
+        target = store.path_of(saved(store.save_image(frame(), "frame", T0)).image_id)
+        target.unlink()
+        target.mkdir()  # the rename onto it fails as a full disk's write would
+        outcome = store.save_image(frame(), "frame", T0)
+        assert isinstance(outcome, SaveError)
+        assert outcome.reason.startswith(f"cannot write {target}: ")
+        assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
     def test_nearly_full_disk_refuses_images(self, tmp_path: Path) -> None:
         store = evidence(tmp_path, min_free_mb=2**40)
         outcome = store.save_image(frame(), "frame", T0)
