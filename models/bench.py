@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from edge import log
 from models.config import RecognitionConfig, Region
-from models.image import load_image
+from models.image import ImageError, load_image
 from models.reader import PlateReader
 from models.text import normalise
 
@@ -35,6 +36,9 @@ PREFIX_REGIONS: dict[str, Region] = {
 }
 #: A plate-like OCR line for the baseline: 2 to 10 letters, digits or CJK characters.
 _PLATE_LIKE = re.compile(r"^[0-9A-Z\u4e00-\u9fff]{2,10}$")
+
+
+logger = log.get(__name__)
 
 
 class BenchError(ValueError):
@@ -167,7 +171,11 @@ def baseline_engine(threshold: float) -> Engine:
 def run_engine(engine: Engine, samples: Sequence[Sample]) -> Iterator[tuple[Sample, Outcome]]:
     for sample in samples:
         start = time.perf_counter()
-        text, accepted = engine(sample)
+        try:
+            text, accepted = engine(sample)
+        except ImageError as exc:
+            logger.warning("bench_image_unreadable", file=str(sample.path), error=str(exc))
+            text, accepted = "", False
         ms = (time.perf_counter() - start) * 1000.0
         yield sample, Outcome(normalise(text) == normalise(sample.plate), accepted, ms)
 

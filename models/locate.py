@@ -61,6 +61,8 @@ class Locator:
             x0, y0 = max(0, roi[0]), max(0, roi[1])
             view = frame[y0 : roi[3], x0 : roi[2]]
         h, w = view.shape[:2]
+        if h < 8 or w < 8:
+            return []
         # At most ``max_side`` on the long side and a 16:9 frame's worth of
         # pixels, so square or portrait frames cost no more than landscape ones.
         budget = max_side * max_side * 9 / 16

@@ -196,3 +196,12 @@ class TestWorker:
         worker = RecognitionWorker(RecognitionConfig(region="cn"))
         with pytest.raises(RuntimeError, match="before start"):
             worker.submit([np.zeros((24, 94, 3), dtype=np.uint8)])
+
+
+class TestRegionOfInterest:
+    """A region of interest outside the frame finds nothing, without error."""
+
+    def test_roi_outside_the_frame(self, models: Models) -> None:
+        config = RecognitionConfig(region="cn", roi=(5000, 5000, 6000, 6000))
+        result = PlateReader(config, models).read([load_image(DATA / "ccpd_0bfc3934f7fc.jpg")])
+        assert result.reason == "no plate found in the frame"
