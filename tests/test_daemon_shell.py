@@ -1,33 +1,51 @@
-"""The lane daemon on fake devices: passages, payments, degraded modes, faults, shutdown."""
+"""The lane daemon on fake devices: passages, lookups, degraded modes, faults, shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from test_daemon_support import (
     PAYMENTS_QR,
     PLATE,
+    REPO,
     Devices,
     FakeLane,
-    gateway_sim,
+    Gateway,
     lane_files,
     load,
     seed_entry,
+    seed_pending_payment,
 )
 
-from drivers.interfaces import Position
+from drivers.fakes import FakeLoops
+from drivers.interfaces import EventSink, Position
+from edge.daemon.lookup import Credit, Credits
+from edge.fees.engine import quote
+from edge.fees.files import load_tariff
+from edge.fees.passage import Passage
+from edge.records import TransactionRecord, uuid7
+from edge.store import ListEntry, Store
 from simulators.gateway import GatewayFaults
 
 Scenario = Callable[[FakeLane], Awaitable[None]]
+
+
+class UnreachableLoops(FakeLoops):
+    """Loops on an I/O module that cannot be reached: the fault comes right after start."""
+
+    def start(self, sink: EventSink) -> None:
+        super().start(sink)
+        self.fault("cannot connect to tcp 127.0.0.1:5020")
 
 
 def run(lane: FakeLane, scenario: Scenario) -> None:
     """Start the lane, play the scenario, stop the lane (whatever happened)."""
 
     async def main() -> None:
-        await lane.daemon.start()
+        await lane.start()
         try:
             await scenario(lane)
         finally:
@@ -46,7 +64,7 @@ def exit_lane(
     devices: Devices | None = None,
     entry: bool = True,
 ) -> FakeLane:
-    gateway = gateway_sim(faults or GatewayFaults(auto_pay_ms=1))
+    """A parking exit paying by QR; the customer pays at once unless ``faults`` say otherwise."""
     path = lane_files(
         tmp_path,
         policy=policy,
@@ -54,15 +72,43 @@ def exit_lane(
     )
     if entry:
         seed_entry(tmp_path / "site.db")
+    gateway = Gateway(faults or GatewayFaults(auto_pay_ms=1))
     return FakeLane(load(path), gateway=gateway, devices=devices)
+
+
+def barrier_is(lane: FakeLane, position: Position) -> Callable[[], bool]:
+    return lambda: lane.devices.barrier.position() is position
 
 
 async def one_vehicle(lane: FakeLane) -> None:
     await lane.arrive()
-    await lane.settle(lambda: lane.devices.barrier.position() is Position.UP, "barrier up")
+    await lane.settle(barrier_is(lane, Position.UP), "barrier up")
     await lane.drive_through()
-    await lane.settle(lambda: lane.devices.barrier.position() is Position.DOWN, "barrier down")
+    await lane.settle(barrier_is(lane, Position.DOWN), "barrier down")
     await lane.settle(lambda: bool(lane.events("passage_timings")), "timings recorded")
+
+
+async def held(lane: FakeLane) -> None:
+    """A vehicle arrives and the lane calls for help instead of opening."""
+    await lane.arrive()
+    await lane.settle(lambda: bool(lane.events() and _denied(lane)), "vehicle denied")
+
+
+def _denied(lane: FakeLane) -> bool:
+    return any(r.status == "denied" for r in lane.latest())
+
+
+def expected_fee(record: TransactionRecord) -> int:
+    """The Riverside tariff's fee for the record's entry and exit times."""
+    assert record.exit_time is not None
+    tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
+    return quote(tariff, Passage(exit=record.exit_time, entry=record.entry_time)).total
+
+
+def only_exit(lane: FakeLane) -> TransactionRecord:
+    exits = [r for r in lane.latest() if r.kind == "exit"]
+    assert len(exits) == 1, exits
+    return exits[0]
 
 
 class TestPaidPassage:
@@ -71,15 +117,367 @@ class TestPaidPassage:
     def test_paid_by_qr_and_passed(self, tmp_path: Path) -> None:
         lane = exit_lane(tmp_path)
         run(lane, one_vehicle)
-        exits = [r for r in lane.latest() if r.kind == "exit"]
-        assert len(exits) == 1
-        txn = exits[0]
-        assert (txn.plate_text, txn.status, txn.payment_status) == (PLATE, "passed", "approved")
-        assert txn.authorisation == "paid"
-        assert txn.fee_total is not None
-        assert txn.fee_total > 0
-        assert txn.payment_method == "terminal"
-        assert txn.entry_txn_id is not None
-        assert len(lane.paid_orders()) == 1
-        assert lane.paid_orders()[0]["amount"] == txn.fee_total
+        txn = [r for r in lane.latest() if r.kind == "exit"]
+        assert len(txn) == 1
+        exit_ = txn[0]
+        assert (exit_.plate_text, exit_.status, exit_.payment_status) == (
+            PLATE,
+            "passed",
+            "approved",
+        )
+        assert exit_.authorisation == "paid"
+        assert exit_.payment_method == "terminal"
+        assert exit_.fee_total == expected_fee(exit_)
+        assert exit_.fee_total > 0
+        assert exit_.entry_txn_id is not None
+        assert "unmatched_exit" not in exit_.flags
+        paid = lane.gateway.orders("paid")
+        assert [o["amount"] for o in paid] == [exit_.fee_total]
         assert lane.devices.barrier.commands == ["open", "close"]
+        assert lane.devices.display.shown[-1] == ("Thank you", "Please proceed")
+
+    def test_exit_closes_the_open_entry(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+        run(lane, one_vehicle)
+        with Store.open(tmp_path / "site.db") as store:
+            assert store.entries.find(PLATE) is None
+
+    def test_timings_are_recorded_in_order(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+        run(lane, one_vehicle)
+        (timings,) = lane.events("passage_timings")
+        marks = timings.detail
+        assert set(marks) == {
+            "plate_read_ms",
+            "decision_ms",
+            "barrier_command_ms",
+            "barrier_up_ms",
+            "vehicle_gone_ms",
+        }
+        order = ["plate_read_ms", "decision_ms", "barrier_command_ms", "barrier_up_ms"]
+        values = [marks[k] for k in order]
+        assert values == sorted(values)
+        assert marks["vehicle_gone_ms"] >= marks["barrier_up_ms"]
+
+    def test_chain_verifies_after_passages(self, tmp_path: Path) -> None:
+        from edge.store import verify
+
+        lane = exit_lane(tmp_path)
+        run(lane, one_vehicle)
+        report = verify(tmp_path / "site.db")
+        assert report.ok, report
+
+
+class TestLookups:
+    """Lists, accounts and missing entries decide what a vehicle pays."""
+
+    def test_no_entry_pays_the_unmatched_fee_and_is_flagged(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, entry=False)
+        run(lane, one_vehicle)
+        exit_ = only_exit(lane)
+        assert exit_.fee_total == expected_fee(exit_)
+        assert [i.label for i in exit_.fee_items] == ["lost ticket / no entry record"]
+        assert "unmatched_exit" in exit_.flags
+        assert exit_.payment_status == "approved"
+
+    def test_prepaid_account_is_debited_not_the_gateway(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+        with Store.open(tmp_path / "site.db") as store:
+            store.accounts.put("acc-1", "CNY", 5000, [PLATE])
+        run(lane, one_vehicle)
+        exit_ = only_exit(lane)
+        assert (exit_.payment_status, exit_.payment_method, exit_.listing) == (
+            "approved",
+            "account",
+            "prepaid",
+        )
+        assert lane.gateway.orders() == []
+        with Store.open(tmp_path / "site.db") as store:
+            account = store.accounts.get("acc-1")
+        assert account is not None
+        assert account.balance == 5000 - expected_fee(exit_)
+
+    def test_low_balance_falls_through_to_qr(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+        with Store.open(tmp_path / "site.db") as store:
+            store.accounts.put("acc-1", "CNY", 300, [PLATE])
+        run(lane, one_vehicle)
+        exit_ = only_exit(lane)
+        assert (exit_.payment_status, exit_.payment_method) == ("approved", "terminal")
+        assert len(lane.gateway.orders("paid")) == 1
+
+    def test_credit_from_a_restart_expires(self) -> None:
+        credits = Credits()
+        now = datetime.now(UTC)
+        credits.add(PLATE, Credit(uuid7(), 500, now))
+        assert credits.take(PLATE, now + timedelta(seconds=1)) is None
+
+    def test_whitelisted_plate_passes_free(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+        with Store.open(tmp_path / "site.db") as store:
+            store.lists.replace("whitelist", 1, [ListEntry(PLATE)])
+        run(lane, one_vehicle)
+        exit_ = only_exit(lane)
+        assert (exit_.fee_total, exit_.authorisation, exit_.payment_status) == (0, "rule", "none")
+        assert lane.gateway.orders() == []
+
+    def test_blacklisted_plate_is_held(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+        with Store.open(tmp_path / "site.db") as store:
+            store.lists.replace("blacklist", 1, [ListEntry(PLATE)])
+        run(lane, held)
+        assert [r.status for r in lane.latest() if r.kind == "exit"] == ["voided"]
+        assert lane.events("blacklisted")
+        assert "open" not in lane.devices.barrier.commands
+
+    def test_entry_lane_opens_an_entry_and_refuses_a_second(self, tmp_path: Path) -> None:
+        path = lane_files(tmp_path, lane_id="riverside-entry", lane_kind="parking_entry")
+        lane = FakeLane(load(path))
+
+        async def two_entries(lane: FakeLane) -> None:
+            await one_vehicle(lane)
+            await held(lane)
+
+        run(lane, two_entries)
+        statuses = [r.status for r in lane.latest()]
+        assert statuses == ["passed", "voided"]
+        assert lane.events("anti_passback")
+        with Store.open(tmp_path / "site.db") as store:
+            entry = store.entries.find(PLATE)
+        assert entry is not None
+        assert entry.lane_id == "riverside-entry"
+
+
+class TestDegradedModes:
+    """Camera dark, recognition failing, store nearly full: configured outcome, recorded, alarmed."""
+
+    def test_dark_camera_holds_the_vehicle_by_default(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+
+        async def dark(lane: FakeLane) -> None:
+            lane.devices.camera.go_dark("no frames for 3 s")
+            await held(lane)
+
+        run(lane, dark)
+        (used,) = lane.events("degraded_mode")
+        assert used.severity == "alarm"
+        assert (used.detail["mode"], used.detail["outcome"]) == ("camera_dark", "deny_and_call")
+        assert lane.events("device_fault")
+        assert "open" not in lane.devices.barrier.commands
+
+    def test_dark_camera_admits_for_review_when_configured(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, extra='\n[degraded]\ncamera_dark = "admit_for_review"\n')
+
+        async def dark(lane: FakeLane) -> None:
+            lane.devices.camera.go_dark("no frames for 3 s")
+            await one_vehicle(lane)
+
+        run(lane, dark)
+        exit_ = only_exit(lane)
+        assert (exit_.status, exit_.authorisation) == ("passed", "rule")
+        assert "unreadable_plate" in exit_.flags
+        assert lane.events("degraded_mode")[0].detail["outcome"] == "admit_for_review"
+
+    def test_a_failing_reader_is_the_recognition_failing_mode(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+
+        async def failing(lane: FakeLane) -> None:
+            assert lane.reader is not None
+            lane.reader.failing = RuntimeError("onnxruntime: invalid input")
+            await held(lane)
+
+        run(lane, failing)
+        (used,) = lane.events("degraded_mode")
+        assert used.detail["mode"] == "recognition_failing"
+        assert "onnxruntime" in str(used.detail["cause"])
+
+    def test_unreadable_streak_raises_an_alarm(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, extra="\n[degraded]\nunreadable_streak = 2\n")
+
+        async def unreadable(lane: FakeLane) -> None:
+            for _ in range(2):
+                await lane.arrive(plate_index=9)  # no plate the reader knows
+                await lane.settle(lambda: _denied(lane), "vehicle denied")
+                lane.devices.loops.set(arming=False)
+                await lane.settle(lambda: not _denied(lane), "vehicle backed out")
+
+        run(lane, unreadable)
+        (alarm,) = lane.events("recognition_failing")
+        assert alarm.detail["unreadable_in_a_row"] == 2
+
+    def test_store_nearly_full_closes_the_lane_when_configured(self, tmp_path: Path) -> None:
+        extra = '\n[degraded]\nstore_min_free_mb = 1000000000\nstore_nearly_full = "close_lane"\n'
+        lane = exit_lane(tmp_path, extra=extra)
+
+        async def closed(lane: FakeLane) -> None:
+            await lane.settle(lambda: bool(lane.events("mode_changed")), "lane closed")
+            await lane.arrive()
+            await lane.settle(
+                lambda: lane.devices.display.lines == ("Lane closed", "Please use another lane"),
+                "lane closed shown",
+            )
+
+        run(lane, closed)
+        (used,) = lane.events("degraded_mode")
+        assert (used.detail["mode"], used.detail["outcome"]) == ("store_nearly_full", "close_lane")
+        assert [r for r in lane.latest() if r.kind == "exit"] == []
+
+
+class TestBarrierFaults:
+    """Paid but the barrier does not open: payment stands, alarm, the driver is told, one charge."""
+
+    def test_paid_barrier_fault(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+
+        async def jammed(lane: FakeLane) -> None:
+            lane.devices.barrier.jam("arm broken")
+            await lane.arrive()
+            await lane.settle(lambda: bool(lane.events("paid_barrier_fault")), "alarm raised")
+
+        run(lane, jammed)
+        versions = [r for r in lane.latest() if r.kind == "exit"]
+        (exit_,) = versions
+        assert exit_.payment_status == "approved"
+        assert "barrier_fault" in exit_.flags
+        assert ("Paid - barrier fault", "Wait: help is coming") in lane.devices.display.shown
+        assert len(lane.gateway.orders("paid")) == 1
+        assert lane.gateway.kept() == exit_.fee_total
+
+
+class TestShutdown:
+    """SIGTERM: the current passage is finished or voided, the barrier left in its safe position."""
+
+    def test_waiting_vehicle_is_voided_and_its_order_closed(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, faults=GatewayFaults())  # nobody pays
+
+        async def waiting(lane: FakeLane) -> None:
+            await lane.arrive()
+            await lane.settle(lambda: bool(lane.gateway.orders()), "order created")
+
+        run(lane, waiting)
+        (exit_,) = [r for r in lane.latest() if r.kind == "exit"]
+        assert exit_.status == "voided"
+        assert "interrupted" in exit_.flags
+        assert exit_.payment_status == "declined"
+        assert [o["status"] for o in lane.gateway.orders()] == ["closed"]
+        assert lane.devices.barrier.position() is Position.DOWN
+        (stopped,) = lane.events("lane_stopped")
+        assert stopped.detail["barrier"] == "closed"
+
+    def test_barrier_is_not_closed_on_a_vehicle(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+
+        async def under(lane: FakeLane) -> None:
+            await lane.arrive()
+            await lane.settle(barrier_is(lane, Position.UP), "barrier up")
+            lane.devices.loops.set(safety=True)
+
+        run(lane, under)
+        assert lane.devices.barrier.position() is Position.UP
+        assert lane.events("barrier_left_open")
+
+    def test_safe_position_open_leaves_it_locked_open(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, policy='safe_position = "open"')
+        run(lane, one_vehicle)
+        assert lane.devices.barrier.locked
+        assert lane.events("lane_stopped")[0].detail["barrier"] == "open"
+
+
+class TestRecovery:
+    """A restart resolves what the last run left open, never charging twice."""
+
+    def test_paid_order_of_an_interrupted_passage_is_not_charged_again(
+        self, tmp_path: Path
+    ) -> None:
+        lane = exit_lane(tmp_path, faults=GatewayFaults())
+        # The last run recorded the charge, the customer paid, the lane died before hearing it.
+        pending = seed_pending_payment(tmp_path / "site.db", lane.gateway, amount=1000)
+        lane.devices.loops.set(arming=False)
+        run(lane, one_vehicle)
+        exits = {r.id: r for r in lane.latest() if r.kind == "exit"}
+        interrupted = exits.pop(pending)
+        assert (interrupted.status, interrupted.payment_status) == ("voided", "approved")
+        assert {"interrupted", "refund_review"} <= set(interrupted.flags)
+        (admitted,) = exits.values()
+        assert admitted.status == "passed"
+        assert admitted.fee_total == 0
+        assert admitted.fee_items[-1].amount == -1000
+        assert admitted.authorisation == "rule"
+        assert len(lane.gateway.orders("paid")) == 1
+        assert lane.gateway.kept() == 1000
+        assert lane.events("passage_recovered")[0].detail["why"] == "restart"
+
+    def test_unpaid_interrupted_passage_is_voided_and_its_order_closed(
+        self, tmp_path: Path
+    ) -> None:
+        lane = exit_lane(tmp_path, faults=GatewayFaults())
+        pending = seed_pending_payment(tmp_path / "site.db", lane.gateway, amount=1000, pay=False)
+        run(lane, lambda lane: asyncio.sleep(0))
+        record = {r.id: r for r in lane.latest()}[pending]
+        assert (record.status, record.payment_status) == ("voided", "declined")
+        assert [o["status"] for o in lane.gateway.orders()] == ["closed"]
+        assert lane.gateway.kept() == 0
+
+
+class TestStartFailures:
+    """A missing device or a model that does not load fails the start, naming it."""
+
+    def test_dark_camera_at_start_names_the_camera(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import DaemonOptions, StartupError
+
+        devices = Devices()
+        devices.camera.dark = True
+        path = lane_files(tmp_path)
+        lane = FakeLane(load(path), devices=devices, options=DaemonOptions(device_timeout_s=0.2))
+        message = _start_error(lane, StartupError)
+        assert "camera: no frame received within 0.2 s" in message
+
+    def test_device_fault_at_start_names_the_device(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+
+        devices = Devices(loops=UnreachableLoops())
+        lane = FakeLane(load(lane_files(tmp_path)), devices=devices)
+        assert _start_error(lane, StartupError) == "loops: cannot connect to tcp 127.0.0.1:5020"
+
+    def test_model_that_does_not_load(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+
+        lane = FakeLane(load(lane_files(tmp_path)))
+
+        def broken(config: object) -> object:
+            raise FileNotFoundError("PP-OCRv6_rec_small.onnx")
+
+        lane.daemon.reader_factory = broken  # type: ignore[assignment]
+        message = _start_error(lane, StartupError)
+        assert message.startswith("recognition: the plate reader did not load")
+        assert "PP-OCRv6_rec_small.onnx" in message
+        assert not lane.devices.camera.started
+
+    def test_store_that_is_a_folder(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+
+        (tmp_path / "folder.db").mkdir()
+        lane = FakeLane(load(lane_files(tmp_path, store=tmp_path / "folder.db")))
+        assert "store: cannot open" in _start_error(lane, StartupError)
+
+    def test_gateway_secret_variable_unset(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+
+        extra = PAYMENTS_QR.format(postpay="never", gateway="http://gateway.test").replace(
+            'secret = "daemon-test-secret"', 'secret_env = "LANE_GATEWAY_SECRET"'
+        )
+        lane = FakeLane(load(lane_files(tmp_path, extra=extra)))
+        message = _start_error(lane, StartupError)
+        assert "LANE_GATEWAY_SECRET" in message
+
+
+def _start_error(lane: FakeLane, error: type[Exception]) -> str:
+    async def main() -> str:
+        try:
+            await lane.start()
+        except error as exc:
+            return str(exc)
+        await lane.daemon.stop()
+        raise AssertionError("the lane started")
+
+    return asyncio.run(main())

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
@@ -25,8 +27,12 @@ from drivers.factory import LaneDrivers
 from drivers.fakes import FakeBarrier, FakeCamera, FakeDisplay, FakeLaneLight, FakeLoops
 from edge.config.lane import LaneFiles, load_lane
 from edge.daemon.lane_daemon import DaemonOptions, LaneDaemon
-from edge.payments.transport import MockTransport
-from edge.records import Transaction, TransactionRecord, uuid7
+from edge.payments.config import RetryConfig
+from edge.payments.gateway import GatewayClient
+from edge.payments.ids import order_id_for
+from edge.payments.receiver import CallbackReceiver
+from edge.payments.transport import ConnectError, HttpRequest, HttpResponse, MockTransport
+from edge.records import FeeItem, Transaction, TransactionRecord, uuid7
 from edge.store import Store
 from models.config import RecognitionConfig
 from models.result import PlateRead, unreadable
@@ -58,6 +64,7 @@ backoff_max_s = 0.02
 [payments.gateway.callback]
 host = "127.0.0.1"
 port = 0
+public_url = "http://lane.test/payments/notify"
 """
 
 
@@ -133,15 +140,43 @@ class Devices:
         return LaneDrivers(self.loops, self.barrier, self.light, self.camera, self.display)
 
 
-def gateway_sim(faults: GatewayFaults | None = None) -> GatewaySim:
-    """The gateway simulator without sockets; delayed work (callbacks) is done at once."""
-    return GatewaySim(
-        secret=SECRET.encode(),
-        merchant_id=MERCHANT,
-        faults=faults,
-        deliver=lambda _url, _headers, _body: 200,
-        seed=3,
-    )
+class Gateway:
+    """The gateway simulator without sockets, reached through a ``MockTransport``.
+
+    Delayed work (callbacks) is done at once; callbacks go straight to the lane's
+    receiver. ``down`` makes every request fail to connect.
+    """
+
+    def __init__(self, faults: GatewayFaults | None = None) -> None:
+        self.sim = GatewaySim(
+            secret=SECRET.encode(),
+            merchant_id=MERCHANT,
+            faults=faults,
+            deliver=self._deliver,
+            seed=3,
+        )
+        self.down = False
+        self.receiver: CallbackReceiver | None = None
+        self.transport = MockTransport(self._handle)
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
+        if self.down:
+            raise ConnectError(f"{request.method} {request.path}: connection refused")
+        return self.sim.transport_handler(request)
+
+    def _deliver(self, url: str, headers: dict[str, str], body: bytes) -> int:
+        if self.receiver is None:
+            return 503
+        status, _ = self.receiver.handle("POST", urlsplit(url).path, headers, body)
+        return status
+
+    def orders(self, status: str | None = None) -> list[dict[str, Any]]:
+        orders: list[dict[str, Any]] = self.sim.state()["orders"]
+        return [o for o in orders if status is None or o["status"] == status]
+
+    def kept(self) -> int:
+        """Money the gateway keeps over every order (paid minus refunded)."""
+        return sum(self.sim.kept(o["order_id"]) for o in self.orders())
 
 
 class FakeLane:
@@ -151,13 +186,13 @@ class FakeLane:
         self,
         files: LaneFiles,
         *,
-        gateway: GatewaySim | None = None,
+        gateway: Gateway | None = None,
         plates: dict[int, str] | None = None,
         devices: Devices | None = None,
         options: DaemonOptions | None = None,
     ) -> None:
         self.files = files
-        self.gateway = gateway or gateway_sim()
+        self.gateway = gateway or Gateway()
         self.devices = devices or Devices()
         self.plates = plates if plates is not None else {1: PLATE}
         self.reader: BookReader | None = None
@@ -166,7 +201,7 @@ class FakeLane:
             environ={},
             drivers=self.devices.lane_drivers(),
             reader_factory=self._reader,
-            transport=MockTransport(self.gateway.transport_handler),
+            transport=self.gateway.transport,
             options=options or DaemonOptions(device_timeout_s=2.0, shutdown_grace_s=2.0),
         )
 
@@ -174,8 +209,12 @@ class FakeLane:
         self.reader = BookReader(self.plates, config)
         return self.reader
 
+    async def start(self) -> None:
+        await self.daemon.start()
+        self.gateway.receiver = self.daemon.payments.receiver
+
     async def settle(
-        self, condition: Callable[[], bool], what: str, timeout_s: float = 5.0
+        self, condition: Callable[[], bool], what: str, timeout_s: float = 15.0
     ) -> None:
         """Let the lane work until ``condition()`` holds; fail naming ``what``."""
         deadline = time.monotonic() + timeout_s
@@ -213,9 +252,6 @@ class FakeLane:
             events = store.events(self.files.lane.id, 1, 10_000)
         return [e for e in events if kind is None or e.kind == kind]
 
-    def paid_orders(self) -> list[dict[str, Any]]:
-        return [o for o in self.gateway.state()["orders"] if o["status"] == "paid"]
-
 
 def seed_entry(store_path: Path, plate: str = PLATE, hours: float = 2.0) -> TransactionRecord:
     """An entry of ``plate`` recorded by the site's entry lane ``hours`` ago, still open."""
@@ -241,3 +277,35 @@ def seed_entry(store_path: Path, plate: str = PLATE, hours: float = 2.0) -> Tran
 
 def load(path: Path) -> LaneFiles:
     return load_lane(path)
+
+
+def seed_pending_payment(
+    store_path: Path, gateway: Gateway, *, amount: int, pay: bool = True
+) -> UUID:
+    """What a run that died while the customer paid leaves: a pending charge and its order."""
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    txn_id = uuid7(at)
+    with Store.open(store_path) as store:
+        store.append_transaction(
+            Transaction.build(
+                id=txn_id,
+                lane_id="riverside-exit",
+                kind="exit",
+                status="pending_payment",
+                recorded_at=at,
+                plate_text=PLATE,
+                exit_time=at,
+                currency="CNY",
+                fee_items=(FeeItem(label="parking", amount=amount),),
+                fee_total=amount,
+                payment_method="terminal",
+                payment_status="requested",
+            )
+        )
+    client = GatewayClient(
+        gateway.transport, merchant_id=MERCHANT, secret=SECRET.encode(), retry=RetryConfig()
+    )
+    order = client.create_order(order_id_for(str(txn_id)), amount, "CNY", "parking", None)
+    if pay:
+        gateway.sim.pay(order.order_id)
+    return txn_id

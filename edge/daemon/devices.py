@@ -37,6 +37,7 @@ async def wait_until_up(drivers: LaneDrivers, faults: dict[str, str], timeout_s:
     """
     deadline = time.monotonic() + timeout_s
     while True:
+        await asyncio.sleep(POLL_S)  # let the reports handed over so far arrive first
         if faults:
             device, reason = next(iter(faults.items()))
             raise DeviceStartError(f"{device}: {reason}")
@@ -49,7 +50,6 @@ async def wait_until_up(drivers: LaneDrivers, faults: dict[str, str], timeout_s:
             return
         if time.monotonic() >= deadline:
             raise DeviceStartError("; ".join(waiting) + f" within {timeout_s:g} s")
-        await asyncio.sleep(POLL_S)
 
 
 def lane_event_of(event: DeviceEvent, barrier_devices: frozenset[str]) -> Event | None:
