@@ -196,6 +196,8 @@ class SerialBarrierDriver:
             raise _NoAnswerError("barrier driver not started")
         with self._exchange_lock:
             for attempt in range(1, attempts + 1):
+                if self._stop.is_set():
+                    raise _NoAnswerError("barrier driver stopped")
                 self._drain_replies()
                 self._write(wire)
                 reply = self._await_reply(accept, timeout)

@@ -14,7 +14,8 @@ Lane to display:
 
 ``SHOW row|row|...``
     Replace everything shown with these rows, top first. ``SHOW`` alone blanks
-    the display. Inside a row ``\\|`` stands for ``|`` and ``\\\\`` for ``\\``.
+    the display (so one empty row and no rows look the same). Inside a row
+    ``\\|`` stands for ``|`` and ``\\\\`` for ``\\``.
 ``PING``
     Are you there?
 

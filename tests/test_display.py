@@ -138,7 +138,7 @@ def sim() -> Iterator[DisplaySimulator]:
 
 
 def display_config(port: str, **overrides: Any) -> SerialDisplay:
-    values: dict[str, Any] = {"type": "serial", "port": port, "rows": 3, "reply_timeout_ms": 100}
+    values: dict[str, Any] = {"type": "serial", "port": port, "rows": 3, "reply_timeout_ms": 300}
     values.update(overrides)
     return SerialDisplay.model_validate(values)
 
@@ -210,9 +210,9 @@ class TestDriver:
     ) -> None:
         sim.routes()["POST /faults"]({"silent": True})
         result = driver.show(["hello"])
-        assert result.reason == "no reply in 100 ms, 2 attempts"
+        assert result.reason == "no reply in 300 ms, 2 attempts"
         assert [e.reason for e in sink.events if isinstance(e, DeviceFault)] == [
-            "no reply in 100 ms, 2 attempts"
+            "no reply in 300 ms, 2 attempts"
         ]
         sim.routes()["POST /faults"]({"silent": False})
         assert driver.ping().ok
@@ -323,7 +323,7 @@ class TestCommandLine:
             path = proc.stdout.readline().strip()
             assert re.fullmatch(r"/dev/pts/\d+", path), path
             assert proc.stdout.readline().startswith("control http://127.0.0.1:")
-            display = SerialDisplayDriver(display_config(path, rows=2))
+            display = SerialDisplayDriver(display_config(path, rows=2, reply_timeout_ms=1000))
             display.start(sink)
             try:
                 assert display.show(["欢迎光临", "粤B12345"]).ok

@@ -261,9 +261,7 @@ def serial_barrier() -> Iterator[BarrierRig]:
         raise AssertionError("a serial barrier controller has no loops")
 
     try:
-        config = SerialBarrier(
-            type="serial", port=link.path, reply_timeout_ms=50, poll_ms=20, reconnect_ms=50
-        )
+        config = SerialBarrier(type="serial", port=link.path, poll_ms=20, reconnect_ms=50)
         yield BarrierRig(
             SerialBarrierDriver(config),
             World(
