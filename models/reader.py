@@ -10,7 +10,7 @@ region's grammar (:mod:`models.grammar`) through a constrained CTC decode
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,9 @@ STRETCH = 1.0
 #: Share of a Chinese plate's width holding the province and the city letter.
 PROVINCE_SHARE_OF_WIDTH = 0.32
 #: Margins (share of width, share of height, each side) of the cuts of a
-#: detected line: the default first, then tighter and looser ones.
-MARGINS = ((0.02, 0.08), (0.0, 0.0), (0.04, 0.18))
+#: detected line: the default first, then tighter and looser ones. The
+#: horizontal margin stays the same so the cuts' timesteps line up.
+MARGINS = ((0.02, 0.08), (0.02, 0.03), (0.02, 0.16))
 #: Horizontal bands of a crop, as shares of its height, tried when the crop
 #: may hold more than the registration (US crops carry state names and slogans).
 BANDS = ((0.0, 1.0), (0.15, 0.85), (0.25, 0.95))
@@ -159,11 +160,13 @@ class PlateReader:
         return strip_left_band(plate) if self.config.region == "eu" else plate
 
     def _refine(self, image: Image, best: _Scored) -> _Scored:
-        """Re-read the chosen line averaged over cuts with several margins.
+        """Re-read the chosen line from cuts with several margins and let them vote.
 
-        The detector ran on a downscaled frame, so its box is rough; averaging
-        the recogniser's probabilities over a tight, the default and a loose
-        cut (all at one width, so timesteps line up) steadies weak characters.
+        The detector ran on a downscaled frame, so its box is rough. Each cut
+        is read on its own, and once more with the cuts' probabilities
+        averaged (which steadies weak characters). The text with the most
+        confidence summed over these reads wins; its confidence is its best
+        read's, scaled by its share, so cuts that disagree lower it.
         """
         corners = best.line.corners
         if corners is None:
@@ -171,10 +174,23 @@ class PlateReader:
         cuts = [self._cut(image, expand(corners, gx, gy)) for gx, gy in MARGINS]
         rec = self.models.recogniser
         width = line_width(cuts[0], STRETCH)
-        mean = np.mean([out.probs for out in rec.read(cuts, width)], axis=0)
-        folded = rec.vocabulary.fold(mean.astype(np.float32), self.alphabet)
-        refined = self._score(best.line, folded, cuts)
-        return refined if refined is not None else best
+        probs = [out.probs for out in rec.read(cuts, width)]
+        probs.append(np.mean(probs, axis=0).astype(np.float32))
+        reads = [
+            s
+            for p in probs
+            if (s := self._score(best.line, rec.vocabulary.fold(p, self.alphabet), cuts))
+            is not None
+        ]
+        if not reads:
+            return best
+        weight: dict[str, float] = {}
+        for r in reads:
+            weight[r.reading.text] = weight.get(r.reading.text, 0.0) + max(r.confidence, 1e-6)
+        winner = max(weight, key=lambda t: weight[t])
+        top = max((r for r in reads if r.reading.text == winner), key=lambda r: r.confidence)
+        share = weight[winner] / sum(weight.values())
+        return replace(top, confidence=top.confidence * share, found=top.found * share)
 
     def _best(self, lines: list[_Line]) -> _Scored | None:
         """The line most likely to be the plate: in grammar, confident, large."""
