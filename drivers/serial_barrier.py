@@ -254,6 +254,7 @@ class SerialBarrierDriver:
                 baudrate=self.config.baudrate,
                 timeout=READ_TIMEOUT_S,
                 write_timeout=1.0,
+                exclusive=True,  # one driver per port: a second lane process fails to open
             )
         except PORT_ERRORS as exc:
             self._fault(f"cannot open serial port {self.config.port}: {exc}")

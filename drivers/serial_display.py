@@ -308,7 +308,11 @@ class SerialDisplayDriver:
     def _open(self) -> serial.Serial | None:
         try:
             self._port = serial.Serial(
-                self.config.port, baudrate=self.config.baudrate, timeout=0.02, write_timeout=1.0
+                self.config.port,
+                baudrate=self.config.baudrate,
+                timeout=0.02,
+                write_timeout=1.0,
+                exclusive=True,  # one driver per port: a second lane process fails to open
             )
         except PORT_ERRORS as exc:
             self._fault(f"cannot open serial port {self.config.port}: {exc}")
