@@ -136,6 +136,59 @@ def slot_emissions(
     return out.astype(np.float32)
 
 
+def _emissions(
+    folded: Folded,
+    slot: frozenset[str],
+    prior: Mapping[str, float] | None,
+    cache: dict[tuple[frozenset[str], int], tuple[FloatArray, FloatArray]],
+) -> tuple[FloatArray, FloatArray]:
+    """A slot's search and confidence emissions, computed once per slot and prior."""
+    key = (slot, id(prior))
+    if key not in cache:
+        cache[key] = (
+            slot_emissions(folded, slot, prior),
+            slot_emissions(folded, slot, prior, full=True),
+        )
+    return cache[key]
+
+
+def _chain(
+    folded: Folded,
+    templates: Sequence[Sequence[frozenset[str]]],
+    priors: Sequence[Mapping[str, float] | None],
+) -> tuple[FloatArray, FloatArray, list[bool], list[int]] | None:
+    """Slot chains for the templates: emissions (S, T, n) for the search and
+    for confidence, whether each slot starts a chain, and each template's last slot."""
+    first: list[bool] = []
+    rows: list[FloatArray] = []
+    seen_rows: list[FloatArray] = []
+    chains: list[tuple[tuple[frozenset[str], ...], Mapping[str, float] | None, int]] = []
+    last = [0] * len(templates)
+    cache: dict[tuple[frozenset[str], int], tuple[FloatArray, FloatArray]] = {}
+    for index in sorted(range(len(templates)), key=lambda i: -len(templates[i])):
+        template, prior = tuple(templates[index]), priors[index]
+        shared = next(
+            (
+                start
+                for chain, chain_prior, start in chains
+                if chain[: len(template)] == template and chain_prior == prior
+            ),
+            None,
+        )
+        if shared is None:
+            shared = len(first)
+            chains.append((template, prior, shared))
+            for i, slot in enumerate(template):
+                emission, seen_emission = _emissions(folded, slot, prior if i == 0 else None, cache)
+                rows.append(emission)
+                seen_rows.append(seen_emission)
+                first.append(i == 0)
+        last[index] = shared + len(template) - 1
+    if not first:
+        return None
+    return np.stack(rows), np.stack(seen_rows), first, last
+
+
 def constrained_decode(
     folded: Folded,
     templates: Sequence[Sequence[frozenset[str]]],
@@ -144,29 +197,20 @@ def constrained_decode(
     """For each template (a sequence of slots), the best CTC path whose text fills it.
 
     All templates run in one Viterbi pass over the concatenation of their
-    slots. A template gets None when the line has fewer timesteps than slots.
+    slots; a template that is a prefix of a longer one (``ABC123`` of
+    ``ABC1234``, or any length of a same-slot range) shares its chain and
+    reads its end there. A template gets None when the line has fewer
+    timesteps than slots.
     """
     priors = list(first_priors) if first_priors is not None else [None] * len(templates)
-    slots: list[frozenset[str]] = []
-    first: list[bool] = []
-    last: list[int] = []
-    rows: list[FloatArray] = []
-    seen_rows: list[FloatArray] = []
-    for template, prior in zip(templates, priors, strict=True):
-        for i, slot in enumerate(template):
-            rows.append(slot_emissions(folded, slot, prior if i == 0 else None))
-            seen_rows.append(slot_emissions(folded, slot, prior if i == 0 else None, full=True))
-            slots.append(slot)
-            first.append(i == 0)
-        last.append(len(slots) - 1)
-    if not slots:
+    chained = _chain(folded, templates, priors)
+    if chained is None:
         return [None] * len(templates)
-    emissions = np.stack(rows)  # (S, T, n)
-    seen = np.stack(seen_rows)
+    emissions, seen, first, last = chained
     is_first = np.array(first)
-    prev = np.where(is_first, 0, np.arange(len(slots)) - 1)
+    n_slots = len(first)
+    prev = np.where(is_first, 0, np.arange(n_slots) - 1)
     steps, n = folded.steps, len(folded.alphabet)
-    n_slots = len(slots)
     log_blank = np.log(np.maximum(folded.blank, _EPS))
     s_idx = np.arange(n_slots)
     cols = np.arange(n)

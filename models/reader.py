@@ -37,9 +37,10 @@ PROVINCE_SHARE_OF_WIDTH = 0.32
 #: detected line: the default first, then tighter and looser ones. The
 #: horizontal margin stays the same so the cuts' timesteps line up.
 MARGINS = ((0.02, 0.08), (0.02, 0.03), (0.02, 0.16))
-#: Horizontal bands of a crop, as shares of its height, tried when the crop
-#: may hold more than the registration (US crops carry state names and slogans).
-BANDS = ((0.0, 1.0), (0.15, 0.85), (0.25, 0.95))
+#: Horizontal bands of a crop, as shares of its height: crops outside China
+#: may hold more than the registration (US crops carry state names and
+#: slogans). The first is read always, the others when it is not confident.
+BANDS = ((0.15, 0.85), (0.0, 1.0), (0.25, 0.95))
 
 
 #: Regions whose plates (nearly) always carry a digit; words such as EXIT,
@@ -112,6 +113,10 @@ class PlateReader:
         image = to_bgr8(frame)
         if crop:
             best = self._best(self._crop_lines(image))
+            if best is None or best.confidence < self.config.threshold:
+                more = self._best(self._crop_lines(image, fallback=True))
+                if best is None or (more is not None and _key(more) > _key(best)):
+                    best = more
         else:
             cfg = self.config
             best = self._best(self._frame_lines(image, cfg.detector_max_side))
@@ -128,14 +133,19 @@ class PlateReader:
             return unreadable(self.config.region, "no characters read")
         return self._result(best)
 
-    def _crop_lines(self, image: Image) -> list[_Line]:
+    def _crop_lines(self, image: Image, *, fallback: bool = False) -> list[_Line]:
+        """Lines to read from a plate crop: the padded plate (China, plus its two
+        rows when it is tall), or horizontal bands of it (elsewhere); with
+        ``fallback``, the further bands (none in China)."""
         h, w = image.shape[:2]
         whole = as_quad(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32))
-        if self.config.region == "cn":
-            lines = [_Line(_pad(image), whole, h)]
-        else:
-            lines = [_Line(image[int(h * a) : int(h * b)], whole, h) for a, b in BANDS]
-        if self.config.region == "cn" and w / h < 2.5:
+        if self.config.region != "cn":
+            bands = BANDS[1:] if fallback else BANDS[:1]
+            return [_Line(image[int(h * a) : int(h * b)], whole, h) for a, b in bands]
+        if fallback:
+            return []
+        lines = [_Line(_pad(image), whole, h)]
+        if w / h < 2.5:
             lines.append(_Line(image, whole, h, two_rows=True))
         return lines
 
@@ -172,14 +182,21 @@ class PlateReader:
         if corners is None:
             return best
         cuts = [self._cut(image, expand(corners, gx, gy)) for gx, gy in MARGINS]
-        rec = self.models.recogniser
         width = line_width(cuts[0], STRETCH)
-        probs = [out.probs for out in rec.read(cuts, width)]
+        images, widths = list(cuts), [width] * len(cuts)
+        if self.config.region == "cn":
+            lefts = [self._province_part(cut, False) for cut in cuts]
+            images += lefts
+            widths += [line_width(left, STRETCH, minimum=16) for left in lefts]
+        outs = [o.probs for o in self.models.recogniser.read(images, widths)]
+        probs = outs[: len(cuts)]
+        evidence = self._province_evidence(outs[len(cuts) :]) if len(outs) > len(cuts) else None
         probs.append(np.mean(probs, axis=0).astype(np.float32))
+        vocabulary = self.models.recogniser.vocabulary
         reads = [
             s
             for p in probs
-            if (s := self._score(best.line, rec.vocabulary.fold(p, self.alphabet), cuts))
+            if (s := self._score(best.line, vocabulary.fold(p, self.alphabet), evidence))
             is not None
         ]
         if not reads:
@@ -198,8 +215,8 @@ class PlateReader:
             return None
         scored = [
             s
-            for line, folded in zip(lines, self._fold(lines), strict=True)
-            if (s := self._score(line, folded)) is not None
+            for line, (folded, evidence) in zip(lines, self._recognise(lines), strict=True)
+            if (s := self._score(line, folded, evidence)) is not None
         ]
         tallest = max((s.line.height for s in scored if s.reading.in_grammar), default=0.0)
         if not scored:
@@ -207,11 +224,8 @@ class PlateReader:
         return max(scored, key=lambda s: _key(s, tallest))
 
     def _score(
-        self, line: _Line, folded: Folded, cuts: list[Image] | None = None
+        self, line: _Line, folded: Folded, evidence: dict[str, float] | None
     ) -> _Scored | None:
-        evidence = None
-        if self.config.region == "cn":
-            evidence = self._province_evidence(cuts if cuts else [line.image], line.two_rows)
         readings = rank(
             folded,
             self.grammar,
@@ -231,41 +245,48 @@ class PlateReader:
         found = min(body, default=0.0) * factor
         return _Scored(top, top.min_conf * factor, line, found)
 
-    def _fold(self, lines: list[_Line]) -> list[Folded]:
-        """Recognise every line; single-row lines go through the model in one batch."""
-        rec = self.models.recogniser
-        probs: dict[int, FloatArray] = {}
-        single = [i for i, line in enumerate(lines) if not line.two_rows]
-        if single:
-            width = int(np.median([line_width(lines[i].image, STRETCH) for i in single]))
-            outs = rec.read([lines[i].image for i in single], width)
-            probs.update({i: out.probs for i, out in zip(single, outs, strict=True)})
-        for i, line in enumerate(lines):
-            if line.two_rows:
-                rows = split_rows(line.image, 0.4)
-                probs[i] = np.concatenate(
-                    [rec.read([row], line_width(row, STRETCH))[0].probs for row in rows]
-                )
-        return [rec.vocabulary.fold(probs[i], self.alphabet) for i in range(len(lines))]
+    def _recognise(self, lines: list[_Line]) -> list[tuple[Folded, dict[str, float] | None]]:
+        """Read every line (both rows of a two-row plate, and in China the
+        province part) in one batch of the recogniser."""
+        images: list[Image] = []
+        widths: list[int] = []
+        parts: list[tuple[int, int, int]] = []  # first row, rows, province image (-1: none)
+        for line in lines:
+            rows = list(split_rows(line.image, 0.4)) if line.two_rows else [line.image]
+            start = len(images)
+            images += rows
+            widths += [line_width(row, STRETCH) for row in rows]
+            province = -1
+            if self.config.region == "cn":
+                province = len(images)
+                left = self._province_part(line.image, line.two_rows)
+                images.append(left)
+                widths.append(line_width(left, STRETCH, minimum=16))
+            parts.append((start, len(rows), province))
+        outs = [o.probs for o in self.models.recogniser.read(images, widths)]
+        vocabulary = self.models.recogniser.vocabulary
+        result: list[tuple[Folded, dict[str, float] | None]] = []
+        for start, count, province in parts:
+            probs = np.concatenate(outs[start : start + count])
+            evidence = self._province_evidence([outs[province]]) if province >= 0 else None
+            result.append((vocabulary.fold(probs, self.alphabet), evidence))
+        return result
 
-    def _province_evidence(self, images: list[Image], two_rows: bool) -> dict[str, float]:
+    @staticmethod
+    def _province_part(image: Image, two_rows: bool) -> Image:
+        top = split_rows(image, 0.4)[0] if two_rows else image
+        return top[:, : max(2, int(top.shape[1] * PROVINCE_SHARE_OF_WIDTH))]
+
+    def _province_evidence(self, outputs: list[FloatArray]) -> dict[str, float]:
         """Province probabilities from reading the plate's left part alone.
 
         At full-plate scale the recogniser barely sees the province character;
         read on its own with the city letter it is far clearer. With several
         cuts of one plate, their peak probabilities are averaged.
         """
-        rec = self.models.recogniser
-        lefts = []
-        for image in images:
-            top = split_rows(image, 0.4)[0] if two_rows else image
-            lefts.append(top[:, : max(2, int(top.shape[1] * PROVINCE_SHARE_OF_WIDTH))])
-        width = line_width(lefts[0], STRETCH, minimum=16)
+        vocabulary = self.models.recogniser.vocabulary
         cols = [i for i, ch in enumerate(self.alphabet) if ch in PROVINCES]
-        peaks = [
-            rec.vocabulary.fold(out.probs, self.alphabet).probs[:, cols].max(axis=0)
-            for out in rec.read(lefts, width)
-        ]
+        peaks = [vocabulary.fold(p, self.alphabet).probs[:, cols].max(axis=0) for p in outputs]
         peak = np.mean(peaks, axis=0)
         return {self.alphabet[c]: float(p) for c, p in zip(cols, peak, strict=True)}
 

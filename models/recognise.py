@@ -9,6 +9,7 @@ Two-row plates are split into rows, read separately and joined.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from models.ctc import FloatArray, Vocabulary
 from models.runtime import load_session, rec_symbols
 
 HEIGHT = 48
+#: Lines whose widths are within this ratio of the narrowest share a batch.
+BATCH_WIDTH_RATIO = 1.5
 Image = npt.NDArray[np.uint8]
 
 
@@ -39,16 +42,36 @@ class Recogniser:
         self.vocabulary = Vocabulary(rec_symbols(self.session, path))
         self._input = self.session.get_inputs()[0].name
 
-    def read(self, lines: list[Image], width: int) -> list[LineProbs]:
-        """Probabilities for each line, all resized to ``width`` × 48 in one batch."""
-        batch = np.stack(
-            [
-                _normalise(np.asarray(cv2.resize(img, (width, HEIGHT)), dtype=np.uint8))
-                for img in lines
-            ]
-        )
+    def read(self, lines: Sequence[Image], widths: Sequence[int]) -> list[LineProbs]:
+        """Probabilities for each line resized to its width × 48.
+
+        Lines of similar width share a batch, the narrower padded on the right
+        (as PaddleOCR batches) and their output cut back to their own
+        timesteps; very different widths run apart, so that padding does not
+        cost more than a second call.
+        """
+        out: list[LineProbs | None] = [None] * len(lines)
+        order = sorted(range(len(lines)), key=lambda i: widths[i])
+        while order:
+            group = [i for i in order if widths[i] <= widths[order[0]] * BATCH_WIDTH_RATIO]
+            order = order[len(group) :]
+            probs = self._run([lines[i] for i in group], [widths[i] for i in group])
+            for i, p in zip(group, probs, strict=True):
+                out[i] = p
+        return [p for p in out if p is not None]
+
+    def _run(self, lines: Sequence[Image], widths: Sequence[int]) -> list[LineProbs]:
+        full = max(widths)
+        batch = np.zeros((len(lines), 3, HEIGHT, full), dtype=np.float32)
+        for i, (img, width) in enumerate(zip(lines, widths, strict=True)):
+            resized = np.asarray(cv2.resize(img, (width, HEIGHT)), dtype=np.uint8)
+            batch[i, :, :, :width] = _normalise(resized)
         out = self.session.run(None, {self._input: batch})[0]
-        return [LineProbs(np.ascontiguousarray(o, dtype=np.float32)) for o in out]
+        steps = out.shape[1] / full
+        return [
+            LineProbs(np.ascontiguousarray(o[: max(1, int(w * steps))], dtype=np.float32))
+            for o, w in zip(out, widths, strict=True)
+        ]
 
 
 def _normalise(img: Image) -> FloatArray:
