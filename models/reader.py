@@ -128,7 +128,8 @@ class PlateReader:
                     best = retry
             if best is None:
                 return unreadable(cfg.region, "no plate found in the frame")
-            best = self._refine(image, best)
+            if best.confidence < cfg.threshold:
+                best = self._refine(image, best)
         if best is None:
             return unreadable(self.config.region, "no characters read")
         return self._result(best)
@@ -330,11 +331,15 @@ def _plate_likeness(text: str, region: str, *, scene: bool) -> float:
 
 
 def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, float]:
-    """Ranking of candidate lines: grammatical first, then confidence times size."""
+    """Ranking of candidate lines: grammatical first, then confidence times size.
+
+    The province character does not count here: how sure the reader is of it
+    says nothing about which line is the plate.
+    """
     size = 1.0
     if tallest > 0:
         size = min(1.0, scored.line.height / (FULL_SIZE_SHARE * tallest))
-    return scored.reading.in_grammar, scored.confidence * size
+    return scored.reading.in_grammar, scored.found * size
 
 
 def _pad(image: Image) -> Image:
