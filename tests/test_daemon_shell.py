@@ -292,7 +292,11 @@ class TestDegradedModes:
         assert "onnxruntime" in str(used.detail["cause"])
 
     def test_unreadable_streak_raises_an_alarm(self, tmp_path: Path) -> None:
-        lane = exit_lane(tmp_path, extra="\n[degraded]\nunreadable_streak = 2\n")
+        lane = exit_lane(
+            tmp_path,
+            policy="plate_read_timeout_s = 0.3",
+            extra="\n[degraded]\nunreadable_streak = 2\n",
+        )
 
         async def unreadable(lane: FakeLane) -> None:
             for _ in range(2):

@@ -106,6 +106,7 @@ class LaneShell:
         payments: Payments,
         degraded: DegradedPolicy,
         capture_frames: int = 2,
+        read_pause_s: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.state = state
@@ -116,6 +117,7 @@ class LaneShell:
         self.payments = payments
         self.degraded = degraded
         self.capture_frames = capture_frames
+        self.read_pause_s = read_pause_s
         self.timings = PassageTimings(clock)
         self.camera_dark: str | None = None
         self.unreadable_streak = 0
@@ -270,37 +272,55 @@ class LaneShell:
     # -- plates ------------------------------------------------------------------------------
 
     async def capture(self, txn_id: UUID, reason: CaptureReason) -> None:
-        frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
+        """Read the vehicle's plate from fresh frames until one is accepted.
+
+        The machine's plate timer bounds the attempts: once it gave up (the
+        passage is no longer reading) the plate counts as unreadable.
+        """
         if reason is not CaptureReason.ARRIVAL:
+            frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
             logger.info(
                 "evidence_captured", txn_id=str(txn_id), reason=reason.value, frames=len(frames)
             )
             return
-        if not frames:
-            self.degraded_read(
-                txn_id, "camera_dark", self.degraded.camera_dark, self.camera_dark or "no frames"
-            )
-            return
-        try:
-            read = await self.plates.read([frame.image for frame in frames])
-        except Exception as exc:  # the reader's libraries raise their own error types
-            logger.exception("plate_read_failed", txn_id=str(txn_id))
-            self.degraded_read(
-                txn_id, "recognition_failing", self.degraded.recognition_failing, repr(exc)
-            )
-            return
-        self.timings.mark(txn_id, Mark.PLATE_READ)
-        logger.info(
-            "plate_read",
-            txn_id=str(txn_id),
-            text=read.text,
-            confidence=round(read.confidence, 3),
-            accepted=read.accepted,
-        )
-        if read.accepted and read.text:
-            self.unreadable_streak = 0
-            self.post(PlateRead(txn_id, read.text, min(1.0, max(0.0, read.confidence))))
-            return
+        why = "no read"
+        while self.reading(txn_id):
+            frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
+            if not frames:
+                cause = self.camera_dark or "no frames"
+                self.degraded_read(txn_id, "camera_dark", self.degraded.camera_dark, cause)
+                return
+            try:
+                read = await self.plates.read([frame.image for frame in frames])
+            except Exception as exc:  # the reader's libraries raise their own error types
+                logger.exception("plate_read_failed", txn_id=str(txn_id))
+                self.degraded_read(
+                    txn_id, "recognition_failing", self.degraded.recognition_failing, repr(exc)
+                )
+                return
+            if read.accepted and read.text:
+                self.timings.mark(txn_id, Mark.PLATE_READ)
+                logger.info(
+                    "plate_read",
+                    txn_id=str(txn_id),
+                    text=read.text,
+                    confidence=round(read.confidence, 3),
+                )
+                self.unreadable_streak = 0
+                self.post(PlateRead(txn_id, read.text, min(1.0, max(0.0, read.confidence))))
+                return
+            why = read.reason or why
+            await asyncio.sleep(self.read_pause_s)
+        self.unreadable(txn_id, why)
+
+    def reading(self, txn_id: UUID) -> bool:
+        """Whether the machine still waits for the plate of ``txn_id``."""
+        p = self.state.passage
+        return p is not None and p.txn.id == txn_id and p.phase is Phase.READING
+
+    def unreadable(self, txn_id: UUID, why: str) -> None:
+        """The plate timer ran out without a read: count it; a streak is an alarm."""
+        logger.info("plate_unreadable", txn_id=str(txn_id), reason=why)
         self.unreadable_streak += 1
         if self.unreadable_streak == self.degraded.unreadable_streak:
             self.recorder.event(
@@ -308,9 +328,8 @@ class LaneShell:
                 datetime.now(UTC),
                 severity="alarm",
                 txn_id=txn_id,
-                detail={"unreadable_in_a_row": self.unreadable_streak, "last_reason": read.reason},
+                detail={"unreadable_in_a_row": self.unreadable_streak, "last_reason": why},
             )
-        self.post(PlateUnreadable(txn_id))
 
     def degraded_read(self, txn_id: UUID, mode: str, outcome: UnreadOutcome, why: str) -> None:
         """No plate because part of the lane is degraded: record, alarm, apply the mode's policy."""

@@ -209,6 +209,8 @@ class LaneDaemon:
     async def _recover(self, why: str) -> None:
         now = datetime.now(UTC)
         until = now + credit_window(self.lane.policy.pass_timeout_s)
+        assert self.drivers is not None
+        present = self.drivers.loops.state().arming
         for record in open_records(self.store, self.lane.id):
             await resolve(
                 record,
@@ -219,6 +221,7 @@ class LaneDaemon:
                 now=now,
                 credit_until=until,
                 why=why,
+                vehicle_present=present,
             )
 
     def _start_machine(
@@ -282,7 +285,7 @@ class LaneDaemon:
         if interval is None:
             return
         while True:
-            self.notifier.watchdog()
+            self.notifier.watchdog()  # from the loop: a stuck loop sends no more pings
             await asyncio.sleep(interval)
 
     async def _every(self, period_s: float, job: Callable[[], Awaitable[None]]) -> None:

@@ -9,9 +9,10 @@ wait for the vehicle:
    its idempotency key (never posted again); a QR order is brought to its final
    state through the gateway (closed; paid if the customer paid first). Nothing
    is charged anew.
-2. A passage whose barrier had been opened is recorded ``passed``; any other is
-   ``voided``. Both carry the flag ``interrupted``; a voided passage that was
-   paid also carries ``refund_review``.
+2. A passage whose barrier had been opened is recorded ``passed`` when the
+   arming loop is clear now (the vehicle went); any other, or one whose vehicle
+   is still on the arming loop, is ``voided``. Both carry the flag
+   ``interrupted``; a voided passage that was paid also carries ``refund_review``.
 3. A paid passage leaves a credit for its plate: if the vehicle is still at the
    barrier, its next passage deducts what it paid (see
    :class:`~edge.daemon.lookup.Credits`), so it is not charged twice.
@@ -98,6 +99,7 @@ async def resolve(
     now: datetime,
     credit_until: datetime,
     why: str,
+    vehicle_present: bool,
 ) -> TransactionRecord:
     """Settle one interrupted transaction by the rule above; returns the recorded version."""
     payment_status: str = record.payment_status
@@ -111,7 +113,7 @@ async def resolve(
     paid = payment_status == "approved"
     status = record.status
     if status not in FINAL:
-        status = "passed" if status == "authorised" else "voided"
+        status = "passed" if status == "authorised" and not vehicle_present else "voided"
     if paid and status == "voided":
         flags.add("refund_review")
     version = recorder.version(
