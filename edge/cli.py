@@ -33,6 +33,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.store",
     "edge.commands.bench_store",
     "edge.commands.edge_run",
+    "edge.commands.demo",
+    "edge.commands.bench_lane",
 )
 
 GROUP_HELP: dict[str, str] = {

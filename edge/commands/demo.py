@@ -1,0 +1,59 @@
+"""``lanewarden demo``: a parking entry and exit lane with their simulators and traffic."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edge.cli import Groups
+
+
+def register(groups: Groups) -> None:
+    parser = groups.top.add_parser(
+        "demo",
+        help="a parking site (entry and exit lane) with simulators and traffic",
+        description="Start a parking entry lane and a parking exit lane sharing one store, each "
+        "a lane daemon process, with their simulated devices, a payment gateway simulator and "
+        "traffic; print what happens to every vehicle. Stops after --duration seconds of "
+        "traffic, or on Ctrl-C (SIGINT) or SIGTERM, then prints a summary. Exit status 0 when "
+        "everything stopped cleanly and the store's chains verify.",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="seconds of traffic once the lanes are ready (default: until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--vehicles-per-min", type=float, default=6.0, metavar="N", help="arrival rate (default 6)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the traffic (default 1)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="keep lane files, logs and the store here (default: a temporary folder, removed)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from edge.demo.site import DemoOptions, run_demo
+    from simulators.running import stop_on_signal
+
+    if args.duration is not None and args.duration <= 0:
+        print(
+            f"lanewarden demo: --duration must be positive, got {args.duration:g}", file=sys.stderr
+        )
+        return 2
+    if args.vehicles_per_min <= 0:
+        print(
+            f"lanewarden demo: --vehicles-per-min must be positive, got {args.vehicles_per_min:g}",
+            file=sys.stderr,
+        )
+        return 2
+    options = DemoOptions(args.duration, args.vehicles_per_min, args.seed, args.workdir)
+    with stop_on_signal() as stop:
+        return run_demo(options, sys.stdout, stop)

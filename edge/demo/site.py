@@ -1,0 +1,271 @@
+"""``lanewarden demo``: a parking site with an entry and an exit lane, run end to end.
+
+:func:`run_demo` is the whole demo, one step after the other:
+
+1. the simulators of both lanes start in this process (I/O modules on Modbus
+   TCP, cameras, displays on ptys, the exit's serial barrier controller on a
+   pty) with the payment gateway simulator, which pays every QR order after a
+   moment (the customer scanning);
+2. the shipped ``riverside-entry`` and ``riverside-exit`` lane files are
+   derived into the work folder, pointed at those simulators and at one site
+   store; the tariff loses its free minutes, since a demo stay lasts seconds;
+3. the store gets the site's prepaid accounts and whitelist;
+4. each lane daemon starts as its own process (``lanewarden edge run``), as
+   systemd would start it, and the demo waits until both are ready;
+5. traffic runs (:mod:`edge.demo.traffic`) until ``--duration`` passes, or
+   SIGINT / SIGTERM;
+6. the lanes stop with SIGTERM, then the simulators; the summary counts the
+   vehicles and fees and verifies the store's hash chains.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from edge.config.lane import LaneFiles
+from edge.demo.driving import Driver, LaneRecords
+from edge.demo.lane_files import derive_lane
+from edge.demo.lane_process import LaneProcess, LaneStartError
+from edge.demo.plates import PlateSource
+from edge.demo.rig import LaneRig
+from edge.demo.traffic import DemoTraffic, Pays, Tally
+from edge.money import format_amount
+from edge.store import ListEntry, Store, verify
+from simulators.gateway import GatewayFaults, GatewayServer
+
+ENTRY, EXIT = "riverside-entry", "riverside-exit"
+MERCHANT = "riverside-demo"
+PAY_AFTER_MS = 2000
+ACCOUNT_BALANCE = 20_000  # fen
+PLATES_PER_KIND: dict[Pays, int] = {"qr": 24, "prepaid": 8, "whitelist": 6}
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    duration_s: float | None
+    vehicles_per_min: float
+    seed: int
+    workdir: Path | None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def no_free_minutes(tariff: str) -> str:
+    """The Riverside tariff without its free minutes: demo stays last seconds, not hours."""
+    lines = tariff.splitlines(keepends=True)
+    edited = ["free_minutes = 0\n" if line == "free_minutes = 15\n" else line for line in lines]
+    if edited == lines:
+        raise ValueError("tariff: no `free_minutes = 15` line to change")
+    return "".join(edited)
+
+
+def run_demo(options: DemoOptions, out: TextIO, stop: threading.Event) -> int:
+    """The demo until ``options.duration_s`` passes or ``stop`` is set; the exit status."""
+    if options.workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="lanewarden-demo-"))
+    else:
+        workdir = options.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(options, workdir, out, stop)
+    finally:
+        if options.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event) -> int:
+    def say(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    store_path = workdir / "riverside.db"
+    source = PlateSource.find()
+    plates = source.plates(PLATES_PER_KIND, options.seed)
+    say(f"lanewarden demo: Riverside Car Park, work folder {workdir}")
+    say(f"plates: {source.describe()}")
+    with ExitStack() as stack:
+        # 1. simulators
+        entry_rig = LaneRig(serial_barrier=False, images=source.folder, seed=options.seed)
+        exit_rig = LaneRig(serial_barrier=True, images=source.folder, seed=options.seed + 1)
+        for rig in (entry_rig, exit_rig):
+            rig.start()
+            stack.callback(rig.stop)
+        secret = secrets.token_hex(16)
+        gateway = GatewayServer(
+            secret=secret.encode(),
+            merchant_id=MERCHANT,
+            faults=GatewayFaults(auto_pay_ms=PAY_AFTER_MS),
+            seed=options.seed,
+        )
+        gateway.start()
+        stack.callback(gateway.stop)
+        # 2. lane files
+        entry_files, exit_files = _lane_files(
+            config=workdir / "config",
+            store_path=store_path,
+            entry_rig=entry_rig,
+            exit_rig=exit_rig,
+            gateway=gateway,
+            secret=secret,
+        )
+        say(f"lanes: {entry_files.path} and {exit_files.path} (one store: {store_path.name})")
+        say("tariff: riverside-parking without its 15 free minutes (a demo stay lasts seconds)")
+        # 3. the site's accounts and lists
+        heads = _seed(store_path, plates)
+        say(
+            f"site: {len(plates['prepaid'])} prepaid accounts of "
+            f"{format_amount(ACCOUNT_BALANCE, 'CNY')}, {len(plates['whitelist'])} whitelisted "
+            f"plates; QR orders are paid by the gateway simulator after {PAY_AFTER_MS} ms"
+        )
+        # 4. the lane daemons, each its own process
+        lanes = {
+            ENTRY: LaneProcess(entry_files.path, workdir / f"{ENTRY}.log"),
+            EXIT: LaneProcess(exit_files.path, workdir / f"{EXIT}.log"),
+        }
+        codes: dict[str, int | None] = {}
+
+        def stop_lanes() -> None:
+            for lane_id, lane in lanes.items():
+                codes[lane_id] = lane.stop()
+
+        stack.callback(stop_lanes)
+        say("starting the lane daemons (lanewarden edge run) ...")
+        try:
+            for lane in lanes.values():
+                lane.spawn()
+            for lane in lanes.values():
+                lane.wait_ready()
+        except LaneStartError as exc:
+            say(f"error: {exc}")
+            return 1
+        say(
+            f"lanes ready: {ENTRY} (pid {lanes[ENTRY].pid}), {EXIT} (pid {lanes[EXIT].pid}); "
+            f"traffic at {options.vehicles_per_min:g} vehicles/min, "
+            + (f"for {options.duration_s:g} s" if options.duration_s else "until Ctrl-C")
+        )
+        # 5. traffic
+        traffic = DemoTraffic(
+            Driver(entry_rig, LaneRecords(store_path, ENTRY), stop),
+            Driver(exit_rig, LaneRecords(store_path, EXIT), stop),
+            plates,
+            vehicles_per_min=options.vehicles_per_min,
+            seed=options.seed,
+            out=out,
+            stop=stop,
+        )
+
+        def alive() -> str | None:
+            for lane_id, lane in lanes.items():
+                if lane.proc is not None and lane.proc.poll() is not None:
+                    return f"lane {lane_id} exited ({lane.proc.returncode}):\n{lane.tail()}"
+            return None
+
+        failure = traffic.run(options.duration_s, alive)
+        if failure is not None:
+            say(f"error: {failure}")
+        # 6. stop, in order
+        say("stopping: lanes (SIGTERM), then simulators ...")
+        stack.close()
+    report = verify(store_path)
+    summary(
+        say,
+        traffic.tally,
+        inside=traffic.inside,
+        codes=codes,
+        chain_ok=report.ok,
+        store_path=store_path,
+        heads=heads,
+    )
+    clean = failure is None and all(code == 0 for code in codes.values())
+    return 0 if clean and report.ok else 1
+
+
+def _lane_files(
+    *,
+    config: Path,
+    store_path: Path,
+    entry_rig: LaneRig,
+    exit_rig: LaneRig,
+    gateway: GatewayServer,
+    secret: str,
+) -> tuple[LaneFiles, LaneFiles]:
+    """The two lanes' files, on these simulators; the exit pays QR through ``gateway``."""
+    callback = free_port()
+    payments = {
+        "policy": {"methods": ["permit", "prepaid", "qr"]},
+        "gateway": {
+            "base_url": gateway.url,
+            "merchant_id": MERCHANT,
+            "secret": secret,
+            "query_schedule_s": [1.0],
+            "callback": {
+                "host": "127.0.0.1",
+                "port": callback,
+                "public_url": f"http://127.0.0.1:{callback}/payments/notify",
+            },
+        },
+    }
+    entry = derive_lane(
+        ENTRY, config, store=store_path, devices=entry_rig.devices(), tariff_edit=no_free_minutes
+    )
+    exit_ = derive_lane(
+        EXIT,
+        config,
+        store=store_path,
+        devices=exit_rig.devices(),
+        changes={"payments": payments},
+        tariff_edit=no_free_minutes,
+    )
+    return entry, exit_
+
+
+def _seed(store_path: Path, plates: dict[Pays, list[str]]) -> dict[str, int]:
+    """Prepaid accounts and the whitelist into the site store; each lane's last lane_seq."""
+    with Store.open(store_path) as store, store.batch():
+        for number, plate in enumerate(plates["prepaid"], start=1):
+            store.accounts.put(f"demo-{number:03d}", "CNY", ACCOUNT_BALANCE, [plate])
+        version = (store.lists.version("whitelist") or 0) + 1
+        store.lists.replace("whitelist", version, [ListEntry(p) for p in plates["whitelist"]])
+        return {lane: store.sync_status(lane).txn.last_seq for lane in (ENTRY, EXIT)}
+
+
+def summary(
+    say: Callable[[str], None],
+    tally: Tally,
+    *,
+    inside: int,
+    codes: dict[str, int | None],
+    chain_ok: bool,
+    store_path: Path,
+    heads: dict[str, int],
+) -> None:
+    with Store.open(store_path) as store:
+        records = {lane: len(store.transactions(lane, heads[lane] + 1, 100_000)) for lane in heads}
+    total = sum(tally.fees.values())
+    say("")
+    say("summary")
+    say(
+        f"  vehicles: {tally.entered} in, {tally.left} out, {inside} still parked, "
+        f"{tally.backed_out} backed out at the entry, {tally.refused} refused at the exit"
+    )
+    say(f"  fees: {format_amount(total, tally.currency)}")
+    for how, amount in sorted(tally.fees.items()):
+        say(f"    {how}: {format_amount(amount, tally.currency)}")
+    say("  lanes stopped: " + ", ".join(f"{lane} exit {code}" for lane, code in codes.items()))
+    say(
+        f"  store: {sum(records.values())} transaction records this run; "
+        f"hash chains {'verified OK' if chain_ok else 'BROKEN'}"
+    )

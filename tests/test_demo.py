@@ -1,0 +1,156 @@
+"""``lanewarden demo``: two lanes, their simulators and traffic in one process tree.
+
+The demo runs as a real subprocess, as a user starts it: it must show vehicles
+entering and leaving with a fee, stop on ``--duration`` or SIGINT with exit
+status 0, and leave none of its lane processes behind.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+
+pytestmark = pytest.mark.slow
+
+WAIT_S = 150.0  # lane start-up (imports, models) on a loaded 2-core machine, then traffic
+
+
+class Demo:
+    """``lanewarden demo`` in a subprocess, its stdout read line by line as it comes."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "--log-level", "warning", "demo", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, name="demo-stdout")
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_line(self, pattern: str) -> str:
+        """The first line (from now on) matching ``pattern``; fails when the demo ends first."""
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(f"demo ended before {pattern!r}:\n" + "\n".join(self.lines))
+            self.lines.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no {pattern!r} in {WAIT_S:g} s:\n" + "\n".join(self.lines))
+
+    def finish(self, timeout_s: float = WAIT_S) -> tuple[int, str]:
+        """Wait for the exit; its status and the rest of stderr."""
+        code = self.proc.wait(timeout=timeout_s)
+        self._reader.join()
+        while (line := self._queue.get()) is not None:
+            self.lines.append(line)
+        assert self.proc.stderr is not None
+        return code, self.proc.stderr.read()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def lane_pids(self) -> list[int]:
+        ready = next(line for line in self.lines if line.startswith("lanes ready"))
+        return [int(pid) for pid in re.findall(r"pid (\d+)", ready)]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@contextmanager
+def demo(*args: str) -> Iterator[Demo]:
+    running = Demo(*args)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def gone(pid: int) -> bool:
+    """The process has exited and been reaped (no zombie left either)."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+class TestDemoRun:
+    """Vehicles go in and out with fees; Ctrl-C ends the demo cleanly."""
+
+    def test_vehicles_in_and_out_then_sigint(self, tmp_path: Path) -> None:
+        with demo("--workdir", str(tmp_path / "site"), "--seed", "3") as run:
+            run.wait_line(r"^lanes ready")
+            entered = run.wait_line(r" IN  #1 ")
+            left = run.wait_line(r" OUT #1 ")
+            run.proc.send_signal(signal.SIGINT)
+            code, err = run.finish()
+            assert code == 0, run.output + "\n" + err[-3000:]
+            assert "parked" in entered
+            plate = entered.split()[3]
+            assert plate in left
+            assert re.search(r"fee \d+\.\d\d CNY", left), left
+            assert "barrier opened" in left
+            assert re.search(r"vehicles: [1-9]\d* in, [1-9]\d* out", run.output)
+            assert "hash chains verified OK" in run.output
+            assert "riverside-entry exit 0, riverside-exit exit 0" in run.output
+            assert all(gone(pid) for pid in run.lane_pids())
+            assert (tmp_path / "site" / "riverside.db").is_file()
+
+    def test_duration_ends_it(self, tmp_path: Path) -> None:
+        with demo("--duration", "1") as run:
+            run.wait_line(r"^lanes ready")
+            code, err = run.finish()
+            assert code == 0, run.output + "\n" + err[-3000:]
+            assert "summary" in run.output
+            assert all(gone(pid) for pid in run.lane_pids())
+            folder = re.search(r"work folder (\S+)", run.output)
+            assert folder is not None
+            assert not Path(folder.group(1)).exists(), "temporary work folder left behind"
+
+
+class TestDemoArguments:
+    """Bad arguments are refused before anything starts, naming the argument."""
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--duration", "0"], "--duration must be positive, got 0"),
+            (["--vehicles-per-min", "-2"], "--vehicles-per-min must be positive, got -2"),
+        ],
+    )
+    def test_refused(
+        self, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["demo", *args]) == 2
+        assert message in capsys.readouterr().err
