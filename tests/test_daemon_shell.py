@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from test_daemon_support import (
     PAYMENTS_QR,
     PLATE,
@@ -14,6 +16,7 @@ from test_daemon_support import (
     Devices,
     FakeLane,
     Gateway,
+    image_of,
     lane_files,
     load,
     seed_entry,
@@ -485,3 +488,51 @@ def _start_error(lane: FakeLane, error: type[Exception]) -> str:
         raise AssertionError("the lane started")
 
     return asyncio.run(main())
+
+
+class TestRunner:
+    """A lane in a background thread, as the demo and the bench start it."""
+
+    def test_starts_serves_and_stops(self, tmp_path: Path) -> None:
+        from edge.daemon.runner import LaneRunner
+
+        devices = Devices()
+        files = load(lane_files(tmp_path, lane_id="riverside-entry", lane_kind="parking_entry"))
+        lane = FakeLane(files, devices=devices)
+        runner = LaneRunner(
+            files,
+            environ={},
+            drivers=devices.lane_drivers(),
+            reader_factory=lane.daemon.reader_factory,
+            options=lane.daemon.options,
+        )
+        runner.start()
+        try:
+            devices.camera.show(image_of(1))
+            devices.loops.set(arming=True)
+            wait_until(lambda: devices.barrier.position() is Position.UP, "barrier up")
+        finally:
+            runner.stop()
+        assert runner.clean is True
+        assert not devices.camera.started
+        # Stopped while the vehicle stood at the open barrier: it has not passed.
+        (entry,) = lane.latest()
+        assert (entry.status, entry.flags) == ("voided", ("interrupted",))
+
+    def test_start_failure_is_raised_in_the_caller(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+        from edge.daemon.runner import LaneRunner
+
+        (tmp_path / "folder.db").mkdir()
+        files = load(lane_files(tmp_path, store=tmp_path / "folder.db"))
+        runner = LaneRunner(files, environ={}, drivers=Devices().lane_drivers())
+        with pytest.raises(StartupError, match="store: cannot open"):
+            runner.start()
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)

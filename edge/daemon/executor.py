@@ -13,9 +13,9 @@ step's actions out in list order before it takes the next event:
 - barrier commands run in a thread and are awaited; a refused command comes back
   as ``BarrierFault``;
 - work that takes long answers later with an event: the plate read
-  (``Capture`` -> ``PlateRead``/``PlateUnreadable``), the payment chain
-  (``RequestPayment`` -> ``PaymentResult``); lookups are answered at once, through
-  the queue;
+  (``Capture`` -> ``PlateRead``, frames read until one is accepted; the machine's
+  plate timer ends the attempts), the payment chain (``RequestPayment`` ->
+  ``PaymentResult``); lookups are answered at once, through the queue;
 - timers run on the loop's monotonic clock (``loop.call_later``).
 
 Degraded modes are applied here, where they are seen: a dark camera or a failing
@@ -134,9 +134,6 @@ class LaneShell:
     def post(self, event: Event, policy: LanePolicy | None = None) -> None:
         """Queue an event for the machine (on the loop's thread)."""
         self.queue.put_nowait(Queued(event, policy))
-
-    def post_threadsafe(self, event: Event) -> None:
-        self._loop.call_soon_threadsafe(self.post, event)
 
     def on_device(self, event: DeviceEvent) -> None:
         """A driver's event (on the loop's thread, handed over by the sink)."""
@@ -361,9 +358,7 @@ class LaneShell:
         method = METHODS.get(outcome.method) if outcome.method else None
         postpay = outcome.status.value == "postpay"
         if method is not None or postpay:
-            self.recorder.notes.settlements[action.txn_id] = Settlement(
-                method, postpay, outcome.reference
-            )
+            self.recorder.notes.settlements[action.txn_id] = Settlement(method, postpay)
         if settled.gateway_down:
             self.recorder.event(
                 "degraded_mode",

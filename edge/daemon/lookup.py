@@ -84,9 +84,6 @@ class Credits:
         credit = self._by_plate.pop(plate_key(plate), None)
         return credit if credit is not None and at <= credit.until else None
 
-    def __len__(self) -> int:
-        return len(self._by_plate)
-
 
 class VehicleLookup:
     """The shell's answer to one lookup, from the store, the entries and the fee engine."""

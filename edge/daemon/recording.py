@@ -45,7 +45,6 @@ class Settlement:
 
     method: PaymentMethod | None = None
     postpay: bool = False
-    reference: str | None = None
 
 
 @dataclass

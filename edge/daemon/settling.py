@@ -73,10 +73,6 @@ class Settled:
     result: PaymentResult
     gateway_down: bool
 
-    @property
-    def method(self) -> Method | None:
-        return self.outcome.method
-
 
 def payment_request(action: RequestPayment, plate: str | None, at: datetime) -> PaymentRequest:
     return PaymentRequest(
