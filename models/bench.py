@@ -153,8 +153,8 @@ def baseline_engine(threshold: float) -> Engine:
         out: Any
         if sample.crop:
             out = engine(image, use_det=False, use_cls=False, use_rec=True)
-        else:
-            out = engine(image)
+        else:  # explicit: RapidOCR keeps the flags of its previous call
+            out = engine(image, use_det=True, use_cls=True, use_rec=True)
         lines = [
             (normalise(t), float(s)) for t, s in zip(out.txts or (), out.scores or (), strict=True)
         ]

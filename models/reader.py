@@ -29,8 +29,6 @@ from models.result import PlateRead, Quad, unreadable
 from models.runtime import DET_MODEL, REC_MODEL, model_dir
 from models.vote import fuse
 
-#: Horizontal stretch of a line before recognition (more timesteps per character).
-STRETCH = 1.0
 #: Share of a Chinese plate's width holding the province and the city letter.
 PROVINCE_SHARE_OF_WIDTH = 0.32
 #: Margins (share of width, share of height, each side) of the cuts of a
@@ -183,12 +181,12 @@ class PlateReader:
         if corners is None:
             return best
         cuts = [self._cut(image, expand(corners, gx, gy)) for gx, gy in MARGINS]
-        width = line_width(cuts[0], STRETCH)
+        width = line_width(cuts[0])
         images, widths = list(cuts), [width] * len(cuts)
         if self.config.region == "cn":
             lefts = [self._province_part(cut, False) for cut in cuts]
             images += lefts
-            widths += [line_width(left, STRETCH, minimum=16) for left in lefts]
+            widths += [line_width(left, minimum=16) for left in lefts]
         outs = [o.probs for o in self.models.recogniser.read(images, widths)]
         probs = outs[: len(cuts)]
         evidence = self._province_evidence(outs[len(cuts) :]) if len(outs) > len(cuts) else None
@@ -256,13 +254,13 @@ class PlateReader:
             rows = list(split_rows(line.image, 0.4)) if line.two_rows else [line.image]
             start = len(images)
             images += rows
-            widths += [line_width(row, STRETCH) for row in rows]
+            widths += [line_width(row) for row in rows]
             province = -1
             if self.config.region == "cn":
                 province = len(images)
                 left = self._province_part(line.image, line.two_rows)
                 images.append(left)
-                widths.append(line_width(left, STRETCH, minimum=16))
+                widths.append(line_width(left, minimum=16))
             parts.append((start, len(rows), province))
         outs = [o.probs for o in self.models.recogniser.read(images, widths)]
         vocabulary = self.models.recogniser.vocabulary

@@ -1,10 +1,9 @@
 """Reading one rectified plate image into per-timestep probabilities.
 
 The PP-OCR recogniser takes a 48-pixel-high line of any width and emits one
-probability vector per 8 pixels of width. Plates are short: stretching the
-line horizontally gives each character more timesteps, which makes the
-CTC alignment (and the province character on 94×24 Chinese crops) easier.
-Two-row plates are split into rows, read separately and joined.
+probability vector per 8 pixels of width. Each line keeps its own aspect
+(stretching it, tried on the Chinese crops, read worse). Two-row plates are
+split into rows, read separately and their timesteps joined.
 """
 
 from __future__ import annotations
@@ -79,10 +78,10 @@ def _normalise(img: Image) -> FloatArray:
     return (arr / np.float32(127.5) - np.float32(1.0)).astype(np.float32)
 
 
-def line_width(img: Image, stretch: float, minimum: int = 64, maximum: int = 640) -> int:
-    """Input width for ``img`` at height 48, stretched, rounded to 8 pixels."""
+def line_width(img: Image, minimum: int = 64, maximum: int = 640) -> int:
+    """Input width for ``img`` at height 48 (its own aspect), rounded to 8 pixels."""
     h, w = int(img.shape[0]), int(img.shape[1])
-    width = round(HEIGHT * (w / max(h, 1)) * stretch / 8.0) * 8
+    width = round(HEIGHT * (w / max(h, 1)) / 8.0) * 8
     return max(minimum, min(maximum, width))
 
 
