@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,12 +26,13 @@ from test_daemon_support import (
 
 from drivers.fakes import FakeLoops
 from drivers.interfaces import EventSink, Position
+from edge.daemon.lane_daemon import DaemonOptions
 from edge.daemon.lookup import Credit, Credits
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
 from edge.fees.passage import Passage
 from edge.records import TransactionRecord, uuid7
-from edge.store import ListEntry, Store
+from edge.store import ListEntry, Store, verify
 from simulators.gateway import GatewayFaults
 
 Scenario = Callable[[FakeLane], Awaitable[None]]
@@ -536,3 +538,70 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 15.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+class TestEvidenceAndMetrics:
+    """Evidence images go into the record; metrics count what the lane did."""
+
+    def test_frame_kept_and_named_in_the_record(self, tmp_path: Path) -> None:
+        from edge.config.evidence import EvidenceConfig
+        from edge.evidence import Evidence
+
+        extra = (
+            f'\n[evidence]\ndirectory = "{tmp_path / "evidence"}"\n'
+            f'pseudonym_key_file = "{tmp_path / "site.key"}"\n'
+        )
+        lane = exit_lane(tmp_path, extra=extra)
+        run(lane, one_vehicle)
+        exit_ = only_exit(lane)
+        (image_id,) = exit_.evidence_image_ids
+        assert "-frame-" in image_id
+        config = EvidenceConfig(directory=tmp_path / "evidence")
+        assert Evidence(config, "riverside-exit").path_of(image_id).is_file()
+
+    def test_old_plate_text_is_pseudonymised(self, tmp_path: Path) -> None:
+        extra = (
+            f'\n[evidence]\ndirectory = "{tmp_path / "evidence"}"\n'
+            f'pseudonym_key_file = "{tmp_path / "site.key"}"\n'
+            "retention_days = 1\nplate_retention_days = 1\n"
+        )
+        path = lane_files(tmp_path, extra=extra)
+        old = seed_entry(tmp_path / "site.db", hours=48)
+        options = DaemonOptions(device_timeout_s=2.0, shutdown_grace_s=2.0, retention_s=0.05)
+        lane = FakeLane(load(path), options=options)
+
+        def pseudonymised() -> bool:
+            with Store.open(tmp_path / "site.db") as store:
+                record = store.transaction(old.id)
+            return record is not None and record.plate_text is None
+
+        async def wait(lane: FakeLane) -> None:
+            await lane.settle(pseudonymised, "plate pseudonymised")
+
+        run(lane, wait)
+        assert verify(tmp_path / "site.db").ok
+
+    def test_metrics_count_a_paid_passage(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, extra="\n[metrics]\nport = 0\n")
+        scraped: list[str] = []
+
+        async def scrape(lane: FakeLane) -> None:
+            await one_vehicle(lane)
+            server = lane.daemon.metrics_server
+            assert server is not None
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            scraped.append(await asyncio.to_thread(_get, url))
+
+        run(lane, scrape)
+        text = scraped[0]
+        assert 'lanewarden_vehicles_total{lane_kind="parking_exit",outcome="passed"} 1.0' in text
+        assert 'lanewarden_payments_total{method="qr",status="paid"} 1.0' in text
+        assert "lanewarden_barrier_cycles_total 1.0" in text
+        assert "lanewarden_loop_to_open_seconds_count 1.0" in text
+        assert 'lanewarden_plate_reads_total{result="read"} 1.0' in text
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body: bytes = response.read()
+    return body.decode()

@@ -11,7 +11,9 @@ from pydantic import Field
 from drivers.config import BarrierConfig, CameraConfig, DisplayConfig, IOModuleConfig, LoopsConfig
 from edge.config.base import ConfigModel
 from edge.config.degraded import DegradedPolicy
+from edge.config.evidence import EvidenceConfig
 from edge.config.loading import ConfigError, load
+from edge.config.metrics import MetricsConfig
 from edge.config.plaza import PlazaConfig
 from edge.fees.network import Network
 from edge.fees.tariff import Tariff
@@ -152,6 +154,18 @@ class LaneConfig(ConfigModel):
         default_factory=DegradedPolicy,
         title="Degraded modes",
         description="What the lane does when its camera, plate reader or store is degraded.",
+    )
+    evidence: EvidenceConfig | None = Field(
+        None,
+        title="Evidence",
+        description="Evidence images of every passage and the retention of images and plate "
+        "text; absent: no images are kept and plate text is not pseudonymised.",
+    )
+    metrics: MetricsConfig | None = Field(
+        None,
+        title="Metrics",
+        description="The Prometheus metrics endpoint; absent: no endpoint (lanes sharing a "
+        "computer each need their own port).",
     )
 
     def payment_settings(self) -> LanePayments:

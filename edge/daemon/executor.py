@@ -50,10 +50,11 @@ from edge.config.lane import LanePolicy, UnreadablePlate
 from edge.daemon.devices import lane_event_of
 from edge.daemon.display_text import lines_for, qr_lines
 from edge.daemon.lookup import VehicleLookup
-from edge.daemon.plates import PlateWorker
+from edge.daemon.plates import Image, PlateWorker
 from edge.daemon.recording import Recorder, Settlement
 from edge.daemon.settling import lane_result, payment_request
 from edge.daemon.timings import Mark, PassageTimings
+from edge.evidence import Evidence
 from edge.lane import LaneState, Txn, step
 from edge.lane.actions import (
     Action,
@@ -105,6 +106,7 @@ class LaneShell:
         plates: PlateWorker,
         payments: Payments,
         degraded: DegradedPolicy,
+        evidence: Evidence | None = None,
         capture_frames: int = 2,
         read_pause_s: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
@@ -116,6 +118,8 @@ class LaneShell:
         self.plates = plates
         self.payments = payments
         self.degraded = degraded
+        self.evidence = evidence
+        self.metrics = recorder.metrics
         self.capture_frames = capture_frames
         self.read_pause_s = read_pause_s
         self.timings = PassageTimings(clock)
@@ -146,6 +150,7 @@ class LaneShell:
             case DeviceFault(device=device, reason=reason):
                 if device == self.drivers.camera.name:
                     self.camera_dark = reason
+                self.metrics.fault(device, "reported")
                 self.recorder.event(
                     "device_fault",
                     now,
@@ -199,7 +204,11 @@ class LaneShell:
                 task.add_done_callback(lambda _: self.paying.pop(txn_id, None))
             case OpenBarrier(because=because):
                 self.timings.mark(because, Mark.BARRIER_COMMAND)
-                await self.command("open", self.drivers.barrier.open, green=True)
+                latency = self.timings.since_loop_on(because)
+                if latency is not None:
+                    self.metrics.open_latency(latency)
+                if await self.command("open", self.drivers.barrier.open, green=True):
+                    self.metrics.barrier_cycle()
             case CloseBarrier():
                 await self.command("close", self.drivers.barrier.close, green=False)
             case ShowMessage():
@@ -246,17 +255,19 @@ class LaneShell:
 
     # -- devices ------------------------------------------------------------------------------
 
-    async def command(self, what: str, move: Callable[[], CommandResult], *, green: bool) -> None:
+    async def command(self, what: str, move: Callable[[], CommandResult], *, green: bool) -> bool:
+        """Move the barrier; a refusal comes back to the machine as a barrier fault."""
         result = await asyncio.to_thread(move)
         logger.info("barrier_command", command=what, ok=result.ok, reason=result.reason)
         if not result.ok:
             self.post(BarrierFault(f"{what} refused: {result.reason}"))
-            return
+            return False
         light = self.drivers.light
         if light is not None:
             lit = await asyncio.to_thread(light.set_green, green)
             if not lit.ok:
                 logger.warning("lane_light_failed", reason=lit.reason)
+        return True
 
     async def show(self, lines: tuple[str, str]) -> None:
         display = self.drivers.display
@@ -276,11 +287,17 @@ class LaneShell:
         """
         if reason is not CaptureReason.ARRIVAL:
             frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
-            logger.info(
-                "evidence_captured", txn_id=str(txn_id), reason=reason.value, frames=len(frames)
+            ids = await self.keep(frames[-1].image if frames else None, None)
+            # The record came before this capture: the images are named in a lane event.
+            self.recorder.event(
+                "evidence_saved",
+                datetime.now(UTC),
+                txn_id=txn_id,
+                detail={"reason": reason.value, "images": ",".join(ids)},
             )
             return
         why = "no read"
+        last: Image | None = None
         while self.reading(txn_id):
             frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
             if not frames:
@@ -297,6 +314,8 @@ class LaneShell:
                 return
             if read.accepted and read.text:
                 self.timings.mark(txn_id, Mark.PLATE_READ)
+                self.metrics.plate_read(ok=True)
+                self.recorder.notes.evidence[txn_id] = await self.keep(frames[-1].image, read.crop)
                 logger.info(
                     "plate_read",
                     txn_id=str(txn_id),
@@ -307,8 +326,19 @@ class LaneShell:
                 self.post(PlateRead(txn_id, read.text, min(1.0, max(0.0, read.confidence))))
                 return
             why = read.reason or why
+            last = frames[-1].image
             await asyncio.sleep(self.read_pause_s)
+        self.metrics.plate_read(ok=False)
+        if last is not None:
+            self.recorder.notes.evidence[txn_id] = await self.keep(last, None)
         self.unreadable(txn_id, why)
+
+    async def keep(self, frame: Image | None, crop: Image | None) -> tuple[str, ...]:
+        """Save the evidence images of a passage (off the loop); their ids, for the record."""
+        if self.evidence is None or (frame is None and crop is None):
+            return ()
+        result = await asyncio.to_thread(self.evidence.save_passage, datetime.now(UTC), frame, crop)
+        return result.image_ids
 
     def reading(self, txn_id: UUID) -> bool:
         """Whether the machine still waits for the plate of ``txn_id``."""
@@ -357,6 +387,12 @@ class LaneShell:
         )
         method = METHODS.get(outcome.method) if outcome.method else None
         postpay = outcome.status.value == "postpay"
+        self.metrics.payment(
+            "post_pay" if postpay else outcome.status.value,
+            outcome.method.value if outcome.method else "none",
+        )
+        if outcome.status.value == "paid" and outcome.amount > 0:
+            self.metrics.fee(outcome.amount, action.currency)
         if method is not None or postpay:
             self.recorder.notes.settlements[action.txn_id] = Settlement(method, postpay)
         if settled.gateway_down:

@@ -4,7 +4,8 @@
 
 1. config: the lane files are loaded and validated by the caller
    (:func:`edge.config.lane.load_lane`); the tariff is compiled here;
-2. the store is opened (created and migrated when new);
+2. the store is opened (created and migrated when new), with the evidence
+   images' folder and the metrics endpoint when they are configured;
 3. the drivers are built and started, and the start waits until every device is
    up (a missing device fails the start naming it);
 4. plate recognition is started in its worker (a model that fails to load fails
@@ -12,7 +13,8 @@
 5. payments are built and their callback receiver started;
 6. passages left open by the last run are resolved and recorded;
 7. the lane machine starts from the devices' actual state, then systemd hears
-   READY; the watchdog pings, the payment sweep and the store check run beside it.
+   READY; beside it run the watchdog pings, the payment sweep, the store check
+   and the retention work (images purged, old plate text pseudonymised).
 
 Sync is not started yet. Anything that fails stops what was already started, in
 reverse order, and raises :class:`StartupError` with a message naming the problem.
@@ -35,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+from prometheus_client import CollectorRegistry
+
 from drivers.factory import DriverUnavailableError, LaneDrivers, build_lane
 from drivers.interfaces import DeviceEvent, DeviceFault, Position
 from edge import log
@@ -48,11 +52,13 @@ from edge.daemon.plates import PlateWorker, ReaderFactory, RecognitionStartError
 from edge.daemon.recording import Recorder
 from edge.daemon.recovery import open_records, resolve
 from edge.daemon.settling import StorePermits, StorePrepaid
+from edge.evidence import Evidence, EvidenceError, site_key
 from edge.fees.engine import CompiledTariff
 from edge.fees.files import load_tariff
 from edge.lane import LaneState
 from edge.lane.events import ArmingLoop, Mode, SafetyLoop, SetMode
 from edge.lane.state import Position as LanePosition
+from edge.metrics import LaneMetrics, MetricsError, MetricsServer
 from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEvent
 from edge.payments.service import Payments
 from edge.payments.transport import Transport
@@ -74,6 +80,7 @@ class DaemonOptions:
     shutdown_grace_s: float = 20.0
     capture_frames: int = 2
     sweep_s: float = 60.0
+    retention_s: float = 3600.0
 
 
 class LaneDaemon:
@@ -109,6 +116,7 @@ class LaneDaemon:
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self._store_mode: Mode | None = None
+        self.metrics_server: MetricsServer | None = None
         self.failed: asyncio.Future[BaseException] | None = None
 
     # -- the start-up sequence ------------------------------------------------------------------
@@ -123,10 +131,17 @@ class LaneDaemon:
             tariff = None
             if lane.tariff is not None:
                 tariff = load_tariff(self.files.path.parent / lane.tariff)
-            # 2. store
+            # 2. store, evidence images and metrics
             self.store = self._open_store()
             stack.callback(self.store.close)
-            self.recorder = Recorder(self.store, lane.id)
+            evidence = self._open_evidence()
+            registry = CollectorRegistry()
+            self.metrics = LaneMetrics(registry, lane_kind=lane.lane_kind.value)
+            if lane.metrics is not None and lane.metrics.enabled:
+                self.metrics_server = MetricsServer(registry, lane.metrics.host, lane.metrics.port)
+                self.metrics_server.start()
+                stack.callback(self.metrics_server.stop)
+            self.recorder = Recorder(self.store, lane.id, self.metrics)
             # 3. drivers, up before anything else
             drivers = self.drivers or self._build_drivers()
             self.drivers = drivers
@@ -155,16 +170,19 @@ class LaneDaemon:
             # 6. passages left open by the last run
             await self._recover("restart")
             # 7. the lane machine, from the devices' actual state
-            shell = self._start_machine(drivers, plates, tariff)
+            shell = self._start_machine(drivers, plates, tariff, evidence)
             self._run(shell.run())
             self._run(self._watchdog())
             self._run(self._every(self.options.sweep_s, self._sweep))
             self._run(self._every(lane.degraded.store_check_s, self._check_store))
+            if evidence is not None:
+                self._run(self._every(self.options.retention_s, lambda: self._retain(evidence)))
             await self._check_store()
         except (
             ConfigError,
             DeviceStartError,
             DriverUnavailableError,
+            MetricsError,
             RecognitionStartError,
             StartupError,
             ValueError,
@@ -186,6 +204,28 @@ class LaneDaemon:
             return Store.open(self.store_path)
         except (StoreError, OSError) as exc:
             raise StartupError(f"store: cannot open {self.store_path}: {exc}") from exc
+
+    def _open_evidence(self) -> Evidence | None:
+        config = self.lane.evidence
+        if config is None:
+            return None
+        try:
+            config.directory.mkdir(parents=True, exist_ok=True)
+            site_key(config.pseudonym_key_file)
+        except (EvidenceError, OSError) as exc:
+            raise StartupError(f"evidence: {exc}") from exc
+        return Evidence(config, self.lane.id)
+
+    async def _retain(self, evidence: Evidence) -> None:
+        """Purge images past their retention; pseudonymise plate text past its own."""
+        now = datetime.now(UTC)
+        config = evidence.config
+        report = await asyncio.to_thread(evidence.purge, now)
+        key = await asyncio.to_thread(site_key, config.pseudonym_key_file)
+        changed = await asyncio.to_thread(
+            self.store.pseudonymise_plates, config.plate_cutoff(now), key
+        )
+        logger.info("retention_done", images_purged=report.files_deleted, plates=changed)
 
     def _build_drivers(self) -> LaneDrivers:
         try:
@@ -225,7 +265,11 @@ class LaneDaemon:
             )
 
     def _start_machine(
-        self, drivers: LaneDrivers, plates: PlateWorker, tariff: CompiledTariff | None
+        self,
+        drivers: LaneDrivers,
+        plates: PlateWorker,
+        tariff: CompiledTariff | None,
+        evidence: Evidence | None,
     ) -> LaneShell:
         lane = self.lane
         up = drivers.barrier.position() is Position.UP
@@ -251,6 +295,7 @@ class LaneDaemon:
             plates=plates,
             payments=self.payments,
             degraded=lane.degraded,
+            evidence=evidence,
             capture_frames=self.options.capture_frames,
         )
         self._shell = shell
@@ -371,7 +416,10 @@ class LaneDaemon:
         logger.info("lane_stopped")
 
     async def _wind_down(self, shell: LaneShell) -> None:
-        grace = self.options.shutdown_grace_s
+        # A lane whose machine failed steps no more: nothing will finish, resolve at once.
+        grace = (
+            0.0 if self.failed is not None and self.failed.done() else self.options.shutdown_grace_s
+        )
         shell.post(SetMode(Mode.CLOSED, SYSTEM_OPERATOR, "daemon stopping"))
         await _until(lambda: shell.idle, grace)
         for txn_id in list(shell.paying):

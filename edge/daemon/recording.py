@@ -22,7 +22,15 @@ from uuid import UUID
 
 from edge import log
 from edge.lane.actions import RaiseAlarm, RecordEvent
-from edge.lane.records import PaymentMethod, PaymentStatus, Txn, TxnKind, TxnStatus
+from edge.lane.records import (
+    FINAL_STATUSES,
+    PaymentMethod,
+    PaymentStatus,
+    Txn,
+    TxnKind,
+    TxnStatus,
+)
+from edge.metrics import LaneMetrics
 from edge.records import (
     DetailValue,
     FeeItem,
@@ -108,9 +116,16 @@ def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
 class Recorder:
     """Commits transactions and lane events of one lane; each call is durable on return."""
 
-    def __init__(self, store: Store, lane_id: str, notes: ShellNotes | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        lane_id: str,
+        metrics: LaneMetrics,
+        notes: ShellNotes | None = None,
+    ) -> None:
         self.store = store
         self.lane_id = lane_id
+        self.metrics = metrics
         self.notes = notes if notes is not None else ShellNotes()
 
     def transaction(self, txn: Txn, at: datetime) -> TransactionRecord:
@@ -126,10 +141,10 @@ class Recorder:
             status=txn.status.value,
             lane_seq=record.lane_seq,
         )
-        if txn.status in (TxnStatus.PASSED, TxnStatus.VOIDED, TxnStatus.UNAUTHORISED) and (
-            txn.payment_status is not PaymentStatus.REQUESTED
-        ):
-            self.notes.forget(txn.id)
+        if txn.status in FINAL_STATUSES:
+            self.metrics.vehicle(txn.status.value)
+            if txn.payment_status is not PaymentStatus.REQUESTED:
+                self.notes.forget(txn.id)
         return record
 
     def _entries(self, txn: Txn, record: TransactionRecord) -> None:
@@ -196,6 +211,7 @@ class Recorder:
         logger.warning(
             "alarm", lane_id=self.lane_id, alarm=action.alarm.value, detail=action.detail
         )
+        self.metrics.alarm(action.alarm.value)
         detail: dict[str, DetailValue] = {"detail": action.detail} if action.detail else {}
         return self._event(
             action.id, action.alarm.value, "alarm", action.at, action.txn_id, None, detail
@@ -213,6 +229,7 @@ class Recorder:
         """A lane event the shell itself decides to record (degraded modes, timings, start)."""
         if severity == "alarm":
             logger.warning("alarm", lane_id=self.lane_id, alarm=kind, **dict(detail or {}))
+            self.metrics.alarm(kind)
         return self._event(uuid7(at), kind, severity, at, txn_id, None, dict(detail or {}))
 
     def _event(  # noqa: PLR0917 - every field of a lane event, in the record's order

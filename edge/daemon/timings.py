@@ -55,6 +55,11 @@ class PassageTimings:
         if mark is Mark.BARRIER_COMMAND and passage is not None:
             self._opening = txn_id
 
+    def since_loop_on(self, txn_id: UUID) -> float | None:
+        """Seconds from the passage's loop_on until now (None if it was never begun)."""
+        passage = self._passages.get(txn_id)
+        return None if passage is None else max(0.0, self.clock() - passage.loop_on)
+
     def barrier_up(self) -> None:
         """The barrier reached its up limit: it went up for the last passage opened for."""
         if self._opening is not None:
