@@ -223,6 +223,9 @@ class LaneShell:
 
     def record(self, txn: Txn, at: datetime) -> None:
         self.recorder.transaction(txn, at)
+        before = self.txns.get(txn.id)
+        if txn.status in FINAL_STATUSES and (before is None or before.status not in FINAL_STATUSES):
+            self.metrics.vehicle(txn.status.value)  # once: a late payment records it again
         self.txns[txn.id] = txn
         if txn.status in DECIDED:
             self.timings.mark(txn.id, Mark.DECISION)

@@ -141,10 +141,8 @@ class Recorder:
             status=txn.status.value,
             lane_seq=record.lane_seq,
         )
-        if txn.status in FINAL_STATUSES:
-            self.metrics.vehicle(txn.status.value)
-            if txn.payment_status is not PaymentStatus.REQUESTED:
-                self.notes.forget(txn.id)
+        if txn.status in FINAL_STATUSES and txn.payment_status is not PaymentStatus.REQUESTED:
+            self.notes.forget(txn.id)
         return record
 
     def _entries(self, txn: Txn, record: TransactionRecord) -> None:
