@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -605,3 +606,32 @@ def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         body: bytes = response.read()
     return body.decode()
+
+
+class TestPortsTaken:
+    """A port the lane must listen on is taken: the start fails naming the setting."""
+
+    def test_callback_port_taken(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            extra = PAYMENTS_QR.format(postpay="never", gateway="http://gateway.test").replace(
+                "port = 0", f"port = {port}"
+            )
+            lane = FakeLane(load(lane_files(tmp_path, extra=extra)))
+            message = _start_error(lane, StartupError)
+        assert message.startswith(f"payments.gateway.callback: cannot listen on 127.0.0.1:{port}")
+
+    def test_metrics_port_taken(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            lane = FakeLane(load(lane_files(tmp_path, extra=f"\n[metrics]\nport = {port}\n")))
+            message = _start_error(lane, StartupError)
+        assert message.startswith(f"metrics: cannot listen on 127.0.0.1:{port}")

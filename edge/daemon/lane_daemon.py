@@ -43,7 +43,7 @@ from drivers.factory import DriverUnavailableError, LaneDrivers, build_lane
 from drivers.interfaces import DeviceEvent, DeviceFault, Position
 from edge import log
 from edge.config.degraded import StoreFullOutcome
-from edge.config.lane import LaneFiles
+from edge.config.lane import LaneFiles, LanePayments
 from edge.config.loading import ConfigError
 from edge.daemon.devices import DeviceStartError, wait_until_up
 from edge.daemon.executor import LaneShell
@@ -165,7 +165,7 @@ class LaneDaemon:
                 qr_window_s=0.8 * lane.policy.payment_timeout_s,
                 transport=self.transport,
             )
-            self.payments.start()
+            self._start_payments(settings)
             stack.callback(self.payments.stop)
             # 6. passages left open by the last run
             await self._recover("restart")
@@ -226,6 +226,16 @@ class LaneDaemon:
             self.store.pseudonymise_plates, config.plate_cutoff(now), key
         )
         logger.info("retention_done", images_purged=report.files_deleted, plates=changed)
+
+    def _start_payments(self, settings: LanePayments) -> None:
+        try:
+            self.payments.start()
+        except OSError as exc:
+            callback = settings.gateway.callback if settings.gateway else None
+            where = f"{callback.host}:{callback.port}" if callback else "its port"
+            raise StartupError(
+                f"payments.gateway.callback: cannot listen on {where}: {exc.strerror or exc}"
+            ) from exc
 
     def _build_drivers(self) -> LaneDrivers:
         try:
