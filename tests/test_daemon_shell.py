@@ -7,11 +7,13 @@ import socket
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from test_daemon_support import (
+    FAST,
     PAYMENTS_QR,
     PLATE,
     REPO,
@@ -27,7 +29,6 @@ from test_daemon_support import (
 
 from drivers.fakes import FakeLoops
 from drivers.interfaces import EventSink, Position
-from edge.daemon.lane_daemon import DaemonOptions
 from edge.daemon.lookup import Credit, Credits
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
@@ -433,12 +434,12 @@ class TestStartFailures:
     """A missing device or a model that does not load fails the start, naming it."""
 
     def test_dark_camera_at_start_names_the_camera(self, tmp_path: Path) -> None:
-        from edge.daemon.lane_daemon import DaemonOptions, StartupError
+        from edge.daemon.lane_daemon import StartupError
 
         devices = Devices()
         devices.camera.dark = True
         path = lane_files(tmp_path)
-        lane = FakeLane(load(path), devices=devices, options=DaemonOptions(device_timeout_s=0.2))
+        lane = FakeLane(load(path), devices=devices, options=replace(FAST, device_timeout_s=0.2))
         message = _start_error(lane, StartupError)
         assert "camera: no frame received within 0.2 s" in message
 
@@ -568,7 +569,7 @@ class TestEvidenceAndMetrics:
         )
         path = lane_files(tmp_path, extra=extra)
         old = seed_entry(tmp_path / "site.db", hours=48)
-        options = DaemonOptions(device_timeout_s=2.0, shutdown_grace_s=2.0, retention_s=0.05)
+        options = replace(FAST, retention_s=0.05)
         lane = FakeLane(load(path), options=options)
 
         def pseudonymised() -> bool:

@@ -42,6 +42,8 @@ REPO = Path(__file__).resolve().parent.parent
 SECRET = "daemon-test-secret"
 MERCHANT = "m-daemon"
 PLATE = "皖A12345"
+FAST = DaemonOptions(device_timeout_s=2.0, shutdown_grace_s=2.0, safety_clear_s=0.5)
+"""Short waits for fake devices, which answer at once."""
 
 PAYMENTS_QR = """
 [payments.policy]
@@ -202,7 +204,7 @@ class FakeLane:
             drivers=self.devices.lane_drivers(),
             reader_factory=self._reader,
             transport=self.gateway.transport,
-            options=options or DaemonOptions(device_timeout_s=2.0, shutdown_grace_s=2.0),
+            options=options or FAST,
         )
 
     def _reader(self, config: RecognitionConfig) -> BookReader:

@@ -77,7 +77,9 @@ class StartupError(Exception):
 @dataclass(frozen=True)
 class DaemonOptions:
     device_timeout_s: float = 15.0
-    shutdown_grace_s: float = 20.0
+    shutdown_grace_s: float = 20.0  # for the passage in progress to finish
+    payment_close_s: float = 10.0  # for a cancelled QR order to be closed at the gateway
+    safety_clear_s: float = 5.0  # for the safety loop to clear before the barrier closes
     capture_frames: int = 2
     sweep_s: float = 60.0
     retention_s: float = 3600.0
@@ -426,18 +428,22 @@ class LaneDaemon:
         logger.info("lane_stopped")
 
     async def _wind_down(self, shell: LaneShell) -> None:
+        """Close to new vehicles, let the current passage finish, then resolve what is left.
+
+        The waits are bounded (grace, payment close, safety loop) so that a stop
+        ends well within systemd's TimeoutStopSec (60 s in the unit).
+        """
+        options = self.options
         # A lane whose machine failed steps no more: nothing will finish, resolve at once.
-        grace = (
-            0.0 if self.failed is not None and self.failed.done() else self.options.shutdown_grace_s
-        )
+        broken = self.failed is not None and self.failed.done()
         shell.post(SetMode(Mode.CLOSED, SYSTEM_OPERATOR, "daemon stopping"))
-        await _until(lambda: shell.idle, grace)
+        await _until(lambda: shell.idle, 0.0 if broken else options.shutdown_grace_s)
         for txn_id in list(shell.paying):
             if self.payments.qr is not None:
                 self.payments.qr.cancel(str(txn_id))
         if shell.paying:
-            await asyncio.wait(list(shell.paying.values()), timeout=grace)
-        await _until(shell.queue.empty, grace)
+            await asyncio.wait(list(shell.paying.values()), timeout=options.payment_close_s)
+        await _until(shell.queue.empty, 0.0 if broken else 1.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -447,10 +453,10 @@ class LaneDaemon:
         await asyncio.gather(*shell.work, return_exceptions=True)
         shell.cancel_all_timers()
         await self._recover("shutdown")
-        barrier = await self._safe_barrier(shell, grace)
+        barrier = await self._safe_barrier(options.safety_clear_s)
         self.recorder.event("lane_stopped", datetime.now(UTC), detail={"barrier": barrier})
 
-    async def _safe_barrier(self, shell: LaneShell, grace: float) -> str:
+    async def _safe_barrier(self, wait_s: float) -> str:
         """Put the barrier in the safe position; never close it on an occupied safety loop."""
         assert self.drivers is not None
         barrier = self.drivers.barrier
@@ -460,7 +466,7 @@ class LaneDaemon:
         if barrier.position() is Position.DOWN:
             return "closed"
         loops = self.drivers.loops
-        clear = await _until(lambda: not loops.state().safety, grace)
+        clear = await _until(lambda: not loops.state().safety, wait_s)
         if not clear:
             self.recorder.event(
                 "barrier_left_open",
