@@ -186,9 +186,10 @@ def drive(
         passages.append(passage)
         record = passage.record
         read = record.plate_text if record is not None and record.plate_text else "unreadable"
-        opened = f"{passage.open_ms:7.0f} ms" if passage.open_ms is not None else "  refused"
+        opened = f"{passage.open_ms:7.0f} ms" if passage.open_ms is not None else "        -"
+        status = record.status if record is not None else "no record"
         label = "warm-up" if number == 0 else f"{number:>3}/{count - 1}"
-        print(f"  {label}  {plate:<9} read {read:<9} open {opened}", file=out, flush=True)
+        print(f"  {label}  {plate:<9} read {read:<9} open {opened}  {status}", file=out, flush=True)
     return passages
 
 

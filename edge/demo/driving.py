@@ -18,8 +18,8 @@ from edge.demo.rig import LaneRig
 from edge.records import TransactionRecord
 from edge.store import Store
 
-FINAL = frozenset({"passed", "voided", "denied", "unauthorised", "blocked"})
-REFUSED = frozenset({"denied", "unauthorised", "voided"})
+FINAL = frozenset({"passed", "voided", "unauthorised"})  # the lane is done with the vehicle
+REFUSED = frozenset({"denied", "unauthorised", "voided"})  # no use waiting for the barrier
 POLL_S = 0.02
 RECORD_POLL_S = 0.2
 
@@ -37,13 +37,17 @@ class LaneRecords:
             return store.sync_status(self.lane_id).txn.last_seq
 
     def first_after(self, seq: int) -> TransactionRecord | None:
-        """The latest version of the first transaction begun after lane_seq ``seq``."""
+        """The latest version of the first transaction begun after lane_seq ``seq``.
+
+        Versions of earlier transactions recorded after ``seq`` (the last vehicle's
+        ``voided`` once it had backed away) are passed over.
+        """
         with Store.open(self.store_path) as store:
             records = store.transactions(self.lane_id, seq + 1, 1000)
-        if not records:
-            return None
-        first = records[0].id
-        return [r for r in records if r.id == first][-1]
+            for record in records:
+                if store.transaction_versions(record.id)[0].lane_seq > seq:
+                    return [r for r in records if r.id == record.id][-1]
+        return None
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,8 @@ class Driver:
                 time.monotonic() >= deadline
             ):
                 return
+        if passage.record is None:  # the demo ended meanwhile: what the lane has recorded so far
+            passage.record = self.records.first_after(seq)
 
     def _note_display(self, passage: Passage) -> None:
         text = " / ".join(line for line in self.rig.display_lines() if line)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from simulators.camera import random_plate, read_labels
-from simulators.plate_render import CJKFontMissingError, find_cjk_font
+from simulators.plate_render import CJK_PACKAGES, CJKFontMissingError, find_cjk_font
 
 K = TypeVar("K")
 
@@ -39,7 +39,10 @@ class PlateSource:
     def describe(self) -> str:
         if self.folder is None:
             return "rendered from text by the camera simulator"
-        return f"photos from {self.folder} (no CJK font installed to render plates)"
+        return (
+            f"photos from {self.folder}: no CJK font to render plates from text "
+            f"(install {CJK_PACKAGES} for as many plates as the demo likes)"
+        )
 
     def plates(self, counts: Mapping[K, int], seed: int) -> dict[K, list[str]]:
         """Distinct plates for each kind of vehicle, dealt out one kind after the other

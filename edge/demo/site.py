@@ -263,7 +263,9 @@ def summary(
     )
     say(f"  fees: {format_amount(total, tally.currency)}")
     for how, amount in sorted(tally.fees.items()):
-        say(f"    {how}: {format_amount(amount, tally.currency)}")
+        count = tally.paid[how]
+        vehicles = f"{count} vehicle{'s' if count != 1 else ''}"
+        say(f"    {how}: {vehicles}, {format_amount(amount, tally.currency)}")
     say("  lanes stopped: " + ", ".join(f"{lane} exit {code}" for lane, code in codes.items()))
     say(
         f"  store: {sum(records.values())} transaction records this run; "

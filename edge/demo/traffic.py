@@ -52,6 +52,7 @@ class Tally:
     backed_out: int = 0
     refused: int = 0
     fees: dict[str, int] = field(default_factory=dict)  # by how it was paid
+    paid: dict[str, int] = field(default_factory=dict)  # vehicles, by how they paid
     currency: str = "CNY"
 
 
@@ -203,13 +204,14 @@ class DemoTraffic:
             self.tally.left += 1
             record = passage.record
             if record is not None and record.fee_total is not None:
-                how = paid_how(passage)
+                how = method_of(passage)
                 self.tally.fees[how] = self.tally.fees.get(how, 0) + record.fee_total
+                self.tally.paid[how] = self.tally.paid.get(how, 0) + 1
                 self.tally.currency = record.currency or self.tally.currency
             self._gone(vehicle)
         else:
+            # Still inside: an operator would sort it out; its plate is not used again.
             self.tally.refused += 1
-            self._gone(vehicle)
 
     def _gone(self, vehicle: Vehicle) -> None:
         with self._lock:
@@ -275,15 +277,24 @@ def barrier_text(passage: Passage) -> str:
 
 
 def paid_how(passage: Passage) -> str:
+    """How the exit was settled, with the payment's outcome."""
+    record = passage.record
+    method = method_of(passage)
+    if record is not None and record.payment_method is not None:
+        return f"{method} ({record.payment_status})"
+    return method
+
+
+def method_of(passage: Passage) -> str:
     record = passage.record
     if record is None:
         return "unknown"
     if record.listing in ("whitelist", "permit"):
-        return f"{record.listing}: no charge"
+        return f"{record.listing}, no charge"
     if record.payment_method == "account":
-        return f"prepaid account ({record.payment_status})"
+        return "prepaid account"
     if record.payment_method == "terminal":
-        return f"QR via gateway ({record.payment_status})"
+        return "QR via gateway"
     if record.authorisation == "rule" and not record.fee_total:
         return "no charge"
     return record.authorisation or record.status
