@@ -14,6 +14,7 @@ its next passage carries an item that deducts it.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -106,7 +107,7 @@ class VehicleLookup:
     def check(self, txn_id: UUID, plate: str, at: datetime) -> VehicleChecked | LookupFailed:
         try:
             return self._check(txn_id, plate, at)
-        except (StoreError, QuoteError, OSError) as exc:
+        except (StoreError, QuoteError, OSError, sqlite3.Error) as exc:
             return LookupFailed(txn_id, f"{type(exc).__name__}: {exc}")
 
     def _check(self, txn_id: UUID, plate: str, at: datetime) -> VehicleChecked:

@@ -1,0 +1,137 @@
+"""The shell's vehicle lookup: entries from any source, the unmatched rule, credits, failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+from test_daemon_support import REPO
+
+from edge.config.lane import load_lane
+from edge.daemon.lookup import Credit, Credits, FoundEntry, LocalEntries, VehicleLookup
+from edge.fees.engine import quote
+from edge.fees.files import load_tariff
+from edge.fees.passage import Passage
+from edge.lane.events import LookupFailed, VehicleChecked
+from edge.lane.records import Listing
+from edge.records import uuid7
+from edge.store import Store
+
+AT = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+PLATE = "皖A12345"
+
+
+class RemoteEntries:
+    """An entry source standing in for the remote lookup that sync will provide."""
+
+    def __init__(self, entries: dict[str, FoundEntry]) -> None:
+        self.entries = entries
+        self.asked: list[str] = []
+
+    def find(self, plate: str) -> FoundEntry | None:
+        self.asked.append(plate)
+        return self.entries.get(plate)
+
+
+def highway_lookup(tmp_path: Path, entries: RemoteEntries) -> VehicleLookup:
+    files = load_lane(REPO / "config/lanes/south-exit.toml")
+    tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
+    store = Store.open(tmp_path / "south.db")
+    return VehicleLookup(files, store, tariff, entries, Credits())
+
+
+def checked(answer: VehicleChecked | LookupFailed) -> VehicleChecked:
+    assert isinstance(answer, VehicleChecked), answer
+    return answer
+
+
+class TestHighwayExit:
+    """A highway exit prices from the entry plaza another source found."""
+
+    def test_entry_at_another_plaza_prices_the_distance(self, tmp_path: Path) -> None:
+        entry = FoundEntry(uuid7(AT), AT - timedelta(hours=1), "north", "north-entry", 1)
+        lookup = highway_lookup(tmp_path, RemoteEntries({PLATE: entry}))
+        try:
+            answer = checked(lookup.check(uuid7(AT), PLATE, AT))
+        finally:
+            lookup.store.close()
+        tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
+        expected = quote(
+            tariff, Passage(exit=AT, entry=entry.at, entry_plaza="north", exit_plaza="south")
+        )
+        assert answer.quote is not None
+        assert answer.quote.total == expected.total
+        assert answer.open_entry is not None
+        assert (answer.open_entry.plaza_id, answer.open_entry.txn_id) == ("north", entry.txn_id)
+
+    def test_no_entry_is_the_unmatched_fare(self, tmp_path: Path) -> None:
+        remote = RemoteEntries({})
+        lookup = highway_lookup(tmp_path, remote)
+        try:
+            answer = checked(lookup.check(uuid7(AT), PLATE, AT))
+        finally:
+            lookup.store.close()
+        tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
+        expected = quote(tariff, Passage(exit=AT, exit_plaza="south"))
+        assert answer.open_entry is None
+        assert answer.quote is not None
+        assert answer.quote.total == expected.total
+        assert remote.asked == [PLATE]
+
+
+class TestLocalEntries:
+    """Lanes sharing one database find each other's entries."""
+
+    def test_finds_the_entry_lanes_open_entry(self, tmp_path: Path) -> None:
+        from test_daemon_support import seed_entry
+
+        record = seed_entry(tmp_path / "site.db")
+        with Store.open(tmp_path / "site.db") as store:
+            found = LocalEntries(store, "riverside").find(PLATE)
+        assert found is not None
+        assert (found.txn_id, found.lane_id, found.plaza_id) == (
+            record.id,
+            "riverside-entry",
+            "riverside",
+        )
+
+
+class TestCreditsAndFailures:
+    """A payment made before a restart is deducted once; a store failure is a failed lookup."""
+
+    def test_credit_is_deducted_once(self, tmp_path: Path) -> None:
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        paid = UUID(int=7)
+        lookup.credits.add(PLATE, Credit(paid, 100_000, AT + timedelta(minutes=5)))
+        try:
+            first = checked(lookup.check(uuid7(AT), PLATE, AT))
+            second = checked(lookup.check(uuid7(AT), PLATE, AT))
+        finally:
+            lookup.store.close()
+        assert first.quote is not None
+        assert second.quote is not None
+        assert first.quote.total == 0
+        assert str(paid) in first.quote.items[-1].label
+        assert second.quote.total > 0
+
+    def test_blacklist_wins_over_an_account(self, tmp_path: Path) -> None:
+        from edge.store import ListEntry
+
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        try:
+            lookup.store.accounts.put("acc", "CNY", 100, [PLATE])
+            lookup.store.lists.replace("blacklist", 1, [ListEntry(PLATE)])
+            answer = checked(lookup.check(uuid7(AT), PLATE, AT))
+        finally:
+            lookup.store.close()
+        assert answer.listing is Listing.BLACKLIST
+
+    def test_closed_store_is_a_failed_lookup_naming_the_error(self, tmp_path: Path) -> None:
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        lookup.store.close()
+        txn_id = uuid7(AT)
+        answer = lookup.check(txn_id, PLATE, AT)
+        assert isinstance(answer, LookupFailed)
+        assert answer.txn_id == txn_id
+        assert answer.reason == "ProgrammingError: Cannot operate on a closed database."
