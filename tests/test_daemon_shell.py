@@ -27,7 +27,7 @@ from test_daemon_support import (
     seed_pending_payment,
 )
 
-from drivers.fakes import FakeLoops
+from drivers.fakes import FakeDisplay, FakeLoops
 from drivers.interfaces import EventSink, Position
 from edge.daemon.lookup import Credit, Credits
 from edge.fees.engine import quote
@@ -636,3 +636,25 @@ class TestPortsTaken:
             lane = FakeLane(load(lane_files(tmp_path, extra=f"\n[metrics]\nport = {port}\n")))
             message = _start_error(lane, StartupError)
         assert message.startswith(f"metrics: cannot listen on 127.0.0.1:{port}")
+
+
+class UnreachableDisplay(FakeDisplay):
+    """A display on a serial port that is not there."""
+
+    def start(self, sink: EventSink) -> None:
+        super().start(sink)
+        self.fault("cannot open serial port /dev/ttyUSB2")
+
+
+class TestSeveralDevicesMissing:
+    """Every device that fails at start is named, not only the first."""
+
+    def test_loops_and_display_named(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+
+        devices = Devices(loops=UnreachableLoops(), display=UnreachableDisplay())
+        lane = FakeLane(load(lane_files(tmp_path)), devices=devices)
+        assert _start_error(lane, StartupError) == (
+            "loops: cannot connect to tcp 127.0.0.1:5020; "
+            "display: cannot open serial port /dev/ttyUSB2"
+        )

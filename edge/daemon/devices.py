@@ -23,6 +23,7 @@ from drivers.interfaces import (
 from edge.lane.events import ArmingLoop, BarrierDown, BarrierFault, BarrierUp, Event, SafetyLoop
 
 POLL_S = 0.02
+FAULTS_SETTLE_S = 0.2
 
 
 class DeviceStartError(Exception):
@@ -33,14 +34,15 @@ async def wait_until_up(drivers: LaneDrivers, faults: dict[str, str], timeout_s:
     """Wait until the barrier knows its position and the camera has a frame.
 
     ``faults`` collects the devices' fault reports as they arrive (device name to
-    reason); any fault before the lane is up fails the start.
+    reason); any fault before the lane is up fails the start, naming every device
+    that reported one.
     """
     deadline = time.monotonic() + timeout_s
     while True:
         await asyncio.sleep(POLL_S)  # let the reports handed over so far arrive first
         if faults:
-            device, reason = next(iter(faults.items()))
-            raise DeviceStartError(f"{device}: {reason}")
+            await asyncio.sleep(FAULTS_SETTLE_S)  # devices failing together are named together
+            raise DeviceStartError("; ".join(f"{device}: {why}" for device, why in faults.items()))
         waiting = []
         if drivers.barrier.position() is Position.UNKNOWN:
             waiting.append(f"{drivers.barrier.name}: no position reported")
