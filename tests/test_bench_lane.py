@@ -33,14 +33,14 @@ class TestBenchLane:
             encoding="utf-8",
         )
         figures = tmp_path / "lane.json"
-        argv = ["bench", "lane", "--vehicles", "2", "--images", str(images), "--json", str(figures)]
+        argv = ["bench", "lane", "--vehicles", "1", "--images", str(images), "--json", str(figures)]
         assert main(argv) == 0
         out = capsys.readouterr().out
         for key in KEYS:
             assert key in out
         data = json.loads(figures.read_text())
         assert set(data) >= KEYS
-        assert data["vehicles"] == 2
+        assert data["vehicles"] == 1
         assert 0.0 <= data["read_rate"] <= 1.0
         assert data["rss_mb"] > 0
         if data["account_paid"]:

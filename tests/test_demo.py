@@ -127,6 +127,14 @@ class TestDemoRun:
             assert all(gone(pid) for pid in run.lane_pids())
             assert (tmp_path / "site" / "riverside.db").is_file()
 
+    def test_sigint_while_lanes_start(self) -> None:
+        with demo() as run:
+            starting = run.wait_line(r"^starting the lane daemons")
+            run.proc.send_signal(signal.SIGINT)
+            code, err = run.finish()
+            assert code == 0, run.output + "\n" + err[-3000:]
+            assert all(gone(int(pid)) for pid in re.findall(r"\b(\d+)\b", starting))
+
     def test_duration_ends_it(self, capsys: pytest.CaptureFixture[str]) -> None:
         """In this process, so that the thread-leak check covers the demo's own threads."""
         assert main(["--log-level", "warning", "demo", "--duration", "1"]) == 0

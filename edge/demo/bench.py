@@ -125,7 +125,7 @@ def run_bench(
         lane = LaneProcess(files.path, workdir / "lane.log")
         try:
             print(f"starting {LANE} (lanewarden edge run) ...", file=out, flush=True)
-            lane.start()
+            lane.start(cancel=stop)
             driver = Driver(rig, LaneRecords(store_path, LANE), stop, TIMING)
             passages = drive(driver, photos, vehicles + 1, store_path, out)[1:]
             rss = lane.peak_rss_mb()

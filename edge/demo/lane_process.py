@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -41,10 +42,12 @@ class LaneProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
-    def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Spawn the lane and wait until it is ready."""
+    def start(
+        self, timeout_s: float = READY_TIMEOUT_S, cancel: threading.Event | None = None
+    ) -> bool:
+        """Spawn the lane and wait until it is ready (True) or ``cancel`` is set (False)."""
         self.spawn()
-        self.wait_ready(timeout_s)
+        return self.wait_ready(timeout_s, cancel)
 
     def spawn(self) -> None:
         """Start the lane process; :meth:`wait_ready` waits for its READY=1."""
@@ -75,12 +78,17 @@ class LaneProcess:
             )
         logger.info("lane_process_started", pid=self.proc.pid, config=str(self.lane_path))
 
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+    def wait_ready(
+        self, timeout_s: float = READY_TIMEOUT_S, cancel: threading.Event | None = None
+    ) -> bool:
+        """True once the lane said READY=1; False when ``cancel`` was set first (a Ctrl-C)."""
         assert self._sock is not None, "spawn() first"
         assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout_s
         self._sock.settimeout(0.2)
         while True:
+            if cancel is not None and cancel.is_set():
+                return False
             if self.proc.poll() is not None:
                 code = self.proc.returncode
                 self._close()
@@ -95,7 +103,7 @@ class LaneProcess:
             except TimeoutError:
                 continue
             if "READY=1" in message.splitlines():
-                return
+                return True
 
     def peak_rss_mb(self) -> float | None:
         """The process's peak resident memory so far (VmHWM), while it runs."""

@@ -142,15 +142,18 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
                 codes[lane_id] = lane.stop()
 
         stack.callback(stop_lanes)
-        say("starting the lane daemons (lanewarden edge run) ...")
         try:
             for lane in lanes.values():
                 lane.spawn()
-            for lane in lanes.values():
-                lane.wait_ready()
+            pids = " and ".join(str(lane.pid) for lane in lanes.values())
+            say(f"starting the lane daemons (lanewarden edge run, pids {pids}) ...")
+            ready = all(lane.wait_ready(cancel=stop) for lane in lanes.values())
         except LaneStartError as exc:
             say(f"error: {exc}")
             return 1
+        if not ready:
+            say("interrupted before the lanes were ready; stopping them")
+            return 0
         say(
             f"lanes ready: {ENTRY} (pid {lanes[ENTRY].pid}), {EXIT} (pid {lanes[EXIT].pid}); "
             f"traffic at {options.vehicles_per_min:g} vehicles/min, "
