@@ -70,7 +70,6 @@ class Passage:
     arrived_at: float
     opened_at: float | None = None
     drove_through: bool = False
-    backed_out: bool = False
     interrupted: bool = False
     display: list[str] = field(default_factory=list)
     record: TransactionRecord | None = None
@@ -137,7 +136,6 @@ class Driver:
             passage.drove_through = True
             self._wait_closed(passage, closes_before)
         self._leave()
-        passage.backed_out = not passage.drove_through
         passage.interrupted = self.stop.is_set()
         if not passage.interrupted:
             self._settle(passage, seq)
