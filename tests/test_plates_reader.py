@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -65,6 +66,16 @@ class TestRealImages:
         assert result.text == "皖AB146Y"
         assert result.frames_read == 2
         assert result.frames_agreeing == 2
+
+    def test_two_row_plate_is_read_as_one_text(self, reader: PlateReader) -> None:
+        """A two-row plate made from a real crop: province and letter above, the rest below."""
+        image = load_image(DATA / "cn_019d088c29af.jpg")
+        h, w = image.shape[:2]
+        cut = int(w * 0.3)
+        top = cv2.resize(image[:, :cut], (w // 2, int(h * 0.8)))
+        top = cv2.copyMakeBorder(top, 0, 0, w // 4, w - w // 2 - w // 4, cv2.BORDER_REPLICATE)
+        two_rows = np.vstack([top, cv2.resize(image[:, cut:], (w, h))])
+        assert reader.read([two_rows], crops=True).text == "皖AB146Y"
 
     def test_roi_without_the_plate_finds_nothing(self, models: Models) -> None:
         roi_reader = PlateReader(RecognitionConfig(region="cn", roi=(0, 0, 720, 300)), models)
