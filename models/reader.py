@@ -184,7 +184,7 @@ class PlateReader:
         width = line_width(cuts[0])
         images, widths = list(cuts), [width] * len(cuts)
         if self.config.region == "cn":
-            lefts = [self._province_part(cut, False) for cut in cuts]
+            lefts = [v for cut in cuts for v in _province_views(self._province_part(cut, False))]
             images += lefts
             widths += [line_width(left, minimum=16) for left in lefts]
         outs = [o.probs for o in self.models.recogniser.read(images, widths)]
@@ -258,16 +258,18 @@ class PlateReader:
             province = -1
             if self.config.region == "cn":
                 province = len(images)
-                left = self._province_part(line.image, line.two_rows)
-                images.append(left)
-                widths.append(line_width(left, minimum=16))
+                lefts = _province_views(self._province_part(line.image, line.two_rows))
+                images += lefts
+                widths += [line_width(left, minimum=16) for left in lefts]
             parts.append((start, len(rows), province))
         outs = [o.probs for o in self.models.recogniser.read(images, widths)]
         vocabulary = self.models.recogniser.vocabulary
         result: list[tuple[Folded, dict[str, float] | None]] = []
         for start, count, province in parts:
             probs = np.concatenate(outs[start : start + count])
-            evidence = self._province_evidence([outs[province]]) if province >= 0 else None
+            evidence = None
+            if province >= 0:
+                evidence = self._province_evidence(outs[province : province + PROVINCE_VIEWS])
             result.append((vocabulary.fold(probs, self.alphabet), evidence))
         return result
 
@@ -338,6 +340,19 @@ def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, float]:
     if tallest > 0:
         size = min(1.0, scored.line.height / (FULL_SIZE_SHARE * tallest))
     return scored.reading.in_grammar, scored.found * size
+
+
+#: Views of the province part read for its evidence.
+PROVINCE_VIEWS = 2
+
+
+def _province_views(left: Image) -> list[Image]:
+    """The province part as is and in grey: the two views err on different
+    plates (colour casts mislead the recogniser), so their evidence is averaged."""
+    import cv2
+
+    grey = cv2.cvtColor(cv2.cvtColor(left, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return [left, np.asarray(grey, dtype=np.uint8)]
 
 
 def _pad(image: Image) -> Image:
