@@ -17,6 +17,7 @@ from test_daemon_support import (
     PAYMENTS_QR,
     PLATE,
     REPO,
+    BookRecognition,
     Devices,
     FakeLane,
     Gateway,
@@ -453,12 +454,12 @@ class TestStartFailures:
     def test_model_that_does_not_load(self, tmp_path: Path) -> None:
         from edge.daemon.lane_daemon import StartupError
 
+        class MissingModel(BookRecognition):
+            def start(self) -> None:
+                raise FileNotFoundError("PP-OCRv6_rec_small.onnx")
+
         lane = FakeLane(load(lane_files(tmp_path)))
-
-        def broken(config: object) -> object:
-            raise FileNotFoundError("PP-OCRv6_rec_small.onnx")
-
-        lane.daemon.reader_factory = broken  # type: ignore[assignment]
+        lane.daemon.recognition = lambda config: MissingModel({}, config)
         message = _start_error(lane, StartupError)
         assert message.startswith("recognition: the plate reader did not load")
         assert "PP-OCRv6_rec_small.onnx" in message
@@ -507,7 +508,7 @@ class TestRunner:
             files,
             environ={},
             drivers=devices.lane_drivers(),
-            reader_factory=lane.daemon.reader_factory,
+            recognition=lane.daemon.recognition,
             options=lane.daemon.options,
         )
         runner.start()

@@ -13,6 +13,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,23 +112,36 @@ def image_of(plate_index: int) -> npt.NDArray[np.uint8]:
     return np.full((48, 64, 3), plate_index, dtype=np.uint8)
 
 
-class BookReader:
-    """Reads a plate from a test image by its first pixel; raises when told to fail."""
+class BookRecognition:
+    """Recognition that knows a test image's plate by its first pixel; fails when told to."""
 
     def __init__(self, plates: dict[int, str], config: RecognitionConfig) -> None:
         self.plates = plates
         self.config = config
         self.failing: Exception | None = None
-        self.reads = 0
+        self.started = False
 
-    def read(self, frames: Sequence[npt.NDArray[np.uint8]]) -> PlateRead:
-        self.reads += 1
+    def start(self) -> None:
+        self.started = True
+
+    def submit(
+        self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
+    ) -> Future[PlateRead]:
+        answer: Future[PlateRead] = Future()
         if self.failing is not None:
-            raise self.failing
+            answer.set_exception(self.failing)
+            return answer
         text = self.plates.get(int(frames[-1][0, 0, 0]))
         if text is None:
-            return unreadable(self.config.region, "no plate found in the frame")
-        return PlateRead(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
+            answer.set_result(unreadable(self.config.region, "no plate found in the frame"))
+        else:
+            answer.set_result(
+                PlateRead(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
+            )
+        return answer
+
+    def close(self) -> None:
+        self.started = False
 
 
 @dataclass
@@ -197,18 +211,18 @@ class FakeLane:
         self.gateway = gateway or Gateway()
         self.devices = devices or Devices()
         self.plates = plates if plates is not None else {1: PLATE}
-        self.reader: BookReader | None = None
+        self.reader: BookRecognition | None = None
         self.daemon = LaneDaemon(
             files,
             environ={},
             drivers=self.devices.lane_drivers(),
-            reader_factory=self._reader,
+            recognition=self._recognition,
             transport=self.gateway.transport,
             options=options or FAST,
         )
 
-    def _reader(self, config: RecognitionConfig) -> BookReader:
-        self.reader = BookReader(self.plates, config)
+    def _recognition(self, config: RecognitionConfig) -> BookRecognition:
+        self.reader = BookRecognition(self.plates, config)
         return self.reader
 
     async def start(self) -> None:

@@ -48,7 +48,13 @@ from edge.config.loading import ConfigError
 from edge.daemon.devices import DeviceStartError, wait_until_up
 from edge.daemon.executor import LaneShell
 from edge.daemon.lookup import Credits, LocalEntries, VehicleLookup, credit_window
-from edge.daemon.plates import PlateWorker, ReaderFactory, RecognitionStartError, load_plate_reader
+from edge.daemon.plates import (
+    Recognition,
+    RecognitionFactory,
+    RecognitionStartError,
+    recognition_worker,
+    start_recognition,
+)
 from edge.daemon.recording import Recorder
 from edge.daemon.recovery import open_records, resolve
 from edge.daemon.settling import StorePermits, StorePrepaid
@@ -88,8 +94,8 @@ class DaemonOptions:
 class LaneDaemon:
     """A lane daemon in the running event loop: ``await start()``, then ``await stop()``.
 
-    ``drivers``, ``reader_factory`` and ``transport`` replace the hardware, the
-    plate reader and the gateway's HTTP transport (tests, demo, bench).
+    ``drivers``, ``recognition`` and ``transport`` replace the hardware, the
+    plate recognition worker and the gateway's HTTP transport (tests, bench).
     """
 
     def __init__(
@@ -98,7 +104,7 @@ class LaneDaemon:
         *,
         environ: Mapping[str, str] | None = None,
         drivers: LaneDrivers | None = None,
-        reader_factory: ReaderFactory = load_plate_reader,
+        recognition: RecognitionFactory = recognition_worker,
         transport: Transport | None = None,
         notifier: Notifier | None = None,
         options: DaemonOptions | None = None,
@@ -107,7 +113,7 @@ class LaneDaemon:
         self.lane = files.lane
         self.environ = os.environ if environ is None else environ
         self.drivers = drivers
-        self.reader_factory = reader_factory
+        self.recognition = recognition
         self.transport = transport
         self.notifier = notifier if notifier is not None else Notifier(self.environ)
         self.options = options or DaemonOptions()
@@ -152,9 +158,8 @@ class LaneDaemon:
             stack.callback(drivers.stop)
             await wait_until_up(drivers, self._start_faults, self.options.device_timeout_s)
             # 4. plate recognition, in its worker
-            plates = PlateWorker(lane.recognition, self.reader_factory)
-            await plates.start()
-            stack.callback(plates.stop)
+            plates = await start_recognition(self.recognition, lane.recognition)
+            stack.callback(plates.close)
             # 5. payments
             settings = lane.payment_settings()
             self.payments = Payments.build(
@@ -279,7 +284,7 @@ class LaneDaemon:
     def _start_machine(
         self,
         drivers: LaneDrivers,
-        plates: PlateWorker,
+        plates: Recognition,
         tariff: CompiledTariff | None,
         evidence: Evidence | None,
     ) -> LaneShell:
