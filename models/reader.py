@@ -45,7 +45,7 @@ BANDS = ((0.15, 0.85), (0.0, 1.0), (0.25, 0.95))
 #: TEXAS or a car make read nearby are then weak candidates.
 NEEDS_DIGIT = frozenset({"us", "eu", "br"})
 NO_DIGIT_FACTOR = 0.3
-ALL_DIGITS_FACTOR = 0.6
+ALL_DIGITS_FACTOR = 0.4
 #: A read that fits no template of the region is returned, but never accepted
 #: at a sensible threshold.
 OFF_GRAMMAR_FACTOR = 0.5
