@@ -100,7 +100,11 @@ class Site:
 
 
 @contextmanager
-def site(tmp_path: Path, *, policy: str = "") -> Iterator[Site]:
+def site(tmp_path: Path, *, policy: str = "plate_read_timeout_s = 60") -> Iterator[Site]:
+    """Simulators in this process and a parking exit lane file for them.
+
+    The default plate timeout is long: reads take seconds on a loaded 2-core machine.
+    """
     with ExitStack() as stack:
         io_sim = IOModuleSimulator(BarrierWorld(rise_s=0.3, fall_s=0.3), Faults(), port=0)
         io_sim.start()
@@ -134,7 +138,7 @@ def site(tmp_path: Path, *, policy: str = "") -> Iterator[Site]:
         )
         lane_path = lane_files(
             tmp_path,
-            policy="plate_read_timeout_s = 60\n" + policy,
+            policy=policy,
             devices=devices,
             extra=payments,
         )
@@ -270,6 +274,26 @@ class TestNormalTraffic:
             assert verify(rig.store_path).ok
 
 
+class TestUnreadablePlate:
+    """Scenario `unreadable-plate`: no plate, no charge, no open; help is called."""
+
+    def test_unreadable_plate_scenario(self, tmp_path: Path) -> None:
+        with site(tmp_path, policy="plate_read_timeout_s = 4") as rig, daemon(rig) as lane:
+            lane.start()
+            name, scenario = load_scenario("unreadable-plate")
+            sims = Simulators({"io": rig.io, "camera": rig.camera})
+            out = io.StringIO()
+            result = TrafficRunner(name, scenario, sims, out=out, speed=0.25).run()
+            assert lane.terminate() == 0
+            assert (result.missed, result.failed) == (0, False), out.getvalue()
+            (exit_,) = rig.latest()
+            assert (exit_.status, exit_.payment_status) == ("voided", "none")
+            assert "unreadable_plate" in exit_.flags
+            assert rig.events("unreadable_plate")
+            assert rig.gateway.sim.state()["orders"] == []
+            assert all(r.status not in {"authorised", "passed"} for r in rig.records())
+
+
 PLATES = ("皖A12345", "皖B67890", "皖C24680")
 
 
@@ -282,7 +306,9 @@ class TestCrash:
         victim = rng.randrange(len(PLATES))
         delay = rng.uniform(0.0, 4.0)
         print(f"crash test: seed {seed}, kill at vehicle {victim} after {delay:.2f} s")
-        with site(tmp_path, policy='unreadable_plate = "admit_for_review"') as rig:
+        with site(
+            tmp_path, policy='plate_read_timeout_s = 60\nunreadable_plate = "admit_for_review"'
+        ) as rig:
             for plate in PLATES:
                 seed_entry(rig.store_path, plate)
             before: list[TransactionRecord] = []
