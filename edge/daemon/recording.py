@@ -76,19 +76,22 @@ def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
     settlement = notes.settlements.get(txn.id)
     method = txn.payment_method
     status: str = txn.payment_status.value
+    authorisation = txn.authorisation.value if txn.authorisation else None
     flags = [flag.value for flag in txn.flags] + list(notes.flags.get(txn.id, ()))
     if settlement is not None:
         method = settlement.method or method
         if settlement.postpay:
-            # Let through to be billed by plate: nothing was taken, the fee stands.
+            # Let through by the lane's post-pay rule, to be billed by plate: nothing was
+            # taken, the fee stands. (The machine knows only "approved" for it.)
             status, method = PaymentStatus.NONE.value, None
+            authorisation = "rule" if authorisation == "paid" else authorisation
             flags.append("postpay")
     return Transaction.build(
         id=txn.id,
         lane_id=txn.lane_id,
         kind=txn.kind.value,
         status=txn.status.value,
-        authorisation=txn.authorisation.value if txn.authorisation else None,
+        authorisation=authorisation,
         recorded_at=at,
         plate_text=txn.plate,
         plate_confidence=txn.plate_confidence,
