@@ -29,6 +29,7 @@ One warm-up vehicle goes first and is not counted.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import statistics
 import tempfile
@@ -76,6 +77,8 @@ class Figures:
     plate_read_ms_p50: float | None
     drive_through_s: float
     barrier_travel_s: float
+    load_average: float
+    """The machine's 1-minute load average at the end (other work competes for the CPUs)."""
 
     def as_json(self) -> dict[str, float | int | None]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -236,6 +239,7 @@ def figures(
         plate_read_ms_p50=percentile(reads_ms, 50),
         drive_through_s=drive_s,
         barrier_travel_s=travel_s,
+        load_average=os.getloadavg()[0],
     )
 
 
@@ -291,6 +295,7 @@ def table(f: Figures) -> str:
             else ""
         ),
         "rss_mb: peak resident memory (VmHWM) of the lane daemon process alone",
+        f"machine: {os.cpu_count()} CPUs, load average {f.load_average:.1f} at the end of the run",
     ]
     return "\n".join(
         [f"{'figure':<18}{'value':>10}   target", *rows, "", *(f"- {n}" for n in notes)]

@@ -54,6 +54,7 @@ class LaneRecords:
 class DriveTiming:
     """How the simulated driver moves (s)."""
 
+    approach_s: float = 1.0  # in the camera's view before it stops on the arming loop
     onto_safety_s: float = 0.4  # barrier up -> front wheels on the safety loop
     off_arming_s: float = 0.4  # -> rear wheels off the arming loop
     off_safety_s: float = 0.4  # -> off the safety loop
@@ -121,6 +122,7 @@ class Driver:
         seq = self.records.head()
         opens_before = len(rig.opens)
         rig.show(plate, image, unreadable)
+        self._pause(timing.approach_s)
         passage = Passage(self.records.lane_id, plate, arrived_at=time.monotonic())
         rig.loops(arming=True)
         up = self._wait_open(passage, seq, opens_before)
