@@ -11,6 +11,10 @@ import os
 import socket
 from collections.abc import Mapping
 
+from edge import log
+
+logger = log.get(__name__)
+
 
 class Notifier:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
@@ -35,8 +39,14 @@ class Notifier:
             return
         message = "\n".join(f"{key}={value}" for key, value in fields.items()).encode()
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.connect(self._address)
-            sock.sendall(message)
+            # Called from the event loop: never wait for a busy systemd. A lost
+            # watchdog ping is harmless (the next one follows); a lost READY shows
+            # as a start time-out, which is what a lane that cannot report deserves.
+            sock.setblocking(False)
+            try:
+                sock.sendto(message, self._address)
+            except (BlockingIOError, ConnectionRefusedError, FileNotFoundError) as exc:
+                logger.warning("sd_notify_failed", fields=sorted(fields), error=str(exc))
 
     def ready(self, status: str) -> None:
         self.notify(READY="1", STATUS=status)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from edge.systemd import Notifier
 
@@ -46,3 +47,17 @@ class TestNotifier:
         notifier = Notifier({})
         assert not notifier.enabled
         notifier.ready("up")  # no socket, no error
+
+    def test_full_queue_does_not_block(self, listener: tuple[socket.socket, str]) -> None:
+        sock, path = listener
+        notifier = Notifier({"NOTIFY_SOCKET": path})
+        for _ in range(2000):  # far more than a datagram queue holds; nobody reads
+            notifier.watchdog()
+        assert sock.recv(256) == b"WATCHDOG=1"
+
+    def test_socket_gone_is_logged_not_raised(self, tmp_path: Path) -> None:
+        with capture_logs() as logs:
+            Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone.sock")}).ready("up")
+        assert [(e["event"], e["fields"]) for e in logs] == [
+            ("sd_notify_failed", ["READY", "STATUS"])
+        ]
