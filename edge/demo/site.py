@@ -159,6 +159,7 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
             f"traffic at {options.vehicles_per_min:g} vehicles/min, "
             + (f"for {options.duration_s:g} s" if options.duration_s else "until Ctrl-C")
         )
+        say(f"IN: {ENTRY}, OUT: {EXIT}; times from the start of the traffic")
         # 5. traffic
         traffic = DemoTraffic(
             Driver(entry_rig, LaneRecords(store_path, ENTRY), stop),
