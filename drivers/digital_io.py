@@ -371,16 +371,20 @@ class IOModule:
     def _poll_once(self) -> bool:
         """Connect if needed, release due pulses, read and report; False on a fault."""
         events: list[tuple[str, DeviceEvent]] = []
+        fresh = False
         with self._lock:
             try:
                 if not self._connected:
                     self.transport.open(self._wake.set)
                     self._connected = True
                     logger.info("io_connected", module=self.name, via=self.transport.label)
+                    fresh = True
                     if self._light is not None:
                         self.transport.write(Output.LIGHT, self._light)
                 self._release_due_pulses()
                 inputs = self.transport.read()
+                if fresh:
+                    self._release_idle_relays()
             except IOFaultError as exc:
                 events.extend(self._lost(str(exc)))
                 ok = False
@@ -398,6 +402,16 @@ class IOModule:
             sinks = dict(self._sinks)
         self._deliver(events, sinks)
         return ok
+
+    def _release_idle_relays(self) -> None:
+        """Switch off barrier relays that no pulse of ours holds.
+
+        A predecessor that died mid-pulse (crash, power cut) may have left a relay
+        energised, and a held relay swallows the next pulse.
+        """
+        for output in (Output.OPEN, Output.CLOSE):
+            if output not in self._pulses:
+                self.transport.write(output, False)
 
     def _release_due_pulses(self) -> None:
         now = self.clock()

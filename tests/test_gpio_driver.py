@@ -106,7 +106,8 @@ class TestGpioOutputs:
         seen: list[tuple[int, int]] = []
         gpio.on_output = lambda pin, level: seen.append((pin, level))
         with started(gpio, config(relays_active_low=True)) as (_events, module):
-            eventually(lambda: gpio.levels.get(17) == gpio.HIGH, "relay pins set up, off")
+            eventually(lambda: (27, gpio.HIGH) in seen, "idle relays switched off on connect")
+            seen.clear()
             assert module.barrier.open().ok
             eventually(lambda: (17, gpio.HIGH) in seen, "relay released")
         assert seen == [(17, gpio.LOW), (17, gpio.HIGH)]

@@ -176,6 +176,12 @@ class TestModbusDriver:
             events.wait_for(lambda e: e == BarrierMoved(Position.UP, e.at), "barrier up")
             eventually(lambda: sim.world.state()["relays"]["open_relay"] is False, "relay released")
 
+    def test_relay_left_energised_is_released_on_connect(self) -> None:
+        with simulator() as sim:
+            sim.world.write_coils(0, [True])  # a crashed daemon left the open relay on
+            with running(module_for(sim.port)):
+                eventually(lambda: sim.world.state()["relays"]["open_relay"] is False, "released")
+
     def test_safety_loop_reverses_a_closing_arm(self) -> None:
         with simulator() as sim, running(module := module_for(sim.port)) as events:
             eventually(lambda: module.barrier.position() is Position.DOWN, "barrier read down")
