@@ -21,31 +21,30 @@ Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.config_check",
     "edge.commands.fees",
-    "edge.commands.bench_fees",
-    "simulators.camera_cmd",
-    "simulators.traffic_cmd",
-    "simulators.gateway_cmd",
-    "simulators.barrier_cmd",
-    "simulators.display_cmd",
-    "models.commands",
-    "simulators.io_module_cmd",
-    "edge.commands.diag",
     "edge.commands.store",
-    "edge.commands.bench_store",
     "edge.commands.edge_run",
     "edge.commands.demo",
+    "edge.commands.diag",
+    "models.commands",
+    "simulators.io_module_cmd",
+    "simulators.barrier_cmd",
+    "simulators.camera_cmd",
+    "simulators.display_cmd",
+    "simulators.gateway_cmd",
+    "simulators.traffic_cmd",
+    "edge.commands.bench_fees",
+    "edge.commands.bench_store",
     "edge.commands.bench_lane",
 )
 
 GROUP_HELP: dict[str, str] = {
-    "config": "validate lane, plaza and tariff configuration files",
+    "config": "validate lane, plaza, network and tariff configuration files",
     "fees": "price a passage with the fee engine",
     "store": "inspect and verify a lane's SQLite store",
     "plates": "read licence plates from images",
     "bench": "measure speed and accuracy; prints a table, --json FILE writes figures",
     "sim": "hardware simulators that speak the real protocols",
     "edge": "the lane daemon",
-    "central": "the central aggregator and supervisor console",
 }
 
 
