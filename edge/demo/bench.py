@@ -123,7 +123,14 @@ def run_bench(
     try:
         rig.start()
         store_path = workdir / "site.db"
-        files = derive_lane(LANE, workdir / "config", store=store_path, devices=rig.devices())
+        files = derive_lane(
+            LANE,
+            workdir / "config",
+            store=store_path,
+            devices=rig.devices(),
+            # Account-paid vehicles only: the shipped QR gateway is not part of this rig.
+            changes={"payments": {"policy": {"methods": ["permit", "prepaid"]}, "gateway": None}},
+        )
         seed_accounts(store_path, [plate for _, plate in photos])
         lane = LaneProcess(files.path, workdir / "lane.log")
         try:

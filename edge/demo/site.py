@@ -187,7 +187,7 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
     summary(
         say,
         traffic.tally,
-        inside=traffic.inside,
+        queued=traffic.queued,
         codes=codes,
         chain_ok=report.ok,
         store_path=store_path,
@@ -250,7 +250,7 @@ def summary(
     say: Callable[[str], None],
     tally: Tally,
     *,
-    inside: int,
+    queued: int,
     codes: dict[str, int | None],
     chain_ok: bool,
     store_path: Path,
@@ -262,8 +262,9 @@ def summary(
     say("")
     say("summary")
     say(
-        f"  vehicles: {tally.entered} in, {tally.left} out, {inside} still parked, "
-        f"{tally.backed_out} backed out at the entry, {tally.refused} refused at the exit"
+        f"  vehicles: {tally.entered} in, {tally.left} out, {tally.entered - tally.left} still "
+        f"parked, {tally.backed_out} turned back at the entry, {tally.refused} refused at the "
+        f"exit, {queued} still queued at the entry"
     )
     say(f"  fees: {format_amount(total, tally.currency)}")
     for how, amount in sorted(tally.fees.items()):

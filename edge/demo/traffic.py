@@ -144,9 +144,9 @@ class DemoTraffic:
         return failure
 
     @property
-    def inside(self) -> int:
-        with self._lock:
-            return len(self._inside)
+    def queued(self) -> int:
+        """Vehicles that arrived but never reached the entry's loop."""
+        return self._entry_queue.qsize()
 
     # -- vehicles
 
