@@ -41,7 +41,8 @@ def derive_lane(
     """Write ``folder/lanes/{lane_id}.toml`` (with plaza and tariff) and load it.
 
     ``devices`` replaces every device section of the shipped lane; ``changes``
-    merges into (or adds) other sections, e.g. ``{"payments": {...}}``.
+    merges into (or adds) other sections, e.g. ``{"payments": {...}}``; a key given as
+    None is removed from its section.
     """
     source = CONFIG / "lanes" / f"{lane_id}.toml"
     with source.open("rb") as f:
@@ -50,7 +51,8 @@ def derive_lane(
         lane.pop(section, None)
     lane["store"] = str(store)
     for section, values in (changes or {}).items():
-        lane[section] = {**lane.get(section, {}), **values}
+        merged = {**lane.get(section, {}), **values}
+        lane[section] = {key: value for key, value in merged.items() if value is not None}
     lane.update(devices)
     for name in ("lanes", "plazas", "tariffs"):
         (folder / name).mkdir(parents=True, exist_ok=True)
