@@ -60,6 +60,18 @@ class TestDeriveLane:
         assert lane.display is None  # the shipped serial display was replaced by nothing
         assert lane.store == str(tmp_path / "site.db")
 
+    def test_none_removes_a_shipped_key(self, tmp_path: Path) -> None:
+        files = derive_lane(
+            "riverside-exit",
+            tmp_path,
+            store=tmp_path / "site.db",
+            devices=DEVICES,
+            changes={"payments": {"policy": {"methods": ["prepaid"]}, "gateway": None}},
+        )
+        payments = files.lane.payment_settings()
+        assert payments.gateway is None
+        assert [m.value for m in payments.policy.methods] == ["prepaid"]
+
     def test_bad_device_section_names_the_field(self, tmp_path: Path) -> None:
         devices = {**DEVICES, "camera": {"type": "opencv"}}
         with pytest.raises(ConfigError, match=r"camera\.opencv\.source: Field required"):

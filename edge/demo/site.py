@@ -208,8 +208,7 @@ def _lane_files(
 ) -> tuple[LaneFiles, LaneFiles]:
     """The two lanes' files, on these simulators; the exit pays QR through ``gateway``."""
     callback = free_port()
-    payments = {
-        "policy": {"methods": ["permit", "prepaid", "qr"]},
+    payments = {  # the shipped payment policy, with the gateway simulator as the QR gateway
         "gateway": {
             "base_url": gateway.url,
             "merchant_id": MERCHANT,
