@@ -46,6 +46,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self, cast
 from uuid import UUID
 
@@ -132,23 +133,66 @@ TariffId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 """The tariff id pattern of the tariff files."""
 HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
-# The vocabularies below are the lane machine's (edge.lane.records); they are spelled
-# out here because this module is the wire contract and must not import the lane.
-TransactionKind = Literal["entry", "exit", "passage"]
-TransactionStatus = Literal[
-    "arrived",
-    "pending_payment",
-    "authorised",
-    "blocked",
-    "denied",
-    "passed",
-    "voided",
-    "unauthorised",
-]
-Authorisation = Literal["paid", "rule", "operator", "fail_open", "free_passage"]
-Listing = Literal["none", "permit", "whitelist", "blacklist", "prepaid"]
-PaymentMethod = Literal["terminal", "account"]
-PaymentStatus = Literal["none", "requested", "approved", "declined", "failed", "refunded"]
+# The vocabularies of a transaction. The lane machine decides in these words
+# (edge.lane imports them from here); the wire and the store keep their values.
+
+
+class TxnKind(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    PASSAGE = "passage"
+
+
+class TxnStatus(StrEnum):
+    """Where a passage stands. The last three are final."""
+
+    ARRIVED = "arrived"  # detected on the arming loop, nothing decided yet
+    PENDING_PAYMENT = "pending_payment"  # a charge was decided and requested
+    AUTHORISED = "authorised"  # the barrier may open (see ``authorisation``)
+    BLOCKED = "blocked"  # authorised, but the barrier is in fault
+    DENIED = "denied"  # refused or undecidable: waiting for an operator
+    PASSED = "passed"
+    VOIDED = "voided"  # left backwards without passing: no charge
+    UNAUTHORISED = "unauthorised"  # went through without authorisation (tailgate, forced)
+
+
+FINAL_STATUSES = frozenset({TxnStatus.PASSED, TxnStatus.VOIDED, TxnStatus.UNAUTHORISED})
+
+
+class Authorisation(StrEnum):
+    """Why a barrier may open for a vehicle (the safety rules allow nothing else)."""
+
+    PAID = "paid"  # payment approved
+    RULE = "rule"  # entry lane, whitelist, permit, zero fee, or unreadable plate admitted by policy
+    OPERATOR = "operator"  # operator command; operator id and reason are on the record
+    FAIL_OPEN = "fail_open"  # the lane could not decide and policy.fail_open is set
+    FREE_PASSAGE = "free_passage"  # the lane is in free-passage mode
+
+
+class Listing(StrEnum):
+    """How the lane's lists know a plate."""
+
+    NONE = "none"
+    PERMIT = "permit"
+    WHITELIST = "whitelist"
+    BLACKLIST = "blacklist"
+    PREPAID = "prepaid"
+
+
+class PaymentMethod(StrEnum):
+    TERMINAL = "terminal"  # card, QR or ETC at the lane's payment terminal
+    ACCOUNT = "account"  # debit of the plate's prepaid account
+
+
+class PaymentStatus(StrEnum):
+    NONE = "none"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    FAILED = "failed"  # the terminal or gateway could not answer within the allowed tries
+    REFUNDED = "refunded"
+
+
 Severity = Literal["info", "warning", "alarm"]
 DetailValue = str | int | float | bool | None
 
@@ -163,7 +207,9 @@ def _problems(exc: ValidationError) -> list[str]:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Vocabulary fields hold their plain string values, so that records built from
+    # stored rows (model_construct) and validated ones compare and serialise alike.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
     what: ClassVar[str] = "record"
 
     @classmethod
@@ -199,8 +245,8 @@ class Transaction(_Model):
 
     id: RecordId = Field(default_factory=uuid7, description="UUIDv7 of the transaction.")
     lane_id: LaneId = Field(description="The lane that recorded it.")
-    kind: TransactionKind = Field(description="entry, exit or passage (open plaza).")
-    status: TransactionStatus = Field(description="Where the passage stands.")
+    kind: TxnKind = Field(description="entry, exit or passage (open plaza).")
+    status: TxnStatus = Field(description="Where the passage stands.")
     authorisation: Authorisation | None = Field(None, description="Why the barrier may open.")
     recorded_at: UtcTime = Field(description="When the lane decided this version (UTC).")
     plate_text: str | None = Field(
@@ -225,7 +271,7 @@ class Transaction(_Model):
         None, description="Sum of fee_items in minor units; null until priced."
     )
     payment_method: PaymentMethod | None = Field(None, description="How it is paid.")
-    payment_status: PaymentStatus = Field("none", description="Outcome of the payment.")
+    payment_status: PaymentStatus = Field(PaymentStatus.NONE, description="Outcome of the payment.")
     gateway_ref: Token | None = Field(None, description="Payment gateway's reference.")
     evidence_image_ids: tuple[Token, ...] = Field((), description="Images kept as evidence.")
     operator_id: Token | None = Field(None, description="Operator of a manual action.")

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from edge import log
 from edge.lane.actions import RaiseAlarm, RecordEvent
 from edge.lane.records import (
     FINAL_STATUSES,
+    Authorisation,
     PaymentMethod,
     PaymentStatus,
     Txn,
@@ -36,6 +36,7 @@ from edge.records import (
     FeeItem,
     LaneEvent,
     LaneEventRecord,
+    Severity,
     Transaction,
     TransactionRecord,
     uuid7,
@@ -43,8 +44,6 @@ from edge.records import (
 from edge.store import EntryAlreadyOpenError, Store
 
 logger = log.get(__name__)
-
-Severity = Literal["info", "warning", "alarm"]
 
 
 @dataclass
@@ -75,28 +74,29 @@ def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
     """The store's view of one version of a machine transaction."""
     settlement = notes.settlements.get(txn.id)
     method = txn.payment_method
-    status: str = txn.payment_status.value
-    authorisation = txn.authorisation.value if txn.authorisation else None
+    status = txn.payment_status
+    authorisation = txn.authorisation
     flags = [flag.value for flag in txn.flags] + list(notes.flags.get(txn.id, ()))
     if settlement is not None:
         method = settlement.method or method
         if settlement.postpay:
             # Let through by the lane's post-pay rule, to be billed by plate: nothing was
             # taken, the fee stands. (The machine knows only "approved" for it.)
-            status, method = PaymentStatus.NONE.value, None
-            authorisation = "rule" if authorisation == "paid" else authorisation
+            status, method = PaymentStatus.NONE, None
+            if authorisation is Authorisation.PAID:
+                authorisation = Authorisation.RULE
             flags.append("postpay")
     return Transaction.build(
         id=txn.id,
         lane_id=txn.lane_id,
-        kind=txn.kind.value,
-        status=txn.status.value,
+        kind=txn.kind,
+        status=txn.status,
         authorisation=authorisation,
         recorded_at=at,
         plate_text=txn.plate,
         plate_confidence=txn.plate_confidence,
         vehicle_class=txn.vehicle_class,
-        listing=txn.listing.value if txn.listing else None,
+        listing=txn.listing,
         entry_time=txn.entry_at,
         exit_time=txn.exit_at,
         entry_plaza=txn.entry_plaza,
@@ -106,7 +106,7 @@ def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
         currency=txn.currency,
         fee_items=tuple(FeeItem(label=i.label, amount=i.amount) for i in txn.fee_items),
         fee_total=txn.fee_total,
-        payment_method=method.value if method else None,
+        payment_method=method,
         payment_status=status,
         gateway_ref=txn.gateway_ref,
         evidence_image_ids=notes.evidence.get(txn.id, ()),

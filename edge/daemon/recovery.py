@@ -34,7 +34,7 @@ from edge.daemon.recording import Recorder
 from edge.payments.ids import debit_key_for
 from edge.payments.outcome import Charged, Unavailable
 from edge.payments.qr import QrPayments
-from edge.records import TransactionRecord
+from edge.records import FINAL_STATUSES, TransactionRecord, TxnStatus
 from edge.store import Store
 from edge.store.db import connect_read_only
 
@@ -42,7 +42,6 @@ logger = log.get(__name__)
 
 SCAN_RECORDS = 500
 """How far back the start looks: a lane has at most a few passages open at once."""
-FINAL = frozenset({"passed", "voided", "unauthorised"})
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ async def resolve_payment(
 
 
 def interrupted(record: TransactionRecord) -> bool:
-    return record.status not in FINAL or record.payment_status == "requested"
+    return record.status not in FINAL_STATUSES or record.payment_status == "requested"
 
 
 async def resolve(
@@ -112,9 +111,10 @@ async def resolve(
             flags.add("payment_unresolved")
     paid = payment_status == "approved"
     status = record.status
-    if status not in FINAL:
-        status = "passed" if status == "authorised" and not vehicle_present else "voided"
-    if paid and status == "voided":
+    if status not in FINAL_STATUSES:
+        passed = status == TxnStatus.AUTHORISED and not vehicle_present
+        status = TxnStatus.PASSED if passed else TxnStatus.VOIDED
+    if paid and status == TxnStatus.VOIDED:
         flags.add("refund_review")
     version = recorder.version(
         record,
@@ -124,7 +124,7 @@ async def resolve(
         gateway_ref=gateway_ref,
         flags=tuple(sorted(flags)),
     )
-    if paid and record.plate_text and record.status not in FINAL and record.fee_total:
+    if paid and record.plate_text and record.status not in FINAL_STATUSES and record.fee_total:
         credits.add(record.plate_text, Credit(record.id, record.fee_total, credit_until))
     recorder.event(
         "passage_recovered",

@@ -65,6 +65,7 @@ from edge.lane.records import (
     TxnKind,
     TxnStatus,
     require_utc,
+    txn_kind_for,
 )
 from edge.lane.state import Command, Grant, LaneState, Passage, Payment, Phase, Position
 
@@ -217,7 +218,7 @@ class _Step:
 
     def new_passage(self) -> Passage:
         """A transaction for the vehicle on the arming loop, and its evidence."""
-        kind = TxnKind.of(self.s.kind)
+        kind = txn_kind_for(self.s.kind)
         txn = Txn(
             id=self.new_id(),
             lane_id=self.s.lane_id,

@@ -15,6 +15,33 @@ from enum import StrEnum
 from uuid import UUID
 
 from edge.config.lane import LaneKind
+from edge.records import (
+    FINAL_STATUSES,
+    Authorisation,
+    Listing,
+    PaymentMethod,
+    PaymentStatus,
+    TxnKind,
+    TxnStatus,
+)
+
+__all__ = [
+    "FINAL_STATUSES",
+    "Authorisation",
+    "FeeItem",
+    "Flag",
+    "LaneInputError",
+    "Listing",
+    "OpenEntry",
+    "PaymentMethod",
+    "PaymentStatus",
+    "Quote",
+    "Txn",
+    "TxnKind",
+    "TxnStatus",
+    "require_utc",
+    "txn_kind_for",
+]
 
 
 class LaneInputError(ValueError):
@@ -28,67 +55,13 @@ def require_utc(where: str, value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-class TxnKind(StrEnum):
-    ENTRY = "entry"
-    EXIT = "exit"
-    PASSAGE = "passage"
-
-    @classmethod
-    def of(cls, lane: LaneKind) -> TxnKind:
-        if lane in (LaneKind.PARKING_ENTRY, LaneKind.HIGHWAY_ENTRY):
-            return cls.ENTRY
-        if lane in (LaneKind.PARKING_EXIT, LaneKind.HIGHWAY_EXIT):
-            return cls.EXIT
-        return cls.PASSAGE
-
-
-class TxnStatus(StrEnum):
-    """Where a passage stands. The last three are final."""
-
-    ARRIVED = "arrived"  # detected on the arming loop, nothing decided yet
-    PENDING_PAYMENT = "pending_payment"  # a charge was decided and requested
-    AUTHORISED = "authorised"  # the barrier may open (see Txn.authorisation)
-    BLOCKED = "blocked"  # authorised, but the barrier is in fault
-    DENIED = "denied"  # refused or undecidable: waiting for an operator
-    PASSED = "passed"
-    VOIDED = "voided"  # left backwards without passing: no charge
-    UNAUTHORISED = "unauthorised"  # went through without authorisation (tailgate, forced)
-
-
-FINAL_STATUSES = frozenset({TxnStatus.PASSED, TxnStatus.VOIDED, TxnStatus.UNAUTHORISED})
-
-
-class Authorisation(StrEnum):
-    """Why a barrier may open for a vehicle (the safety rules allow nothing else)."""
-
-    PAID = "paid"  # payment approved
-    RULE = "rule"  # entry lane, whitelist, permit, zero fee, or unreadable plate admitted by policy
-    OPERATOR = "operator"  # operator command; operator id and reason are on the record
-    FAIL_OPEN = "fail_open"  # the lane could not decide and policy.fail_open is set
-    FREE_PASSAGE = "free_passage"  # the lane is in free-passage mode
-
-
-class PaymentStatus(StrEnum):
-    NONE = "none"
-    REQUESTED = "requested"
-    APPROVED = "approved"
-    DECLINED = "declined"
-    FAILED = "failed"  # the terminal or gateway could not answer within the allowed tries
-
-
-class PaymentMethod(StrEnum):
-    TERMINAL = "terminal"  # card, QR or ETC at the lane's payment terminal
-    ACCOUNT = "account"  # debit of the plate's prepaid account
-
-
-class Listing(StrEnum):
-    """How the shell's lists know a plate."""
-
-    NONE = "none"
-    PERMIT = "permit"
-    WHITELIST = "whitelist"
-    BLACKLIST = "blacklist"
-    PREPAID = "prepaid"
+def txn_kind_for(lane: LaneKind) -> TxnKind:
+    """The kind of transaction a lane of this kind records."""
+    if lane in (LaneKind.PARKING_ENTRY, LaneKind.HIGHWAY_ENTRY):
+        return TxnKind.ENTRY
+    if lane in (LaneKind.PARKING_EXIT, LaneKind.HIGHWAY_EXIT):
+        return TxnKind.EXIT
+    return TxnKind.PASSAGE
 
 
 class Flag(StrEnum):
