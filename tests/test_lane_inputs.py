@@ -35,12 +35,12 @@ from edge.lane.events import (
 )
 from edge.lane.ids import derive_uuid7
 from edge.lane.records import (
+    Fee,
     FeeItem,
     LaneInputError,
     OpenEntry,
     PaymentMethod,
     PaymentStatus,
-    Quote,
     Txn,
     TxnKind,
 )
@@ -81,16 +81,16 @@ class TestBadInputs:
                 "VehicleChecked.vehicle_class: must not be negative, got -1",
             ),
             (
-                lambda: Quote(-5, "CNY", (FeeItem("x", -5),), "t", 1),
-                "Quote.total: must not be negative, got -5",
+                lambda: VehicleChecked(TXN, quote=Fee((FeeItem("x", -5),), -5, "CNY", "t", 1)),
+                "VehicleChecked.quote.total: must not be negative, got -5",
             ),
             (
-                lambda: Quote(500, "CNY", (FeeItem("x", 400),), "t", 1),
-                "Quote.items: amounts add up to 400, not to the total 500",
+                lambda: VehicleChecked(TXN, quote=Fee((FeeItem("x", 400),), 500, "CNY", "t", 1)),
+                "VehicleChecked.quote.items: amounts add up to 400, not to the total 500",
             ),
             (
-                lambda: Quote(0, "yuan", (), "t", 1),
-                "Quote.currency: expected an ISO 4217 code, got 'yuan'",
+                lambda: VehicleChecked(TXN, quote=Fee((), 0, "yuan", "t", 1)),
+                "VehicleChecked.quote.currency: expected an ISO 4217 code, got 'yuan'",
             ),
             (
                 lambda: OpenEntry(TXN, datetime(2026, 11, 26, 8, 0), "p", "l"),

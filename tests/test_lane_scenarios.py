@@ -51,13 +51,13 @@ from edge.lane.events import (
 )
 from edge.lane.records import (
     Authorisation,
+    Fee,
     FeeItem,
     Flag,
     Listing,
     OpenEntry,
     PaymentMethod,
     PaymentStatus,
-    Quote,
     Txn,
     TxnKind,
     TxnStatus,
@@ -68,8 +68,8 @@ T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 A = TypeVar("A")
 
 
-def quote(total: int) -> Quote:
-    return Quote(total, "CNY", (FeeItem("parking", total),), "riverside", 3)
+def quote(total: int) -> Fee:
+    return Fee((FeeItem("parking", total),), total, "CNY", "riverside", 3)
 
 
 def entry_record() -> OpenEntry:

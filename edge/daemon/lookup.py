@@ -15,7 +15,7 @@ its next passage carries an item that deducts it.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -24,7 +24,7 @@ from edge.config.lane import LaneFiles, LaneKind
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import Passage, QuoteError
 from edge.lane.events import LookupFailed, VehicleChecked
-from edge.lane.records import FeeItem, Listing, OpenEntry, Quote
+from edge.lane.records import Fee, FeeItem, Listing, OpenEntry
 from edge.store import Store, StoreError, plate_key
 
 DEFAULT_CLASS = 1
@@ -139,9 +139,7 @@ class VehicleLookup:
             return Listing.PREPAID
         return Listing.NONE
 
-    def _quote(
-        self, plate: str, at: datetime, entry: FoundEntry | None, vehicle_class: int
-    ) -> Quote:
+    def _quote(self, plate: str, at: datetime, entry: FoundEntry | None, vehicle_class: int) -> Fee:
         if self.tariff is None:
             raise QuoteError(f"lane kind {self.kind.value} charges but has no tariff")
         fee = quote(
@@ -154,18 +152,12 @@ class VehicleLookup:
                 exit_plaza=self.plaza_id,
             ),
         )
-        items = [FeeItem(item.label, item.amount) for item in fee.items]
         credit = self.credits.take(plate, at)
-        if credit is not None and fee.total > 0:
-            deducted = min(fee.total, credit.amount)
-            items.append(FeeItem(f"paid before a lane restart (txn {credit.txn_id})", -deducted))
-        return Quote(
-            total=sum(item.amount for item in items),
-            currency=fee.currency,
-            items=tuple(items),
-            tariff_id=fee.tariff_id,
-            tariff_version=fee.version,
-        )
+        if credit is None or fee.total == 0:
+            return fee
+        deducted = min(fee.total, credit.amount)
+        paid = FeeItem(f"paid before a lane restart (txn {credit.txn_id})", -deducted)
+        return replace(fee, items=(*fee.items, paid), total=fee.total - deducted)
 
 
 def credit_window(pass_timeout_s: float) -> timedelta:

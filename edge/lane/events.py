@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from edge.lane.records import LaneInputError, Listing, OpenEntry, Quote
+from edge.lane.records import Fee, LaneInputError, Listing, OpenEntry, check_quote
 
 
 class Mode(StrEnum):
@@ -101,7 +101,7 @@ class VehicleChecked:
     txn_id: UUID
     listing: Listing = Listing.NONE
     open_entry: OpenEntry | None = None
-    quote: Quote | None = None
+    quote: Fee | None = None
     vehicle_class: int | None = None
     account: str | None = None
 
@@ -110,6 +110,8 @@ class VehicleChecked:
             raise LaneInputError(
                 f"VehicleChecked.vehicle_class: must not be negative, got {self.vehicle_class}"
             )
+        if self.quote is not None:
+            check_quote(self.quote)
 
 
 @dataclass(frozen=True)

@@ -417,7 +417,7 @@ class _Step:
         txn = replace(
             txn,
             tariff_id=quote.tariff_id,
-            tariff_version=quote.tariff_version,
+            tariff_version=quote.version,
             fee_items=quote.items,
             fee_total=quote.total,
             currency=quote.currency,

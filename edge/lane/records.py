@@ -15,6 +15,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from edge.config.lane import LaneKind
+from edge.fees.passage import Fee, FeeItem
 from edge.records import (
     FINAL_STATUSES,
     Authorisation,
@@ -28,6 +29,7 @@ from edge.records import (
 __all__ = [
     "FINAL_STATUSES",
     "Authorisation",
+    "Fee",
     "FeeItem",
     "Flag",
     "LaneInputError",
@@ -35,10 +37,10 @@ __all__ = [
     "OpenEntry",
     "PaymentMethod",
     "PaymentStatus",
-    "Quote",
     "Txn",
     "TxnKind",
     "TxnStatus",
+    "check_quote",
     "require_utc",
     "txn_kind_for",
 ]
@@ -81,34 +83,19 @@ class Flag(StrEnum):
     PAYMENT_MISMATCH = "payment_mismatch"
 
 
-@dataclass(frozen=True)
-class FeeItem:
-    label: str
-    amount: int  # minor units; negative for a discount
-
-
-@dataclass(frozen=True)
-class Quote:
-    """The fee engine's answer for one passage, as the shell hands it back."""
-
-    total: int
-    currency: str
-    items: tuple[FeeItem, ...]
-    tariff_id: str
-    tariff_version: int
-
-    def __post_init__(self) -> None:
-        if self.total < 0:
-            raise LaneInputError(f"Quote.total: must not be negative, got {self.total}")
-        if sum(item.amount for item in self.items) != self.total:
-            raise LaneInputError(
-                f"Quote.items: amounts add up to {sum(i.amount for i in self.items)}, "
-                f"not to the total {self.total}"
-            )
-        if len(self.currency) != 3 or not self.currency.isupper():
-            raise LaneInputError(
-                f"Quote.currency: expected an ISO 4217 code, got {self.currency!r}"
-            )
+def check_quote(quote: Fee) -> None:
+    """Refuse a fee that does not add up; the shell may have adjusted the engine's."""
+    if quote.total < 0:
+        raise LaneInputError(f"VehicleChecked.quote.total: must not be negative, got {quote.total}")
+    if sum(item.amount for item in quote.items) != quote.total:
+        raise LaneInputError(
+            f"VehicleChecked.quote.items: amounts add up to "
+            f"{sum(i.amount for i in quote.items)}, not to the total {quote.total}"
+        )
+    if len(quote.currency) != 3 or not quote.currency.isupper():
+        raise LaneInputError(
+            f"VehicleChecked.quote.currency: expected an ISO 4217 code, got {quote.currency!r}"
+        )
 
 
 @dataclass(frozen=True)
