@@ -48,12 +48,9 @@ class ModbusMap(ConfigModel):
     )
 
 
-class ModbusTcpIO(ConfigModel):
-    type: Literal["modbus_tcp"] = Field(
-        title="Type", description="Ethernet I/O module over Modbus TCP."
-    )
-    host: str = Field(title="Host", description="Address of the I/O module.")
-    port: int = Field(502, ge=1, le=65535, title="Port", description="Modbus TCP port.")
+class _ModbusModule(ConfigModel):
+    """What every Modbus I/O module has, whatever carries its frames."""
+
     unit: int = Field(1, ge=0, le=247, title="Unit id", description="Modbus unit (slave) id.")
     map: ModbusMap = Field(
         default_factory=ModbusMap, title="Address map", description="Which input and coil is what."
@@ -69,26 +66,21 @@ class ModbusTcpIO(ConfigModel):
     )
 
 
-class ModbusRtuIO(ConfigModel):
+class ModbusTcpIO(_ModbusModule):
+    type: Literal["modbus_tcp"] = Field(
+        title="Type", description="Ethernet I/O module over Modbus TCP."
+    )
+    host: str = Field(title="Host", description="Address of the I/O module.")
+    port: int = Field(502, ge=1, le=65535, title="Port", description="Modbus TCP port.")
+
+
+class ModbusRtuIO(_ModbusModule):
     type: Literal["modbus_rtu"] = Field(
         title="Type", description="RS-485 I/O module over Modbus RTU."
     )
     port: str = Field(title="Serial port", description="Device path, e.g. /dev/ttyUSB0.")
     baudrate: int = Field(9600, title="Baud rate", description="Serial speed.")
     parity: Literal["N", "E", "O"] = Field("N", title="Parity", description="N, E or O.")
-    unit: int = Field(1, ge=0, le=247, title="Unit id", description="Modbus unit (slave) id.")
-    map: ModbusMap = Field(
-        default_factory=ModbusMap, title="Address map", description="Which input and coil is what."
-    )
-    debounce_ms: int = Field(
-        100, ge=0, title="Debounce", description="A loop change counts once stable this long (ms)."
-    )
-    poll_ms: int = Field(
-        20, ge=5, title="Poll period", description="How often the inputs are read (ms)."
-    )
-    timeout_ms: int = Field(
-        500, ge=10, title="Timeout", description="Reply timeout of one request (ms)."
-    )
 
 
 class GpioPins(ConfigModel):
