@@ -97,6 +97,44 @@ class TestLocalEntries:
         )
 
 
+def parking_exit_lookup(tmp_path: Path) -> VehicleLookup:
+    files = load_lane(REPO / "config/lanes/riverside-exit.toml")
+    tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
+    store = Store.open(tmp_path / "riverside.db")
+    return VehicleLookup(files, store, tariff, LocalEntries(store, "riverside"), Credits())
+
+
+class TestAccountDiscount:
+    """Prepaid account holders get the tariff's account discount when the account pays."""
+
+    def full_and_discounted(self) -> tuple[int, int]:
+        tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
+        passage = Passage(exit=AT)  # no entry: the unmatched-exit (lost ticket) fee
+        full = quote(tariff, passage).total
+        discounted = quote(tariff, Passage(exit=AT, payment_method="account")).total
+        assert discounted < full  # version 2 gives account holders 5 % off
+        return full, discounted
+
+    def quoted(self, tmp_path: Path, balance: int) -> int:
+        lookup = parking_exit_lookup(tmp_path)
+        try:
+            lookup.store.accounts.put("acc", "CNY", balance, [PLATE])
+            answer = checked(lookup.check(uuid7(AT), PLATE, AT))
+        finally:
+            lookup.store.close()
+        assert answer.listing is Listing.PREPAID
+        assert answer.quote is not None
+        return answer.quote.total
+
+    def test_balance_covering_the_fee_gets_the_discount(self, tmp_path: Path) -> None:
+        full, discounted = self.full_and_discounted()
+        assert self.quoted(tmp_path, balance=full) == discounted
+
+    def test_balance_short_of_it_pays_in_full(self, tmp_path: Path) -> None:
+        full, discounted = self.full_and_discounted()
+        assert self.quoted(tmp_path, balance=discounted - 1) == full
+
+
 class TestCreditsAndFailures:
     """A payment made before a restart is deducted once; a store failure is a failed lookup."""
 

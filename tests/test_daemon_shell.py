@@ -106,11 +106,12 @@ def _denied(lane: FakeLane) -> bool:
     return any(r.status == "denied" for r in lane.latest())
 
 
-def expected_fee(record: TransactionRecord) -> int:
+def expected_fee(record: TransactionRecord, payment_method: str | None = None) -> int:
     """The Riverside tariff's fee for the record's entry and exit times."""
     assert record.exit_time is not None
     tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
-    return quote(tariff, Passage(exit=record.exit_time, entry=record.entry_time)).total
+    passage = Passage(exit=record.exit_time, entry=record.entry_time, payment_method=payment_method)
+    return quote(tariff, passage).total
 
 
 def only_exit(lane: FakeLane) -> TransactionRecord:
@@ -203,7 +204,9 @@ class TestLookups:
         with Store.open(tmp_path / "site.db") as store:
             account = store.accounts.get("acc-1")
         assert account is not None
-        assert account.balance == 5000 - expected_fee(exit_)
+        # The tariff gives account holders 5 % off: the record and the debit say so.
+        assert exit_.fee_total == expected_fee(exit_, "account") < expected_fee(exit_)
+        assert account.balance == 5000 - expected_fee(exit_, "account")
 
     def test_low_balance_falls_through_to_qr(self, tmp_path: Path) -> None:
         lane = exit_lane(tmp_path)

@@ -24,7 +24,7 @@ from edge.config.lane import LaneFiles, LaneKind
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import Passage, QuoteError
 from edge.lane.events import LookupFailed, VehicleChecked
-from edge.lane.records import Fee, FeeItem, Listing, OpenEntry
+from edge.lane.records import Fee, FeeItem, Listing, OpenEntry, PaymentMethod
 from edge.store import Store, StoreError, plate_key
 
 DEFAULT_CLASS = 1
@@ -120,7 +120,7 @@ class VehicleLookup:
             return VehicleChecked(txn_id, listing, open_entry)
         entry = self.entries.find(plate) if self.kind is not LaneKind.OPEN_PLAZA else None
         vehicle_class = entry.vehicle_class if entry and entry.vehicle_class else DEFAULT_CLASS
-        fee = self._quote(plate, at, entry, vehicle_class)
+        fee = self._quote(plate, at, entry, vehicle_class, listing)
         open_entry = None
         if entry is not None:
             open_entry = OpenEntry(entry.txn_id, entry.at, entry.plaza_id, entry.lane_id)
@@ -139,19 +139,34 @@ class VehicleLookup:
             return Listing.PREPAID
         return Listing.NONE
 
-    def _quote(self, plate: str, at: datetime, entry: FoundEntry | None, vehicle_class: int) -> Fee:
+    def _quote(
+        self,
+        plate: str,
+        at: datetime,
+        entry: FoundEntry | None,
+        vehicle_class: int,
+        listing: Listing,
+    ) -> Fee:
         if self.tariff is None:
             raise QuoteError(f"lane kind {self.kind.value} charges but has no tariff")
-        fee = quote(
-            self.tariff,
-            Passage(
-                exit=at,
-                entry=entry.at if entry else None,
-                vehicle_class=vehicle_class,
-                entry_plaza=entry.plaza_id if entry else None,
-                exit_plaza=self.plaza_id,
-            ),
+        passage = Passage(
+            exit=at,
+            entry=entry.at if entry else None,
+            vehicle_class=vehicle_class,
+            entry_plaza=entry.plaza_id if entry else None,
+            exit_plaza=self.plaza_id,
         )
+        fee = quote(self.tariff, passage)
+        if listing is Listing.PREPAID:
+            # The tariff's account discount is due when the account settles the fee,
+            # which the payment chain does when the balance covers it; otherwise the
+            # vehicle falls through to another method and pays in full.
+            account = self.store.accounts.for_plate(plate)
+            discounted = quote(
+                self.tariff, replace(passage, payment_method=PaymentMethod.ACCOUNT.value)
+            )
+            if account is not None and account.balance >= discounted.total:
+                fee = discounted
         credit = self.credits.take(plate, at)
         if credit is None or fee.total == 0:
             return fee
