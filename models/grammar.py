@@ -34,16 +34,16 @@ CN_SUFFIXES = frozenset("学警挂港澳领")
 #: one is allowed in a slot: roughly how often the recogniser writes the one
 #: when the plate carries the other, relative to reading it right.
 CONFUSIONS: dict[tuple[str, str], float] = {
-    ("O", "0"): 0.5,
-    ("I", "1"): 0.1,
-    ("B", "8"): 0.1,
-    ("S", "5"): 0.1,
-    ("Z", "2"): 0.1,
-    ("D", "0"): 0.1,
-    ("Q", "0"): 0.1,
-    ("G", "6"): 0.1,
-    ("T", "7"): 0.05,
-    ("A", "4"): 0.05,
+    ("O", "0"): 0.2,
+    ("I", "1"): 0.05,
+    ("B", "8"): 0.05,
+    ("S", "5"): 0.05,
+    ("Z", "2"): 0.05,
+    ("D", "0"): 0.05,
+    ("Q", "0"): 0.05,
+    ("G", "6"): 0.05,
+    ("T", "7"): 0.03,
+    ("A", "4"): 0.03,
 }
 
 
