@@ -50,7 +50,7 @@ from edge.config.lane import LanePolicy, UnreadablePlate
 from edge.daemon.devices import lane_event_of
 from edge.daemon.display_text import lines_for, qr_lines
 from edge.daemon.lookup import VehicleLookup
-from edge.daemon.plates import Image, Recognition, read_plate
+from edge.daemon.plates import Image, Recognition, read_vehicle
 from edge.daemon.recording import Recorder, Settlement
 from edge.daemon.settling import lane_result, payment_request
 from edge.daemon.timings import Mark, PassageTimings
@@ -308,7 +308,7 @@ class LaneShell:
                 self.degraded_read(txn_id, "camera_dark", self.degraded.camera_dark, cause)
                 return
             try:
-                read = await read_plate(self.plates, [frame.image for frame in frames])
+                read = await read_vehicle(self.plates, [frame.image for frame in frames])
             except Exception as exc:  # the reader's libraries raise their own error types
                 logger.exception("plate_read_failed", txn_id=str(txn_id))
                 self.degraded_read(
