@@ -7,7 +7,7 @@ with threads that sleep rather than spin between runs.
 Memory: every session allocates from one process-wide onnxruntime arena
 that grows by exactly what is asked (not by powers of two). The detector and
 recogniser run one after the other, so they share its blocks, and the
-process stays flat (about 350 MB over the benchmark frames of every size,
+process stays flat (under 400 MB over the benchmark frames of every size,
 repeated). Without an arena each run's activations are freshly mapped pages
 and the kernel's page faults cost more CPU than the model itself on some
 frames (``lanewarden bench plates``: 17 s of system time against 1.7 s).
