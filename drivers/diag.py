@@ -180,7 +180,14 @@ class Diagnosis:
             if not known:
                 return CheckResult("barrier", Verdict.FAIL, "position still unknown after 5 s")
             if barrier.position() is Position.FAULT:
-                return CheckResult("barrier", Verdict.FAIL, "the barrier is in fault at rest")
+                # The fault event that names the cause may trail the position by a poll.
+                _wait_until(lambda: watcher.fault is not None, watcher, 1.0)
+                why = (
+                    _fault_reason(watcher.fault)
+                    if watcher.fault
+                    else "the barrier is in fault at rest"
+                )
+                return CheckResult("barrier", Verdict.FAIL, why)
             print(f"  at rest: {barrier.position().value}; opening", file=self.out, flush=True)
             rose = self._move(
                 verb="open",

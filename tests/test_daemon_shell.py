@@ -416,7 +416,10 @@ class TestRecovery:
         (admitted,) = exits.values()
         assert admitted.status == "passed"
         assert admitted.fee_total == 0
-        assert admitted.fee_items[-1].amount == -1000
+        # The fee due now (it depends on the time of day) is covered by what was paid.
+        *due, credit = admitted.fee_items
+        assert credit.label.startswith(f"paid before a lane restart (txn {pending}")
+        assert credit.amount == -sum(item.amount for item in due) >= -1000
         assert admitted.authorisation == "rule"
         assert len(lane.gateway.orders("paid")) == 1
         assert lane.gateway.kept() == 1000
