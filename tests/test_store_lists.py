@@ -101,6 +101,22 @@ class TestPrepaid:
         assert account is not None
         assert account.balance == 3800
 
+    def test_posting_is_found_by_its_key_without_moving_money(self, store: Store) -> None:
+        store.accounts.put("acc-1", "CNY", 5000, ["京A12345"])
+        assert store.accounts.posting("txn-1:0") is None
+        store.accounts.debit("acc-1", 1200, "txn-1:0", T0)
+        found = store.accounts.posting("txn-1:0")
+        assert found is not None
+        assert (found.account_id, found.amount, found.balance_after, found.at) == (
+            "acc-1",
+            -1200,
+            3800,
+            T0,
+        )
+        account = store.accounts.get("acc-1")
+        assert account is not None
+        assert account.balance == 3800
+
     def test_key_reused_for_another_amount_is_refused(self, store: Store) -> None:
         store.accounts.put("acc-1", "CNY", 5000, [])
         store.accounts.debit("acc-1", 1200, "txn-1:0", T0)

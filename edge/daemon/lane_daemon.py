@@ -272,7 +272,7 @@ class LaneDaemon:
             await resolve(
                 record,
                 recorder=self.recorder,
-                store_path=self.store_path,
+                store=self.store,
                 qr=self.payments.qr,
                 credits=self.credits,
                 now=now,

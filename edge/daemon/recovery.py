@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from edge import log
 from edge.daemon.lookup import Credit, Credits
@@ -36,7 +35,6 @@ from edge.payments.outcome import Charged, Unavailable
 from edge.payments.qr import QrPayments
 from edge.records import FINAL_STATUSES, TransactionRecord, TxnStatus
 from edge.store import Store
-from edge.store.db import connect_read_only
 
 logger = log.get(__name__)
 
@@ -51,27 +49,22 @@ class PaymentFound:
     unresolved: bool = False
 
 
-def posted_debit(store_path: Path, txn_id: str) -> str | None:
+def posted_debit(store: Store, txn_id: str) -> str | None:
     """The reference of the prepaid debit posted for ``txn_id``, if one was posted.
 
-    Read straight from the ledger (read-only): the store offers debits, not a
-    look-up of one by key, and debiting again to find out would move money.
+    Looked up by its key: debiting again to find out would move money.
     """
     key = debit_key_for(txn_id)
-    conn = connect_read_only(store_path)
-    try:
-        row = conn.execute("SELECT account_id FROM account_ledger WHERE key = ?", (key,)).fetchone()
-    finally:
-        conn.close()
-    return None if row is None else f"{row[0]}:{key}"
+    posting = store.accounts.posting(key)
+    return None if posting is None else f"{posting.account_id}:{key}"
 
 
 async def resolve_payment(
-    record: TransactionRecord, store_path: Path, qr: QrPayments | None
+    record: TransactionRecord, store: Store, qr: QrPayments | None
 ) -> PaymentFound:
     """The final state of a payment that was asked and never answered."""
     txn_id = str(record.id)
-    reference = await asyncio.to_thread(posted_debit, store_path, txn_id)
+    reference = posted_debit(store, txn_id)  # one indexed read, like every store call here
     if reference is not None:
         return PaymentFound("approved", reference)
     if qr is None or not record.fee_total or record.currency is None:
@@ -92,7 +85,7 @@ async def resolve(
     record: TransactionRecord,
     *,
     recorder: Recorder,
-    store_path: Path,
+    store: Store,
     qr: QrPayments | None,
     credits: Credits,
     now: datetime,
@@ -105,7 +98,7 @@ async def resolve(
     gateway_ref = record.gateway_ref
     flags = {*record.flags, "interrupted"}
     if record.payment_status == "requested":
-        found = await resolve_payment(record, store_path, qr)
+        found = await resolve_payment(record, store, qr)
         payment_status, gateway_ref = found.status, found.reference or record.gateway_ref
         if found.unresolved:
             flags.add("payment_unresolved")

@@ -110,6 +110,17 @@ class Accounts:
             raise ValueError(f"amount: a credit must be positive, got {amount}")
         return self._post(account_id, amount, key, at)
 
+    def posting(self, key: str) -> Posting | None:
+        """The posting made under ``key``, if any (``replayed`` is True: it is not new)."""
+        with self._db.lock:
+            row = self._db.conn.execute(
+                "SELECT account_id, amount, balance_after, at FROM account_ledger WHERE key = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Posting(key, row[0], row[1], row[2], loaded_time(row[3]), True)
+
     def _post(self, account_id: str, amount: int, key: str, at: datetime) -> Posting:
         when = stored_time(at, "at")
         with self._db.write() as conn:
