@@ -90,6 +90,8 @@ class Debouncer:
     def __init__(self, hold_s: float, initial: bool = False) -> None:
         self.hold_s = hold_s
         self.state = initial
+        #: When the raw input first showed the current state (None until a change).
+        self.since: float | None = None
         self._candidate_since: float | None = None
 
     def update(self, raw: bool, now: float) -> bool:
@@ -101,12 +103,14 @@ class Debouncer:
             self._candidate_since = now
         if now - self._candidate_since >= self.hold_s:
             self.state = raw
+            self.since = self._candidate_since
             self._candidate_since = None
             return True
         return False
 
     def reset(self) -> None:
         self.state = False
+        self.since = None
         self._candidate_since = None
 
     def due(self) -> float | None:
@@ -427,7 +431,7 @@ class IOModule:
             debouncer = self._debouncers[loop]
             if debouncer.update(raw, now):
                 logger.info("loop_changed", module=self.name, loop=loop.value, occupied=raw)
-                events.append(("loops", LoopChanged(loop, raw, now)))
+                events.append(("loops", LoopChanged(loop, raw, now, debouncer.since)))
         events.extend(("barrier", e) for e in self._tracker.update(inputs, now))
         return events
 

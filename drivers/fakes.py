@@ -83,6 +83,9 @@ class FakeLoops(FakeDevice):
     def __init__(self, name: str = "loops", clock: Clock = time.monotonic) -> None:
         super().__init__(name, clock)
         self._state = {Loop.ARMING: False, Loop.SAFETY: False}
+        #: Reported changes started this long before they are reported, as a
+        #: debouncing driver's do (0: reported at once, ``since`` left None).
+        self.debounce_s = 0.0
 
     def state(self) -> LoopState:
         return LoopState(arming=self._state[Loop.ARMING], safety=self._state[Loop.SAFETY])
@@ -92,7 +95,9 @@ class FakeLoops(FakeDevice):
         for loop, occupied in ((Loop.ARMING, arming), (Loop.SAFETY, safety)):
             if occupied is not None and occupied != self._state[loop]:
                 self._state[loop] = occupied
-                self.emit(LoopChanged(loop, occupied, self.clock()))
+                now = self.clock()
+                since = now - self.debounce_s if self.debounce_s else None
+                self.emit(LoopChanged(loop, occupied, now, since))
 
 
 class FakeBarrier(FakeDevice):
@@ -185,10 +190,12 @@ class FakeCamera(FakeDevice):
         self._frames: list[Frame] = []
         self.dark = False
 
-    def show(self, image: npt.NDArray[np.uint8]) -> None:
-        """What the camera sees from now on; it produces a new frame at once."""
+    def show(self, image: npt.NDArray[np.uint8], *, capture: bool = True) -> None:
+        """What the camera sees from now on; it produces a new frame at once unless
+        ``capture`` is False (the next frame is then the next trigger's)."""
         self._image = image
-        self._capture()
+        if capture:
+            self._capture()
 
     def go_dark(self, reason: str = "camera produces no frames") -> None:
         self.dark = True

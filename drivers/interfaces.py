@@ -48,9 +48,22 @@ class BarrierSignal(StrEnum):
 
 @dataclass(frozen=True)
 class LoopChanged:
+    """A loop's debounced state changed, confirmed at ``at``.
+
+    ``since`` is when the raw input first showed the new state (the debounce
+    window's start): the vehicle was on or off the loop from then on. Drivers
+    without debouncing leave it None.
+    """
+
     loop: Loop
     occupied: bool
     at: float
+    since: float | None = None
+
+    @property
+    def began(self) -> float:
+        """When the change happened on the loop: ``since`` if known, else ``at``."""
+        return self.at if self.since is None else self.since
 
 
 @dataclass(frozen=True)

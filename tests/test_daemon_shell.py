@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +29,7 @@ from test_daemon_support import (
 )
 
 from drivers.fakes import FakeDisplay, FakeLoops
-from drivers.interfaces import EventSink, Position
+from drivers.interfaces import EventSink, Frame, Position
 from edge.daemon.lookup import Credit, Credits
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
@@ -175,6 +175,43 @@ class TestPaidPassage:
         run(lane, one_vehicle)
         report = verify(tmp_path / "site.db")
         assert report.ok, report
+
+
+class TestFirstLook:
+    """The frame taken while the loop was debounced is read without waiting for a new one."""
+
+    def test_frame_from_the_debounce_window_opens_without_a_trigger(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+        triggers: list[int] = []
+        camera = lane.devices.camera
+        trigger = camera.trigger
+
+        def counted(count: int) -> Sequence[Frame]:
+            triggers.append(count)
+            return trigger(count)
+
+        camera.trigger = counted  # type: ignore[method-assign]
+        lane.devices.loops.debounce_s = 0.1
+        run(lane, one_vehicle)
+        (record,) = [r for r in lane.latest() if r.kind == "exit"]
+        assert (record.plate_text, record.status) == ("皖A12345", "passed")
+        assert triggers == []
+
+    def test_frame_older_than_the_loop_is_not_read(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path)
+        lane.plates[2] = "皖B22222"
+        lane.devices.loops.debounce_s = 0.02
+
+        async def stale_frame(lane: FakeLane) -> None:
+            lane.devices.camera.show(image_of(2))  # the vehicle before, long gone
+            await asyncio.sleep(0.05)
+            lane.devices.camera.show(image_of(1), capture=False)
+            lane.devices.loops.set(arming=True)
+            await lane.settle(barrier_is(lane, Position.UP), "barrier up")
+
+        run(lane, stale_frame)
+        (record,) = [r for r in lane.latest() if r.kind == "exit"]
+        assert record.plate_text == "皖A12345"
 
 
 class TestLookups:

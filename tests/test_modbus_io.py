@@ -103,6 +103,14 @@ class TestDebouncer:
         assert not d.update(True, 0.50)
         assert d.state is True
 
+    def test_confirmed_change_remembers_when_it_began(self) -> None:
+        d = Debouncer(0.1)
+        d.update(True, 1.0)
+        d.update(False, 1.02)  # a bounce restarts the window
+        d.update(True, 1.05)
+        assert d.update(True, 1.16)
+        assert d.since == pytest.approx(1.05)
+
     def test_due_tells_when_a_change_would_be_confirmed(self) -> None:
         d = Debouncer(0.1)
         assert d.due() is None
@@ -200,7 +208,11 @@ class TestModbusDriver:
         with simulator() as sim, running(module_for(sim.port, swapped)) as events:
             sim.world.set_loops(safety=True)
             event = events.wait_for(lambda e: isinstance(e, LoopChanged), "loop change")
-            assert event == LoopChanged(Loop.ARMING, True, event.at)  # type: ignore[union-attr]
+            assert isinstance(event, LoopChanged)
+            assert (event.loop, event.occupied) == (Loop.ARMING, True)
+            # Debounced: confirmed no earlier than the raw change was first seen.
+            assert event.since is not None
+            assert event.since <= event.at
 
 
 class TestModbusFaults:

@@ -40,6 +40,7 @@ from drivers.interfaces import (
     DeviceEvent,
     DeviceFault,
     DeviceRecovered,
+    Frame,
     Loop,
     LoopChanged,
     Position,
@@ -78,6 +79,7 @@ from edge.lane.state import Phase
 from edge.payments.config import Method
 from edge.payments.qr import QrPrompt
 from edge.payments.service import Payments
+from models.result import PlateRead as PlateReadResult
 
 logger = log.get(__name__)
 
@@ -124,6 +126,8 @@ class LaneShell:
         self.read_pause_s = read_pause_s
         self.timings = PassageTimings(clock)
         self.camera_dark: str | None = None
+        #: When the arming loop last became occupied (monotonic, at the loop's raw edge).
+        self.arrived_at: float | None = None
         self.unreadable_streak = 0
         self.barrier_devices = frozenset({drivers.barrier.name, "io"})
         self.txns: dict[UUID, Txn] = {}
@@ -143,8 +147,9 @@ class LaneShell:
         """A driver's event (on the loop's thread, handed over by the sink)."""
         now = datetime.now(UTC)
         match event:
-            case LoopChanged(loop=Loop.ARMING, occupied=True, at=at):
-                self.timings.loop_on(at)
+            case LoopChanged(loop=Loop.ARMING, occupied=True):
+                self.timings.loop_on(event.began)
+                self.arrived_at = event.began
             case BarrierMoved(position=Position.UP):
                 self.timings.barrier_up()
             case DeviceFault(device=device, reason=reason):
@@ -301,14 +306,20 @@ class LaneShell:
             return
         why = "no read"
         last: Image | None = None
+        glance = self.glance()
         while self.reading(txn_id):
-            frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
-            if not frames:
-                cause = self.camera_dark or "no frames"
-                self.degraded_read(txn_id, "camera_dark", self.degraded.camera_dark, cause)
-                return
+            glanced = glance is not None
+            if glance is not None:
+                images, glance = [glance.image], None
+            else:
+                frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
+                if not frames:
+                    cause = self.camera_dark or "no frames"
+                    self.degraded_read(txn_id, "camera_dark", self.degraded.camera_dark, cause)
+                    return
+                images = [frame.image for frame in frames]
             try:
-                read = await read_vehicle(self.plates, [frame.image for frame in frames])
+                read = await read_vehicle(self.plates, images)
             except Exception as exc:  # the reader's libraries raise their own error types
                 logger.exception("plate_read_failed", txn_id=str(txn_id))
                 self.degraded_read(
@@ -316,25 +327,40 @@ class LaneShell:
                 )
                 return
             if read.accepted and read.text:
-                self.timings.mark(txn_id, Mark.PLATE_READ)
-                self.metrics.plate_read(ok=True)
-                self.recorder.notes.evidence[txn_id] = await self.keep(frames[-1].image, read.crop)
-                logger.info(
-                    "plate_read",
-                    txn_id=str(txn_id),
-                    text=read.text,
-                    confidence=round(read.confidence, 3),
-                )
-                self.unreadable_streak = 0
-                self.post(PlateRead(txn_id, read.text, min(1.0, max(0.0, read.confidence))))
+                await self.plate_read(txn_id, read, images[-1])
                 return
             why = read.reason or why
-            last = frames[-1].image
-            await asyncio.sleep(self.read_pause_s)
+            last = images[-1]
+            if not glanced:
+                await asyncio.sleep(self.read_pause_s)
         self.metrics.plate_read(ok=False)
         if last is not None:
             self.recorder.notes.evidence[txn_id] = await self.keep(last, None)
         self.unreadable(txn_id, why)
+
+    def glance(self) -> Frame | None:
+        """The newest frame, when it was taken with the vehicle already on the arming loop.
+
+        The loop is reported once its debounce has confirmed it; the camera
+        has taken frames of the vehicle meanwhile, so the first read need not
+        wait for the next one (up to a frame period). Older frames may show the
+        lane before the vehicle came and are not used.
+        """
+        frame = self.drivers.camera.latest()
+        if frame is None or self.arrived_at is None or frame.at < self.arrived_at:
+            return None
+        return frame
+
+    async def plate_read(self, txn_id: UUID, read: PlateReadResult, frame: Image) -> None:
+        """An accepted read: keep the evidence and hand the plate to the machine."""
+        self.timings.mark(txn_id, Mark.PLATE_READ)
+        self.metrics.plate_read(ok=True)
+        self.recorder.notes.evidence[txn_id] = await self.keep(frame, read.crop)
+        logger.info(
+            "plate_read", txn_id=str(txn_id), text=read.text, confidence=round(read.confidence, 3)
+        )
+        self.unreadable_streak = 0
+        self.post(PlateRead(txn_id, read.text, min(1.0, max(0.0, read.confidence))))
 
     async def keep(self, frame: Image | None, crop: Image | None) -> tuple[str, ...]:
         """Save the evidence images of a passage (off the loop); their ids, for the record."""
