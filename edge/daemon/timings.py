@@ -1,6 +1,7 @@
 """Each passage's own timings, on the monotonic clock, from the arming loop on.
 
-Marks: ``loop_on`` (the arming loop reported occupied), ``plate_read`` (the
+Marks: ``loop_on`` (the arming loop became occupied: the start of the raw
+change its driver then debounced, so the debounce counts), ``plate_read`` (the
 reader answered), ``decision`` (authorised or denied was committed),
 ``barrier_command`` (the open was sent), ``barrier_up`` (the up limit was
 reported), ``vehicle_gone`` (the final record). When a passage ends they are
