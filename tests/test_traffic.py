@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,7 +142,8 @@ class TestCommand:
         )
         code, out, _ = run_cli(["--scenario", str(path)], capsys)
         assert code == 1
-        assert "NOT MET: barrier down after 0.2 s" in out
+        # The time is measured: a loaded machine may print a little more than 0.2 s.
+        assert re.search(r"NOT MET: barrier down after 0\.[2-9] s", out)
 
     def test_invalid_scenario_file_exits_2(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
