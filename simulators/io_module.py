@@ -30,6 +30,7 @@ from typing import Any, cast
 
 from drivers.config import ModbusMap
 from edge import log
+from edge.loop_thread import LoopThread
 from simulators.control import Route
 from simulators.fault_route import updated_faults
 from simulators.faults import Faults
@@ -226,32 +227,17 @@ class IOModuleSimulator:
         self.rtu_port = rtu_port
         self.baudrate = baudrate
         self.tick_s = tick_s
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._service = LoopThread(self._serve, name="sim-io", daemon=True)
         self._drop_next = 0  # replies still to swallow, set through POST /faults
 
     # -- lifecycle
 
     def start(self) -> None:
         """Serve in a background thread; returns once listening (raises if it cannot)."""
-        self._thread = threading.Thread(target=self._run, name="sim-io", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            self._thread = None
-            raise self._error
+        self._service.start()
 
     def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join()
-        self._thread = None
+        self._service.stop()
 
     @property
     def address(self) -> str:
@@ -315,19 +301,10 @@ class IOModuleSimulator:
 
     # -- the server thread
 
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to start(), which re-raises it
-            self._error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
+    async def _serve(self, stop: asyncio.Event, ready: Callable[[], None]) -> None:
         from pymodbus.framer import FramerType
         from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
         device = self._device()
         servers: list[Any] = []
         try:
@@ -352,12 +329,12 @@ class IOModuleSimulator:
             for server in servers:
                 await server.shutdown()
             raise
-        self._ready.set()
+        ready()
         try:
-            while not self._stopping.is_set():
+            while not stop.is_set():
                 self.world.tick()
                 try:
-                    await asyncio.wait_for(self._stopping.wait(), self.tick_s)
+                    await asyncio.wait_for(stop.wait(), self.tick_s)
                 except TimeoutError:
                     continue
         finally:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import threading
+from collections.abc import Callable
 from typing import Any
 
 from edge import log
 from edge.config.lane import LaneFiles
 from edge.daemon.lane_daemon import LaneDaemon
+from edge.loop_thread import LoopThread
 
 logger = log.get(__name__)
 
@@ -59,40 +60,16 @@ class LaneRunner:
 
     def __init__(self, files: LaneFiles, **kwargs: Any) -> None:
         self.daemon = LaneDaemon(files, **kwargs)
-        self._thread: threading.Thread | None = None
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
         self.clean: bool | None = None
+        self._service = LoopThread(self._main, name=f"lane-{self.daemon.lane.id}")
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._main(),), name=f"lane-{self.daemon.lane.id}"
-        )
-        self._thread.start()
-        self._started.wait()
-        if self._error is not None:
-            self._thread.join()
-            self._thread = None
-            raise self._error
+        self._service.start()
 
     def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join()
-        self._thread = None
+        self._service.stop()
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            await self.daemon.start()
-        except BaseException as exc:
-            self._error = exc
-            self._started.set()
-            return
-        self._started.set()
-        self.clean = await serve(self.daemon, self._stop)
+    async def _main(self, stop: asyncio.Event, ready: Callable[[], None]) -> None:
+        await self.daemon.start()
+        ready()
+        self.clean = await serve(self.daemon, stop)
