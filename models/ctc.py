@@ -228,15 +228,23 @@ def constrained_decode(
         masked = emit.copy()
         masked[s_idx, top1] = _NEG
         top2 = masked.argmax(axis=1)
-        # Previous slot's best character other than c (a repeat needs a blank between).
+        best2 = masked[s_idx, top2]
+        # Previous slot's best character other than c (a repeat needs a blank
+        # between): its best, or its second best where that is c.
         p1, p2 = top1[prev], top2[prev]
-        prev_char = np.where(cols[None, :] == p1[:, None], p2[:, None], p1[:, None])
-        prev_score = np.where(is_first[:, None], _NEG, emit[prev[:, None], prev_char])
-        before = np.where(is_first, start, after[prev])
-        stacked = np.stack([emit, np.broadcast_to(before[:, None], emit.shape), prev_score])
-        choice = stacked.argmax(axis=0)
-        best = np.take_along_axis(stacked, choice[None], axis=0)[0]
-        emit_from[t] = np.where(choice == 0, -1, np.where(choice == 1, -2, prev_char))
+        repeat = cols[None, :] == p1[:, None]
+        prev_char = np.where(repeat, p2[:, None], p1[:, None])
+        prev_score = np.where(
+            repeat,
+            np.where(is_first, _NEG, best2[prev])[:, None],
+            np.where(is_first, _NEG, best1[prev])[:, None],
+        )
+        before = np.where(is_first, start, after[prev])[:, None]
+        # The first of stay, blank, previous slot that scores best (as argmax picks).
+        stay = (emit >= before) & (emit >= prev_score)
+        from_blank = before >= prev_score
+        emit_from[t] = np.where(stay, -1, np.where(from_blank, -2, prev_char))
+        best = np.maximum(np.maximum(emit, before), prev_score)
         after_from[t] = np.where(best1 > after, top1, -1)
         after = np.maximum(after, best1) + log_blank[t]
         emit = (best + emissions[:, t]).astype(np.float32)
