@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import ctypes.util
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,7 +14,7 @@ from edge.cli import main
 from models.config import RecognitionConfig
 from models.image import ImageError, load_image, to_bgr8
 from models.reader import Models, PlateReader
-from models.runtime import ModelLoadError, bound_heap_growth, load_session
+from models.runtime import ModelLoadError, load_session
 from models.worker import RecognitionWorker
 
 DATA = Path(__file__).parent / "data" / "plates"
@@ -218,15 +216,3 @@ class TestRegionOfInterest:
         config = RecognitionConfig(region="cn", roi=(5000, 5000, 6000, 6000))
         result = PlateReader(config, models).read([load_image(DATA / "ccpd_0bfc3934f7fc.jpg")])
         assert result.reason == "no plate found in the frame"
-
-
-class TestHeap:
-    """The heap setting that keeps a lane process's memory flat applies on glibc."""
-
-    def test_bound_heap_growth_on_glibc(self) -> None:
-        name = ctypes.util.find_library("c")
-        if not sys.platform.startswith("linux") or name is None:
-            pytest.skip("not a Linux C library")
-        if not hasattr(ctypes.CDLL(name), "gnu_get_libc_version"):
-            pytest.skip("not glibc")
-        assert bound_heap_growth() is True
