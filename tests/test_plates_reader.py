@@ -14,7 +14,7 @@ from edge.cli import main
 from models.config import RecognitionConfig
 from models.image import ImageError, load_image, to_bgr8
 from models.reader import Models, PlateReader
-from models.runtime import ModelLoadError, load_session
+from models.runtime import REC_MODEL, ModelLoadError, load_session, model_dir
 from models.worker import RecognitionWorker
 
 DATA = Path(__file__).parent / "data" / "plates"
@@ -131,6 +131,11 @@ class TestBadInput:
         path.write_bytes(b"garbage")
         with pytest.raises(ModelLoadError, match=r"bad\.onnx"):
             load_session(path, threads=1)
+
+    def test_sessions_allocate_from_the_shared_arena_without_shape_patterns(self) -> None:
+        options = load_session(model_dir() / REC_MODEL, threads=1).get_session_options()
+        assert options.get_session_config_entry("session.use_env_allocators") == "1"
+        assert options.enable_mem_pattern is False
 
 
 class TestCommands:
