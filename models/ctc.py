@@ -152,41 +152,63 @@ def _emissions(
     return cache[key]
 
 
-def _chain(
+@dataclass(frozen=True)
+class _Trie:
+    """The templates' slots as a prefix tree: templates that start alike share
+    those slots (``ABC123`` and ``ABC1234``; ``皖A12345`` and ``皖A1234学``).
+
+    ``parent`` is each slot's previous slot (-1 for a first slot), ``depth``
+    its position in its templates, ``last`` each template's last slot."""
+
+    emissions: FloatArray
+    seen: FloatArray
+    parent: npt.NDArray[np.intp]
+    depth: tuple[int, ...]
+    last: tuple[int, ...]
+
+
+def _trie(
     folded: Folded,
     templates: Sequence[Sequence[frozenset[str]]],
     priors: Sequence[Mapping[str, float] | None],
-) -> tuple[FloatArray, FloatArray, list[bool], list[int]] | None:
-    """Slot chains for the templates: emissions (S, T, n) for the search and
-    for confidence, whether each slot starts a chain, and each template's last slot."""
-    first: list[bool] = []
+) -> _Trie | None:
+    """The templates' prefix tree with its search and confidence emissions (S, T, n)."""
+    nodes: dict[tuple[int, tuple[frozenset[str], ...]], int] = {}
+    parent: list[int] = []
+    depth: list[int] = []
     rows: list[FloatArray] = []
     seen_rows: list[FloatArray] = []
-    chains: list[tuple[tuple[frozenset[str], ...], Mapping[str, float] | None, int]] = []
-    last = [0] * len(templates)
+    last: list[int] = []
+    roots: list[Mapping[str, float] | None] = []  # distinct priors, each its own tree
     cache: dict[tuple[frozenset[str], int], tuple[FloatArray, FloatArray]] = {}
-    for index in sorted(range(len(templates)), key=lambda i: -len(templates[i])):
-        template, prior = tuple(templates[index]), priors[index]
-        shared = next(
-            (
-                start
-                for chain, chain_prior, start in chains
-                if chain[: len(template)] == template and chain_prior == prior
-            ),
-            None,
-        )
-        if shared is None:
-            shared = len(first)
-            chains.append((template, prior, shared))
-            for i, slot in enumerate(template):
-                emission, seen_emission = _emissions(folded, slot, prior if i == 0 else None, cache)
+    for template, prior in zip(templates, priors, strict=True):
+        root = next((i for i, other in enumerate(roots) if other == prior), None)
+        if root is None:
+            root = len(roots)
+            roots.append(prior)
+        node = -1
+        for i in range(len(template)):
+            key = (root, tuple(template[: i + 1]))
+            if key not in nodes:
+                nodes[key] = len(parent)
+                parent.append(node)
+                depth.append(i)
+                emission, seen_emission = _emissions(
+                    folded, template[i], roots[root] if i == 0 else None, cache
+                )
                 rows.append(emission)
                 seen_rows.append(seen_emission)
-                first.append(i == 0)
-        last[index] = shared + len(template) - 1
-    if not first:
+            node = nodes[key]
+        last.append(node)
+    if not parent:
         return None
-    return np.stack(rows), np.stack(seen_rows), first, last
+    return _Trie(
+        np.stack(rows),
+        np.stack(seen_rows),
+        np.array(parent, dtype=np.intp),
+        tuple(depth),
+        tuple(last),
+    )
 
 
 def constrained_decode(
@@ -196,20 +218,19 @@ def constrained_decode(
 ) -> list[Decoded | None]:
     """For each template (a sequence of slots), the best CTC path whose text fills it.
 
-    All templates run in one Viterbi pass over the concatenation of their
-    slots; a template that is a prefix of a longer one (``ABC123`` of
-    ``ABC1234``, or any length of a same-slot range) shares its chain and
-    reads its end there. A template gets None when the line has fewer
-    timesteps than slots.
+    All templates run in one Viterbi pass over their slots, templates that
+    start alike sharing those slots (see :class:`_Trie`): the best path into
+    a shared slot is the same whichever template it goes on to. A template
+    gets None when the line has fewer timesteps than slots.
     """
     priors = list(first_priors) if first_priors is not None else [None] * len(templates)
-    chained = _chain(folded, templates, priors)
-    if chained is None:
+    trie = _trie(folded, templates, priors)
+    if trie is None:
         return [None] * len(templates)
-    emissions, seen, first, last = chained
-    is_first = np.array(first)
-    n_slots = len(first)
-    prev = np.where(is_first, 0, np.arange(n_slots) - 1)
+    emissions = trie.emissions
+    is_first = trie.parent < 0
+    n_slots = len(is_first)
+    prev = np.maximum(trie.parent, 0)
     steps, n = folded.steps, len(folded.alphabet)
     log_blank = np.log(np.maximum(folded.blank, _EPS))
     s_idx = np.arange(n_slots)
@@ -252,12 +273,12 @@ def constrained_decode(
     return [
         _backtrack(
             folded,
-            seen=seen,
+            trie,
             emit=emit,
             after=after,
             emit_from=emit_from,
             after_from=after_from,
-            end_slot=last[i],
+            end_slot=trie.last[i],
             length=len(tpl),
         )
         for i, tpl in enumerate(templates)
@@ -266,8 +287,8 @@ def constrained_decode(
 
 def _backtrack(
     folded: Folded,
+    trie: _Trie,
     *,
-    seen: FloatArray,
     emit: FloatArray,
     after: FloatArray,
     emit_from: npt.NDArray[np.int16],
@@ -283,27 +304,26 @@ def _backtrack(
     final = float(emit[end_slot, end_char] if in_emit else after[end_slot])
     if final <= _NEG / 2:
         return None
-    first_slot = end_slot - length + 1
     chars = [0] * length
     conf = [0.0] * length
     spans = [(0, 0)] * length
     slot, char = end_slot, end_char
     for t in range(steps - 1, -1, -1):
-        k = slot - first_slot
-        if k < 0:
+        if slot < 0:
             break
+        k = trie.depth[slot]
         if in_emit:
             if conf[k] == 0.0:
                 spans[k] = (t, t)
             chars[k] = char
-            conf[k] = max(conf[k], float(np.exp(seen[slot, t, char])))
+            conf[k] = max(conf[k], float(np.exp(trie.seen[slot, t, char])))
             spans[k] = (t, spans[k][1])
             src = int(emit_from[t, slot, char])
             if src == -2:
                 in_emit = False
-                slot -= 1
+                slot = int(trie.parent[slot])
             elif src >= 0:
-                slot, char = slot - 1, src
+                slot, char = int(trie.parent[slot]), src
         elif after_from[t, slot] >= 0:
             in_emit = True
             char = int(after_from[t, slot])

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.config import Region
 from models.ctc import Folded, best_path, constrained_decode
 from models.grammar import CN_ALNUM, CN_LETTERS, DIGITS, LETTERS, PROVINCES, grammar_for
 from models.rerank import alphabet_for, rank
@@ -98,6 +99,19 @@ class TestConstrainedDecode:
         leaned = rank(unsure, CN, 12.0, province="皖")[0]
         assert leaned.text == "皖AB146Y"
         assert leaned.province_prior_used
+
+    @settings(max_examples=25, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), region=st.sampled_from(["cn", "eu", "us"]))
+    def test_templates_that_start_alike_decode_as_if_alone(self, seed: int, region: Region) -> None:
+        """Shared leading slots give every template the path it gets on its own."""
+        grammar = grammar_for(region)
+        alpha = alphabet_for(grammar)
+        rng = np.random.default_rng(seed)
+        table = rng.dirichlet(np.full(len(alpha) + 1, 0.1), size=18).astype(np.float32)
+        folded = Folded(alpha, table[:, 1:], table[:, 0])
+        templates = [t.slots for t in grammar.templates]
+        together = constrained_decode(folded, templates)
+        assert together == [constrained_decode(folded, [t])[0] for t in templates]
 
 
 class TestReranking:
