@@ -110,6 +110,14 @@ def _absorption(alphabet: tuple[str, ...], slot: frozenset[str], full: bool) -> 
     return absorb
 
 
+@functools.lru_cache(maxsize=128)
+def _allowed(alphabet: tuple[str, ...], slot: frozenset[str]) -> npt.NDArray[np.bool_]:
+    """Which characters of ``alphabet`` the slot allows (read-only: shared by every line)."""
+    mask = np.array([ch in slot for ch in alphabet])
+    mask.flags.writeable = False
+    return mask
+
+
 def slot_emissions(
     folded: Folded,
     slot: frozenset[str],
@@ -126,7 +134,7 @@ def slot_emissions(
     """
     alphabet = folded.alphabet
     mass = folded.probs @ _absorption(alphabet, slot, full)
-    allowed = np.array([ch in slot for ch in alphabet])
+    allowed = _allowed(alphabet, slot)
     if prior:
         weights = np.array([prior.get(ch, 1.0) for ch in alphabet], dtype=np.float32)
         weighted = mass * weights[None, :]
