@@ -78,10 +78,10 @@ def _normalise(img: Image) -> FloatArray:
     return (arr / np.float32(127.5) - np.float32(1.0)).astype(np.float32)
 
 
-def line_width(img: Image, minimum: int = 64, maximum: int = 640) -> int:
-    """Input width for ``img`` at height 48 (its own aspect), rounded to 8 pixels."""
+def line_width(img: Image, minimum: int = 64, maximum: int = 640, stretch: float = 1.0) -> int:
+    """Input width for ``img`` at height 48 (its own aspect, times ``stretch``), rounded to 8 pixels."""
     h, w = int(img.shape[0]), int(img.shape[1])
-    width = round(HEIGHT * (w / max(h, 1)) / 8.0) * 8
+    width = round(HEIGHT * stretch * (w / max(h, 1)) / 8.0) * 8
     return max(minimum, min(maximum, width))
 
 

@@ -14,6 +14,7 @@ from edge.cli import main
 from models.config import RecognitionConfig
 from models.image import ImageError, load_image, to_bgr8
 from models.reader import Models, PlateReader
+from models.recognise import line_width
 from models.runtime import REC_MODEL, ModelLoadError, load_session, model_dir
 from models.worker import RecognitionWorker
 
@@ -221,3 +222,17 @@ class TestRegionOfInterest:
         config = RecognitionConfig(region="cn", roi=(5000, 5000, 6000, 6000))
         result = PlateReader(config, models).read([load_image(DATA / "ccpd_0bfc3934f7fc.jpg")])
         assert result.reason == "no plate found in the frame"
+
+
+class TestLineWidth:
+    """The recogniser's input width: the line's own aspect at height 48, in steps of 8."""
+
+    def test_own_aspect_rounded_to_eight(self) -> None:
+        line = np.zeros((30, 150, 3), dtype=np.uint8)  # 5:1 -> 240 at height 48
+        assert line_width(line) == 240
+
+    def test_stretch_widens_and_bounds_still_hold(self) -> None:
+        line = np.zeros((30, 150, 3), dtype=np.uint8)
+        assert line_width(line, stretch=1.25) == 304  # 300, to a multiple of 8
+        assert line_width(np.zeros((48, 20, 3), dtype=np.uint8), stretch=1.25) == 64
+        assert line_width(np.zeros((10, 400, 3), dtype=np.uint8), stretch=1.25) == 640
