@@ -20,6 +20,13 @@ from models.grammar import ALNUM, PROVINCES, Grammar
 #: Added to every province's evidence so that a province the left-part read
 #: missed entirely can still win on the full read.
 EVIDENCE_FLOOR = 0.01
+#: Log-linear weight of the left-part evidence against the full line's own
+#: province probabilities: the full line barely resolves the province glyph yet
+#: can be sure of a wrong one (陕 for 皖), so the sharper left-part read must
+#: outweigh it. On the LPRNet crops the evidence's top province alone is right
+#: more often than the two weighed equally (241 against 237 of 250); weights
+#: of 3 and more read as that.
+EVIDENCE_WEIGHT = 3.0
 #: Smoothing of the province evidence when it becomes a confidence.
 CONFIDENCE_FLOOR = 0.0005
 
@@ -126,7 +133,7 @@ def _province_weights(
     for p in PROVINCES:
         w = (share if p == province else other) if province else 1.0
         if evidence is not None:
-            w *= evidence.get(p, 0.0) + EVIDENCE_FLOOR
+            w *= (evidence.get(p, 0.0) + EVIDENCE_FLOOR) ** EVIDENCE_WEIGHT
         weights[p] = w
     return weights
 

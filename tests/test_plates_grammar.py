@@ -100,6 +100,19 @@ class TestConstrainedDecode:
         assert leaned.text == "皖AB146Y"
         assert leaned.province_prior_used
 
+    def test_left_part_evidence_outweighs_a_sure_wrong_full_line_province(self) -> None:
+        alpha = alphabet_for(CN)
+        folded = peaky("皖AB146Y", alpha)
+        probs = folded.probs.copy()
+        probs[1, alpha.index("皖")] = 0.05  # the full line is sure of the wrong glyph
+        probs[1, alpha.index("陕")] = 0.60
+        sure_wrong = Folded(alpha, probs, folded.blank)
+        assert rank(sure_wrong, CN, 12.0)[0].text == "陕AB146Y"
+        evidence = dict.fromkeys(PROVINCES, 0.002) | {"皖": 0.55, "陕": 0.10}
+        read = rank(sure_wrong, CN, 12.0, province_evidence=evidence)[0]
+        assert read.text == "皖AB146Y"
+        assert not read.province_prior_used
+
     @settings(max_examples=25, deadline=None)
     @given(seed=st.integers(0, 2**32 - 1), region=st.sampled_from(["cn", "eu", "us"]))
     def test_templates_that_start_alike_decode_as_if_alone(self, seed: int, region: Region) -> None:
