@@ -33,6 +33,8 @@ class LoopThread:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        #: What ended the service after it was ready, if it did not end cleanly.
+        self.failure: BaseException | None = None
 
     def start(self) -> None:
         """Run the service; returns once it is ready, raises what kept it from starting."""
@@ -60,11 +62,14 @@ class LoopThread:
         try:
             asyncio.run(self._body())
         except BaseException as exc:
-            if self._ready.is_set():
-                logger.exception("service_failed", service=self.name)
-            else:
+            if not self._ready.is_set():
                 self._error = exc
                 self._ready.set()
+                return
+            self.failure = exc
+            # At shutdown the log stream may already be closed (that may be the failure).
+            with contextlib.suppress(ValueError, OSError):
+                logger.error("service_failed", service=self.name, error=repr(exc))
 
     async def _body(self) -> None:
         self._error = None

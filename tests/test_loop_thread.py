@@ -48,3 +48,15 @@ def test_service_that_ended_on_its_own_stops_cleanly() -> None:
     thread = LoopThread(short, name="short")
     thread.start()
     thread.stop()
+
+
+def test_failure_after_ready_is_kept_not_raised_in_the_thread() -> None:
+    async def fails_later(stop: asyncio.Event, ready: Callable[[], None]) -> None:
+        ready()
+        await stop.wait()
+        raise RuntimeError("server shutdown failed")
+
+    thread = LoopThread(fails_later, name="fails-later")
+    thread.start()
+    thread.stop()
+    assert isinstance(thread.failure, RuntimeError)
