@@ -426,12 +426,17 @@ class IOModule:
 
     def _observe(self, inputs: Inputs) -> list[tuple[str, DeviceEvent]]:
         now = self.clock()
-        events: list[tuple[str, DeviceEvent]] = []
+        changes: list[LoopChanged] = []
         for loop, raw in ((Loop.ARMING, inputs.arming), (Loop.SAFETY, inputs.safety)):
             debouncer = self._debouncers[loop]
             if debouncer.update(raw, now):
                 logger.info("loop_changed", module=self.name, loop=loop.value, occupied=raw)
-                events.append(("loops", LoopChanged(loop, raw, now, debouncer.since)))
+                changes.append(LoopChanged(loop, raw, now, debouncer.since))
+        # A vehicle driving on leaves the arming loop as it covers the safety loop.
+        # Changes confirmed together are reported occupied first, so that the lane
+        # never sees it off both loops, as if it had backed out.
+        changes.sort(key=lambda change: not change.occupied)
+        events: list[tuple[str, DeviceEvent]] = [("loops", change) for change in changes]
         events.extend(("barrier", e) for e in self._tracker.update(inputs, now))
         return events
 

@@ -62,7 +62,7 @@ from edge.lane.records import (
     TxnKind,
     TxnStatus,
 )
-from edge.lane.state import Position
+from edge.lane.state import Command, Position
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 A = TypeVar("A")
@@ -293,6 +293,17 @@ class TestDetections:
         lane.feed(ArmingLoop(False))  # backs out before the arm is up: we close again
         assert alarms(lane.feed(BarrierUp())) == []
 
+    def test_close_reversed_on_a_vehicle_is_closed_again_when_safe(self) -> None:
+        lane = Lane()
+        lane.paid()
+        lane.feed(BarrierUp())
+        lane.feed(ArmingLoop(False))  # backs out: the lane closes
+        assert lane.state.command is Command.CLOSED
+        lane.feed(SafetyLoop(True))  # another vehicle noses under the falling arm
+        assert of(lane.feed(BarrierUp()), CloseBarrier) == []  # the controller reversed
+        (close,) = of(lane.feed(SafetyLoop(False)), CloseBarrier)
+        assert close.because is not None
+
     def test_barrier_fault_is_alarmed_once(self) -> None:
         lane = Lane()
         assert alarms(lane.feed(BarrierFault("arm broken"))) == [Alarm.BARRIER_FAULT]
@@ -440,6 +451,19 @@ class TestDetections:
         assert again.payment_status is PaymentStatus.APPROVED
         assert of(recovered, OpenBarrier) == [OpenBarrier(req.txn_id)]
         assert of(recovered, RequestPayment) == []
+
+    def test_barrier_in_fault_takes_no_money(self) -> None:
+        lane = Lane()
+        lane.feed(BarrierFault("arm broken off"))
+        txn_id = lane.arrive()
+        lane.read(txn_id)
+        actions = lane.feed(VehicleChecked(txn_id, open_entry=entry_record(), quote=quote(500)))
+        assert of(actions, RequestPayment) == []
+        (txn,) = txns(actions)
+        assert (txn.status, txn.payment_status) == (TxnStatus.DENIED, PaymentStatus.NONE)
+        assert Flag.BARRIER_FAULT in txn.flags
+        assert alarms(actions) == [Alarm.BARRIER_FAULT]
+        assert of(actions, OpenBarrier) == []
 
     def test_barrier_fault_after_payment_blocks_the_paid_vehicle(self) -> None:
         lane = Lane()

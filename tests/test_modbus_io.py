@@ -203,6 +203,18 @@ class TestModbusDriver:
             events.wait_for(lambda e: isinstance(e, BarrierReported), "obstacle report")
             eventually(lambda: module.barrier.position() is Position.UP, "arm back up")
 
+    def test_changes_seen_together_report_the_occupied_loop_first(self) -> None:
+        """A car driving on covers the safety loop as it leaves the arming loop: the
+        lane must never see it off both loops, as if it had backed out."""
+        with simulator() as sim, running(module_for(sim.port)) as events:
+            sim.world.set_loops(arming=True)
+            events.wait_for(lambda e: isinstance(e, LoopChanged), "arming on")
+            events.clear()
+            sim.world.set_loops(arming=False, safety=True)
+            events.wait_for(lambda e: isinstance(e, LoopChanged) and not e.occupied, "arming off")
+            changes = [(e.loop, e.occupied) for e in events.all if isinstance(e, LoopChanged)]
+            assert changes == [(Loop.SAFETY, True), (Loop.ARMING, False)]
+
     def test_map_is_configurable(self) -> None:
         swapped = ModbusMap(arming_loop=1, safety_loop=0)
         with simulator() as sim, running(module_for(sim.port, swapped)) as events:

@@ -436,6 +436,10 @@ class _Step:
             )
         elif quote.total == 0:
             self.authorise(replace(p, txn=txn), Authorisation.RULE)
+        elif self.s.barrier is Position.FAULT:
+            # The barrier cannot let the vehicle through: take no money for it.
+            detail = "the barrier is in fault: not charged"
+            self.deny(replace(p, txn=txn), Alarm.BARRIER_FAULT, Flag.BARRIER_FAULT, detail=detail)
         else:
             prepaid = e.listing is Listing.PREPAID
             method = PaymentMethod.ACCOUNT if prepaid else PaymentMethod.TERMINAL
@@ -588,6 +592,10 @@ class _Step:
             self.close_because = self.alarm(
                 Alarm.BARRIER_FORCED, detail="the barrier rose without an open command"
             )
+            self.s = replace(self.s, reclose=True)
+        elif was is Position.UP and self.s.command is Command.CLOSED:
+            # Told to close, it went back up before reaching down: the controller
+            # reversed on an obstacle (a vehicle under the arm). Close again once safe.
             self.s = replace(self.s, reclose=True)
 
     def barrier_down(self) -> None:
