@@ -294,6 +294,111 @@ class TestUnreadablePlate:
             assert all(r.status not in {"authorised", "passed"} for r in rig.records())
 
 
+#: Plates whose entry the site's entry lane recorded; the scenarios' other plates are
+#: unmatched exits (charged the tariff's unmatched-exit fee and flagged).
+ENTERED = ("皖AB146Y", "皖A12345", "皖ALG516", "皖AVU208")
+
+
+def check_back_out(rig: Site) -> None:
+    (exit_,) = rig.latest()
+    assert (exit_.plate_text, exit_.status, exit_.payment_status) == (
+        "皖AB146Y",
+        "voided",
+        "approved",
+    )
+    assert "refund_review" in exit_.flags
+    assert len(rig.events("paid_backed_out")) == 1
+
+
+def check_barrier_broken(rig: Site) -> None:
+    (exit_,) = rig.latest()
+    assert (exit_.plate_text, exit_.payment_status) == ("苏E12345", "none")
+    assert exit_.status in {"denied", "voided"}
+    assert "barrier_fault" in exit_.flags
+    assert rig.gateway.sim.state()["orders"] == []  # no money for a passage it cannot control
+    assert rig.events("barrier_fault")
+
+
+def check_burst(rig: Site) -> None:
+    passed = [r for r in rig.latest() if r.status == "passed"]
+    plates = ["皖A12345", "沪C8GK31", "皖AB146Y", "苏E5Q7N2", "浙B80M21"]
+    assert [r.plate_text for r in passed] == plates
+    assert all(r.payment_status == "approved" for r in passed)
+    assert rig.kept_by_plate() == {r.plate_text: r.fee_total for r in passed}
+    assert rig.events("paid_backed_out") == []
+
+
+def check_camera_dark(rig: Site) -> None:
+    dark, served = rig.latest()
+    assert (dark.plate_text, dark.payment_status) == (None, "none")
+    assert dark.status in {"denied", "voided"}
+    assert "unreadable_plate" in dark.flags
+    (degraded, *_) = rig.events("degraded_mode")
+    assert degraded.detail["mode"] == "camera_dark"
+    assert any(e.detail["device"] == "camera" for e in rig.events("device_fault"))
+    assert (served.plate_text, served.status, served.payment_status) == (
+        "皖AVU208",
+        "passed",
+        "approved",
+    )
+    assert rig.kept_by_plate() == {"皖AVU208": served.fee_total}
+
+
+def check_loop_stuck(rig: Site) -> None:
+    phantom, served = rig.latest()
+    assert phantom.status in {"denied", "voided"}
+    assert (phantom.plate_text, phantom.payment_status) == (None, "none")
+    assert (served.plate_text, served.status) == ("皖ALG516", "passed")
+    assert rig.kept_by_plate() == {"皖ALG516": served.fee_total}
+
+
+def check_tailgate(rig: Site) -> None:
+    # Car B never left the arming loop before car A was through: to the loops they
+    # are one long vehicle. Only car A is charged, once, and nobody is shut in.
+    (exit_,) = rig.latest()
+    assert (exit_.plate_text, exit_.status, exit_.payment_status) == (
+        "皖A12345",
+        "passed",
+        "approved",
+    )
+    assert rig.kept_by_plate() == {"皖A12345": exit_.fee_total}
+
+
+class TestScenarios:
+    """The other traffic scenarios through the daemon: each step's expectation is met and
+    the store holds exactly what the scenario should leave, with no charge without a passage."""
+
+    @pytest.mark.parametrize(
+        ("name", "check"),
+        [
+            ("back-out", check_back_out),
+            ("barrier-broken", check_barrier_broken),
+            ("burst", check_burst),
+            ("camera-dark", check_camera_dark),
+            ("loop-stuck", check_loop_stuck),
+            ("tailgate", check_tailgate),
+        ],
+    )
+    def test_scenario(self, tmp_path: Path, name: str, check: Callable[[Site], None]) -> None:
+        with site(tmp_path, policy="plate_read_timeout_s = 4") as rig, daemon(rig) as lane:
+            for plate in ENTERED:
+                seed_entry(rig.store_path, plate)
+            lane.start()
+            _, scenario = load_scenario(name)
+            sims = Simulators({"io": rig.io, "camera": rig.camera})
+            out = io.StringIO()
+            result = TrafficRunner(name, scenario, sims, out=out, speed=0.25).run()
+            assert lane.terminate() == 0, rig.folder.joinpath("daemon.log").read_text()[-3000:]
+            assert (result.missed, result.failed) == (0, False), out.getvalue()
+            check(rig)
+            assert rig.events("barrier_forced") == []
+            fees = {str(r.id): r.fee_total for r in rig.latest()}
+            for order in rig.gateway.sim.state()["orders"]:
+                kept = rig.gateway.sim.kept(order["order_id"])
+                assert kept <= (fees[txn_id_for(order["order_id"])] or 0)
+            assert verify(rig.store_path).ok
+
+
 PLATES = ("皖A12345", "皖B67890", "皖C24680")
 
 
