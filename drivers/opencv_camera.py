@@ -11,8 +11,9 @@ read timeout for the thread.
 Faults are events: a source that cannot be opened, a stream that ends or stops
 producing frames (a watchdog thread checks the newest frame's age, because a
 USB device's read may block without a timeout), and frames that are all dark
-give one :class:`DeviceFault` ("camera down"); the first good frame after it
-gives :class:`DeviceRecovered`. Reconnects back off exponentially, from
+give one :class:`DeviceFault` ("camera down"); ``RECOVERY_FRAMES`` good frames in a
+row after it give :class:`DeviceRecovered` (one frame, such as a stale one a
+server sends on every reconnect, would make the camera flap between the two). Reconnects back off exponentially, from
 ``reconnect_min_s`` doubling up to ``reconnect_max_s``.
 """
 
@@ -32,6 +33,9 @@ from drivers.interfaces import DeviceFault, DeviceRecovered, EventSink, Frame
 from edge import log
 
 logger = log.get(__name__)
+
+#: Good frames in a row that end an outage.
+RECOVERY_FRAMES = 3
 
 
 def redact(source: str) -> str:
@@ -64,6 +68,7 @@ class OpenCVCameraDriver:
         self._connected = False  # a capture is open: the watchdog checks frame age
         self._last_frame_at = 0.0
         self._last_good_at = 0.0
+        self._good_streak = 0  # good frames in a row since the last outage
         self._transition = threading.Lock()  # keeps fault and recovery events in order
         self._threads: list[threading.Thread] = []
 
@@ -215,8 +220,12 @@ class OpenCVCameraDriver:
             if not dark:
                 self._last_good_at = now
             self._new_frame.notify_all()
-        if not dark:
-            self._came_back()
+        if dark:
+            self._good_streak = 0
+        else:
+            self._good_streak += 1
+            if self._good_streak >= RECOVERY_FRAMES:
+                self._came_back()
 
     # Watchdog and state changes -----------------------------------------------------------
 
@@ -243,6 +252,7 @@ class OpenCVCameraDriver:
                 if self._down_reason is not None or self._stop.is_set():
                     return
                 self._down_reason = reason
+                self._good_streak = 0
                 self._ring.clear()
                 self._new_frame.notify_all()
             logger.warning("camera_down", device=self.name, reason=reason)

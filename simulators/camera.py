@@ -318,6 +318,9 @@ class CameraSimulator:
     def set_dark(self, dark: bool, mode: DarkMode = "none") -> None:
         with self._lock:
             self._dark = mode if dark else None
+        if dark and mode == "none":
+            with self._new_frame:
+                self._jpeg = None  # a client connecting while dark gets no stale frame
         logger.info("camera_sim_dark", dark=dark, mode=mode)
 
     def state(self) -> dict[str, Any]:

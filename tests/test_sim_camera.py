@@ -19,8 +19,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from drivers.config import OpenCVCamera
-from drivers.interfaces import DeviceEvent, DeviceFault
-from drivers.opencv_camera import OpenCVCameraDriver
+from drivers.interfaces import DeviceEvent, DeviceFault, DeviceRecovered
+from drivers.opencv_camera import RECOVERY_FRAMES, OpenCVCameraDriver
 from simulators.camera import CameraSimulator, LaneScene
 from simulators.control import ControlClient, ControlError
 from simulators.plate_render import CJKFontMissingError, find_cjk_font, render_plate
@@ -101,6 +101,14 @@ class TestStream:
         url = sim.stream_url.replace("stream.mjpg", "snapshot.jpg")
         with pytest.raises(urllib.error.HTTPError, match="503"):
             urllib.request.urlopen(url, timeout=WAIT_S)
+
+    def test_stream_opened_while_dark_gets_no_stale_frame(self, sim: CameraSimulator) -> None:
+        ControlClient(sim.control_url).post("/dark", {"dark": True})
+        with (
+            urllib.request.urlopen(sim.stream_url, timeout=1.0) as reply,
+            pytest.raises(TimeoutError),
+        ):
+            reply.read(1)
 
     def test_ports_in_use_are_refused_and_released(self, sim: CameraSimulator) -> None:
         port = int(sim.control_url.rsplit(":", 1)[1])
@@ -288,6 +296,20 @@ class TestDriverBadInput:
         camera.stop()
         assert isinstance(fault, DeviceFault)
         assert "/state" in fault.reason
+
+    def test_one_frame_after_an_outage_is_not_a_recovery(self) -> None:
+        camera = driver("/nonexistent/lane.avi")
+        events: list[DeviceEvent] = []
+        camera._sink = events.append  # the outage and frames are fed by hand, no thread runs
+        camera._went_down("no frame for 2.0 s")
+        frame = np.full((48, 64, 3), 128, dtype=np.uint8)
+        camera._keep(frame)  # e.g. a stale frame a server sends on every reconnect
+        assert [type(e) for e in events] == [DeviceFault]
+        assert camera.latest() is None
+        for _ in range(RECOVERY_FRAMES - 1):
+            camera._keep(frame)
+        assert [type(e) for e in events] == [DeviceFault, DeviceRecovered]
+        assert camera.latest() is not None
 
     def test_stream_that_goes_silent(self, sim: CameraSimulator) -> None:
         camera = driver(sim.stream_url, open_timeout_ms=2000)
