@@ -91,7 +91,10 @@ Vehicle movement, from the two loops
     it went through on another's authorisation while the barrier was up
     (``tailgate``) or past a closed barrier (``barrier_forced``). The barrier
     rising without a command, or reporting a fault, is recorded and alarmed;
-    after a fault the barrier is re-driven when it reports again.
+    after a fault the barrier is re-driven when it reports again. A barrier back
+    up after a close reversed on an obstacle and is closed again once the safety
+    loop clears. While the barrier is in fault no payment is requested: a
+    vehicle that would pay is denied (``barrier_fault``) and help is called.
     Limits of loops alone: two vehicles bumper to bumper that never let the
     arming loop clear count as one; a vehicle reversing off the safety loop
     onto the arming loop while another waits there reads as a pass; an unpaid
