@@ -92,6 +92,10 @@ class _Scored:
     #: Confidence without the province character: whether a sharper look at
     #: the frame could help (a small province glyph stays unsure at any size).
     found: float
+    #: The text has a digit, or the region's plates need none: a line of words
+    #: (a rental company's name on a truck, a state's name) never outranks one
+    #: that can be a registration, however large it is printed.
+    has_digit: bool = True
 
 
 class PlateReader:
@@ -248,7 +252,8 @@ class PlateReader:
             factor *= OFF_GRAMMAR_FACTOR
         body = top.char_conf[1:] if evidence is not None else top.char_conf
         found = min(body, default=0.0) * factor
-        return _Scored(top, top.min_conf * factor, line, found)
+        has_digit = _has_digit(top.text, self.config.region)
+        return _Scored(top, top.min_conf * factor, line, found, has_digit)
 
     def _recognise(self, lines: list[_Line]) -> list[tuple[Folded, dict[str, float] | None]]:
         """Read every line (both rows of a two-row plate, and in China the
@@ -329,16 +334,24 @@ def _plate_likeness(text: str, region: str, *, scene: bool) -> float:
     """
     if region not in NEEDS_DIGIT:
         return 1.0
-    digits = [ch for ch in text if ch.isdigit() and not (region == "us" and ch == "0")]
-    if not digits:
+    if not _has_digit(text, region):
         return NO_DIGIT_FACTOR
     if scene and region == "us" and all(ch.isdigit() for ch in text):
         return ALL_DIGITS_FACTOR
     return 1.0
 
 
-def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, float]:
-    """Ranking of candidate lines: grammatical first, then confidence times size.
+def _has_digit(text: str, region: str) -> bool:
+    """Whether ``text`` has a digit, as plates of ``region`` do: on US lanes a read O
+    is folded into 0, so 0 does not count there; regions without that rule always pass."""
+    if region not in NEEDS_DIGIT:
+        return True
+    return any(ch.isdigit() and not (region == "us" and ch == "0") for ch in text)
+
+
+def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, bool, float]:
+    """Ranking of candidate lines: grammatical first, then with a digit where
+    plates carry one, then confidence times size.
 
     The province character does not count here: how sure the reader is of it
     says nothing about which line is the plate.
@@ -346,7 +359,7 @@ def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, float]:
     size = 1.0
     if tallest > 0:
         size = min(1.0, scored.line.height / (FULL_SIZE_SHARE * tallest))
-    return scored.reading.in_grammar, scored.found * size
+    return scored.reading.in_grammar, scored.has_digit, scored.found * size
 
 
 #: Views of the province part read for its evidence.

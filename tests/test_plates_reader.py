@@ -13,8 +13,9 @@ import pytest
 from edge.cli import main
 from models.config import RecognitionConfig
 from models.image import ImageError, load_image, to_bgr8
-from models.reader import Models, PlateReader
+from models.reader import Models, PlateReader, _has_digit, _key, _Line, _Scored
 from models.recognise import line_width
+from models.rerank import Reading
 from models.runtime import REC_MODEL, ModelLoadError, load_session, model_dir
 from models.worker import RecognitionWorker
 
@@ -236,3 +237,34 @@ class TestLineWidth:
         assert line_width(line, stretch=1.25) == 304  # 300, to a multiple of 8
         assert line_width(np.zeros((48, 20, 3), dtype=np.uint8), stretch=1.25) == 64
         assert line_width(np.zeros((10, 400, 3), dtype=np.uint8), stretch=1.25) == 640
+
+
+class TestLineRanking:
+    """Which detected line is taken for the plate."""
+
+    @staticmethod
+    def scored(text: str, found: float, height: float, region: str = "us") -> _Scored:
+        line = _Line(np.zeros((8, 8, 3), dtype=np.uint8), None, height, scene=True)
+        reading = Reading(text, region, (found,) * len(text), 0.0, in_grammar=True)
+        return _Scored(reading, found, line, found, _has_digit(text, region))
+
+    def test_line_with_a_digit_beats_larger_lettering(self) -> None:
+        truck_name = self.scored("PENSKE", 0.9, height=80.0)
+        plate = self.scored("1049338", 0.5, height=30.0)
+        tallest = 80.0
+        assert _key(plate, tallest) > _key(truck_name, tallest)
+
+    def test_size_decides_between_lines_with_digits(self) -> None:
+        sticker = self.scored("2026", 0.9, height=15.0)
+        plate = self.scored("7ABC123", 0.8, height=40.0)
+        assert _key(plate, 40.0) > _key(sticker, 40.0)
+
+    @pytest.mark.parametrize(
+        ("text", "region", "expected"),
+        [("C0L0RAD0", "us", False), ("COLORADO", "eu", False), ("AB12", "eu", True)],
+    )
+    def test_a_us_zero_is_no_digit(self, text: str, region: str, expected: bool) -> None:
+        assert _has_digit(text, region) is expected
+
+    def test_regions_without_the_rule_always_pass(self) -> None:
+        assert _has_digit("皖ABCDEF", "cn")
