@@ -231,6 +231,16 @@ class Daemon:
             self._sock = None
 
 
+def run_scenario(rig: Site, name: str) -> tuple[bool, str]:
+    """Drive a traffic scenario at a quarter speed (a loaded 2-core machine): whether
+    every expectation was met, and the runner's transcript."""
+    _, scenario = load_scenario(name)
+    sims = Simulators({"io": rig.io, "camera": rig.camera})
+    out = io.StringIO()
+    result = TrafficRunner(name, scenario, sims, out=out, speed=0.25).run()
+    return (result.missed, result.failed) == (0, False), out.getvalue()
+
+
 @contextmanager
 def daemon(site: Site) -> Iterator[Daemon]:
     lane = Daemon(site)
@@ -247,15 +257,12 @@ class TestNormalTraffic:
         with site(tmp_path) as rig, daemon(rig) as lane:
             entry = seed_entry(rig.store_path, "皖A12345")
             lane.start()
-            name, scenario = load_scenario("normal")
-            sims = Simulators({"io": rig.io, "camera": rig.camera})
-            out = io.StringIO()
-            result = TrafficRunner(name, scenario, sims, out=out, speed=0.25).run()
+            met, transcript = run_scenario(rig, "normal")
             code = lane.terminate()
             assert code == 0, rig.folder.joinpath("daemon.log").read_text()[-3000:]
             assert any("WATCHDOG=1" in n for n in lane.notices)
             assert any("STOPPING=1" in n for n in lane.notices)
-            assert (result.missed, result.failed) == (0, False), out.getvalue()
+            assert met, transcript
             (exit_,) = [r for r in rig.latest() if r.kind == "exit"]
             assert exit_.plate_text == "皖A12345"
             assert (exit_.status, exit_.authorisation, exit_.payment_status) == (
@@ -280,12 +287,9 @@ class TestUnreadablePlate:
     def test_unreadable_plate_scenario(self, tmp_path: Path) -> None:
         with site(tmp_path, policy="plate_read_timeout_s = 4") as rig, daemon(rig) as lane:
             lane.start()
-            name, scenario = load_scenario("unreadable-plate")
-            sims = Simulators({"io": rig.io, "camera": rig.camera})
-            out = io.StringIO()
-            result = TrafficRunner(name, scenario, sims, out=out, speed=0.25).run()
+            met, transcript = run_scenario(rig, "unreadable-plate")
             assert lane.terminate() == 0
-            assert (result.missed, result.failed) == (0, False), out.getvalue()
+            assert met, transcript
             (exit_,) = rig.latest()
             assert (exit_.status, exit_.payment_status) == ("voided", "none")
             assert "unreadable_plate" in exit_.flags
@@ -386,12 +390,9 @@ class TestScenarios:
             for plate in ENTERED:
                 seed_entry(rig.store_path, plate)
             lane.start()
-            _, scenario = load_scenario(name)
-            sims = Simulators({"io": rig.io, "camera": rig.camera})
-            out = io.StringIO()
-            result = TrafficRunner(name, scenario, sims, out=out, speed=0.25).run()
+            met, transcript = run_scenario(rig, name)
             assert lane.terminate() == 0, rig.folder.joinpath("daemon.log").read_text()[-3000:]
-            assert (result.missed, result.failed) == (0, False), out.getvalue()
+            assert met, transcript
             check(rig)
             assert rig.events("barrier_forced") == []
             fees = {str(r.id): r.fee_total for r in rig.latest()}
