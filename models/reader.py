@@ -95,7 +95,7 @@ class _Scored:
     #: The text has a digit, or the region's plates need none: a line of words
     #: (a rental company's name on a truck, a state's name) never outranks one
     #: that can be a registration, however large it is printed.
-    has_digit: bool = True
+    has_digit: bool
 
 
 class PlateReader:
