@@ -11,10 +11,11 @@ read timeout for the thread.
 Faults are events: a source that cannot be opened, a stream that ends or stops
 producing frames (a watchdog thread checks the newest frame's age, because a
 USB device's read may block without a timeout), and frames that are all dark
-give one :class:`DeviceFault` ("camera down"); ``RECOVERY_FRAMES`` good frames in a
-row after it give :class:`DeviceRecovered` (one frame, such as a stale one a
-server sends on every reconnect, would make the camera flap between the two). Reconnects back off exponentially, from
-``reconnect_min_s`` doubling up to ``reconnect_max_s``.
+give one :class:`DeviceFault` ("camera down"); ``RECOVERY_FRAMES`` good frames in
+a row after it give :class:`DeviceRecovered` (one frame, such as a stale one a
+server sends on every reconnect, would make the camera flap between the two).
+Reconnects back off exponentially, from ``reconnect_min_s`` doubling up to
+``reconnect_max_s``.
 """
 
 from __future__ import annotations
