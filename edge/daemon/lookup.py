@@ -171,8 +171,12 @@ class VehicleLookup:
         if credit is None or fee.total == 0:
             return fee
         deducted = min(fee.total, credit.amount)
-        paid = FeeItem(f"paid before a lane restart (txn {credit.txn_id})", -deducted)
+        paid = FeeItem(f"{PAID_BEFORE_RESTART} (txn {credit.txn_id})", -deducted)
         return replace(fee, items=(*fee.items, paid), total=fee.total - deducted)
+
+
+#: Label of the fee line that deducts what the vehicle paid before a restart.
+PAID_BEFORE_RESTART = "paid before a lane restart"
 
 
 def credit_window(pass_timeout_s: float) -> timedelta:
