@@ -58,3 +58,23 @@ def to_bgr8(img: npt.NDArray[np.generic], name: str = "frame") -> npt.NDArray[np
     if channels == 3:
         return np.ascontiguousarray(arr, dtype=np.uint8)
     raise ImageError(f"{name}: {channels} channels; expected 1 (grey), 3 (BGR) or 4 (BGRA)")
+
+
+#: Contrast-limited equalisation of the lightness: clip limit and tiles per side.
+CLAHE_CLIP = 2.0
+CLAHE_TILES = 8
+
+
+def equalise(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """``frame`` (8-bit BGR) with its local contrast raised (CLAHE on the lightness).
+
+    A faint plate (a low sun, dusk, a grimy plate) barely stands out from its
+    bumper and the detector may not mark it as text; equalised, it does.
+    Colours keep their hue, which the reader needs for plate types.
+    """
+    import cv2
+
+    lab = cv2.cvtColor(frame, cv2.COLOR_BGR2LAB)
+    clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(CLAHE_TILES, CLAHE_TILES))
+    lab[:, :, 0] = clahe.apply(np.ascontiguousarray(lab[:, :, 0]))
+    return np.asarray(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR), dtype=np.uint8)

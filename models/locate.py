@@ -24,6 +24,24 @@ from models.runtime import load_session
 BIN_THRESHOLD = 0.3
 #: DB's "unclip": the detector marks a shrunk text core; grow it back.
 UNCLIP_RATIO = 1.6
+#: A second, closer look at a found line (``Locator.look_closer``): the window
+#: around it (share of its width, of its height, each side), the heights in
+#: detector pixels it is enlarged to (two zooms: the detector finds some
+#: lines at one and not the other), the largest zoom and window, and the
+#: detector score that counts there (the line is already known to be text).
+CLOSER_CONTEXT = (0.7, 1.0)
+CLOSER_HEIGHTS = (56.0, 80.0)
+CLOSER_MAX_ZOOM = 4.0
+CLOSER_MIN_ZOOM = 1.2
+CLOSER_MAX_SIDE = 960
+CLOSER_MIN_SCORE = 0.3
+#: A region seen closer is the same line when it covers this share of the first
+#: box and its height is within these multiples of the first box's.
+SAME_LINE_COVER = 0.6
+SAME_LINE_HEIGHT = (0.5, 2.0)
+#: Boxes from two zooms whose corners differ by less than this share of the
+#: line's height are one box.
+SAME_BOX = 0.1
 
 
 @dataclass(frozen=True)
@@ -67,20 +85,85 @@ class Locator:
         # pixels, so square or portrait frames cost no more than landscape ones.
         budget = max_side * max_side * 9 / 16
         scale = min(1.0, max_side / max(h, w), (budget / (h * w)) ** 0.5)
-        rh, rw = (max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32))
-        small = cv2.resize(view, (rw, rh), interpolation=cv2.INTER_AREA)
-        batch = (small.astype(np.float32) / np.float32(127.5) - np.float32(1.0)).transpose(2, 0, 1)
-        prob = self.session.run(None, {self._input: batch[None]})[0][0, 0]
-        regions = _regions(prob, min_score)
-        sx, sy = w / rw, h / rh
-        found = [
-            Candidate((quad * [sx, sy] + [x0, y0]).astype(np.float32), score)
-            for quad, score in regions
-        ]
-        shaped = [c for c in found if _plate_shaped(c)]
-        shaped += [c for c in _merge_neighbours(shaped) if _plate_shaped(c)]
+        shaped = self._detect(view, scale, min_score, cv2.INTER_AREA)
+        shaped = [Candidate(c.quad + np.array([x0, y0], dtype=np.float32), c.score) for c in shaped]
         shaped.sort(key=lambda c: c.score * min(c.size[1], 60.0), reverse=True)
         return shaped[:limit]
+
+    def look_closer(self, frame: npt.NDArray[np.uint8], corners: Points) -> list[Points]:
+        """The line at ``corners`` as the detector finds it in an enlarged window around it.
+
+        The first search runs on a frame shrunk to a few hundred pixels, where
+        a small plate's characters are 10 to 15 pixels tall; its box then often
+        ends inside the plate and cuts off an edge character (``W252`` for
+        ``ANW2529``). Enlarged so the line is about ``CLOSER_HEIGHTS`` tall,
+        the detector sees its whole extent. Each zoom offers its widest region
+        that covers most of the first box and is about as tall (the same line,
+        not the plate's frame or a slogan under it); zooms that agree give one
+        box.
+        """
+        xs, ys = corners[:, 0], corners[:, 1]
+        x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+        w, h = x1 - x0, y1 - y0
+        if w < 2 or h < 2:
+            return []
+        fh, fw = frame.shape[:2]
+        gx, gy = CLOSER_CONTEXT
+        wx0, wx1 = max(0, int(x0 - gx * w)), min(fw, int(x1 + gx * w) + 1)
+        wy0, wy1 = max(0, int(y0 - gy * h)), min(fh, int(y1 + gy * h) + 1)
+        window = frame[wy0:wy1, wx0:wx1]
+        if min(window.shape[:2]) < 8:
+            return []
+        boxes: list[Points] = []
+        for height in CLOSER_HEIGHTS:
+            zoom = min(CLOSER_MAX_ZOOM, height / h, CLOSER_MAX_SIDE / max(window.shape[:2]))
+            if zoom < CLOSER_MIN_ZOOM:
+                continue  # the line is already this large in the frame: nothing closer to see
+            found = self._detect(window, zoom, CLOSER_MIN_SCORE, cv2.INTER_CUBIC)
+            same = [
+                q
+                for c in found
+                if _same_line(
+                    q := c.quad + np.array([wx0, wy0], dtype=np.float32), (x0, y0, x1, y1)
+                )
+            ]
+            if not same:
+                continue
+            widest = max(same, key=lambda q: float(q[:, 0].max() - q[:, 0].min()))
+            if not any(float(np.abs(widest - b).max()) < SAME_BOX * h for b in boxes):
+                boxes.append(widest)
+        return boxes
+
+    def _detect(
+        self, view: npt.NDArray[np.uint8], scale: float, min_score: float, interpolation: int
+    ) -> list[Candidate]:
+        """Plate-shaped regions (and merged neighbours) in ``view`` seen at ``scale``,
+        in ``view``'s pixels."""
+        h, w = view.shape[:2]
+        rh, rw = (max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32))
+        small = cv2.resize(view, (rw, rh), interpolation=interpolation)
+        batch = (small.astype(np.float32) / np.float32(127.5) - np.float32(1.0)).transpose(2, 0, 1)
+        prob = self.session.run(None, {self._input: batch[None]})[0][0, 0]
+        sx, sy = w / rw, h / rh
+        found = [
+            Candidate((quad * [sx, sy]).astype(np.float32), score)
+            for quad, score in _regions(prob, min_score)
+        ]
+        shaped = [c for c in found if _plate_shaped(c)]
+        return shaped + [c for c in _merge_neighbours(shaped) if _plate_shaped(c)]
+
+
+def _same_line(quad: Points, box: tuple[float, float, float, float]) -> bool:
+    """Whether ``quad`` is the line in ``box`` (x0, y0, x1, y1) seen again: it covers
+    most of the box and is about as tall."""
+    x0, y0, x1, y1 = box
+    qx0, qx1 = float(quad[:, 0].min()), float(quad[:, 0].max())
+    qy0, qy1 = float(quad[:, 1].min()), float(quad[:, 1].max())
+    overlap = max(0.0, min(x1, qx1) - max(x0, qx0)) * max(0.0, min(y1, qy1) - max(y0, qy0))
+    low, high = SAME_LINE_HEIGHT
+    return overlap >= SAME_LINE_COVER * (x1 - x0) * (y1 - y0) and (
+        low * (y1 - y0) <= qy1 - qy0 <= high * (y1 - y0)
+    )
 
 
 def _regions(prob: npt.NDArray[np.float32], min_score: float) -> list[tuple[Points, float]]:

@@ -20,7 +20,7 @@ from models.band import strip_left_band
 from models.config import RecognitionConfig
 from models.ctc import FloatArray, Folded
 from models.grammar import PROVINCES, grammar_for
-from models.image import to_bgr8
+from models.image import equalise, to_bgr8
 from models.locate import Locator
 from models.recognise import Image, Recogniser, line_width, split_rows
 from models.rectify import Points, as_quad, expand, order_corners, warp
@@ -127,20 +127,50 @@ class PlateReader:
                     best = more
         else:
             cfg = self.config
-            best = self._best(self._frame_lines(image, cfg.detector_max_side))
-            if cfg.detector_retry_side > cfg.detector_max_side and (
-                best is None or best.found < cfg.detector_retry_below
-            ):
-                retry = self._best(self._frame_lines(image, cfg.detector_retry_side))
-                if best is None or (retry is not None and _key(retry) > _key(best)):
-                    best = retry
+            sides = [cfg.detector_max_side]
+            if cfg.detector_retry_side > cfg.detector_max_side:
+                sides.append(cfg.detector_retry_side)
+            best = self._find(image, sides)
+            if best is not None and best.confidence < cfg.threshold:
+                best = self._refine(image, best)
+            if best is None or best.found < cfg.detector_retry_below:
+                # A faint plate (dusk, glare, a grimy plate) may not be found at
+                # all; with local contrast raised it often is. Only lines the
+                # first look did not read are read, and only a better one is refined.
+                clearer = equalise(image)
+                seen = best.line.corners if best is not None else None
+                retry = self._find(clearer, sides[:1], seen)
+                if retry is not None and (best is None or _key(retry) > _key(best)):
+                    if retry.confidence < cfg.threshold:
+                        retry = self._refine(clearer, retry)
+                    if best is None or retry.confidence > best.confidence:
+                        best = retry
             if best is None:
                 return unreadable(cfg.region, "no plate found in the frame")
-            if best.confidence < cfg.threshold:
-                best = self._refine(image, best)
         if best is None:
             return unreadable(self.config.region, "no characters read")
         return self._result(best)
+
+    def _find(
+        self, image: Image, sides: Sequence[int], seen: Points | None = None
+    ) -> _Scored | None:
+        """The line of a full frame most likely to be its plate.
+
+        The detector looks at the frame downscaled to each of ``sides`` in
+        turn until a line is found with confidence; lines at ``seen`` (already
+        read) are left out.
+        """
+        best: _Scored | None = None
+        for side in sides:
+            if best is not None and best.found >= self.config.detector_retry_below:
+                break
+            lines = self._frame_lines(image, side)
+            if seen is not None:
+                lines = [line for line in lines if not _same_place(line.corners, seen)]
+            found = self._best(lines)
+            if best is None or (found is not None and _key(found) > _key(best)):
+                best = found
+        return best
 
     def _crop_lines(self, image: Image, *, fallback: bool = False) -> list[_Line]:
         """Lines to read from a plate crop: the padded plate (China, plus its two
@@ -179,18 +209,34 @@ class PlateReader:
         return strip_left_band(plate) if self.config.region == "eu" else plate
 
     def _refine(self, image: Image, best: _Scored) -> _Scored:
-        """Re-read the chosen line from cuts with several margins and let them vote.
+        """Re-read the chosen line, as found and as a closer look finds it.
 
-        The detector ran on a downscaled frame, so its box is rough. Each cut
-        is read on its own, and once more with the cuts' probabilities
-        averaged (which steadies weak characters). The text with the most
-        confidence summed over these reads wins; its confidence is its best
-        read's, scaled by its share, so cuts that disagree lower it.
+        The detector ran on a downscaled frame, so its box is rough and may
+        miss an edge character; ``Locator.look_closer`` boxes the line again
+        in an enlarged window. Each box is read from cuts with several
+        margins, and the most confident of these reads wins.
         """
         corners = best.line.corners
         if corners is None:
             return best
-        cuts = [self._cut(image, expand(corners, gx, gy)) for gx, gy in MARGINS]
+        refined = self._read_cuts(image, best.line, corners) or best
+        for closer in self.models.locator.look_closer(image, corners):
+            other = self._read_cuts(image, best.line, closer)
+            if other is not None and other.confidence > refined.confidence:
+                refined = other
+        return refined
+
+    def _read_cuts(self, image: Image, line: _Line, corners: Points) -> _Scored | None:
+        """The line at ``corners`` read from cuts with several margins that vote.
+
+        Each cut is read on its own, and once more with the cuts'
+        probabilities averaged (which steadies weak characters). The text with
+        the most confidence summed over these reads wins; its confidence is
+        its best read's, scaled by its share, so cuts that disagree lower it.
+        """
+        quads = [expand(corners, gx, gy) for gx, gy in MARGINS]
+        cuts = [self._cut(image, q) for q in quads]
+        line = replace(line, image=cuts[0], quad=as_quad(quads[0]), corners=corners)
         width = line_width(cuts[0], stretch=SCENE_STRETCH)
         images, widths = list(cuts), [width] * len(cuts)
         if self.config.region == "cn":
@@ -205,11 +251,10 @@ class PlateReader:
         reads = [
             s
             for p in probs
-            if (s := self._score(best.line, vocabulary.fold(p, self.alphabet), evidence))
-            is not None
+            if (s := self._score(line, vocabulary.fold(p, self.alphabet), evidence)) is not None
         ]
         if not reads:
-            return best
+            return None
         weight: dict[str, float] = {}
         for r in reads:
             weight[r.reading.text] = weight.get(r.reading.text, 0.0) + max(r.confidence, 1e-6)
@@ -339,6 +384,21 @@ def _plate_likeness(text: str, region: str, *, scene: bool) -> float:
     if scene and region == "us" and all(ch.isdigit() for ch in text):
         return ALL_DIGITS_FACTOR
     return 1.0
+
+
+#: Two boxes overlapping by this share of their union are one place in the frame.
+SAME_PLACE_IOU = 0.5
+
+
+def _same_place(a: Points | None, b: Points) -> bool:
+    """Whether the boxes around corners ``a`` and ``b`` mostly overlap."""
+    if a is None:
+        return False
+    (ax0, ay0), (ax1, ay1) = a.min(axis=0), a.max(axis=0)
+    (bx0, by0), (bx1, by1) = b.min(axis=0), b.max(axis=0)
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return bool(union > 0 and inter / union >= SAME_PLACE_IOU)
 
 
 def _has_digit(text: str, region: str) -> bool:

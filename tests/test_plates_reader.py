@@ -12,7 +12,7 @@ import pytest
 
 from edge.cli import main
 from models.config import RecognitionConfig
-from models.image import ImageError, load_image, to_bgr8
+from models.image import ImageError, equalise, load_image, to_bgr8
 from models.reader import Models, PlateReader, _has_digit, _key, _Line, _Scored
 from models.recognise import line_width
 from models.rerank import Reading
@@ -81,6 +81,59 @@ class TestRealImages:
         roi_reader = PlateReader(RecognitionConfig(region="cn", roi=(0, 0, 720, 300)), models)
         result = roi_reader.read([load_image(DATA / "ccpd_0bfc3934f7fc.jpg")])
         assert not result.accepted
+
+
+class TestCloserLook:
+    """A line the first search boxed too short, or did not find, is read whole."""
+
+    @staticmethod
+    def small_plate_frame() -> np.ndarray:
+        """A tall frame with a small printed plate, ``ANW2529``, near its middle."""
+        frame = np.full((1400, 1000, 3), 90, dtype=np.uint8)
+        cv2.rectangle(frame, (400, 600), (560, 660), (235, 235, 235), -1)
+        cv2.putText(frame, "ANW2529", (410, 645), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)
+        return frame
+
+    def test_a_box_that_cuts_off_characters_is_found_whole(self, models: Models) -> None:
+        """Given a box round the middle of the text only (``W252``), the closer
+        look boxes the whole line: the text runs from x≈410 to x≈545."""
+        part = np.array([[450, 620], [520, 620], [520, 652], [450, 652]], dtype=np.float32)
+        boxes = models.locator.look_closer(self.small_plate_frame(), part)
+        assert boxes
+        assert any(b[:, 0].min() < 415 and b[:, 0].max() > 540 for b in boxes)
+        assert all(b[:, 1].min() >= 600 and b[:, 1].max() <= 665 for b in boxes)
+
+    def test_a_line_already_large_needs_no_closer_look(self, models: Models) -> None:
+        large = np.array([[100, 100], [700, 100], [700, 220], [100, 220]], dtype=np.float32)
+        assert models.locator.look_closer(self.small_plate_frame(), large) == []
+
+    def test_a_box_at_the_frame_edge_is_looked_at_inside_the_frame(self, models: Models) -> None:
+        edge = np.array([[-30, -10], [20, -10], [20, 12], [-30, 12]], dtype=np.float32)
+        assert models.locator.look_closer(self.small_plate_frame(), edge) == []
+
+    def test_a_plate_faded_into_its_surroundings_is_read(self, reader: PlateReader) -> None:
+        """The plate's own contrast cut to a tenth (the rest of the frame as shot):
+        the detector misses it until the frame's local contrast is raised."""
+        image = load_image(DATA / "ccpd_24e43eb79778.jpg")
+        quad = reader.read([image]).quad
+        assert quad is not None
+        (x0, y0), (x1, y1) = np.min(quad, axis=0) - 20, np.max(quad, axis=0) + 20
+        faded = image.astype(np.float32)
+        region = faded[int(y0) : int(y1), int(x0) : int(x1)]
+        mean = region.mean(axis=(0, 1))
+        faded[int(y0) : int(y1), int(x0) : int(x1)] = mean + (region - mean) * 0.1
+        result = reader.read([faded.clip(0, 255).astype(np.uint8)])
+        assert result.text == LABELS["ccpd_24e43eb79778.jpg"]
+        assert result.accepted
+
+    def test_equalising_raises_contrast_and_keeps_the_frame(self) -> None:
+        rng = np.random.default_rng(0)
+        dull = (120 + rng.integers(0, 12, (128, 128, 1))).repeat(3, axis=2).astype(np.uint8)
+        dull[40:80, 20:100] += 8
+        out = equalise(dull)
+        assert out.shape == dull.shape
+        assert out.dtype == np.uint8
+        assert out.std() > 2 * dull.std()
 
 
 class TestBadInput:
