@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.daemon.plates import read_vehicle
+from models.config import RecognitionConfig
 from models.result import PlateRead
 
 
@@ -21,6 +22,7 @@ class ScriptedRecognition:
     """Answers each submitted batch in turn; remembers which frames each batch held."""
 
     def __init__(self, *answers: PlateRead) -> None:
+        self.config = RecognitionConfig(region="cn")
         self.answers = list(answers)
         self.batches: list[list[int]] = []
 
@@ -53,13 +55,23 @@ class TestReadVehicle:
         assert result.text == "皖A12345"
         assert recognition.batches == [[2]]
 
-    def test_unsure_read_gets_the_vote_of_every_frame(self) -> None:
+    def test_unsure_read_gets_the_vote_of_every_frame_and_is_not_read_again(self) -> None:
+        recognition = ScriptedRecognition(
+            read("皖A12345", accepted=False), read("皖A12345", accepted=True)
+        )
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)]))
+        assert (result.text, result.accepted) == ("皖A12345", True)
+        assert (result.frames_read, result.frames_agreeing) == (2, 2)
+        assert recognition.batches == [[2], [1]]
+
+    def test_frames_that_disagree_lower_the_vote_below_the_threshold(self) -> None:
         recognition = ScriptedRecognition(
             read("皖A1234S", accepted=False), read("皖A12345", accepted=True)
         )
         result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)]))
-        assert (result.text, result.accepted) == ("皖A12345", True)
-        assert recognition.batches == [[2], [1, 2]]
+        assert result.text == "皖A12345"
+        assert not result.accepted
+        assert (result.frames_read, result.frames_agreeing) == (2, 1)
 
     def test_single_frame_is_not_read_twice(self) -> None:
         recognition = ScriptedRecognition(read("皖A1234S", accepted=False))
