@@ -214,12 +214,17 @@ class PlateReader:
         The detector ran on a downscaled frame, so its box is rough and may
         miss an edge character; ``Locator.look_closer`` boxes the line again
         in an enlarged window. Each box is read from cuts with several
-        margins, and the most confident of these reads wins.
+        margins, and the most confident of these reads wins. A re-read of the
+        found box that clears the threshold is taken as it is: the closer look
+        costs more than the first read, and a lane reading a vehicle's frames
+        one after another cannot spare that for a plate already accepted.
         """
         corners = best.line.corners
         if corners is None:
             return best
         refined = self._read_cuts(image, best.line, corners) or best
+        if refined.confidence >= self.config.threshold:
+            return refined
         for closer in self.models.locator.look_closer(image, corners):
             other = self._read_cuts(image, best.line, closer)
             if other is not None and other.confidence > refined.confidence:

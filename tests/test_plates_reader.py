@@ -111,6 +111,19 @@ class TestCloserLook:
         edge = np.array([[-30, -10], [20, -10], [20, 12], [-30, 12]], dtype=np.float32)
         assert models.locator.look_closer(self.small_plate_frame(), edge) == []
 
+    def test_a_line_its_first_refinement_accepts_gets_no_closer_look(
+        self, reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The green plate's first read is unsure and its re-read from the found box is
+        accepted: the closer look (two more detections and reads) would only cost time."""
+
+        def no_closer_look(frame: np.ndarray, corners: np.ndarray) -> list[np.ndarray]:
+            raise AssertionError("looked closer at a line already accepted")
+
+        monkeypatch.setattr(reader.models.locator, "look_closer", no_closer_look)
+        result = reader.read([load_image(DATA / "ccpdg_882e80a49884.jpg")])
+        assert (result.text, result.accepted) == (LABELS["ccpdg_882e80a49884.jpg"], True)
+
     def test_a_plate_faded_into_its_surroundings_is_read(self, reader: PlateReader) -> None:
         """The plate's own contrast cut to a tenth (the rest of the frame as shot):
         the detector misses it until the frame's local contrast is raised."""
