@@ -51,7 +51,7 @@ class TestReadVehicle:
 
     def test_clear_newest_frame_is_read_once(self) -> None:
         recognition = ScriptedRecognition(read("皖A12345", accepted=True))
-        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)]))
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True))
         assert result.text == "皖A12345"
         assert recognition.batches == [[2]]
 
@@ -59,7 +59,7 @@ class TestReadVehicle:
         recognition = ScriptedRecognition(
             read("皖A12345", accepted=False), read("皖A12345", accepted=True)
         )
-        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)]))
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True))
         assert (result.text, result.accepted) == ("皖A12345", True)
         assert (result.frames_read, result.frames_agreeing) == (2, 2)
         assert recognition.batches == [[2], [1]]
@@ -68,13 +68,19 @@ class TestReadVehicle:
         recognition = ScriptedRecognition(
             read("皖A1234S", accepted=False), read("皖A12345", accepted=True)
         )
-        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)]))
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True))
         assert result.text == "皖A12345"
         assert not result.accepted
         assert (result.frames_read, result.frames_agreeing) == (2, 1)
 
+    def test_a_vehicle_the_lane_gave_up_on_leaves_its_other_frames_unread(self) -> None:
+        recognition = ScriptedRecognition(read("皖A1234S", accepted=False))
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: False))
+        assert not result.accepted
+        assert recognition.batches == [[2]]
+
     def test_single_frame_is_not_read_twice(self) -> None:
         recognition = ScriptedRecognition(read("皖A1234S", accepted=False))
-        result = asyncio.run(read_vehicle(recognition, [frame(7)]))
+        result = asyncio.run(read_vehicle(recognition, [frame(7)], lambda: True))
         assert not result.accepted
         assert recognition.batches == [[7]]

@@ -319,7 +319,7 @@ class LaneShell:
                     return
                 images = [frame.image for frame in frames]
             try:
-                read = await read_vehicle(self.plates, images)
+                read = await read_vehicle(self.plates, images, lambda: self.reading(txn_id))
             except Exception as exc:  # the reader's libraries raise their own error types
                 logger.exception("plate_read_failed", txn_id=str(txn_id))
                 self.degraded_read(

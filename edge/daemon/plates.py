@@ -71,7 +71,9 @@ async def read_plate(recognition: Recognition, frames: Sequence[Image]) -> Plate
     return await asyncio.wrap_future(recognition.submit(frames))
 
 
-async def read_vehicle(recognition: Recognition, frames: Sequence[Image]) -> PlateRead:
+async def read_vehicle(
+    recognition: Recognition, frames: Sequence[Image], wanted: Callable[[], bool]
+) -> PlateRead:
     """The newest frame alone first; all the frames, voted, only when it is not accepted.
 
     A clear plate opens the barrier after one read instead of one per frame. The
@@ -79,10 +81,16 @@ async def read_vehicle(recognition: Recognition, frames: Sequence[Image]) -> Pla
     error rate it was set for; unsure reads get the multi-frame vote. The vote
     reuses the newest frame's read: on an empty or muddy lane every attempt
     ends in the vote, and reading that frame again would cost a third more.
+    The other frames are read one at a time while ``wanted()`` holds: once the
+    lane has given up on this vehicle, the worker is left free for the next one.
     """
     newest = await read_plate(recognition, frames[-1:])
     if newest.accepted or len(frames) == 1:
         return newest
-    earlier = [await read_plate(recognition, [frame]) for frame in frames[:-1]]
+    earlier: list[PlateRead] = []
+    for frame in frames[:-1]:
+        if not wanted():
+            break
+        earlier.append(await read_plate(recognition, [frame]))
     config = recognition.config
     return fuse([*earlier, newest], config.threshold, config.region)
