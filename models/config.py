@@ -62,7 +62,7 @@ class RecognitionConfig(ConfigModel):
         ge=0.0,
         le=1.0,
         title="Detector retry trigger",
-        description="Detect again at the retry size when the first pass's best read has a lower confidence than this.",
+        description="Detect again at the retry size, and then on the frame with its local contrast raised, while the best read so far has a lower confidence than this.",
     )
     detector_min_score: float = Field(
         0.5,
