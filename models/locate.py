@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from models.rectify import Points, order_corners
+from models.rectify import Box, Points, bounds, order_corners, shared_area
 from models.runtime import load_session
 
 BIN_THRESHOLD = 0.3
@@ -102,8 +102,7 @@ class Locator:
         not the plate's frame or a slogan under it); zooms that agree give one
         box.
         """
-        xs, ys = corners[:, 0], corners[:, 1]
-        x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+        box = x0, y0, x1, y1 = bounds(corners)
         w, h = x1 - x0, y1 - y0
         if w < 2 or h < 2:
             return []
@@ -123,9 +122,7 @@ class Locator:
             same = [
                 q
                 for c in found
-                if _same_line(
-                    q := c.quad + np.array([wx0, wy0], dtype=np.float32), (x0, y0, x1, y1)
-                )
+                if _same_line(q := c.quad + np.array([wx0, wy0], dtype=np.float32), box)
             ]
             if not same:
                 continue
@@ -153,16 +150,14 @@ class Locator:
         return shaped + [c for c in _merge_neighbours(shaped) if _plate_shaped(c)]
 
 
-def _same_line(quad: Points, box: tuple[float, float, float, float]) -> bool:
-    """Whether ``quad`` is the line in ``box`` (x0, y0, x1, y1) seen again: it covers
-    most of the box and is about as tall."""
+def _same_line(quad: Points, box: Box) -> bool:
+    """Whether ``quad`` is the line in ``box`` seen again: it covers most of the
+    box and is about as tall."""
     x0, y0, x1, y1 = box
-    qx0, qx1 = float(quad[:, 0].min()), float(quad[:, 0].max())
-    qy0, qy1 = float(quad[:, 1].min()), float(quad[:, 1].max())
-    overlap = max(0.0, min(x1, qx1) - max(x0, qx0)) * max(0.0, min(y1, qy1) - max(y0, qy0))
+    seen = bounds(quad)
     low, high = SAME_LINE_HEIGHT
-    return overlap >= SAME_LINE_COVER * (x1 - x0) * (y1 - y0) and (
-        low * (y1 - y0) <= qy1 - qy0 <= high * (y1 - y0)
+    return shared_area(seen, box) >= SAME_LINE_COVER * (x1 - x0) * (y1 - y0) and (
+        low * (y1 - y0) <= seen[3] - seen[1] <= high * (y1 - y0)
     )
 
 

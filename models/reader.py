@@ -23,7 +23,7 @@ from models.grammar import PROVINCES, grammar_for
 from models.image import equalise, to_bgr8
 from models.locate import Locator
 from models.recognise import Image, Recogniser, line_width, split_rows
-from models.rectify import Points, as_quad, expand, order_corners, warp
+from models.rectify import Box, Points, as_quad, bounds, expand, order_corners, shared_area, warp
 from models.rerank import Reading, alphabet_for, margin_factor, rank
 from models.result import PlateRead, Quad, unreadable
 from models.runtime import DET_MODEL, REC_MODEL, model_dir
@@ -134,17 +134,7 @@ class PlateReader:
             if best is not None and best.confidence < cfg.threshold:
                 best = self._refine(image, best)
             if best is None or best.found < cfg.detector_retry_below:
-                # A faint plate (dusk, glare, a grimy plate) may not be found at
-                # all; with local contrast raised it often is. Only lines the
-                # first look did not read are read, and only a better one is refined.
-                clearer = equalise(image)
-                seen = best.line.corners if best is not None else None
-                retry = self._find(clearer, sides[:1], seen)
-                if retry is not None and (best is None or _key(retry) > _key(best)):
-                    if retry.confidence < cfg.threshold:
-                        retry = self._refine(clearer, retry)
-                    if best is None or retry.confidence > best.confidence:
-                        best = retry
+                best = self._look_clearer(image, best)
             if best is None:
                 return unreadable(cfg.region, "no plate found in the frame")
         if best is None:
@@ -171,6 +161,22 @@ class PlateReader:
             if best is None or (found is not None and _key(found) > _key(best)):
                 best = found
         return best
+
+    def _look_clearer(self, image: Image, best: _Scored | None) -> _Scored | None:
+        """``best``, or a more confident line found with the frame's local contrast raised.
+
+        A faint plate (dusk, glare, a grimy plate) may not be found at all;
+        with local contrast raised it often is. Only lines the first look did
+        not read are read, and only one ranked above ``best`` is refined.
+        """
+        clearer = equalise(image)
+        seen = best.line.corners if best is not None else None
+        retry = self._find(clearer, [self.config.detector_max_side], seen)
+        if retry is None or (best is not None and _key(retry) <= _key(best)):
+            return best
+        if retry.confidence < self.config.threshold:
+            retry = self._refine(clearer, retry)
+        return retry if best is None or retry.confidence > best.confidence else best
 
     def _crop_lines(self, image: Image, *, fallback: bool = False) -> list[_Line]:
         """Lines to read from a plate crop: the padded plate (China, plus its two
@@ -399,11 +405,14 @@ def _same_place(a: Points | None, b: Points) -> bool:
     """Whether the boxes around corners ``a`` and ``b`` mostly overlap."""
     if a is None:
         return False
-    (ax0, ay0), (ax1, ay1) = a.min(axis=0), a.max(axis=0)
-    (bx0, by0), (bx1, by1) = b.min(axis=0), b.max(axis=0)
-    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
-    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
-    return bool(union > 0 and inter / union >= SAME_PLACE_IOU)
+    box_a, box_b = bounds(a), bounds(b)
+    shared = shared_area(box_a, box_b)
+    union = _area(box_a) + _area(box_b) - shared
+    return union > 0 and shared / union >= SAME_PLACE_IOU
+
+
+def _area(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _has_digit(text: str, region: str) -> bool:

@@ -9,6 +9,8 @@ import numpy.typing as npt
 from models.result import Quad
 
 Points = npt.NDArray[np.float32]
+#: An axis-aligned box: x0, y0, x1, y1.
+Box = tuple[float, float, float, float]
 
 
 def order_corners(points: npt.ArrayLike) -> Points:
@@ -46,3 +48,14 @@ def warp(frame: npt.NDArray[np.uint8], quad: Points) -> npt.NDArray[np.uint8]:
 def as_quad(points: Points) -> Quad:
     p = [(round(float(x), 1), round(float(y), 1)) for x, y in points]
     return (p[0], p[1], p[2], p[3])
+
+
+def bounds(points: Points) -> Box:
+    """The axis-aligned box around ``points``."""
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def shared_area(a: Box, b: Box) -> float:
+    """The area two axis-aligned boxes have in common."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
