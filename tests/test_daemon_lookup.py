@@ -153,6 +153,18 @@ class TestCreditsAndFailures:
         assert str(paid) in first.quote.items[-1].label
         assert second.quote.total > 0
 
+    def test_credit_short_of_the_fee_leaves_the_rest_due(self, tmp_path: Path) -> None:
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        lookup.credits.add(PLATE, Credit(UUID(int=7), 100, AT + timedelta(minutes=5)))
+        try:
+            answer = checked(lookup.check(uuid7(AT), PLATE, AT))
+        finally:
+            lookup.store.close()
+        assert answer.quote is not None
+        *due, credit = answer.quote.items
+        assert credit.amount == -100
+        assert answer.quote.total == sum(item.amount for item in due) - 100 > 0
+
     def test_blacklist_wins_over_an_account(self, tmp_path: Path) -> None:
         from edge.store import ListEntry
 
