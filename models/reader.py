@@ -35,6 +35,9 @@ PROVINCE_SHARE_OF_WIDTH = 0.32
 #: detected line: the default first, then tighter and looser ones. The
 #: horizontal margin stays the same so the cuts' timesteps line up.
 MARGINS = ((0.02, 0.08), (0.02, 0.03), (0.02, 0.16))
+#: How far past each end of an accepted line (in characters of its text) a
+#: second cut looks for characters the detector's box left out.
+WIDER_CHARS = 0.7
 #: Horizontal bands of a crop, as shares of its height: crops outside China
 #: may hold more than the registration (US crops carry state names and
 #: slogans). The first is read always, the others when it is not confident.
@@ -106,6 +109,8 @@ class PlateReader:
         self.models = models if models is not None else Models(config.threads)
         self.grammar = grammar_for(config.region)
         self.alphabet = alphabet_for(self.grammar)
+        #: A read this long cannot have been cut short (see ``_look_wider``).
+        self._longest = max(len(t.slots) for t in self.grammar.templates)
 
     def with_config(self, config: RecognitionConfig) -> PlateReader:
         """A reader for another configuration sharing this one's model sessions."""
@@ -137,6 +142,8 @@ class PlateReader:
                 best = self._look_clearer(image, best)
             if best is None:
                 return unreadable(cfg.region, "no plate found in the frame")
+            if best.confidence >= cfg.threshold:
+                best = self._look_wider(image, best)
         if best is None:
             return unreadable(self.config.region, "no characters read")
         return self._result(best)
@@ -236,6 +243,37 @@ class PlateReader:
             if other is not None and other.confidence > refined.confidence:
                 refined = other
         return refined
+
+    def _look_wider(self, image: Image, best: _Scored) -> _Scored:
+        """``best``, or the read of a wider cut when that shows ``best`` was cut short.
+
+        The detector's box may end inside the plate and leave out an edge
+        character while the rest reads confidently (``NW2529`` for
+        ``ANW2529``). The line is read once more from a cut a little wider than
+        a character each side. When that read holds ``best``'s text plus
+        characters read at least as confidently as the threshold, the plate
+        goes on past the box, and the wider read is the answer (accepted or
+        not on its own confidence). Bolts, frame edges and emblems beside a
+        plate read as weak characters (``YBW231`` for ``YBW23``), and a wider
+        read that differs otherwise is not evidence of a cut: both leave
+        ``best`` as it is.
+        """
+        corners = best.line.corners
+        text = best.reading.text
+        if corners is None or len(text) >= self._longest:
+            return best
+        quad = expand(corners, WIDER_CHARS / len(text), MARGINS[0][1])
+        line = replace(best.line, image=self._cut(image, quad), quad=as_quad(quad))
+        # Without the province views: a Chinese read missing its province is
+        # forced into the province slot and is not confident to begin with.
+        (out,) = self.models.recogniser.read(
+            [line.image], [line_width(line.image, stretch=SCENE_STRETCH)]
+        )
+        folded = self.models.recogniser.vocabulary.fold(out.probs, self.alphabet)
+        wide = self._score(line, folded, None)
+        if wide is None or not _extends(wide.reading, text, self.config.threshold):
+            return best
+        return wide
 
     def _read_cuts(self, image: Image, line: _Line, corners: Points) -> _Scored | None:
         """The line at ``corners`` read from cuts with several margins that vote.
@@ -421,6 +459,15 @@ def _has_digit(text: str, region: str) -> bool:
     if region not in NEEDS_DIGIT:
         return True
     return any(ch.isdigit() and not (region == "us" and ch == "0") for ch in text)
+
+
+def _extends(wide: Reading, text: str, threshold: float) -> bool:
+    """``wide`` is ``text`` with characters added at its ends, each read at ``threshold`` or more."""
+    start = wide.text.find(text)
+    if start < 0 or len(wide.text) == len(text):
+        return False
+    added = wide.char_conf[:start] + wide.char_conf[start + len(text) :]
+    return min(added) >= threshold
 
 
 def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, bool, float]:

@@ -13,7 +13,8 @@ import pytest
 from edge.cli import main
 from models.config import RecognitionConfig
 from models.image import ImageError, equalise, load_image, to_bgr8
-from models.reader import Models, PlateReader, _has_digit, _key, _Line, _Scored
+from models.locate import Candidate
+from models.reader import Models, PlateReader, _extends, _has_digit, _key, _Line, _Scored
 from models.recognise import line_width
 from models.rerank import Reading
 from models.runtime import REC_MODEL, ModelLoadError, load_session, model_dir
@@ -147,6 +148,46 @@ class TestCloserLook:
         assert out.shape == dull.shape
         assert out.dtype == np.uint8
         assert out.std() > 2 * dull.std()
+
+
+class TestWiderLook:
+    """An accepted read whose box left out an edge character is read whole."""
+
+    @staticmethod
+    def printed_plate(text: str) -> np.ndarray:
+        """A frame with a large printed plate; ``text`` runs from x≈215 to x≈20 px a character."""
+        frame = np.full((720, 1000, 3), 90, dtype=np.uint8)
+        cv2.rectangle(frame, (180, 300), (820, 420), (235, 235, 235), -1)
+        cv2.putText(frame, text, (215, 390), cv2.FONT_HERSHEY_SIMPLEX, 3.0, (30, 30, 30), 7)
+        return frame
+
+    def test_a_character_the_box_left_out_is_read(
+        self, models: Models, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The detector boxes ``NW2529`` only; a cut a little wider shows the ``A``."""
+        frame = self.printed_plate("ANW2529")
+        short = np.array([[298, 318], [800, 318], [800, 402], [298, 402]], dtype=np.float32)
+        monkeypatch.setattr(models.locator, "find", lambda *args, **kwargs: [Candidate(short, 0.9)])
+        reader = PlateReader(RecognitionConfig(region="us"), models)
+        result = reader.read([frame])
+        assert (result.text, result.accepted) == ("ANW2529", True)
+
+    @pytest.mark.parametrize(
+        ("text", "confidences", "extends"),
+        [
+            ("ANW2529", (0.95, *[0.99] * 6), True),
+            ("NW25291", (*[0.99] * 6, 0.97), True),
+            ("YBW231", (*[0.99] * 5, 0.89), False),  # a bolt read weakly beyond the plate
+            ("NW2529", (0.99,) * 6, False),  # the same text
+            ("MW2529X", (0.99,) * 7, False),  # different, not longer
+        ],
+    )
+    def test_only_confident_characters_beyond_the_text_extend_it(
+        self, text: str, confidences: tuple[float, ...], extends: bool
+    ) -> None:
+        short = "YBW23" if text.startswith("YBW") else "NW2529"
+        wide = Reading(text, "us", confidences, 0.0, True)
+        assert _extends(wide, short, 0.93) is extends
 
 
 class TestBadInput:
