@@ -165,6 +165,29 @@ class TestCreditsAndFailures:
         assert credit.amount == -100
         assert answer.quote.total == sum(item.amount for item in due) - 100 > 0
 
+    def test_a_credit_is_held_by_its_passage_and_given_back_when_voided(self) -> None:
+        credits = Credits()
+        paid = Credit(UUID(int=7), 500, AT + timedelta(minutes=5))
+        credits.add(PLATE, paid)
+        first, second, third = uuid7(AT), uuid7(AT), uuid7(AT)
+        assert credits.take(PLATE, AT, first) == paid
+        assert credits.take(PLATE, AT, second) is None  # held by the first passage
+        assert credits.take(PLATE, AT, first) == paid  # its lookup asked again
+        credits.give_back(first)  # the vehicle backed away
+        assert credits.take(PLATE, AT, second) == paid
+        credits.spend(second)  # the vehicle passed
+        credits.give_back(second)
+        assert credits.take(PLATE, AT, third) is None
+
+    def test_a_passage_read_again_as_another_plate_gives_the_credit_back(self) -> None:
+        credits = Credits()
+        paid = Credit(UUID(int=7), 500, AT + timedelta(minutes=5))
+        credits.add(PLATE, paid)
+        first = uuid7(AT)
+        assert credits.take(PLATE, AT, first) == paid
+        assert credits.take("皖B99999", AT, first) is None
+        assert credits.take(PLATE, AT, uuid7(AT)) == paid
+
     def test_blacklist_wins_over_an_account(self, tmp_path: Path) -> None:
         from edge.store import ListEntry
 

@@ -258,7 +258,7 @@ class TestLookups:
         credits = Credits()
         now = datetime.now(UTC)
         credits.add(PLATE, Credit(uuid7(), 500, now))
-        assert credits.take(PLATE, now + timedelta(seconds=1)) is None
+        assert credits.take(PLATE, now + timedelta(seconds=1), uuid7()) is None
 
     def test_whitelisted_plate_passes_free(self, tmp_path: Path) -> None:
         lane = exit_lane(tmp_path)
@@ -463,6 +463,33 @@ class TestRecovery:
         assert len(lane.gateway.orders("paid")) == 1
         assert lane.gateway.kept() == 2000
         assert lane.events("passage_recovered")[0].detail["why"] == "restart"
+
+    def test_credit_of_a_vehicle_that_backed_away_covers_its_return(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, faults=GatewayFaults())
+        pending = seed_pending_payment(tmp_path / "site.db", lane.gateway, amount=2000)
+        lane.devices.loops.set(arming=False)
+
+        def voided(lane: FakeLane) -> list[TransactionRecord]:
+            return [r for r in lane.latest() if r.status == "voided" and r.id != pending]
+
+        async def backs_away_and_returns(lane: FakeLane) -> None:
+            await lane.arrive()
+            await lane.settle(barrier_is(lane, Position.UP), "barrier up")
+            lane.devices.loops.set(arming=False)  # backs away instead of driving through
+            await lane.settle(lambda: bool(voided(lane)), "passage voided")
+            await lane.settle(barrier_is(lane, Position.DOWN), "barrier down")
+            await one_vehicle(lane)
+
+        run(lane, backs_away_and_returns)
+        (backed_away,) = voided(lane)
+        passed = [r for r in lane.latest() if r.status == "passed"]
+        assert len(passed) == 1
+        for record in (backed_away, passed[0]):
+            assert record.fee_total == 0
+            assert record.fee_items[-1].label.startswith(
+                f"paid before a lane restart (txn {pending}"
+            )
+        assert lane.gateway.orders("paid") == lane.gateway.orders()  # nothing else was asked
 
     def test_unpaid_interrupted_passage_is_voided_and_its_order_closed(
         self, tmp_path: Path

@@ -73,17 +73,42 @@ class Credit:
 
 
 class Credits:
-    """Payments to deduct from a plate's next fee, each valid until a deadline."""
+    """Payments to deduct from a plate's next fee, each valid until a deadline.
+
+    A credit deducted from a passage is held by that passage until it ends: one
+    that passed (or went through anyway) has spent it; one voided (the vehicle
+    backed away) gives it back to the plate, so the vehicle's next passage is
+    not charged in full for what it had already paid.
+    """
 
     def __init__(self) -> None:
         self._by_plate: dict[str, Credit] = {}
+        self._held: dict[UUID, tuple[str, Credit]] = {}
 
     def add(self, plate: str, credit: Credit) -> None:
         self._by_plate[plate_key(plate)] = credit
 
-    def take(self, plate: str, at: datetime) -> Credit | None:
-        credit = self._by_plate.pop(plate_key(plate), None)
-        return credit if credit is not None and at <= credit.until else None
+    def take(self, plate: str, at: datetime, txn_id: UUID) -> Credit | None:
+        """The plate's credit, now held by ``txn_id`` (the same one when it asks again)."""
+        key = plate_key(plate)
+        held = self._held.get(txn_id)
+        if held is not None and held[0] != key:
+            self.give_back(txn_id)  # the passage's plate was read again, differently
+            held = None
+        if held is None:
+            credit = self._by_plate.pop(key, None)
+            if credit is None:
+                return None
+            held = self._held[txn_id] = (key, credit)
+        return held[1] if at <= held[1].until else None
+
+    def spend(self, txn_id: UUID) -> None:
+        self._held.pop(txn_id, None)
+
+    def give_back(self, txn_id: UUID) -> None:
+        held = self._held.pop(txn_id, None)
+        if held is not None:
+            self._by_plate.setdefault(*held)
 
 
 class VehicleLookup:
@@ -120,7 +145,9 @@ class VehicleLookup:
             return VehicleChecked(txn_id, listing, open_entry)
         entry = self.entries.find(plate) if self.kind is not LaneKind.OPEN_PLAZA else None
         vehicle_class = entry.vehicle_class if entry and entry.vehicle_class else DEFAULT_CLASS
-        fee = self._quote(plate, at, entry, vehicle_class, listing)
+        fee = self._with_credit(
+            txn_id, plate, at, self._quote(plate, at, entry, vehicle_class, listing)
+        )
         open_entry = None
         if entry is not None:
             open_entry = OpenEntry(entry.txn_id, entry.at, entry.plaza_id, entry.lane_id)
@@ -167,8 +194,15 @@ class VehicleLookup:
             )
             if account is not None and account.balance >= discounted.total:
                 fee = discounted
-        credit = self.credits.take(plate, at)
-        if credit is None or fee.total == 0:
+        return fee
+
+    def _with_credit(self, txn_id: UUID, plate: str, at: datetime, fee: Fee) -> Fee:
+        """``fee`` less what the plate paid before a restart, if it did."""
+        credit = self.credits.take(plate, at, txn_id)
+        if credit is None:
+            return fee
+        if fee.total == 0:
+            self.credits.give_back(txn_id)
             return fee
         deducted = min(fee.total, credit.amount)
         paid = FeeItem(f"{PAID_BEFORE_RESTART} (txn {credit.txn_id})", -deducted)
