@@ -262,6 +262,8 @@ class PlateReader:
         text = best.reading.text
         if corners is None or len(text) >= self._longest:
             return best
+        if self.config.region == "cn" and _clearly_blue(best.line.image):
+            return best  # a blue plate has seven characters: the read is all of it
         quad = expand(corners, WIDER_CHARS / len(text), MARGINS[0][1])
         line = replace(best.line, image=self._cut(image, quad), quad=as_quad(quad))
         # Without the province views: a Chinese read missing its province is
@@ -494,6 +496,24 @@ def _province_views(left: Image) -> list[Image]:
 
     grey = cv2.cvtColor(cv2.cvtColor(left, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     return [left, np.asarray(grey, dtype=np.uint8)]
+
+
+#: Share of a plate's pixels that must be saturated blue (and how many times
+#: its saturated green share) for it to count as a Chinese blue plate.
+BLUE_SHARE = 0.25
+BLUE_OVER_GREEN = 1.5
+
+
+def _clearly_blue(image: Image) -> bool:
+    """A plate whose background is saturated blue, not green (new-energy plates
+    are green, with eight characters). Grey or dim plates are not clearly blue."""
+    import cv2
+
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    hue, saturated = hsv[..., 0], hsv[..., 1] > 70
+    blue = float((saturated & (hue >= 95) & (hue <= 130)).mean())
+    green = float((saturated & (hue >= 35) & (hue <= 90)).mean())
+    return blue >= BLUE_SHARE and blue >= BLUE_OVER_GREEN * green
 
 
 def _pad(image: Image) -> Image:

@@ -14,7 +14,16 @@ from edge.cli import main
 from models.config import RecognitionConfig
 from models.image import ImageError, equalise, load_image, to_bgr8
 from models.locate import Candidate
-from models.reader import Models, PlateReader, _extends, _has_digit, _key, _Line, _Scored
+from models.reader import (
+    Models,
+    PlateReader,
+    _clearly_blue,
+    _extends,
+    _has_digit,
+    _key,
+    _Line,
+    _Scored,
+)
 from models.recognise import line_width
 from models.rerank import Reading
 from models.runtime import REC_MODEL, ModelLoadError, load_session, model_dir
@@ -171,6 +180,25 @@ class TestWiderLook:
         reader = PlateReader(RecognitionConfig(region="us"), models)
         result = reader.read([frame])
         assert (result.text, result.accepted) == ("ANW2529", True)
+
+    @pytest.mark.parametrize(
+        ("name", "blue"), [("ccpd_0bfc3934f7fc.jpg", True), ("ccpdg_882e80a49884.jpg", False)]
+    )
+    def test_a_chinese_blue_plate_is_told_from_a_green_one(
+        self, reader: PlateReader, name: str, blue: bool
+    ) -> None:
+        """Blue plates have seven characters: a seven-character read of one needs no wider look."""
+        crop = reader.read([load_image(DATA / name)]).crop
+        assert crop is not None
+        assert _clearly_blue(crop) is blue
+
+    @pytest.mark.parametrize(
+        ("bgr", "blue"), [((180, 60, 20), True), ((60, 170, 40), False), ((128, 128, 128), False)]
+    )
+    def test_only_a_saturated_blue_is_clearly_blue(
+        self, bgr: tuple[int, int, int], blue: bool
+    ) -> None:
+        assert _clearly_blue(np.full((40, 120, 3), bgr, dtype=np.uint8)) is blue
 
     @pytest.mark.parametrize(
         ("text", "confidences", "extends"),
