@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.band import strip_left_band
+from models.colour import background
 from models.config import RecognitionConfig
 from models.ctc import FloatArray, Folded
 from models.grammar import PROVINCES, grammar_for
@@ -35,6 +36,8 @@ PROVINCE_SHARE_OF_WIDTH = 0.32
 #: detected line: the default first, then tighter and looser ones. The
 #: horizontal margin stays the same so the cuts' timesteps line up.
 MARGINS = ((0.02, 0.08), (0.02, 0.03), (0.02, 0.16))
+#: Chinese plate colours that carry seven characters (green ones carry eight).
+SEVEN_CHARACTER_COLOURS = frozenset({"blue", "yellow"})
 #: How far past each end of an accepted line (in characters of its text) a
 #: second cut looks for characters the detector's box left out.
 WIDER_CHARS = 0.7
@@ -262,8 +265,8 @@ class PlateReader:
         text = best.reading.text
         if corners is None or len(text) >= self._longest:
             return best
-        if self.config.region == "cn" and _clearly_blue(best.line.image):
-            return best  # a blue plate has seven characters: the read is all of it
+        if self.config.region == "cn" and background(best.line.image) in SEVEN_CHARACTER_COLOURS:
+            return best  # blue and yellow plates have seven characters: the read is all of it
         quad = expand(corners, WIDER_CHARS / len(text), MARGINS[0][1])
         line = replace(best.line, image=self._cut(image, quad), quad=as_quad(quad))
         # Without the province views: a Chinese read missing its province is
@@ -406,10 +409,13 @@ class PlateReader:
         if not accepted:
             reason = f"confidence {best.confidence:.2f} below threshold {cfg.threshold:.2f}"
         r = best.reading
+        plate_type = r.plate_type
+        if plate_type == "cn_blue" and background(best.line.image) == "yellow":
+            plate_type = "cn_yellow"
         return PlateRead(
             text=r.text,
             region=cfg.region,
-            plate_type=r.plate_type,
+            plate_type=plate_type,
             char_confidences=r.char_conf,
             confidence=best.confidence,
             accepted=accepted,
@@ -496,24 +502,6 @@ def _province_views(left: Image) -> list[Image]:
 
     grey = cv2.cvtColor(cv2.cvtColor(left, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     return [left, np.asarray(grey, dtype=np.uint8)]
-
-
-#: Share of a plate's pixels that must be saturated blue (and how many times
-#: its saturated green share) for it to count as a Chinese blue plate.
-BLUE_SHARE = 0.25
-BLUE_OVER_GREEN = 1.5
-
-
-def _clearly_blue(image: Image) -> bool:
-    """A plate whose background is saturated blue, not green (new-energy plates
-    are green, with eight characters). Grey or dim plates are not clearly blue."""
-    import cv2
-
-    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
-    hue, saturated = hsv[..., 0], hsv[..., 1] > 70
-    blue = float((saturated & (hue >= 95) & (hue <= 130)).mean())
-    green = float((saturated & (hue >= 35) & (hue <= 90)).mean())
-    return blue >= BLUE_SHARE and blue >= BLUE_OVER_GREEN * green
 
 
 def _pad(image: Image) -> Image:
