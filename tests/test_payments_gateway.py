@@ -194,7 +194,8 @@ class TestCallbacks:
             order_id = order_id_for(req.txn_id)
             assert isinstance(rig.qr.pay(req, window_s=0.05), Declined)
             rig.control.post("/_sim/pay", {"order_id": order_id, "late": True})
-            wait_for(lambda: bool(rig.sim.state()["refunds"]), "the refund")
+            # The receiver answers the callback once it has refunded and told the lane.
+            wait_for(lambda: bool(rig.sim.state()["callbacks"]), "the callback answered")
             (refund,) = rig.sim.state()["refunds"]
             assert refund["refund_id"] == refund_id_for(order_id, req.txn_id)
             assert refund["amount"] == 800
