@@ -175,7 +175,7 @@ class TestWiderLook:
 
     @staticmethod
     def printed_plate(text: str) -> np.ndarray:
-        """A frame with a large printed plate; ``text`` runs from x≈215 to x≈20 px a character."""
+        """A frame with a large printed plate; ``text`` starts at x≈215, some 70 px a character."""
         frame = np.full((720, 1000, 3), 90, dtype=np.uint8)
         cv2.rectangle(frame, (180, 300), (820, 420), (235, 235, 235), -1)
         cv2.putText(frame, text, (215, 390), cv2.FONT_HERSHEY_SIMPLEX, 3.0, (30, 30, 30), 7)
@@ -210,7 +210,7 @@ class TestWiderLook:
             ("NW25291", (*[0.99] * 6, 0.97), True),
             ("YBW231", (*[0.99] * 5, 0.89), False),  # a bolt read weakly beyond the plate
             ("NW2529", (0.99,) * 6, False),  # the same text
-            ("MW2529X", (0.99,) * 7, False),  # different, not longer
+            ("MW2529X", (0.99,) * 7, False),  # longer, but without the text
         ],
     )
     def test_only_confident_characters_beyond_the_text_extend_it(
