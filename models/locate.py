@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from models.rectify import Box, Points, bounds, order_corners, shared_area
+from models.rectify import Box, Points, area, bounds, order_corners, shared_area
 from models.runtime import load_session
 
 BIN_THRESHOLD = 0.3
@@ -153,11 +153,11 @@ class Locator:
 def _same_line(quad: Points, box: Box) -> bool:
     """Whether ``quad`` is the line in ``box`` seen again: it covers most of the
     box and is about as tall."""
-    x0, y0, x1, y1 = box
     seen = bounds(quad)
+    height, seen_height = box[3] - box[1], seen[3] - seen[1]
     low, high = SAME_LINE_HEIGHT
-    return shared_area(seen, box) >= SAME_LINE_COVER * (x1 - x0) * (y1 - y0) and (
-        low * (y1 - y0) <= seen[3] - seen[1] <= high * (y1 - y0)
+    return shared_area(seen, box) >= SAME_LINE_COVER * area(box) and (
+        low * height <= seen_height <= high * height
     )
 
 

@@ -24,7 +24,7 @@ from models.grammar import PROVINCES, grammar_for
 from models.image import equalise, to_bgr8
 from models.locate import Locator
 from models.recognise import Image, Recogniser, line_width, split_rows
-from models.rectify import Box, Points, as_quad, bounds, expand, order_corners, shared_area, warp
+from models.rectify import Points, area, as_quad, bounds, expand, order_corners, shared_area, warp
 from models.rerank import Reading, alphabet_for, margin_factor, rank
 from models.result import PlateRead, Quad, unreadable
 from models.runtime import DET_MODEL, REC_MODEL, model_dir
@@ -271,10 +271,7 @@ class PlateReader:
         line = replace(best.line, image=self._cut(image, quad), quad=as_quad(quad))
         # Without the province views: a Chinese read missing its province is
         # forced into the province slot and is not confident to begin with.
-        (out,) = self.models.recogniser.read(
-            [line.image], [line_width(line.image, stretch=SCENE_STRETCH)]
-        )
-        folded = self.models.recogniser.vocabulary.fold(out.probs, self.alphabet)
+        ((folded, _),) = self._recognise([line], province=False)
         wide = self._score(line, folded, None)
         if wide is None or not _extends(wide.reading, text, self.config.threshold):
             return best
@@ -354,33 +351,35 @@ class PlateReader:
         has_digit = _has_digit(top.text, self.config.region)
         return _Scored(top, top.min_conf * factor, line, found, has_digit)
 
-    def _recognise(self, lines: list[_Line]) -> list[tuple[Folded, dict[str, float] | None]]:
+    def _recognise(
+        self, lines: list[_Line], *, province: bool = True
+    ) -> list[tuple[Folded, dict[str, float] | None]]:
         """Read every line (both rows of a two-row plate, and in China the
-        province part) in one batch of the recogniser."""
+        province part unless ``province`` is False) in one batch of the recogniser."""
         images: list[Image] = []
         widths: list[int] = []
-        parts: list[tuple[int, int, int]] = []  # first row, rows, province image (-1: none)
+        parts: list[tuple[int, int, int]] = []  # first row, rows, first province view (-1: none)
         for line in lines:
             rows = list(split_rows(line.image, 0.4)) if line.two_rows else [line.image]
             start = len(images)
             images += rows
             stretch = SCENE_STRETCH if line.scene else 1.0
             widths += [line_width(row, stretch=stretch) for row in rows]
-            province = -1
-            if self.config.region == "cn":
-                province = len(images)
+            views = -1
+            if province and self.config.region == "cn":
+                views = len(images)
                 lefts = _province_views(self._province_part(line.image, line.two_rows))
                 images += lefts
                 widths += [line_width(left, minimum=16) for left in lefts]
-            parts.append((start, len(rows), province))
+            parts.append((start, len(rows), views))
         outs = [o.probs for o in self.models.recogniser.read(images, widths)]
         vocabulary = self.models.recogniser.vocabulary
         result: list[tuple[Folded, dict[str, float] | None]] = []
-        for start, count, province in parts:
+        for start, count, views in parts:
             probs = np.concatenate(outs[start : start + count])
             evidence = None
-            if province >= 0:
-                evidence = self._province_evidence(outs[province : province + PROVINCE_VIEWS])
+            if views >= 0:
+                evidence = self._province_evidence(outs[views : views + PROVINCE_VIEWS])
             result.append((vocabulary.fold(probs, self.alphabet), evidence))
         return result
 
@@ -453,12 +452,8 @@ def _same_place(a: Points | None, b: Points) -> bool:
         return False
     box_a, box_b = bounds(a), bounds(b)
     shared = shared_area(box_a, box_b)
-    union = _area(box_a) + _area(box_b) - shared
+    union = area(box_a) + area(box_b) - shared
     return union > 0 and shared / union >= SAME_PLACE_IOU
-
-
-def _area(box: Box) -> float:
-    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _has_digit(text: str, region: str) -> bool:

@@ -59,3 +59,7 @@ def bounds(points: Points) -> Box:
 def shared_area(a: Box, b: Box) -> float:
     """The area two axis-aligned boxes have in common."""
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def area(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
