@@ -13,6 +13,7 @@ import pytest
 from edge.cli import main
 from models.colour import background
 from models.config import RecognitionConfig
+from models.ctc import Folded
 from models.image import ImageError, equalise, load_image, to_bgr8
 from models.locate import Candidate
 from models.reader import (
@@ -22,6 +23,7 @@ from models.reader import (
     _has_digit,
     _key,
     _Line,
+    _province_sure,
     _Scored,
 )
 from models.recognise import line_width
@@ -221,6 +223,63 @@ class TestWiderLook:
         assert _extends(wide, short, 0.93) is extends
 
 
+class TestProvincePart:
+    """The plate's left part is read apart only when the line is unsure of its province."""
+
+    @staticmethod
+    def scored(text: str, peaks: dict[str, float], in_grammar: bool = True) -> _Scored:
+        alphabet = ("A", "B", "皖", "陕")
+        probs = np.zeros((3, len(alphabet)), dtype=np.float32)
+        for ch, p in peaks.items():
+            probs[0, alphabet.index(ch)] = p
+        folded = Folded(alphabet, probs, np.ones(3, dtype=np.float32))
+        line = _Line(np.zeros((8, 8, 3), dtype=np.uint8), None, 8.0)
+        reading = Reading(text, "cn_blue", (0.99,) * len(text), 0.0, in_grammar)
+        return _Scored(reading, 0.99, line, 0.99, True, folded)
+
+    @pytest.mark.parametrize(
+        ("text", "peaks", "in_grammar", "sure"),
+        [
+            ("皖AB", {"皖": 0.9, "陕": 0.05}, True, True),
+            ("皖AB", {"皖": 0.5, "陕": 0.05}, True, False),  # too little on its province
+            ("皖AB", {"皖": 0.3, "陕": 0.85}, True, False),  # sure of another province
+            ("ABA", {}, True, True),  # no province slot to be sure of
+            ("皖AB", {"皖": 0.1}, False, True),  # off the grammar: no province slot
+        ],
+    )
+    def test_sure_of_its_province(
+        self, text: str, peaks: dict[str, float], in_grammar: bool, sure: bool
+    ) -> None:
+        assert _province_sure(self.scored(text, peaks, in_grammar)) is sure
+
+    @pytest.mark.parametrize(
+        ("name", "crop", "parts_read"),
+        [("cn_019d088c29af.jpg", True, 0), ("ccpd_0bfc3934f7fc.jpg", False, 1)],
+    )
+    def test_left_part_is_read_only_for_an_unsure_province(
+        self,
+        models: Models,
+        monkeypatch: pytest.MonkeyPatch,
+        name: str,
+        crop: bool,
+        parts_read: int,
+    ) -> None:
+        """The LPRNet crop reads its province clearly; the CCPD plate, small in
+        its frame, needs its left part read apart to be sure of 皖."""
+        reader = PlateReader(RecognitionConfig(region="cn"), models)
+        calls: list[int] = []
+        evidence = reader._province_evidence
+
+        def spy(parts: list[np.ndarray]) -> dict[str, float]:
+            calls.append(len(parts))
+            return evidence(parts)
+
+        monkeypatch.setattr(reader, "_province_evidence", spy)
+        result = reader.read([load_image(DATA / name)], crops=crop)
+        assert (result.text, result.accepted) == (LABELS[name], True)
+        assert len(calls) == parts_read
+
+
 class TestBadInput:
     """Bad images give a clear result or a clear error."""
 
@@ -384,7 +443,8 @@ class TestLineRanking:
     def scored(text: str, found: float, height: float, region: str = "us") -> _Scored:
         line = _Line(np.zeros((8, 8, 3), dtype=np.uint8), None, height, scene=True)
         reading = Reading(text, region, (found,) * len(text), 0.0, in_grammar=True)
-        return _Scored(reading, found, line, found, _has_digit(text, region))
+        folded = Folded(("A",), np.zeros((1, 1), dtype=np.float32), np.ones(1, dtype=np.float32))
+        return _Scored(reading, found, line, found, _has_digit(text, region), folded)
 
     def test_line_with_a_digit_beats_larger_lettering(self) -> None:
         truck_name = self.scored("PENSKE", 0.9, height=80.0)
