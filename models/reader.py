@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.band import strip_left_band
-from models.colour import background
+from models.colour import background, plate_corners
 from models.config import RecognitionConfig
 from models.ctc import Folded
 from models.grammar import PROVINCES, grammar_for
@@ -32,6 +32,9 @@ from models.vote import fuse
 
 #: Share of a Chinese plate's width holding the province and the city letter.
 PROVINCE_SHARE_OF_WIDTH = 0.32
+#: Rows of a Chinese plate's coloured background that hold its characters
+#: (90 mm characters, 20 mm of background above and below them).
+CHARACTER_ROWS = (0.15, 0.85)
 #: Margins (share of width, share of height, each side) of the cuts of a
 #: detected line: the default first, then tighter and looser ones. The
 #: horizontal margin stays the same so the cuts' timesteps line up.
@@ -296,7 +299,7 @@ class PlateReader:
         voted = self._vote(line, folds, None)
         if voted is None or _province_sure(voted):
             return voted
-        parts = [self._province_part(cut, False) for cut in cuts]
+        parts = [_province_part(replace(line, image=cut)) for cut in cuts]
         return self._vote(line, folds, self._province_evidence(parts)) or voted
 
     def _vote(
@@ -333,7 +336,7 @@ class PlateReader:
         best = max(scored, key=lambda s: _key(s, tallest))
         if _province_sure(best):
             return best
-        part = self._province_part(best.line.image, best.line.two_rows)
+        part = _province_part(best.line)
         return self._score(best.line, best.folded, self._province_evidence([part])) or best
 
     def _score(
@@ -385,11 +388,6 @@ class PlateReader:
             vocabulary.fold(np.concatenate(outs[start : start + count]), self.alphabet)
             for start, count in parts
         ]
-
-    @staticmethod
-    def _province_part(image: Image, two_rows: bool) -> Image:
-        top = split_rows(image, 0.4)[0] if two_rows else image
-        return top[:, : max(2, int(top.shape[1] * PROVINCE_SHARE_OF_WIDTH))]
 
     def _province_evidence(self, parts: list[Image]) -> dict[str, float]:
         """Province probabilities from reading the plate's left part alone.
@@ -520,6 +518,27 @@ def _province_sure(scored: _Scored) -> bool:
     peaks = _province_peaks(scored.folded)
     top = max(peaks, key=lambda p: peaks[p])
     return top == reading.text[0] and peaks[top] >= PROVINCE_SURE
+
+
+def _province_part(line: _Line) -> Image:
+    """The left part of a Chinese plate: its province character and city letter.
+
+    In a scene the line's cut is the detector's box around the characters; the
+    plate's coloured background, where it shows, gives the plate's own edges,
+    and the part is cut from the plate rectified to them, to the rows of its
+    characters. Measured on the 250 LPRNet crops pasted at random angles
+    (±18°) and shears into CCPD frames (two draws): 9 to 10 more provinces
+    read right, 25 and 35 more plates accepted; one more accepted read was
+    wrong in each, a D read as 0 that the unsure province had kept back.
+    """
+    image = line.image
+    if line.two_rows:
+        image = split_rows(image, 0.4)[0]
+    elif line.scene and (corners := plate_corners(image)) is not None:
+        plate = warp(image, corners)
+        top, bottom = (round(plate.shape[0] * share) for share in CHARACTER_ROWS)
+        image = plate[top : max(bottom, top + 2)]
+    return image[:, : max(2, int(image.shape[1] * PROVINCE_SHARE_OF_WIDTH))]
 
 
 def _province_views(left: Image) -> list[Image]:

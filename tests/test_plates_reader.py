@@ -252,6 +252,15 @@ class TestProvincePart:
     ) -> None:
         assert _province_sure(self.scored(text, peaks, in_grammar)) is sure
 
+    def test_a_tilted_plates_province_is_cut_from_the_plate_itself(
+        self, reader: PlateReader
+    ) -> None:
+        """The detector's box of this plate is turned less than the plate: the
+        province part cut from that box reads 皖 at 0.27, the part cut from the
+        plate's own blue background at 0.97."""
+        result = reader.read([load_image(DATA.parent / "plates_tilted" / "ccpd_ffe51c0d4c30.jpg")])
+        assert (result.text, result.accepted) == ("皖A099Q5", True)
+
     @pytest.mark.parametrize(
         ("name", "crop", "parts_read"),
         [("cn_019d088c29af.jpg", True, 0), ("ccpd_0bfc3934f7fc.jpg", False, 1)],
