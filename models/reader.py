@@ -33,8 +33,10 @@ from models.vote import fuse
 #: Share of a Chinese plate's width holding the province and the city letter.
 PROVINCE_SHARE_OF_WIDTH = 0.32
 #: Rows of a Chinese plate's coloured background that hold its characters
-#: (90 mm characters, 20 mm of background above and below them).
+#: (90 mm characters, 20 mm of background above and below them) ...
 CHARACTER_ROWS = (0.15, 0.85)
+#: ... and the rows read as its line, with some background as margin.
+PLATE_ROWS = (0.1, 0.9)
 #: Margins (share of width, share of height, each side) of the cuts of a
 #: detected line: the default first, then tighter and looser ones. The
 #: horizontal margin stays the same so the cuts' timesteps line up.
@@ -250,7 +252,33 @@ class PlateReader:
             other = self._read_cuts(image, best.line, closer)
             if other is not None and other.confidence > refined.confidence:
                 refined = other
+        if self.config.region == "cn" and refined.confidence < self.config.threshold:
+            refined = self._read_plate(refined)
         return refined
+
+    def _read_plate(self, best: _Scored) -> _Scored:
+        """``best``, or the read of its plate cut to the plate's coloured
+        background when that read is more confident.
+
+        On a Chinese plate seen at an angle the detector's box runs along the
+        characters, tilted or sheared against the plate; its coloured
+        background shows the plate's own edges. Measured on the 250 LPRNet
+        crops pasted at random angles (±18°) and shears into CCPD frames (two
+        draws, after the province part was cut the same way): 5 and 0 more
+        plates read right, 10 and 16 more accepted, none more accepted wrongly.
+        """
+        corners = plate_corners(best.line.image)
+        if corners is None:
+            return best
+        plate = warp(best.line.image, corners)
+        top, bottom = (round(plate.shape[0] * share) for share in PLATE_ROWS)
+        line = replace(best.line, image=plate[top : max(bottom, top + 2)])
+        (folded,) = self._recognise([line])
+        read = self._score(line, folded)
+        if read is None:
+            return best
+        read = self._with_province(read)
+        return read if read.confidence > best.confidence else best
 
     def _look_wider(self, image: Image, best: _Scored) -> _Scored:
         """``best``, or the read of a wider cut when that shows ``best`` was cut short.
@@ -333,11 +361,15 @@ class PlateReader:
         tallest = max((s.line.height for s in scored if s.reading.in_grammar), default=0.0)
         if not scored:
             return None
-        best = max(scored, key=lambda s: _key(s, tallest))
-        if _province_sure(best):
-            return best
-        part = _province_part(best.line)
-        return self._score(best.line, best.folded, self._province_evidence([part])) or best
+        return self._with_province(max(scored, key=lambda s: _key(s, tallest)))
+
+    def _with_province(self, scored: _Scored) -> _Scored:
+        """``scored``, scored again with its left part read apart when it is
+        unsure of its province (see ``_province_sure``)."""
+        if _province_sure(scored):
+            return scored
+        evidence = self._province_evidence([_province_part(scored.line)])
+        return self._score(scored.line, scored.folded, evidence) or scored
 
     def _score(
         self, line: _Line, folded: Folded, evidence: dict[str, float] | None = None
