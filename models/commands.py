@@ -1,4 +1,4 @@
-"""``lanewarden plates read`` and ``lanewarden bench plates``."""
+"""``lanewarden plates read``, ``lanewarden plates scenes`` and ``lanewarden bench plates``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,26 @@ def register(groups: Groups) -> None:
     read.add_argument("--crop", action="store_true", help="the images are plate crops")
     read.add_argument("--json", action="store_true", help="print one JSON object per image")
     read.set_defaults(func=run_read)
+
+    scenes = groups.group("plates").add_parser(
+        "scenes",
+        help="make full frames of plates seen at an angle from crops and frames",
+        description="Paste each labelled plate crop of CROPS, turned (up to 18 degrees) and "
+        "sheared at random, over the labelled plate of a frame of FRAMES drawn at random (that "
+        "plate blurred away), and write the frames with a labels.csv holding each pasted "
+        "plate's box into a new set folder under OUT, which `lanewarden bench plates OUT` "
+        "reads. The crops' file names (and so their regions) are kept.",
+    )
+    scenes.add_argument("crops", type=Path, metavar="CROPS", help="folder of crops with labels.csv")
+    scenes.add_argument(
+        "frames",
+        type=Path,
+        metavar="FRAMES",
+        help="folder of full frames with labels.csv and boxes",
+    )
+    scenes.add_argument("out", type=Path, metavar="OUT", help="folder to write the set under")
+    scenes.add_argument("--seed", type=int, default=0, help="random draw (default 0)")
+    scenes.set_defaults(func=run_scenes)
 
     bench = groups.group("bench").add_parser(
         "plates",
@@ -91,6 +111,19 @@ def run_read(args: argparse.Namespace) -> int:
                 + ("  [leaned on local province]" if result.province_prior_used else "")
             )
     return 1 if failed else 0
+
+
+def run_scenes(args: argparse.Namespace) -> int:
+    from models.image import ImageError
+    from models.scenes import SceneError, write_set
+
+    try:
+        count, folder = write_set(args.crops, args.frames, args.out, args.seed)
+    except (SceneError, ImageError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"{count} frames written to {folder}")
+    return 0
 
 
 def _box(quad: object) -> str:

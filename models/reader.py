@@ -262,10 +262,9 @@ class PlateReader:
 
         On a Chinese plate seen at an angle the detector's box runs along the
         characters, tilted or sheared against the plate; its coloured
-        background shows the plate's own edges. Measured on the 250 LPRNet
-        crops pasted at random angles (±18°) and shears into CCPD frames (two
-        draws, after the province part was cut the same way): 5 and 0 more
-        plates read right, 10 and 16 more accepted, none more accepted wrongly.
+        background shows the plate's own edges. On the scenes of
+        ``_province_part`` exact went on to 0.912 and 0.928, coverage to 0.73
+        and 0.74, with no more accepted reads wrong.
         """
         corners = plate_corners(best.line.image)
         if corners is None:
@@ -558,10 +557,11 @@ def _province_part(line: _Line) -> Image:
     In a scene the line's cut is the detector's box around the characters; the
     plate's coloured background, where it shows, gives the plate's own edges,
     and the part is cut from the plate rectified to them, to the rows of its
-    characters. Measured on the 250 LPRNet crops pasted at random angles
-    (±18°) and shears into CCPD frames (two draws): 9 to 10 more provinces
-    read right, 25 and 35 more plates accepted; one more accepted read was
-    wrong in each, a D read as 0 that the unsure province had kept back.
+    characters. On the LPRNet crops pasted into the CCPD frames at an angle
+    (``lanewarden plates scenes``, seeds 0 and 1) exact went from 0.872 and
+    0.892 to 0.908 and 0.908, coverage from 0.54 and 0.55 to 0.69 and 0.66;
+    one accepted read was wrong (a D read as 0, which the unsure province had
+    kept back before).
     """
     image = line.image
     if line.two_rows:
