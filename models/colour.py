@@ -40,7 +40,10 @@ MIN_PLATE_ASPECT = 1.5
 
 def background(image: npt.NDArray[np.uint8]) -> Colour | None:
     """The plate's colour when one clearly dominates; None for grey, dim or mixed images."""
-    masks = _masks(image)
+    return _dominant(_masks(_hsv(image)))
+
+
+def _dominant(masks: dict[Colour, npt.NDArray[np.bool_]]) -> Colour | None:
     shares = {colour: float(mask.mean()) for colour, mask in masks.items()}
     top = max(shares, key=lambda c: shares[c])
     runner_up = max(share for colour, share in shares.items() if colour != top)
@@ -57,11 +60,12 @@ def plate_corners(image: npt.NDArray[np.uint8]) -> Points | None:
     the characters; the background follows the plate's own edges. None when
     no colour dominates, or its largest region is too small or not plate-shaped.
     """
-    colour = background(image)
+    hsv = _hsv(image)
+    masks = _masks(hsv)
+    colour = _dominant(masks)
     if colour is None:
         return None
-    bright = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)[..., 2] >= MIN_PLATE_VALUE
-    mask = (_masks(image)[colour] & bright).astype(np.uint8) * 255
+    mask = (masks[colour] & (hsv[..., 2] >= MIN_PLATE_VALUE)).astype(np.uint8) * 255
     size = max(3, image.shape[0] // 8) | 1  # joins background split by the characters' strokes
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
     mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel), dtype=np.uint8)
@@ -78,9 +82,12 @@ def plate_corners(image: npt.NDArray[np.uint8]) -> Points | None:
     return corners
 
 
-def _masks(image: npt.NDArray[np.uint8]) -> dict[Colour, npt.NDArray[np.bool_]]:
-    """Each plate colour's saturated pixels."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+def _hsv(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2HSV), dtype=np.uint8)
+
+
+def _masks(hsv: npt.NDArray[np.uint8]) -> dict[Colour, npt.NDArray[np.bool_]]:
+    """Each plate colour's saturated pixels in an HSV image."""
     hue, saturated = hsv[..., 0], hsv[..., 1] > MIN_SATURATION
     return {
         colour: saturated & (hue >= low) & (hue <= high) for colour, (low, high) in HUES.items()

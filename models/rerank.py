@@ -68,7 +68,8 @@ def rank(
     """Candidate readings, best first; empty only when the line has no timesteps.
 
     ``province_evidence`` holds province probabilities from a separate read of
-    the plate's left part; ``province`` names the lane's local province. Both
+    the plate's left part (or, when the line is sure of its province, the
+    line's own); ``province`` names the lane's local province. Both
     weigh the first slot of templates that start with a province, and set that
     character's confidence (Bayes with ``province_share`` as the local prior).
     """
