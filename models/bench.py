@@ -23,7 +23,7 @@ import numpy as np
 from edge import log
 from models.config import RecognitionConfig, Region
 from models.image import ImageError, load_image
-from models.reader import PlateReader
+from models.reader import Models, PlateReader
 from models.text import normalise
 
 PREFIX_REGIONS: dict[str, Region] = {
@@ -123,16 +123,29 @@ def _samples(folder: Path) -> list[Sample]:
 Engine = Callable[[Sample], tuple[str, bool]]
 
 
-def lanewarden_engine(province: str | None) -> Engine:
-    """The reader, one configuration per region sharing one set of model sessions."""
+class SharedModels:
+    """One set of model sessions for every reader of a benchmark run, loaded when
+    first asked for: a second set (for ``--province``) would count in the peak
+    resident memory reported as the reader's."""
+
+    def __init__(self) -> None:
+        self._models: Models | None = None
+
+    def get(self, config: RecognitionConfig) -> Models:
+        if self._models is None:
+            self._models = Models(config.threads)
+        return self._models
+
+
+def lanewarden_engine(province: str | None, models: SharedModels) -> Engine:
+    """The reader, one configuration per region, on the run's model sessions."""
     readers: dict[Region, PlateReader] = {}
 
     def run(sample: Sample) -> tuple[str, bool]:
         region = sample.region
         if region not in readers:
             config = RecognitionConfig(region=region, province=province if region == "cn" else None)
-            shared = next(iter(readers.values())).models if readers else None
-            readers[region] = PlateReader(config, shared)
+            readers[region] = PlateReader(config, models.get(config))
         result = readers[region].read([load_image(sample.path)], crops=sample.crop)
         return result.text, result.accepted
 

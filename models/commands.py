@@ -138,6 +138,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from models.bench import (
         BenchError,
         Row,
+        SharedModels,
         baseline_engine,
         bench_set,
         discover,
@@ -154,11 +155,12 @@ def run_bench(args: argparse.Namespace) -> int:
         return 2
     threshold = float(RecognitionConfig.model_fields["threshold"].default)
     rows: list[Row] = []
-    engine = lanewarden_engine(None)
+    models = SharedModels()
+    engine = lanewarden_engine(None, models)
     for name, samples in sets.items():
         rows += bench_set("lanewarden", engine, name, samples)
     if args.province:
-        local = lanewarden_engine(args.province)
+        local = lanewarden_engine(args.province, models)
         for name, samples in sets.items():
             cn = [s for s in samples if s.region == "cn"]
             if cn:

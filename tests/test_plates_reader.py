@@ -407,6 +407,32 @@ class TestCommands:
             "rss_mb",
         }
 
+    def test_bench_with_a_province_loads_the_models_once(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Both engines read on one set of sessions: a second would count in
+        the peak memory reported for the reader."""
+        import models.bench
+
+        loads: list[int] = []
+        load = models.bench.Models
+
+        def counted(threads: int) -> Models:
+            loads.append(threads)
+            return load(threads)
+
+        monkeypatch.setattr(models.bench, "Models", counted)
+        crops = tmp_path / "crops"
+        crops.mkdir()
+        name = "cn_019d088c29af.jpg"
+        (crops / name).write_bytes((DATA / name).read_bytes())
+        (crops / "labels.csv").write_text(f"file,plate\n{name},{LABELS[name]}\n", encoding="utf-8")
+        out = tmp_path / "bench.json"
+        assert main(["bench", "plates", str(tmp_path), "--province", "皖", "--json", str(out)]) == 0
+        engines = [row["engine"] for row in json.loads(out.read_text(encoding="utf-8"))]
+        assert engines == ["lanewarden", "lanewarden+province"]
+        assert len(loads) == 1
+
     def test_bench_names_a_bad_prefix(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
