@@ -45,12 +45,19 @@ class BenchError(ValueError):
     """A benchmark folder that does not have the expected layout."""
 
 
+#: A labelled plate's box in a full frame: x1, y1, x2, y2 in pixels.
+Box = tuple[int, int, int, int]
+BOX_COLUMNS = ("x1", "y1", "x2", "y2")
+
+
 @dataclass(frozen=True)
 class Sample:
     path: Path
     plate: str
     prefix: str
     crop: bool
+    #: Full frames: the labelled plate's box (never shown to the reader).
+    box: Box | None = None
 
     @property
     def region(self) -> Region:
@@ -98,26 +105,43 @@ def discover(root: Path, only: Sequence[str] | None) -> dict[str, list[Sample]]:
         folders = [p for p in folders if p.name in only]
     if not folders:
         raise BenchError(f"{root}: no folder with a labels.csv")
-    return {folder.name: _samples(folder) for folder in folders}
+    return {folder.name: samples(folder) for folder in folders}
 
 
-def _samples(folder: Path) -> list[Sample]:
-    with (folder / "labels.csv").open(encoding="utf-8", newline="") as fh:
+def samples(folder: Path) -> list[Sample]:
+    """The labelled images of one set folder: crops, or full frames with boxes
+    when its ``labels.csv`` has box columns."""
+    path = folder / "labels.csv"
+    if not path.is_file():
+        raise BenchError(f"{folder}: no labels.csv")
+    with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         fields = reader.fieldnames or []
         if "file" not in fields or "plate" not in fields:
-            raise BenchError(f"{folder}/labels.csv: needs 'file' and 'plate' columns")
+            raise BenchError(f"{path}: needs 'file' and 'plate' columns")
         crop = "x1" not in fields
+        missing = [c for c in BOX_COLUMNS if c not in fields]
+        if not crop and missing:
+            raise BenchError(f"{path}: needs the columns {', '.join(missing)}")
         out = []
-        for row in reader:
+        for line, row in enumerate(reader, start=2):
             prefix = row["file"].split("_", 1)[0]
             if prefix not in PREFIX_REGIONS:
                 raise BenchError(
-                    f"{folder}/labels.csv: file {row['file']!r} has prefix {prefix!r}; "
+                    f"{path}: file {row['file']!r} has prefix {prefix!r}; "
                     f"known prefixes: {', '.join(PREFIX_REGIONS)}"
                 )
-            out.append(Sample(folder / row["file"], row["plate"], prefix, crop))
+            box = None if crop else _box(row, f"{path} line {line}")
+            out.append(Sample(folder / row["file"], row["plate"], prefix, crop, box))
     return out
+
+
+def _box(row: dict[str, str], where: str) -> Box:
+    try:
+        x1, y1, x2, y2 = (int(float(row[c])) for c in BOX_COLUMNS)
+    except (TypeError, ValueError):
+        raise BenchError(f"{where}: box is not numbers") from None
+    return x1, y1, x2, y2
 
 
 Engine = Callable[[Sample], tuple[str, bool]]

@@ -114,12 +114,13 @@ def run_read(args: argparse.Namespace) -> int:
 
 
 def run_scenes(args: argparse.Namespace) -> int:
+    from models.bench import BenchError
     from models.image import ImageError
-    from models.scenes import SceneError, write_set
+    from models.scenes import write_set
 
     try:
         count, folder = write_set(args.crops, args.frames, args.out, args.seed)
-    except (SceneError, ImageError) as exc:
+    except (BenchError, ImageError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     print(f"{count} frames written to {folder}")

@@ -266,12 +266,10 @@ class PlateReader:
         ``_province_part`` exact went on to 0.912 and 0.928, coverage to 0.73
         and 0.74, with no more accepted reads wrong.
         """
-        corners = plate_corners(best.line.image)
-        if corners is None:
+        plate = _plate_rows(best.line.image, PLATE_ROWS)
+        if plate is None:
             return best
-        plate = warp(best.line.image, corners)
-        top, bottom = (round(plate.shape[0] * share) for share in PLATE_ROWS)
-        line = replace(best.line, image=plate[top : max(bottom, top + 2)])
+        line = replace(best.line, image=plate)
         (folded,) = self._recognise([line])
         read = self._score(line, folded)
         if read is None:
@@ -566,11 +564,20 @@ def _province_part(line: _Line) -> Image:
     image = line.image
     if line.two_rows:
         image = split_rows(image, 0.4)[0]
-    elif line.scene and (corners := plate_corners(image)) is not None:
-        plate = warp(image, corners)
-        top, bottom = (round(plate.shape[0] * share) for share in CHARACTER_ROWS)
-        image = plate[top : max(bottom, top + 2)]
+    elif line.scene and (plate := _plate_rows(image, CHARACTER_ROWS)) is not None:
+        image = plate
     return image[:, : max(2, int(image.shape[1] * PROVINCE_SHARE_OF_WIDTH))]
+
+
+def _plate_rows(image: Image, rows: tuple[float, float]) -> Image | None:
+    """The plate in a line's cut, rectified to its coloured background and cut
+    to ``rows`` (shares of its height); None where no plate colour shows."""
+    corners = plate_corners(image)
+    if corners is None:
+        return None
+    plate = warp(image, corners)
+    top, bottom = (round(plate.shape[0] * share) for share in rows)
+    return plate[top : max(bottom, top + 2)]
 
 
 def _province_views(left: Image) -> list[Image]:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from models.bench import BOX_COLUMNS, BenchError, Box, Sample, samples
 from models.image import load_image
 
 Image = npt.NDArray[np.uint8]
@@ -34,52 +34,15 @@ HIDE_SIGMA = 15.0
 HIDE_MARGIN = 5
 
 
-class SceneError(ValueError):
-    """A crops or frames folder that cannot be used."""
-
-
-@dataclass(frozen=True)
-class Labelled:
-    path: Path
-    plate: str
-    box: tuple[int, int, int, int] | None  # x1, y1, x2, y2 (frames only)
-
-
-def labelled(folder: Path, *, boxes: bool) -> list[Labelled]:
-    """The images of ``folder`` named in its ``labels.csv`` (with their boxes when ``boxes``)."""
-    path = folder / "labels.csv"
-    if not path.is_file():
-        raise SceneError(f"{folder}: no labels.csv")
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        needed = ["file", "plate"] + (["x1", "y1", "x2", "y2"] if boxes else [])
-        missing = [c for c in needed if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SceneError(f"{path}: needs the columns {', '.join(missing)}")
-        out = []
-        for line, row in enumerate(reader, start=2):
-            box = None
-            if boxes:
-                try:
-                    x1, y1, x2, y2 = (int(float(row[c])) for c in ("x1", "y1", "x2", "y2"))
-                except ValueError:
-                    raise SceneError(f"{path} line {line}: box is not numbers") from None
-                box = (x1, y1, x2, y2)
-            out.append(Labelled(folder / row["file"], row["plate"], box))
-    if not out:
-        raise SceneError(f"{path}: no images")
-    return out
-
-
 def scenes(
-    crops: list[Labelled], frames: list[Labelled], seed: int
-) -> Iterator[tuple[Labelled, Image, tuple[int, int, int, int]]]:
-    """Each crop pasted into a frame drawn at random: the crop, the frame and the plate's box."""
+    crops: list[Sample], frames: list[Sample], seed: int
+) -> Iterator[tuple[Sample, Image, Box]]:
+    """Each crop pasted into a frame (with its box) drawn at random: the crop,
+    the scene and the pasted plate's box."""
     rng = np.random.default_rng(seed)
-    backgrounds = [(load_image(f.path), f.box) for f in frames]
+    backgrounds = [(load_image(f.path), f.box) for f in frames if f.box is not None]
     for crop in crops:
         frame, box = backgrounds[int(rng.integers(len(backgrounds)))]
-        assert box is not None  # frames are read with their boxes
         turn = float(rng.uniform(-MAX_TURN, MAX_TURN))
         shear = float(rng.uniform(-MAX_SHEAR, MAX_SHEAR))
         width = float(rng.uniform(*WIDTHS))
@@ -92,12 +55,12 @@ def scenes(
 def paste(
     crop: Image,
     frame: Image,
-    box: tuple[int, int, int, int],
+    box: Box,
     *,
     turn: float,
     shear: float,
     width: float,
-) -> tuple[Image, tuple[int, int, int, int]]:
+) -> tuple[Image, Box]:
     """``frame`` with its plate at ``box`` blurred away and ``crop`` pasted at its
     centre, ``width`` pixels wide, turned by ``turn`` degrees and sheared; and
     the pasted plate's box."""
@@ -124,14 +87,19 @@ def paste(
 
 
 def write_set(crops_folder: Path, frames_folder: Path, out: Path, seed: int) -> tuple[int, Path]:
-    """Write the scenes of every crop as a set under ``out``; the count and the set's folder."""
-    crops = labelled(crops_folder, boxes=False)
-    frames = labelled(frames_folder, boxes=True)
+    """Write the scenes of every crop as a set under ``out``; the count and the
+    set's folder. BenchError names a folder without the expected labels."""
+    crops, frames = samples(crops_folder), samples(frames_folder)
+    for folder, found in ((crops_folder, crops), (frames_folder, frames)):
+        if not found:
+            raise BenchError(f"{folder}/labels.csv: no images")
+    if frames[0].crop:
+        raise BenchError(f"{frames_folder}/labels.csv: needs the columns {', '.join(BOX_COLUMNS)}")
     folder = out / f"{crops_folder.name}_in_{frames_folder.name}_seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "labels.csv").open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["file", "plate", "x1", "y1", "x2", "y2"])
+        writer.writerow(["file", "plate", *BOX_COLUMNS])
         count = 0
         for crop, scene, box in scenes(crops, frames, seed):
             name = crop.path.with_suffix(".png").name

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from edge.cli import main
+from models.bench import BenchError
 from models.image import load_image
-from models.scenes import SceneError, labelled, paste
+from models.scenes import paste, write_set
 
 DATA = Path(__file__).parent / "data" / "plates"
 FRAME = "ccpd_0bfc3934f7fc.jpg"
@@ -88,16 +89,19 @@ def test_same_seed_same_scenes(tmp_path: Path) -> None:
     ("labels", "message"),
     [
         (None, "no labels.csv"),
-        ("file,plate\nx.jpg,AB\n", "needs the columns x1, y1, x2, y2"),
-        ("file,plate,x1,y1,x2,y2\nx.jpg,AB,1,2,three,4\n", "line 2: box is not numbers"),
+        ("file,plate\nccpd_x.jpg,AB\n", "needs the columns x1, y1, x2, y2"),
+        ("file,plate,x1,y1,x2,y2\nccpd_x.jpg,AB,1,2,three,4\n", "line 2: box is not numbers"),
         ("file,plate,x1,y1,x2,y2\n", "no images"),
     ],
 )
 def test_bad_frames_folder_is_named(tmp_path: Path, labels: str | None, message: str) -> None:
+    crops, _ = folders(tmp_path)
+    frames = tmp_path / "bad"
+    frames.mkdir()
     if labels is not None:
-        (tmp_path / "labels.csv").write_text(labels, encoding="utf-8")
-    with pytest.raises(SceneError, match=message):
-        labelled(tmp_path, boxes=True)
+        (frames / "labels.csv").write_text(labels, encoding="utf-8")
+    with pytest.raises(BenchError, match=message):
+        write_set(crops, frames, tmp_path / "out", 0)
 
 
 def test_command_reports_a_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
