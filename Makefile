@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest clean plate-font
 
 $(STAMP): pyproject.toml
 	@if command -v uv >/dev/null 2>&1; then \
@@ -30,6 +30,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The bundled plate font from a CJK font file (simulators/plate_font.py says how to get one).
+plate-font: $(STAMP)
+	@test -n "$(SOURCE)" || { echo "give SOURCE=path/to/wqy-microhei.ttc"; exit 2; }
+	$(BIN)/python -m simulators.plate_font "$(SOURCE)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -39,7 +39,7 @@ import numpy.typing as npt
 from edge import log
 from simulators.control import ControlServer
 from simulators.faults import Faults
-from simulators.plate_render import CJKFontMissingError, render_plate
+from simulators.plate_render import check_font, render_plate
 
 logger = log.get(__name__)
 
@@ -226,10 +226,14 @@ class CameraSimulator:
         faults: Faults | None = None,
         control_port: int = 0,
         seed: int | None = None,
+        font: Path | None = None,
     ) -> None:
         if not 0 < fps <= 60:
             raise ValueError(f"fps must be between 0 and 60, got {fps}")
+        if font is not None:
+            check_font(font)
         self.fps = fps
+        self.font = font
         self.images = PlateImages(images) if images is not None else None
         self.faults = faults or Faults()
         self._rng = random.Random(seed)
@@ -351,10 +355,7 @@ class CameraSimulator:
                 picture = read_image(path)
                 return Vehicle(plate, str(path), picture, looks_like_plate(picture), unreadable)
         text = plate or random_plate(self._rng)
-        try:
-            rendered = render_plate(text, height=PLATE_HEIGHT * 2)
-        except CJKFontMissingError as exc:
-            raise ValueError(str(exc)) from None
+        rendered = render_plate(text, height=PLATE_HEIGHT * 2, font=self.font)
         return Vehicle(text, "rendered", rendered, True, unreadable)
 
     # Control routes --------------------------------------------------------------------

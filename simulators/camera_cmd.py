@@ -34,13 +34,20 @@ def register(groups: Groups) -> None:
         metavar="DIR",
         help="folder of plate crops or vehicle photos (optional labels.csv: file,plate)",
     )
+    parser.add_argument(
+        "--font",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TrueType/OpenType font for plates rendered from text (default: the bundled plate "
+        "glyphs; a system CJK font, e.g. `fc-match -f '%%{file}' :lang=zh`, draws any character)",
+    )
     add_fault_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from simulators.camera import CameraSimulator
-    from simulators.plate_render import CJKFontMissingError, find_cjk_font
     from simulators.running import stop_on_signal
 
     try:
@@ -52,15 +59,11 @@ def run(args: argparse.Namespace) -> int:
             faults=faults_from_args(args),
             control_port=args.control_port,
             seed=args.seed,
+            font=args.font,
         )
     except (ValueError, OSError) as exc:
         print(f"lanewarden sim camera: {exc}", file=sys.stderr)
         return 2
-    if args.images is None:
-        try:
-            find_cjk_font()
-        except CJKFontMissingError as exc:
-            print(f"warning: {exc}; Latin plates still work", file=sys.stderr)
     with stop_on_signal() as stop:
         sim.start()
         print(sim.stream_url, flush=True)

@@ -6,16 +6,14 @@ second character; eight-character (new-energy) plates are green with black
 characters. Other plates are black characters on white. The images are clean
 and large enough for the plate recogniser to read them.
 
-Chinese plates need a font with CJK glyphs. :func:`find_cjk_font` asks
-fontconfig (``fc-list :lang=zh``) and then looks in the usual font folders;
-when none is installed, :class:`CJKFontMissingError` says which Debian package provides
-one.
+Plates are drawn with the font shipped in the package
+(:data:`simulators.plate_font.BUNDLED_FONT`, the plate glyphs of WenQuanYi
+Micro Hei), so no system font is needed; ``font=`` takes any TrueType or
+OpenType file instead (a system CJK font, for characters the bundled one lacks).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -23,10 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
-# File-name fragments of common CJK fonts, best first.
-CJK_FONT_NAMES = ("wqy-microhei", "wqy-zenhei", "notosanscjk", "notoserifcjk", "droidsansfallback")
-CJK_PACKAGES = "fonts-wqy-microhei or fonts-noto-cjk"
+from simulators.plate_font import BUNDLED_FONT, missing_glyphs
 
 BLUE = (0, 72, 181)
 GREEN_TOP = (232, 250, 236)
@@ -35,78 +30,47 @@ WHITE = (245, 245, 245)
 BLACK = (12, 12, 12)
 
 
-class CJKFontMissingError(Exception):
-    """No font on this machine can draw the plate's characters."""
+class GlyphMissingError(ValueError):
+    """The bundled plate font cannot draw a character of the plate."""
 
 
 def is_chinese(plate: str) -> bool:
     return bool(plate) and "\u4e00" <= plate[0] <= "\u9fff"
 
 
-def find_cjk_font(fc_list: str | None = None, font_dirs: tuple[Path, ...] = FONT_DIRS) -> Path:
-    """A font file with Chinese glyphs, or :class:`CJKFontMissingError` naming the package.
+def check_font(path: Path) -> None:
+    """Check that ``path`` is a font the renderer can use; ValueError naming it when not."""
+    try:
+        _font(path, 12)
+    except OSError as exc:
+        raise ValueError(f"font {path}: not a TrueType or OpenType font ({exc})") from None
 
-    ``fc_list`` is the fontconfig lister (found on PATH when not given).
+
+@cache
+def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), size)
+
+
+def _check_glyphs(plate: str) -> None:
+    missing = missing_glyphs(plate)
+    if missing:
+        raise GlyphMissingError(
+            f"plate {plate!r}: the bundled plate font has no {', '.join(missing)} (it holds the "
+            "province and special-plate characters, A-Z and 0-9); give a font with them "
+            "(lanewarden sim camera --font FILE)"
+        )
+
+
+def render_plate(plate: str, height: int = 70, font: Path | None = None) -> npt.NDArray[np.uint8]:
+    """The plate as a BGR image ``height`` pixels high (CN plates are 440x140 mm).
+
+    ``font``: a font file to draw with instead of the bundled plate font.
     """
-    found = _fontconfig_cjk(fc_list or shutil.which("fc-list"))
-    if found is not None:
-        return found
-    for folder in font_dirs:
-        if folder.is_dir():
-            fonts = [p for p in folder.rglob("*") if p.suffix.lower() in {".ttc", ".ttf", ".otf"}]
-            known = [p for p in fonts if _cjk_rank(p) < len(CJK_FONT_NAMES)]
-            if known:
-                return min(known, key=_cjk_rank)
-    raise CJKFontMissingError(
-        "no CJK font is installed, so Chinese plates cannot be rendered; install one "
-        f"(Debian: apt-get install {CJK_PACKAGES}) or give --images DIR with plate images"
-    )
-
-
-@cache
-def _fontconfig_cjk(fc_list: str | None) -> Path | None:
-    if fc_list is None:
-        return None
-    out = subprocess.run(  # noqa: S603 - fixed arguments, path from which()
-        [fc_list, ":lang=zh", "file"], capture_output=True, text=True, check=False
-    ).stdout
-    files = [Path(line.split(":", 1)[0].strip()) for line in out.splitlines() if line.strip()]
-    return min(files, key=_cjk_rank) if files else None
-
-
-def _cjk_rank(path: Path) -> int:
-    name = path.name.lower().replace("-", "").replace("_", "")
-    for rank, fragment in enumerate(CJK_FONT_NAMES):
-        if fragment.replace("-", "") in name:
-            return rank
-    return len(CJK_FONT_NAMES)
-
-
-@cache
-def _latin_font_path() -> str | None:
-    fc_match = shutil.which("fc-match")
-    if not fc_match:
-        return None
-    found = subprocess.run(  # noqa: S603 - fixed arguments, path from which()
-        [fc_match, "-f", "%{file}", "sans:bold"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return found or None
-
-
-def _font(plate: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    if is_chinese(plate):
-        return ImageFont.truetype(str(find_cjk_font()), size)
-    latin = _latin_font_path()
-    if latin:
-        return ImageFont.truetype(latin, size)
-    return ImageFont.load_default(size)
-
-
-def render_plate(plate: str, height: int = 70) -> npt.NDArray[np.uint8]:
-    """The plate as a BGR image ``height`` pixels high (CN plates are 440x140 mm)."""
     if not plate or not plate.strip():
         raise ValueError("plate text is empty")
     plate = plate.strip().upper()
+    if font is None:
+        _check_glyphs(plate)
     chinese = is_chinese(plate)
     green = chinese and len(plate) == 8
     width = round(height * (480 / 140 if green else 440 / 140)) if chinese else height * 2
@@ -135,7 +99,7 @@ def render_plate(plate: str, height: int = 70) -> npt.NDArray[np.uint8]:
         draw.rectangle([rim, rim, width - rim - 1, height - rim - 1], outline=BLACK, width=rim)
         ink = BLACK
     text = f"{plate[:2]}·{plate[2:]}" if chinese else plate
-    _draw_fitted(draw, text, plate, width=width, height=height, ink=ink)
+    _draw_fitted(draw, text, font or BUNDLED_FONT, width=width, height=height, ink=ink)
     rgb = np.asarray(img, dtype=np.uint8)
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
@@ -143,7 +107,7 @@ def render_plate(plate: str, height: int = 70) -> npt.NDArray[np.uint8]:
 def _draw_fitted(
     draw: ImageDraw.ImageDraw,
     text: str,
-    plate: str,
+    font_path: Path,
     *,
     width: int,
     height: int,
@@ -152,7 +116,7 @@ def _draw_fitted(
     """Draw ``text`` centred, as large as fits in 88 % of the width and 75 % of the height."""
     size = height
     while size > 6:
-        font = _font(plate, size)
+        font = _font(font_path, size)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=1)
         if right - left <= width * 0.88 and bottom - top <= height * 0.75:
             break

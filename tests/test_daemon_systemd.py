@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from needs import program
 
 from edge.cli import build_parser
 from edge.commands.edge_run import EXIT_CONFIG
@@ -71,16 +70,16 @@ class TestLaneUnit:
             assert settings(unit)["NoNewPrivileges"] == ["yes"]
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 def test_systemd_analyze_finds_nothing_but_the_install_path(tmp_path: Path) -> None:
     """``systemd-analyze verify`` on every unit, with the installed command replaced."""
+    analyze = program("systemd-analyze", "systemd")
     names = []
     for unit in UNITS.glob("*.service"):
         name = unit.name.replace("@.", "@riverside-exit.")
         (tmp_path / name).write_text(unit.read_text().replace(INSTALLED, "/bin/true"))
         names.append(str(tmp_path / name))
     result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", *names],
+        [analyze, "verify", "--man=no", *names],
         capture_output=True,
         text=True,
         check=False,

@@ -10,7 +10,7 @@ import pytest
 from edge.config.loading import ConfigError, load
 from edge.demo.lane_files import CONFIG, derive_lane, toml_text, toml_value
 from edge.demo.lane_process import LaneProcess, LaneStartError
-from edge.demo.plates import PlateSource
+from edge.demo.plates import demo_plates
 from edge.demo.site import no_free_minutes
 from edge.fees.tariff import Tariff
 
@@ -94,21 +94,20 @@ class TestDemoTariff:
             no_free_minutes('kind = "tariff"\n')
 
 
-class TestPlateSource:
+class TestDemoPlates:
     """Plates are dealt out to every kind of vehicle, without repeats."""
 
-    def test_rendered_plates(self) -> None:
-        plates = PlateSource(None).plates({"qr": 5, "prepaid": 2, "whitelist": 1}, seed=4)
+    def test_distinct_plates_for_each_kind(self) -> None:
+        plates = demo_plates({"qr": 5, "prepaid": 2, "whitelist": 1}, seed=4)
         assert [len(p) for p in plates.values()] == [5, 2, 1]
         every = [p for kind in plates.values() for p in kind]
         assert len(set(every)) == len(every)
         assert all(p.startswith("皖") for p in every)
 
-    def test_few_photos_go_round_the_kinds(self, tmp_path: Path) -> None:
-        (tmp_path / "labels.csv").write_text("file,plate\na.jpg,皖A11111\nb.jpg,皖B22222\n")
-        plates = PlateSource(tmp_path).plates({"qr": 5, "prepaid": 2, "whitelist": 1}, seed=4)
-        assert sorted(len(p) for p in plates.values()) == [0, 1, 1]
-        assert plates["whitelist"] == []
+    def test_same_seed_same_plates(self) -> None:
+        counts = {"qr": 3, "prepaid": 2}
+        assert demo_plates(counts, seed=7) == demo_plates(counts, seed=7)
+        assert demo_plates(counts, seed=7) != demo_plates(counts, seed=8)
 
 
 class TestLaneProcess:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from device_events import Events, eventually
+from needs import program
 
 from drivers.config import ModbusRtuIO
 from drivers.digital_io import IOModule, ModuleTiming
@@ -17,7 +17,6 @@ from drivers.modbus_io import rtu_transport
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 
-SOCAT = shutil.which("socat")
 TIMING = ModuleTiming(
     debounce_s=0.0, poll_s=0.02, travel_timeout_s=3.0, pulse_s=0.05, backoff_max_s=0.2
 )
@@ -26,11 +25,10 @@ TIMING = ModuleTiming(
 @pytest.fixture
 def pty_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two linked pseudo-terminals, as a USB RS-485 adapter pair would be."""
-    if SOCAT is None:
-        pytest.skip("socat is not installed (apt install socat)")
+    socat = program("socat")
     a, b = tmp_path / "module", tmp_path / "lane"
     proc = subprocess.Popen(
-        [SOCAT, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+        [socat, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import program
 from structlog.testing import capture_logs
 
 from drivers import barrier_frames as bf
@@ -575,9 +575,9 @@ class TestCommandLine:
 class SocatPair:
     """``socat -d -d pty,raw,echo=0 pty,raw,echo=0``: two ptys joined like a null-modem cable."""
 
-    def __init__(self) -> None:
+    def __init__(self, socat: str) -> None:
         self.proc = subprocess.Popen(
-            ["socat", "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
+            [socat, "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -600,14 +600,11 @@ class SocatPair:
 
 @pytest.fixture
 def socat() -> Iterator[SocatPair]:
-    pair = SocatPair()
+    pair = SocatPair(program("socat"))
     yield pair
     pair.close()
 
 
-@pytest.mark.skipif(
-    shutil.which("socat") is None, reason="socat is not installed (apt install socat)"
-)
 class TestSocatInterop:
     """socat provides the serial pair; the driver and the simulator each open one end."""
 

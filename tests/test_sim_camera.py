@@ -23,7 +23,8 @@ from drivers.interfaces import DeviceEvent, DeviceFault, DeviceRecovered
 from drivers.opencv_camera import RECOVERY_FRAMES, OpenCVCameraDriver
 from simulators.camera import CameraSimulator, LaneScene
 from simulators.control import ControlClient, ControlError
-from simulators.plate_render import CJKFontMissingError, find_cjk_font, render_plate
+from simulators.plate_font import BUNDLED_FONT
+from simulators.plate_render import GlyphMissingError, render_plate
 
 WAIT_S = 10.0
 BLUE_BGR = np.array([181, 72, 0])
@@ -211,7 +212,7 @@ class TestControlErrors:
 
 
 class TestPlateRendering:
-    """Plates render from text; a missing CJK font names the package to install."""
+    """Plates render from text with the bundled font; a character it lacks is named."""
 
     def test_chinese_plate_is_blue_with_white_text(self) -> None:
         plate = render_plate("皖A12345", height=70)
@@ -229,16 +230,21 @@ class TestPlateRendering:
         with pytest.raises(ValueError, match="plate text is empty"):
             render_plate("  ")
 
-    def test_missing_cjk_font_names_the_package(self, tmp_path: Path) -> None:
-        with pytest.raises(CJKFontMissingError, match="fonts-wqy-microhei or fonts-noto-cjk"):
-            find_cjk_font(fc_list="/bin/false", font_dirs=(tmp_path,))
+    def test_character_the_bundled_font_lacks_is_named(self) -> None:
+        with pytest.raises(GlyphMissingError, match=r"no 甲.*--font FILE"):
+            render_plate("甲A12345")
 
-    def test_font_found_in_a_folder_without_fontconfig(self, tmp_path: Path) -> None:
-        (tmp_path / "wqy-microhei.ttc").write_bytes(b"")
-        assert (
-            find_cjk_font(fc_list="/bin/false", font_dirs=(tmp_path,))
-            == tmp_path / "wqy-microhei.ttc"
-        )
+    def test_given_font_draws_any_character(self) -> None:
+        assert np.array_equal(render_plate("皖A12345", font=BUNDLED_FONT), render_plate("皖A12345"))
+        assert render_plate("甲A12345", font=BUNDLED_FONT).shape == (70, 220, 3)  # not checked
+
+    def test_bad_font_refused(self, tmp_path: Path) -> None:
+        bad = tmp_path / "not-a-font.ttf"
+        bad.write_bytes(b"no font here")
+        with pytest.raises(ValueError, match=r"not-a-font\.ttf: not a TrueType or OpenType font"):
+            CameraSimulator(font=bad)
+        with pytest.raises(OSError):  # noqa: PT011 - Pillow's own message
+            render_plate("皖A12345", font=bad)
 
 
 def driver(source: str, open_timeout_ms: int = 300) -> OpenCVCameraDriver:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from device_events import eventually
+from needs import program
 
 from simulators.control import ControlClient, ControlError, ControlServer
 from simulators.faults import Faults
@@ -194,21 +194,17 @@ class TestControlRefusals:
         assert client.get("/state") == before
 
 
-MBPOLL = shutil.which("mbpoll")
-
-
-@pytest.mark.skipif(MBPOLL is None, reason="mbpoll is not installed (apt install mbpoll)")
 class TestMbpollInterop:
     """A third-party Modbus master drives the simulated module."""
 
     def test_mbpoll_opens_the_barrier_and_reads_the_up_limit(self) -> None:
-        assert MBPOLL is not None
+        mbpoll = program("mbpoll")
         sim = IOModuleSimulator(BarrierWorld(rise_s=0.1, fall_s=0.1), Faults(), port=0)
         sim.start()
         try:
             port = str(sim.port)
             write = subprocess.run(
-                [MBPOLL, *f"-0 -m tcp -p {port} -t 0 -r 0 127.0.0.1 1".split()],
+                [mbpoll, *f"-0 -m tcp -p {port} -t 0 -r 0 127.0.0.1 1".split()],
                 capture_output=True,
                 text=True,
                 timeout=20,
@@ -219,7 +215,7 @@ class TestMbpollInterop:
             assert sim.world.state()["relays"]["open_relay"] is True
             eventually(lambda: sim.world.state()["inputs"]["up_limit"], "arm up")
             read = subprocess.run(
-                [MBPOLL, *f"-0 -1 -m tcp -p {port} -t 1 -r 0 -c 5 127.0.0.1".split()],
+                [mbpoll, *f"-0 -1 -m tcp -p {port} -t 1 -r 0 -c 5 127.0.0.1".split()],
                 capture_output=True,
                 text=True,
                 timeout=20,

@@ -35,7 +35,7 @@ from edge.config.lane import LaneFiles
 from edge.demo.driving import Driver, LaneRecords
 from edge.demo.lane_files import derive_lane
 from edge.demo.lane_process import LaneProcess, LaneStartError
-from edge.demo.plates import PlateSource
+from edge.demo.plates import demo_plates
 from edge.demo.rig import LaneRig
 from edge.demo.traffic import DemoTraffic, Pays, Tally
 from edge.money import format_amount
@@ -92,14 +92,12 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
         print(line, file=out, flush=True)
 
     store_path = workdir / "riverside.db"
-    source = PlateSource.find()
-    plates = source.plates(PLATES_PER_KIND, options.seed)
+    plates = demo_plates(PLATES_PER_KIND, options.seed)
     say(f"lanewarden demo: Riverside Car Park, work folder {workdir}")
-    say(f"plates: {source.describe()}")
     with ExitStack() as stack:
         # 1. simulators
-        entry_rig = LaneRig(serial_barrier=False, images=source.folder, seed=options.seed)
-        exit_rig = LaneRig(serial_barrier=True, images=source.folder, seed=options.seed + 1)
+        entry_rig = LaneRig(serial_barrier=False, seed=options.seed)
+        exit_rig = LaneRig(serial_barrier=True, seed=options.seed + 1)
         for rig in (entry_rig, exit_rig):
             rig.start()
             stack.callback(rig.stop)
