@@ -21,7 +21,7 @@ def register(groups: Groups) -> None:
         "barrier",
         help="a serial barrier controller speaking ARCHITECTURE.md's frames",
         description="Simulate the RS-485 barrier controller on a new pseudo-terminal (its "
-        "device path is the first line of output: point the lane's barrier.port at it) or on "
+        "device path ends the first line of output: point the lane's barrier.port at it) or on "
         "--port. The arm takes --travel-s to rise or fall. The second line is the control URL: "
         'GET /state, POST /event {"code": "P|B|X|K"}, POST /arm {"broken": bool}, '
         "POST /faults {delay_ms, drop_rate, garble_rate, silent, seed, drop_next}. "
@@ -55,4 +55,5 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, LinkLostError) as exc:
         print(f"lanewarden sim barrier: {exc}", file=sys.stderr)
         return 2
-    return serve_until_signal(BarrierSimulator(link, controller, faults), args.control_port)
+    simulator = BarrierSimulator(link, controller, faults)
+    return serve_until_signal(simulator, "barrier controller", args.control_port)

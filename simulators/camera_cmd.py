@@ -16,7 +16,7 @@ def register(groups: Groups) -> None:
         help="an HTTP MJPEG camera showing the lane and the plates of vehicles",
         description="Serve an HTTP MJPEG stream (multipart/x-mixed-replace) that OpenCV opens: "
         "an empty lane, or a vehicle with its plate while one is present. Prints the stream "
-        "URL on the first line and the control URL on the second. Plates come from --images "
+        "URL on the first line and the control URL on the second, each the line's last word. Plates come from --images "
         "(labels.csv picks the image of a plate) or are rendered from text. Control: GET "
         "/state, POST /vehicle {plate?, image?, unreadable?}, DELETE /vehicle, POST /dark "
         "{dark, mode?}, POST /faults {...}. Runs until SIGINT or SIGTERM.",
@@ -48,7 +48,7 @@ def register(groups: Groups) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from simulators.camera import CameraSimulator
-    from simulators.running import stop_on_signal
+    from simulators.running import announce, stop_on_signal
 
     try:
         sim = CameraSimulator(
@@ -65,9 +65,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"lanewarden sim camera: {exc}", file=sys.stderr)
         return 2
     with stop_on_signal() as stop:
+        announce(("camera stream (MJPEG)", sim.stream_url), ("control", sim.control_url))
         sim.start()
-        print(sim.stream_url, flush=True)
-        print(f"control: {sim.control_url}", flush=True)
         try:
             stop.wait()
         finally:

@@ -85,7 +85,10 @@ class ControlServer:
                 except ValueError as exc:
                     self._reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
                     return
-                logger.info("control", route=key, body=body)
+                if method == "GET":  # reads (polled by scenarios) are no news
+                    logger.debug("control", route=key)
+                else:
+                    logger.info("control", route=key, body=body)
                 self._reply(HTTPStatus.OK, result)
 
             def _body(self) -> dict[str, Any]:

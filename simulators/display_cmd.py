@@ -20,7 +20,7 @@ def register(groups: Groups) -> None:
     parser = groups.group("sim").add_parser(
         "display",
         help="an LED message display that shows what the lane sends",
-        description="Simulate the LED display on a new pseudo-terminal (its device path is "
+        description="Simulate the LED display on a new pseudo-terminal (its device path ends "
         "the first line of output: point the lane's display.port at it) or on --port. It "
         "speaks the line protocol of drivers/serial_display.py, draws the rows it is sent, "
         "and answers ERR with a reason (also logged) to malformed lines. The second line is "
@@ -52,4 +52,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"lanewarden sim display: {exc}", file=sys.stderr)
         return 2
     simulator = DisplaySimulator(link, args.rows, faults, columns=args.columns)
-    return serve_until_signal(simulator, args.control_port)
+    return serve_until_signal(simulator, "LED display", args.control_port)

@@ -69,7 +69,7 @@ def register(groups: Groups) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge import log
     from simulators.gateway import GatewayFaults, GatewayServer
-    from simulators.running import stop_on_signal
+    from simulators.running import announce, stop_on_signal
 
     logger = log.get("simulators.gateway")
     try:
@@ -101,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     with stop_on_signal() as stop:
+        announce(("payment gateway (and its /_sim control routes)", server.url))
         server.start()
-        print(server.url, flush=True)
         if args.secret == DEFAULT_SECRET:
             logger.warning("gateway_sim_default_secret", secret=DEFAULT_SECRET)
         stop.wait()

@@ -313,7 +313,7 @@ class IOModuleSimulator:
             servers.append(tcp)
             listener = cast(asyncio.Server, tcp.transport)  # pymodbus types it loosely
             self.port = listener.sockets[0].getsockname()[1]
-            logger.info("modbus_tcp_listening", address=self.address)
+            logger.debug("modbus_tcp_listening", address=self.address)  # the command says it
             if self.rtu_port is not None:
                 rtu = ModbusSerialServer(
                     device,

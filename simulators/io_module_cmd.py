@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from simulators.control import ControlServer
     from simulators.faults import faults_from_args
     from simulators.io_module import BarrierWorld, IOModuleSimulator
-    from simulators.running import stop_on_signal
+    from simulators.running import announce, stop_on_signal
 
     logger = log.get("simulators.io_module")
     try:
@@ -54,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
             return 1
         control = ControlServer(simulator.routes(), port=args.control_port)
         control.start()
-        print(f"modbus tcp://{simulator.address}", flush=True)
+        places = [("I/O module, Modbus TCP", simulator.address)]
         if args.rtu:
-            print(f"modbus rtu {args.rtu} {args.baudrate} 8N1", flush=True)
-        print(f"control {control.url}", flush=True)
+            places.append((f"I/O module, Modbus RTU {args.baudrate} 8N1", args.rtu))
+        announce(*places, ("control", control.url))
         logger.info("sim_io_running", modbus=simulator.address, control=control.url)
         try:
             stop.wait()

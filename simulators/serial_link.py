@@ -25,7 +25,7 @@ import serial
 
 from edge import log
 from simulators.control import ControlServer, Route
-from simulators.running import stop_on_signal
+from simulators.running import announce, stop_on_signal
 
 logger = log.get(__name__)
 
@@ -168,18 +168,17 @@ class SerialSimulator(Protocol):
     def routes(self) -> dict[str, Route]: ...
 
 
-def serve_until_signal(simulator: SerialSimulator, control_port: int) -> int:
-    """Run a serial simulator in the foreground: the link's device path on the first
-    line of stdout, the control URL on the second, until SIGINT/SIGTERM (exit 0) or
+def serve_until_signal(simulator: SerialSimulator, what: str, control_port: int) -> int:
+    """Run a serial simulator in the foreground: ``what`` and the link's device path on the
+    first line of stdout, the control URL on the second, until SIGINT/SIGTERM (exit 0) or
     until the link is lost (exit 1). Closes the control server and the link.
     """
     link = simulator.loop.link
     with stop_on_signal() as stop:
-        print(link.path, flush=True)
         control = ControlServer(simulator.routes(), port=control_port)
         try:
             control.start()
-            print(f"control {control.url}", flush=True)
+            announce((f"{what} on serial port", link.path), ("control", control.url))
             simulator.start()
             while not stop.wait(0.1) and not simulator.loop.finished.is_set():
                 pass

@@ -130,16 +130,12 @@ def local_simulators(devices: set[Device], out: TextIO) -> Iterator[dict[Device,
     from simulators.camera import CameraSimulator
     from simulators.faults import Faults
     from simulators.io_module import BarrierWorld, IOModuleSimulator
+    from simulators.running import announce
 
     urls: dict[Device, str] = {}
+    places: list[tuple[str, str]] = []
     with ExitStack() as stack:
-        if "camera" in devices:
-            camera = CameraSimulator()
-            camera.start()
-            stack.callback(camera.stop)
-            urls["camera"] = camera.control_url
-            say(out, f"camera simulator (in-process): {camera.stream_url}")
-        if "io" in devices:
+        if "io" in devices:  # starts quietly: the lines below say where it is
             io = IOModuleSimulator(BarrierWorld(), Faults(), port=0)
             io.start()
             stack.callback(io.stop)
@@ -147,7 +143,16 @@ def local_simulators(devices: set[Device], out: TextIO) -> Iterator[dict[Device,
             control.start()
             stack.callback(control.stop)
             urls["io"] = control.url
-            say(out, f"I/O module simulator (in-process): modbus tcp://{io.address}")
+            places.append(("I/O module, Modbus TCP (in this process)", io.address))
+        camera = CameraSimulator() if "camera" in devices else None
+        if camera is not None:
+            places.insert(0, ("camera stream (MJPEG, in this process)", camera.stream_url))
+            urls["camera"] = camera.control_url
+        announce(*places, out=out)
+        if camera is not None:
+            camera.start()
+            stack.callback(camera.stop)
+        if "io" in devices:
             say(out, "no lane drives these simulators: barrier expectations will not be met")
         yield urls
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sim_lines import addresses
 from structlog.testing import capture_logs
 
 from drivers import serial_display as proto
@@ -315,14 +316,13 @@ class TestCommandLine:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", "sim", "display", "--rows", "2"],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         try:
-            assert proc.stdout is not None
-            path = proc.stdout.readline().strip()
+            path, control = addresses(proc, "LED display on serial port", "control")
             assert re.fullmatch(r"/dev/pts/\d+", path), path
-            assert proc.stdout.readline().startswith("control http://127.0.0.1:")
+            assert control.startswith("http://127.0.0.1:")
             display = SerialDisplayDriver(display_config(path, rows=2, reply_timeout_ms=1000))
             display.start(sink)
             try:
@@ -331,7 +331,7 @@ class TestCommandLine:
                 display.stop()
         finally:
             proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0, err
+            out, _ = proc.communicate(timeout=10)
+        assert proc.returncode == 0, out
         assert "│欢迎光临        │" in out
         assert "│粤B12345        │" in out

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from needs import program
+from sim_lines import addresses
 from structlog.testing import capture_logs
 
 from drivers import barrier_frames as bf
@@ -511,22 +512,24 @@ class TestController:
             BarrierController("01", travel_s=-1)
 
 
-def start_simulator(*args: str) -> tuple[subprocess.Popen[str], str]:
+def start_simulator(*args: str) -> tuple[subprocess.Popen[str], str, str]:
+    """The simulator, its device path and its control URL, read from its first lines."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "--log-format", "json", "sim", "barrier", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
+    path, control = addresses(proc, "barrier controller on serial port", "control")
+    return proc, path, control
 
 
 def reap(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """Its exit status and the rest of its output (logs included)."""
     if proc.poll() is None:
         proc.terminate()
-    _, err = proc.communicate(timeout=10)
-    return proc.returncode, err
+    out, _ = proc.communicate(timeout=10)
+    return proc.returncode, out
 
 
 @pytest.mark.slow
@@ -534,7 +537,7 @@ class TestCommandLine:
     """`lanewarden sim barrier` as technicians run it."""
 
     def test_prints_device_first_then_serves_until_killed(self, events: Events) -> None:
-        proc, path = start_simulator("--travel-s", "0.05")
+        proc, path, _ = start_simulator("--travel-s", "0.05")
         try:
             assert re.fullmatch(r"/dev/pts/\d+", path), path
             barrier = SerialBarrierDriver(barrier_config(path, reply_timeout_ms=SLOW_REPLY_MS))
@@ -552,9 +555,8 @@ class TestCommandLine:
             reap(proc)
 
     def test_sigterm_stops_cleanly(self) -> None:
-        proc, _ = start_simulator()
-        assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("control http://127.0.0.1:")
+        proc, _, control = start_simulator()
+        assert control.startswith("http://127.0.0.1:")
         proc.send_signal(signal.SIGTERM)
         code, err = reap(proc)
         assert code == 0, err

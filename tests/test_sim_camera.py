@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sim_lines import addresses
 from structlog.testing import capture_logs
 
 from drivers.config import OpenCVCamera
@@ -153,17 +154,15 @@ class TestStream:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", "sim", "camera", "--port", "0"],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         try:
-            assert proc.stdout is not None
-            first = proc.stdout.readline().strip()
-            second = proc.stdout.readline().strip()
-            assert first.startswith("http://127.0.0.1:")
-            assert first.endswith("/stream.mjpg")
-            assert second.startswith("control: http://127.0.0.1:")
-            cap = cv2.VideoCapture(first, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 3000])
+            stream, control = addresses(proc, "camera stream (MJPEG)", "control")
+            assert stream.startswith("http://127.0.0.1:")
+            assert stream.endswith("/stream.mjpg")
+            assert ControlClient(control).get("/state")["vehicle"] is None
+            cap = cv2.VideoCapture(stream, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 3000])
             try:
                 assert cap.read()[0]
             finally:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from simulators.control import ControlClient, ControlError, ControlServer
+from simulators.running import announce
 
 
 @pytest.fixture
@@ -48,3 +50,21 @@ class TestControl:
     def test_unreachable_simulator(self) -> None:
         with pytest.raises(ControlError, match=r"127\.0\.0\.1:9"):
             ControlClient("http://127.0.0.1:9", timeout=1).get("/state")
+
+
+class TestAnnounce:
+    """A simulator says where to reach it as `what: address` lines, the address one word."""
+
+    def test_lines(self) -> None:
+        out = io.StringIO()
+        announce(
+            ("camera stream (MJPEG)", "http://127.0.0.1:1/stream.mjpg"), ("control", "x"), out=out
+        )
+        assert (
+            out.getvalue() == "camera stream (MJPEG): http://127.0.0.1:1/stream.mjpg\ncontrol: x\n"
+        )
+
+    @pytest.mark.parametrize("address", ["", "/dev/tty 9600"])
+    def test_address_of_more_or_less_than_one_word_refused(self, address: str) -> None:
+        with pytest.raises(ValueError, match="serial port: an address is one word"):
+            announce(("serial port", address), out=io.StringIO())

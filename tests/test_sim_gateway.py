@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from sim_lines import addresses
 from test_payments_support import MERCHANT, SECRET, lane_client, wait_for
 
 from edge.payments.gateway import GatewayClient, GatewayRefusedError
@@ -185,22 +186,21 @@ class TestCommand:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", "sim", "gateway", "--port", "0", "--seed", "1"],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         try:
-            assert proc.stdout is not None
-            url = proc.stdout.readline().strip()
+            (url,) = addresses(proc, "payment gateway (and its /_sim control routes)")
             assert url.startswith("http://127.0.0.1:")
             assert "POST /_sim/pay" in ControlClient(url).get("/")["routes"]
             proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=10)
+            out, _ = proc.communicate(timeout=10)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-        assert proc.returncode == 0, err
-        assert "gateway_sim_stopped" in err
+        assert proc.returncode == 0, out
+        assert "gateway_sim_stopped" in out
 
     def test_bad_rate_is_named(self) -> None:
         proc = subprocess.run(

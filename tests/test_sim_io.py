@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from device_events import eventually
 from needs import program
+from sim_lines import addresses
 
 from simulators.control import ControlClient, ControlError, ControlServer
 from simulators.faults import Faults
@@ -242,24 +243,20 @@ class TestCommand:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "edge.cli", "sim", "io", "--port", "0"]
         with subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env
         ) as proc:
             try:
-                assert proc.stdout is not None
-                first = proc.stdout.readline()
-                second = proc.stdout.readline()
-                assert first.startswith("modbus tcp://127.0.0.1:")
-                assert second.startswith("control http://127.0.0.1:")
-                url = second.split()[1]
+                modbus, url = addresses(proc, "I/O module, Modbus TCP", "control")
+                assert modbus.startswith("127.0.0.1:")
                 assert ControlClient(url).get("/state")["arm"]["height"] == 0.0
                 proc.send_signal(signal.SIGTERM)
-                _out, err = proc.communicate(timeout=20)
+                out, _ = proc.communicate(timeout=20)
             finally:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-        assert proc.returncode == 0, err
-        assert "sim_io_stopped" in err
+        assert proc.returncode == 0, out
+        assert "sim_io_stopped" in out
 
     def test_bad_rise_time_is_refused(self) -> None:
         result = subprocess.run(

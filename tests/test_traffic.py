@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 import structlog
+from sim_lines import addresses
 
 import simulators.scenarios
 from edge.cli import main
@@ -129,6 +132,30 @@ class TestCommand:
             assert f"{number:>2}/{steps}  " in out
         assert "show_plate plate=沪C8GK31" in out
         assert "NOT MET: barrier down" in out  # no lane is connected
+        assert f"tailgate: {steps} of {steps} steps" in out
+
+    @pytest.mark.slow
+    def test_in_process_simulators_are_announced_before_any_log_line(self) -> None:
+        command = [sys.executable, "-m", "edge.cli", "sim", "traffic", "--scenario", "tailgate"]
+        proc = subprocess.Popen(
+            [*command, "--speed", "20"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            stream, modbus = addresses(
+                proc,
+                "camera stream (MJPEG, in this process)",
+                "I/O module, Modbus TCP (in this process)",
+            )
+            out, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, out
+        assert stream.startswith("http://127.0.0.1:")
+        assert stream.endswith("/stream.mjpg")
+        assert modbus.startswith("127.0.0.1:")
+        steps = len(load("tailgate")[1].steps)
         assert f"tailgate: {steps} of {steps} steps" in out
 
     def test_expectation_marked_fail_exits_1(
