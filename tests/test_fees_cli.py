@@ -47,6 +47,8 @@ class TestQuoteParking:
             ],
             "total": 5200,
             "currency": "CNY",
+            "tariff_id": "riverside-parking",
+            "tariff_version": 2,
         }
 
     def test_times_with_an_offset(self, capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,6 +112,8 @@ class TestQuoteOtherSchemes:
             "items": [{"label": "class 2 flat fee", "amount": 1500}],
             "total": 1500,
             "currency": "CNY",
+            "tariff_id": "bridge-flat",
+            "tariff_version": 1,
         }
 
 
@@ -178,6 +182,145 @@ class TestQuoteErrors:
         missing = tmp_path / "nope.toml"
         assert main(["fees", "quote", "--tariff", str(missing), *STAY]) == 1
         assert f"{missing}: file not found" in capsys.readouterr().err
+
+
+BERLIN = """
+kind = "tariff"
+id = "berlin-test"
+name = "Berlin test"
+currency = "EUR"
+timezone = "Europe/Berlin"
+
+[[versions]]
+version = 3
+effective_from = 2026-01-01T00:00:00
+
+[versions.parking]
+max_stay_days = 30
+
+[versions.parking.classes.1]
+unit_minutes = 60
+lost_ticket_fee = 5000
+bands = [{ name = "all day", start = "00:00", end = "24:00", unit_price = 100 }]
+"""
+
+
+@pytest.fixture
+def berlin(tmp_path: Path) -> str:
+    """A parking tariff in Europe/Berlin: 1.00 EUR an hour, stays of up to 30 days."""
+    path = tmp_path / "berlin.toml"
+    path.write_text(BERLIN)
+    return str(path)
+
+
+def refused(capsys: pytest.CaptureFixture[str], *args: str, status: int = 2) -> str:
+    """Run ``fees quote``, expect ``status``, return stderr (which shows no traceback)."""
+    assert main(["fees", "quote", *args]) == status
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+class TestQuoteBadTimes:
+    """Times an operator can mistype: a clear error naming the option and the value."""
+
+    @pytest.mark.parametrize(
+        ("entry", "exit_", "named"),
+        [
+            ("0001-01-01T00:00", "2026-11-21T09:30", "--entry 0001-01-01T00:00:00 (Asia/Shanghai)"),
+            ("2026-11-21T09:30", "9999-12-31T23:30", "--exit 9999-12-31T23:30:00 (Asia/Shanghai)"),
+            ("2026-11-21T09:30", "9999-12-31T23:30-05:00", "--exit 9999-12-31T23:30:00-05:00"),
+            ("0001-01-01T00:00+08:00", "2026-11-21T09:30", "--entry 0001-01-01T00:00:00+08:00"),
+            ("1969-12-31T23:59Z", "2026-11-21T09:30", "--entry 1969-12-31T23:59:00+00:00"),
+            ("2026-11-21T09:30", "2200-01-01T08:00", "--exit 2200-01-01T08:00:00 (Asia/Shanghai)"),
+        ],
+        ids=["year 1", "year 9999", "year 9999 west", "year 1 east", "before 1970", "2200"],
+    )
+    def test_out_of_range(
+        self, capsys: pytest.CaptureFixture[str], entry: str, exit_: str, named: str
+    ) -> None:
+        err = refused(capsys, "--tariff", PARKING, "--entry", entry, "--exit", exit_)
+        assert f"{named} is outside the times the fee engine prices" in err
+        assert "1970 to 2199" in err
+
+    def test_paid_at_out_of_range(self, capsys: pytest.CaptureFixture[str]) -> None:
+        err = refused(capsys, "--tariff", PARKING, *STAY, "--paid-at", "9999-12-31T00:00")
+        assert "--paid-at 9999-12-31T00:00:00 (Asia/Shanghai) is outside" in err
+
+    def test_spring_forward_gap_is_refused(
+        self, capsys: pytest.CaptureFixture[str], berlin: str
+    ) -> None:
+        # 2026-03-29 in Berlin: 02:00 becomes 03:00; 02:30 never happens. Moving it
+        # an hour would make a one-hour stay from 01:30 free.
+        args = ["--tariff", berlin, "--entry", "2026-03-29T01:30", "--exit", "2026-03-29T02:30"]
+        err = refused(capsys, *args)
+        assert "--exit 2026-03-29T02:30:00 does not exist in Europe/Berlin" in err
+        assert "from +01:00 to +02:00" in err
+        # --fold chooses between two occurrences; it does not make a skipped time exist.
+        assert "does not exist" in refused(capsys, *args, "--fold", "1")
+
+    def test_fall_back_repeat_is_refused(
+        self, capsys: pytest.CaptureFixture[str], berlin: str
+    ) -> None:
+        # 2026-10-25 in Berlin: 03:00 becomes 02:00; 02:30 happens twice.
+        args = ["--tariff", berlin, "--entry", "2026-10-25T01:30", "--exit", "2026-10-25T02:30"]
+        err = refused(capsys, *args)
+        assert "--exit 2026-10-25T02:30:00 is ambiguous in Europe/Berlin" in err
+        assert "2026-10-25T02:30:00+02:00" in err
+
+    @pytest.mark.parametrize(
+        ("choice", "amount"),
+        [
+            (["--fold", "0"], 100),
+            (["--fold", "1"], 200),
+            (["--exit", "2026-10-25T02:30+02:00"], 100),
+            (["--exit", "2026-10-25T02:30+01:00"], 200),
+        ],
+        ids=["fold 0", "fold 1", "first offset", "second offset"],
+    )
+    def test_fall_back_repeat_disambiguated(
+        self, capsys: pytest.CaptureFixture[str], berlin: str, choice: list[str], amount: int
+    ) -> None:
+        # 01:30 (+02:00) to the first 02:30 is one hour, to the second two.
+        args = ["--tariff", berlin, "--entry", "2026-10-25T01:30"]
+        if choice[0] == "--fold":
+            args += ["--exit", "2026-10-25T02:30"]
+        fee = quote_json(capsys, *args, *choice)
+        assert fee["total"] == amount
+        assert (fee["tariff_id"], fee["tariff_version"]) == ("berlin-test", 3)
+
+    def test_a_stay_longer_than_the_maximum(
+        self, capsys: pytest.CaptureFixture[str], berlin: str
+    ) -> None:
+        args = ["--tariff", berlin, "--entry", "2026-01-01T10:00", "--exit", "2026-02-01T10:00"]
+        err = refused(capsys, *args, status=1)
+        assert (
+            "cannot price this passage: the stay from 2026-01-01 10:00 to 2026-02-01 10:00 "
+            "lasts 31 days, longer than the 30 days tariff berlin-test prices (max_stay_days)"
+        ) in err
+
+    def test_centuries_under_the_default_maximum(self, capsys: pytest.CaptureFixture[str]) -> None:
+        args = ["--tariff", PARKING, "--entry", "1970-01-02T00:00", "--exit", "2199-12-31T00:00"]
+        assert "longer than the 366 days" in refused(capsys, *args, status=1)
+
+
+class TestQuoteLongStay:
+    """A long stay's receipt folds days priced alike; the readable form shows it."""
+
+    def test_a_year(self, capsys: pytest.CaptureFixture[str]) -> None:
+        # Version 2, class 1, 365 rolling days from 09:30. An ordinary day: by day
+        # 24 half hours (8 in its first 4 h at 200, 16 at 100) = 3200, by night 12
+        # hours at 100 = 1200, under the 5000 cap; days 2-72 are alike. A holiday
+        # day: 24 h at 400 = 9600, capped at 6000. The sum passes the 60000 maximum.
+        args = ["--entry", "2026-07-21T09:30", "--exit", "2027-07-21T09:30"]
+        fee = quote_json(capsys, "--tariff", PARKING, *args)
+        items = fee["items"]
+        assert isinstance(items, list)
+        labels = [item["label"] for item in items]
+        assert len(labels) < 30
+        assert {"label": "days 2–72 day: 1704 × 30 min", "amount": 71 * 3200} in items
+        assert {"label": "days 73–79 (National Day) daily cap", "amount": -7 * 3600} in items
+        assert fee["total"] == 60000
 
 
 class TestBenchFees:

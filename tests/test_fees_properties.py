@@ -7,6 +7,7 @@ and equal to a slow reference that walks the stay minute by minute.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.fees.engine import CompiledTariff, compile_tariff, quote
-from edge.fees.passage import Passage
-from edge.fees.tariff import Band, RateTable, Tariff, minute_of_day
+from edge.fees.passage import FeeItem, Passage
+from edge.fees.tariff import LONGEST_MAX_STAY_DAYS, Band, RateTable, Tariff, minute_of_day
 from edge.money import Rounding, divide
 
 # Late March 2026: Europe/Berlin springs forward on the 29th (a 23 h day).
@@ -79,6 +80,8 @@ def tariffs(draw: st.DrawFn) -> Tariff:
     if draw(st.booleans()):
         rates["holiday"] = draw(rate_tables())
     scheme = {
+        # 0 folds every run of days priced alike into one set of receipt lines.
+        "itemised_days": draw(st.sampled_from([0, 1, 7])),
         "free_minutes": draw(st.integers(0, 30)),
         "daily_cap_mode": draw(st.sampled_from(["rolling_24h", "calendar_day"])),
         "classes": {1: rates},
@@ -94,11 +97,19 @@ stays = st.integers(0, 3 * 24 * 60)
 seconds = st.integers(0, 3 * 24 * 3600)
 
 
+def real(tariff: CompiledTariff, entry: datetime, seconds: int = 0) -> datetime:
+    """``seconds`` of real time after the local ``entry``, as the zone's clocks show it.
+
+    A local time in a daylight-saving gap is refused by the engine; one drawn
+    there reads with the offset before the jump, as the reference reads it.
+    """
+    start = entry.replace(tzinfo=tariff.clock.tz).timestamp()
+    return datetime.fromtimestamp(start + seconds, tariff.clock.tz)
+
+
 def fee(tariff: CompiledTariff, entry: datetime, minutes: int, seconds: int = 0) -> int:
-    start = entry.replace(tzinfo=tariff.clock.tz)
-    # Local minutes can fall in a daylight-saving gap: step real time from the entry.
-    exit_ = datetime.fromtimestamp(start.timestamp() + minutes * 60 + seconds, tariff.clock.tz)
-    return quote(tariff, Passage(entry=start, exit=exit_)).total
+    exit_ = real(tariff, entry, minutes * 60 + seconds)
+    return quote(tariff, Passage(entry=real(tariff, entry), exit=exit_)).total
 
 
 def reference(tariff: Tariff, entry: datetime, minutes: int) -> int:
@@ -205,8 +216,7 @@ class TestProperties:
     @given(tariffs(), entries, stays)
     def test_deterministic(self, tariff: Tariff, entry: datetime, minutes: int) -> None:
         first = compile_tariff(tariff)
-        start = entry.replace(tzinfo=first.clock.tz)
-        passage = Passage(entry=start, exit=start + timedelta(minutes=minutes))
+        passage = Passage(entry=real(first, entry), exit=real(first, entry, minutes * 60))
         again = compile_tariff(tariff)
         assert quote(first, passage) == quote(first, passage) == quote(again, passage)
 
@@ -216,3 +226,48 @@ class TestProperties:
         self, tariff: Tariff, entry: datetime, minutes: int
     ) -> None:
         assert fee(compile_tariff(tariff), entry, minutes) == reference(tariff, entry, minutes)
+
+
+def itemised(tariff: Tariff) -> Tariff:
+    """``tariff`` with every charging day on its own receipt lines."""
+    version = tariff.versions[0]
+    assert version.parking is not None
+    parking = version.parking.model_copy(update={"itemised_days": LONGEST_MAX_STAY_DAYS})
+    return tariff.model_copy(update={"versions": [version.model_copy(update={"parking": parking})]})
+
+
+BAND_LINE = re.compile(r".* (b\d+): (\d+) × (\d+) min")
+
+
+def band_sums(items: tuple[FeeItem, ...]) -> dict[str, list[int]]:
+    """Units and amount per band (the strategy's bands are ``b0``...), of the cap lines,
+    and of each other line."""
+    sums: dict[str, list[int]] = {}
+    for item in items:
+        line = BAND_LINE.fullmatch(item.label)
+        if line is not None:
+            key, units = f"{line[1]} of {line[3]} min", int(line[2])
+        else:
+            key, units = ("daily cap" if item.label.endswith(" daily cap") else item.label), 0
+        tally = sums.setdefault(key, [0, 0])
+        tally[0] += units
+        tally[1] += item.amount
+    return sums
+
+
+weeks = st.integers(0, 3 * 7 * 24 * 3600)
+
+
+class TestSummarisedReceipts:
+    """A long stay's folded receipt adds up to what its day-by-day receipt does."""
+
+    @settings(max_examples=100, deadline=None)
+    @given(tariffs(), entries, weeks)
+    def test_same_total_units_and_amounts(self, tariff: Tariff, entry: datetime, s: int) -> None:
+        summarised, by_day = compile_tariff(tariff), compile_tariff(itemised(tariff))
+        start = real(summarised, entry)
+        passage = Passage(entry=start, exit=real(summarised, entry, s))
+        short, long = quote(summarised, passage), quote(by_day, passage)
+        assert short.total == long.total
+        assert len(short.items) <= len(long.items)
+        assert band_sums(short.items) == band_sums(long.items)

@@ -7,8 +7,12 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.cli import Groups
+
+if TYPE_CHECKING:
+    from edge.fees.clock import LocalClock
 
 
 def register(groups: Groups) -> None:
@@ -17,8 +21,10 @@ def register(groups: Groups) -> None:
         help="price one passage and print the itemised fee",
         description="Price one passage with a tariff file and print the itemised fee. Times are "
         "ISO 8601 (2026-11-20T08:00); without an offset they are local to the tariff's time "
-        "zone. Exit status 1 when the tariff file is invalid or the passage cannot be priced, "
-        "2 for bad arguments.",
+        "zone, and a local time the clocks skip or show twice is refused (see --fold). Times "
+        "lie in the years 1970 to 2199. Exit status 1 when the tariff file is invalid or the "
+        "passage cannot be priced (a stay longer than the tariff's max_stay_days included), "
+        "2 for bad arguments (bad times included).",
     )
     parser.add_argument("--tariff", required=True, type=Path, metavar="FILE", help="tariff file")
     parser.add_argument(
@@ -65,9 +71,19 @@ def register(groups: Groups) -> None:
         help="amount already paid for this stay, in minor units",
     )
     parser.add_argument(
+        "--fold",
+        type=int,
+        choices=(0, 1),
+        metavar="0|1",
+        help="for a local time the clocks show twice (the hour repeated when they go back): "
+        "0 the first occurrence, 1 the second. Without it such a time is refused, and so is "
+        "a local time the clocks skip; a time with a UTC offset needs neither",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
-        help='print {"items": [{"label": ..., "amount": ...}], "total": ..., "currency": ...}',
+        help='print {"items": [{"label": ..., "amount": ...}], "total": ..., "currency": ..., '
+        '"tariff_id": ..., "tariff_version": ...}',
     )
     parser.set_defaults(func=run)
 
@@ -79,6 +95,16 @@ def _time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"not an ISO 8601 time: {text!r} (e.g. 2026-11-20T08:00)"
         ) from None
+
+
+def _instant(clock: LocalClock, moment: datetime, option: str, fold: int | None) -> datetime:
+    """An argument's time: local to the tariff's zone without an offset; checked either way."""
+    from edge.fees.clock import utc_seconds
+
+    if moment.tzinfo is None:
+        return clock.local_time(moment, option, fold)
+    utc_seconds(moment, option)
+    return moment
 
 
 def _usage_error(message: str) -> int:
@@ -109,19 +135,30 @@ def run(args: argparse.Namespace) -> int:
     if args.paid < 0:
         return _usage_error(f"--paid must not be negative, got {args.paid}")
 
-    def local(moment: datetime) -> datetime:
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=tariff.clock.tz)
-
+    times: dict[str, datetime | None] = {}
+    for option, moment in (
+        ("--entry", args.entry),
+        ("--exit", args.exit),
+        ("--paid-at", args.paid_at),
+    ):
+        try:
+            times[option] = (
+                None if moment is None else _instant(tariff.clock, moment, option, args.fold)
+            )
+        except QuoteError as exc:
+            return _usage_error(str(exc))
+    exit_ = times["--exit"]
+    assert exit_ is not None  # --exit is required
     passage = Passage(
-        exit=local(args.exit),
-        entry=None if args.entry is None else local(args.entry),
+        exit=exit_,
+        entry=times["--entry"],
         vehicle_class=args.vehicle_class,
         entry_plaza=args.entry_plaza,
         exit_plaza=args.exit_plaza,
         payment_method=args.payment_method,
         coupons=tuple(args.coupon),
         seats=args.seats,
-        paid_at=None if args.paid_at is None else local(args.paid_at),
+        paid_at=times["--paid-at"],
         paid_amount=args.paid,
     )
     try:

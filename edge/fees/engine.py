@@ -6,6 +6,10 @@ on times counted to the second. The version in force at the exit prices the
 whole passage (so a stay can cost less when a cheaper version starts before
 it ends).
 
+Times are checked first (:func:`edge.fees.clock.utc_seconds`: aware, in the
+years the engine prices, and never a local time the clocks skip or show twice);
+a parking stay longer than its version's ``max_stay_days`` is refused.
+
 Discounts and coupons apply in this order, each to the running total:
 
 1. free-minute coupons shorten a parking stay before it is priced (they end
@@ -27,14 +31,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-from edge.fees.clock import LocalClock
+from edge.fees.clock import LocalClock, utc_seconds
 from edge.fees.flat import FlatPricing
 from edge.fees.highway import HighwayPricing
 from edge.fees.network import Network
-from edge.fees.parking import ParkingPricing
+from edge.fees.parking import DAY_S, ParkingPricing
 from edge.fees.passage import Fee, FeeItem, Passage, QuoteError
 from edge.fees.tariff import Coupon, Tariff, TariffVersion
 from edge.money import percent_of
@@ -119,16 +123,10 @@ def compile_tariff(tariff: Tariff, networks: Mapping[str, Network] | None = None
     return CompiledTariff(tariff, networks or {})
 
 
-def _instant(moment: datetime, name: str) -> int:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise QuoteError(f"{name} time {moment.isoformat()} has no time zone")
-    return int(moment.timestamp())
-
-
 def quote(tariff: CompiledTariff, passage: Passage) -> Fee:
     """The itemised fee of ``passage`` under the version of ``tariff`` in force at its exit."""
-    exit_ = _instant(passage.exit, "exit")
-    entry = None if passage.entry is None else _instant(passage.entry, "entry")
+    exit_ = utc_seconds(passage.exit, "exit time")
+    entry = None if passage.entry is None else utc_seconds(passage.entry, "entry time")
     if entry is not None and entry > exit_:
         raise QuoteError(f"entry {passage.entry} is after exit {passage.exit}")
     if passage.paid_amount < 0:
@@ -139,7 +137,14 @@ def quote(tariff: CompiledTariff, passage: Passage) -> Fee:
     version = tariff.version_at(exit_)
     pricing = version.pricing
     if isinstance(pricing, ParkingPricing):
-        paid_at = None if passage.paid_at is None else _instant(passage.paid_at, "payment")
+        if entry is not None and exit_ - entry > pricing.max_stay_s:
+            clock = tariff.clock
+            raise QuoteError(
+                f"the stay from {clock.local_text(entry)} to {clock.local_text(exit_)} lasts "
+                f"{(exit_ - entry) // DAY_S} days, longer than the {pricing.max_stay_days} days "
+                f"tariff {tariff.id} prices (max_stay_days): check the entry time"
+            )
+        paid_at = None if passage.paid_at is None else utc_seconds(passage.paid_at, "payment time")
         if paid_at is not None:
             if entry is not None and not entry <= paid_at <= exit_:
                 raise QuoteError("the payment time must lie between the entry and the exit")
@@ -184,9 +189,11 @@ def _discount(
     coupons: list[Coupon],
 ) -> None:
     """Steps 3 to 6 of the order, appended to ``items``; the running total stays >= 0."""
-    total = sum(item.amount for item in items)
     method = passage.payment_method
     method_percent = version.payment_discounts.get(method) if method else None
+    if method_percent is None and not coupons and not passage.paid_amount:
+        return  # nothing to take off (most passages)
+    total = sum(item.amount for item in items)
     percents = [(f"{method} payment discount {method_percent}%", method_percent)]
     percents += [(f"coupon {c.name}", c.percent) for c in coupons]
     for label, percent in percents:

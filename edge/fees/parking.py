@@ -19,6 +19,12 @@ the tariff field descriptions; this is the exact order):
    unit's start, measured from the start of the charging day.
 6. A charging day costs at most its table's ``daily_cap``; the stay costs at
    most ``max_per_stay``.
+7. The receipt lists the charging days one by one, or, for a stay of more
+   than ``itemised_days`` charging days, each run of consecutive days priced
+   alike once with the sums of its days (same total; a year is a few lines).
+
+The engine refuses a stay longer than ``max_stay_days`` before any of this
+(:func:`edge.fees.engine.quote`).
 
 Everything is integer arithmetic over UTC seconds, walking band edges, never
 minute by minute.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -143,6 +150,20 @@ class _Class:
         self.lost_ticket_fee = rates.lost_ticket_fee
 
 
+@dataclass(slots=True)
+class _Run:
+    """Consecutive charging days priced alike: the first one's number and date, how many,
+    and what each of them costs (per band ``index: [units, amount]``, and its cap line)."""
+
+    number: int
+    ordinal: int
+    holiday: str | None
+    table: _Table
+    tally: dict[int, list[int]]
+    cap: int
+    days: int = 1
+
+
 class ParkingPricing:
     """A parking scheme compiled for quoting."""
 
@@ -154,6 +175,9 @@ class ParkingPricing:
         self.grace_s = scheme.grace_minutes * 60
         self.grace_minutes = scheme.grace_minutes
         self.rolling = scheme.daily_cap_mode is CapMode.ROLLING_24H
+        self.max_stay_days = scheme.max_stay_days
+        self.max_stay_s = scheme.max_stay_days * DAY_S
+        self.itemised_days = scheme.itemised_days
         self.classes = {number: _Class(rates, clock) for number, rates in scheme.classes.items()}
 
     def rates_for(self, vehicle_class: int) -> _Class:
@@ -173,14 +197,14 @@ class ParkingPricing:
         if exit_ - entry <= self.free_s:
             return [FeeItem(f"free stay (up to {self.free_minutes} min)", 0)]
         items: list[FeeItem] = []
+        days = self._charging_days(entry, exit_)
+        fold = len(days) > self.itemised_days
+        runs: list[_Run] = []
         total = 0
         billed_from = entry
-        for number, (day_start, day_end, ordinal) in enumerate(self._charging_days(entry, exit_)):
+        for number, (day_start, day_end, ordinal) in enumerate(days):
             holiday = self.holidays.get(ordinal) if rates.holiday else None
             table = rates.holiday if holiday and rates.holiday else rates.ordinary
-            label = f"day {number + 1}" if self.rolling else date.fromordinal(ordinal).isoformat()
-            if holiday:
-                label += f" ({holiday})"
             charge = 0
             if number == 0 and table.first_s:
                 items.append(FeeItem(f"first {table.first_minutes} min", table.first_price))
@@ -190,18 +214,56 @@ class ParkingPricing:
             start = max(day_start, billed_from)
             if start < day_end:
                 charge += table.charge(start, day_end, day_start, tally)
-            for index, (count, amount) in tally.items():
-                band = table.bands[index]
-                items.append(
-                    FeeItem(f"{label} {band.name}: {count} × {band.unit_minutes} min", amount)
-                )
+            cap = 0
             if table.cap is not None and charge > table.cap:
-                items.append(FeeItem(f"{label} daily cap", table.cap - charge))
+                cap = table.cap - charge
                 charge = table.cap
             total += charge
+            last = runs[-1] if runs else None
+            if (
+                fold
+                and last is not None
+                and last.table is table
+                and last.holiday == holiday
+                and last.tally == tally
+                and last.cap == cap
+            ):
+                last.days += 1
+            else:
+                runs.append(_Run(number, ordinal, holiday, table, tally, cap))
+        for run in runs:
+            self._lines(run, items)
         if rates.max_per_stay is not None and total > rates.max_per_stay:
             items.append(FeeItem("maximum per stay", rates.max_per_stay - total))
         return items
+
+    def _lines(self, run: _Run, items: list[FeeItem]) -> None:
+        """Append the receipt lines of ``run``: one day's, or the sums of all its days.
+
+        Only a stay of more than ``itemised_days`` charging days has runs of
+        more than one day; their lines carry the units and amounts of all the
+        run's days, so the total is the one of an itemised receipt.
+        """
+        if self.rolling:
+            label = f"day {run.number + 1}"
+            if run.days > 1:
+                label = f"days {run.number + 1}–{run.number + run.days}"
+        else:
+            label = date.fromordinal(run.ordinal).isoformat()
+            if run.days > 1:
+                label += f"–{date.fromordinal(run.ordinal + run.days - 1).isoformat()}"
+        if run.holiday:
+            label += f" ({run.holiday})"
+        for index, (count, amount) in run.tally.items():
+            band = run.table.bands[index]
+            items.append(
+                FeeItem(
+                    f"{label} {band.name}: {count * run.days} × {band.unit_minutes} min",
+                    amount * run.days,
+                )
+            )
+        if run.cap:
+            items.append(FeeItem(f"{label} daily cap", run.cap * run.days))
 
     def _charging_days(self, entry: int, exit_: int) -> list[tuple[int, int, int]]:
         """``(start, end, local date ordinal of start)`` of each charging day of the stay."""

@@ -15,6 +15,13 @@ class QuoteError(ValueError):
 class Passage:
     """One vehicle's passage. Times must be timezone-aware.
 
+    Times in UTC or with a fixed offset are unambiguous. A time in a zone's own
+    wall clock (a ``ZoneInfo``) must be one that clock shows exactly once: the
+    engine refuses one it skips or shows twice, whatever its ``fold``
+    (:func:`edge.fees.clock.utc_seconds`); :meth:`LocalClock.local_time`
+    turns a local wall time into a fixed-offset one, choosing an occurrence
+    when told which.
+
     ``entry`` is ``None`` when the exit has no entry record (lost ticket,
     unmatched plate); ``entry_plaza`` is ``None`` on a highway exit whose entry
     is unknown. ``paid_at``/``paid_amount`` describe an earlier payment of the
@@ -55,4 +62,6 @@ class Fee:
             "items": [{"label": i.label, "amount": i.amount} for i in self.items],
             "total": self.total,
             "currency": self.currency,
+            "tariff_id": self.tariff_id,
+            "tariff_version": self.version,
         }

@@ -32,6 +32,14 @@ from edge.config.base import ConfigModel
 from edge.money import Rounding, RoundingRule
 
 MINUTES_PER_DAY = 24 * 60
+DEFAULT_MAX_STAY_DAYS = 366
+LONGEST_MAX_STAY_DAYS = 3660
+DEFAULT_ITEMISED_DAYS = 7
+# Receipt lines name bands and holidays; with these bounds the longest line
+# (a run of calendar days: "2026-11-21–2027-11-19 (holiday) band: 175680 × 30 min")
+# fits the 80 characters of a recorded fee item.
+BAND_NAME_LENGTH = 16
+HOLIDAY_NAME_LENGTH = 20
 
 VehicleClass = Annotated[int, Field(ge=1, le=99)]
 Percent = Annotated[Decimal, Field(ge=0, le=100)]
@@ -80,7 +88,11 @@ class Band(ConfigModel):
     """A stretch of the day (e.g. day 08:00–20:00, night 20:00–08:00) with its own prices."""
 
     name: str = Field(
-        min_length=1, title="Name", description="Shown on the receipt, e.g. `day` or `night`."
+        min_length=1,
+        max_length=BAND_NAME_LENGTH,
+        title="Name",
+        description=f"Shown on the receipt, e.g. `day` or `night`; at most {BAND_NAME_LENGTH} "
+        "characters, so that every receipt line fits a transaction record's 80.",
     )
     start: str = Field(
         title="Start", description="Local time of day the band starts, HH:MM (inclusive)."
@@ -278,6 +290,25 @@ class Parking(ConfigModel):
         description="rolling_24h: charging days are the 24 h periods from the entry; "
         "calendar_day: they end at local midnight.",
     )
+    max_stay_days: int = Field(
+        DEFAULT_MAX_STAY_DAYS,
+        ge=1,
+        le=LONGEST_MAX_STAY_DAYS,
+        title="Maximum stay",
+        description="Longest stay priced, in days from the entry to the exit (default "
+        f"{DEFAULT_MAX_STAY_DAYS}, at most {LONGEST_MAX_STAY_DAYS}). A longer stay is not "
+        "priced: the quote fails with an error naming both times, so that a mistyped or "
+        "misread entry time, or a vehicle left for good, goes to a person.",
+    )
+    itemised_days: int = Field(
+        DEFAULT_ITEMISED_DAYS,
+        ge=0,
+        title="Itemised days",
+        description="A stay of at most this many charging days lists every day on the "
+        f"receipt (default {DEFAULT_ITEMISED_DAYS}). A longer stay's receipt lists each run of "
+        "consecutive charging days priced alike once (`days 2–180 day: 3916 × 30 min`), "
+        "with the units and amounts of all its days: the same total, a short receipt.",
+    )
     classes: dict[VehicleClass, ParkingClass] = Field(
         min_length=1,
         title="Vehicle classes",
@@ -381,7 +412,13 @@ SCHEMES = ("parking", "highway", "flat")
 
 
 class Holiday(ConfigModel):
-    name: str = Field(min_length=1, title="Name", description="E.g. `National Day`.")
+    name: str = Field(
+        min_length=1,
+        max_length=HOLIDAY_NAME_LENGTH,
+        title="Name",
+        description=f"E.g. `National Day`; shown on the receipt, at most {HOLIDAY_NAME_LENGTH} "
+        "characters.",
+    )
     first: date = Field(title="First day", description="First day of the holiday (local).")
     last: date = Field(title="Last day", description="Last day of the holiday (local).")
 
