@@ -333,6 +333,10 @@ class TestBenchFees:
         figures = json.loads(out.read_text())
         assert figures["quotes"] == 300
         assert figures["quotes_per_s"] > 0
+        # The shipped tariff's longest stay, 366 days, folds into a short receipt.
+        assert figures["max_stay_days"] == 366
+        assert 0 < figures["max_stay_items"] < 40
+        assert figures["max_stay_json_bytes"] < 4000
 
     def test_needs_a_parking_tariff(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["bench", "fees", "--quotes", "10", "--tariff", FLAT]) == 2

@@ -17,6 +17,10 @@ DEFAULT_TARIFF = (
 )
 
 
+#: Quotes of the longest stay timed (each walks every charging day of it).
+LONG_STAY_QUOTES = 20
+
+
 def register(groups: Groups) -> None:
     parser = groups.group("bench").add_parser(
         "fees",
@@ -24,7 +28,9 @@ def register(groups: Groups) -> None:
         description="Quote random parking stays of up to 24 h (entries spread over a year, "
         "day/night bands, tiers, daily caps, holidays) on one core and report quotes per "
         "second of CPU time (quotes_per_s; target at least 20,000) and of wall-clock time "
-        "(quotes_per_s_wall, lower when other processes share the core).",
+        "(quotes_per_s_wall, lower when other processes share the core); then the CPU time and "
+        "receipt size of one quote of the longest stay the tariff prices (max_stay_ms, "
+        "max_stay_items, max_stay_json_bytes).",
     )
     parser.add_argument(
         "--tariff",
@@ -83,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
         total += quote(tariff, passage).total
     cpu = time.process_time() - cpu_start
     wall = time.perf_counter() - wall_start
+    # The longest stay the tariff prices: its receipt folds days priced alike.
+    assert last.parking is not None  # a parking tariff, checked above
+    longest = Passage(entry=first, exit=first + timedelta(days=last.parking.max_stay_days))
+    long_start = time.process_time()
+    for _ in range(LONG_STAY_QUOTES):
+        long_fee = quote(tariff, longest)
+    long_cpu = (time.process_time() - long_start) / LONG_STAY_QUOTES
     figures = {
         "quotes_per_s": round(args.quotes / cpu, 1),
         "quotes_per_s_wall": round(args.quotes / wall, 1),
@@ -90,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
         "cpu_s": round(cpu, 4),
         "wall_s": round(wall, 4),
         "us_per_quote": round(cpu / args.quotes * 1e6, 2),
+        "max_stay_days": last.parking.max_stay_days,
+        "max_stay_ms": round(long_cpu * 1e3, 2),
+        "max_stay_items": len(long_fee.items),
+        "max_stay_json_bytes": len(json.dumps(long_fee.to_json(), ensure_ascii=False).encode()),
     }
     print(f"fee engine: {tariff.id}, stays of 0-24 h over a year, classes {classes}")
     rows = [
@@ -100,6 +117,13 @@ def run(args: argparse.Namespace) -> int:
         ("quotes_per_s", figures["quotes_per_s"], "CPU time, one core (target 20000)"),
         ("quotes_per_s_wall", figures["quotes_per_s_wall"], "wall clock"),
         ("mean fee", total // args.quotes, "minor units"),
+        (
+            "max_stay_ms",
+            figures["max_stay_ms"],
+            f"CPU, one stay of {figures['max_stay_days']} days",
+        ),
+        ("max_stay_items", figures["max_stay_items"], "receipt lines of that stay"),
+        ("max_stay_json_bytes", figures["max_stay_json_bytes"], "its fees quote --json"),
     ]
     for name, value, note in rows:
         print(f"  {name:<18}{value:>12}  {note}".rstrip())
