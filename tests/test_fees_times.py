@@ -94,6 +94,14 @@ class TestCalendarEnds:
         assert fee.total >= 0
 
 
+def new_york_refusal(entry: str, exit_: datetime) -> str:
+    """Why an hourly New York tariff refuses the stay from local ``entry`` to ``exit_``."""
+    tariff = compiled(hourly(), timezone="America/New_York")
+    with pytest.raises(QuoteError) as refused:
+        quote(tariff, Passage(entry=at(entry, NEW_YORK), exit=exit_))
+    return str(refused.value)
+
+
 class TestSkippedLocalTimes:
     """A local time the clocks skip (spring forward) is refused, whatever its fold."""
 
@@ -101,11 +109,8 @@ class TestSkippedLocalTimes:
     def test_engine_refuses(self, fold: int) -> None:
         # New York, 2026-03-08: 02:00 becomes 03:00. Read as 01:30 -> 02:30 it
         # would be moved an hour (a one-hour stay priced as none, or as two).
-        tariff = compiled(hourly(), timezone="America/New_York")
         gap = datetime(2026, 3, 8, 2, 30, tzinfo=NEW_YORK, fold=fold)
-        with pytest.raises(QuoteError) as refused:
-            quote(tariff, Passage(entry=at("2026-03-08 01:30", NEW_YORK), exit=gap))
-        assert str(refused.value) == (
+        assert new_york_refusal("2026-03-08 01:30", gap) == (
             "exit time 2026-03-08T02:30:00 does not exist in America/New_York: the clocks "
             "skip it (the UTC offset changes from -05:00 to -04:00); check the time, or "
             "give it with its UTC offset"
@@ -131,11 +136,8 @@ class TestRepeatedLocalTimes:
     @pytest.mark.parametrize("fold", [0, 1])
     def test_engine_refuses_a_zone_local_time(self, fold: int) -> None:
         # New York, 2026-11-01: 02:00 becomes 01:00; 01:30 happens twice.
-        tariff = compiled(hourly(), timezone="America/New_York")
         repeat = datetime(2026, 11, 1, 1, 30, tzinfo=NEW_YORK, fold=fold)
-        with pytest.raises(QuoteError) as refused:
-            quote(tariff, Passage(entry=at("2026-11-01 00:30", NEW_YORK), exit=repeat))
-        assert str(refused.value) == (
+        assert new_york_refusal("2026-11-01 00:30", repeat) == (
             "exit time 2026-11-01T01:30:00 is ambiguous in America/New_York: the clocks show "
             "it twice, at UTC offset -04:00 and then -05:00; give it with its offset (e.g. "
             "2026-11-01T01:30:00-04:00 for the first)"
