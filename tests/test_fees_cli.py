@@ -267,6 +267,7 @@ class TestQuoteBadTimes:
         err = refused(capsys, *args)
         assert "--exit 2026-10-25T02:30:00 is ambiguous in Europe/Berlin" in err
         assert "2026-10-25T02:30:00+02:00" in err
+        assert "say which occurrence (fold 0 the first, 1 the second)" in err
 
     @pytest.mark.parametrize(
         ("choice", "amount"),

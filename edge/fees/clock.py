@@ -47,9 +47,9 @@ def utc_seconds(moment: datetime, name: str) -> int:
     return _checked(moment, name, None)
 
 
-def _checked(moment: datetime, name: str, shown: str | None) -> int:
+def _checked(moment: datetime, name: str, shown: str | None, choose: str = "") -> int:
     """:func:`utc_seconds` of an aware ``moment``, naming it as ``shown`` (default: its ISO
-    form) when refused."""
+    form) when refused; ``choose`` adds another way to pick one of a repeated time."""
     try:
         instant = moment.timestamp()
     except (OverflowError, ValueError, OSError):  # an offset pushing it past year 1 or 9999
@@ -64,7 +64,7 @@ def _checked(moment: datetime, name: str, shown: str | None) -> int:
         offset = moment.utcoffset()
         other = moment.replace(fold=1 - moment.fold).utcoffset()
         if offset is not None and other is not None and other != offset:
-            _refuse(moment.replace(tzinfo=None), tz, offset, other, name)
+            _refuse(moment.replace(tzinfo=None), tz, offset, other, name=name, choose=choose)
     return int(instant)
 
 
@@ -87,7 +87,9 @@ def _clocks_change(tz: tzinfo, ordinal: int) -> bool:
     return len(offsets) > 1
 
 
-def _refuse(wall: datetime, tz: object, offset: timedelta, other: timedelta, name: str) -> None:
+def _refuse(
+    wall: datetime, tz: object, offset: timedelta, other: timedelta, *, name: str, choose: str
+) -> None:
     """Refuse a wall-clock time read with ``offset`` that reads ``other`` with the other fold."""
     # PEP 495: in a gap, fold 0 reads the offset from before the jump (the smaller
     # one); in a repeat, the first occurrence's (the larger one).
@@ -101,7 +103,7 @@ def _refuse(wall: datetime, tz: object, offset: timedelta, other: timedelta, nam
     raise QuoteError(
         f"{name} {wall.isoformat()} is ambiguous in {tz}: the clocks show it twice, "
         f"at UTC offset {_offset(first)} and then {_offset(second)}; give it with its "
-        f"offset (e.g. {wall.isoformat()}{_offset(first)} for the first)"
+        f"offset (e.g. {wall.isoformat()}{_offset(first)} for the first){choose}"
     )
 
 
@@ -170,5 +172,6 @@ class LocalClock:
             chosen = wall.replace(tzinfo=timezone(offset))
             _checked(chosen, name, shown)
             return chosen
-        _checked(wall.replace(tzinfo=self.tz, fold=0), name, shown)  # refuses gaps, repeats
+        choose = ", or say which occurrence (fold 0 the first, 1 the second)"
+        _checked(wall.replace(tzinfo=self.tz, fold=0), name, shown, choose)  # gaps, repeats
         return wall.replace(tzinfo=timezone(first))
