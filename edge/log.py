@@ -2,7 +2,8 @@
 
 Log lines are facts (``barrier_opened lane_id=... txn_id=...``). On a terminal
 they are rendered for people; under systemd (no terminal) they are JSON lines
-for journald. Context such as the lane id and the transaction id is bound with
+for journald. A program whose terminal is for people (``lanewarden demo``)
+sends them to a file instead, with :func:`to_file`. Context such as the lane id and the transaction id is bound with
 :func:`bind` and carried by contextvars into every line logged below it.
 """
 
@@ -10,16 +11,20 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, TextIO
 
 import structlog
 
 Format = Literal["auto", "json", "console"]
 
 
-def configure(level: str = "info", fmt: str = "auto") -> None:
-    """Configure structlog and the stdlib root logger to write to stderr."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+def configure(level: str = "info", fmt: str = "auto", out: TextIO | None = None) -> None:
+    """Configure structlog and the stdlib root logger to write to ``out`` (default stderr)."""
+    stream = sys.stderr if out is None else out
+    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     numeric = logging.getLevelNamesMapping()[level.upper()]
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -29,7 +34,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
         processors=[
@@ -39,11 +44,23 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries (pymodbus, paho) log through the stdlib; route them to stderr too.
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, force=True)
+    # Libraries (pymodbus, paho) log through the stdlib; route them to the same place.
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream, force=True)
+
+
+@contextmanager
+def to_file(path: Path, level: str = "info", fmt: str = "auto") -> Iterator[None]:
+    """JSON lines appended to ``path`` while the block runs; then stderr again, as
+    ``configure(level, fmt)`` sets it."""
+    with path.open("a", encoding="utf-8") as out:
+        configure(level, "json", out=out)
+        try:
+            yield
+        finally:
+            configure(level, fmt)
 
 
 def get(name: str | None = None, **context: Any) -> structlog.typing.FilteringBoundLogger:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from edge.cli import main
 
 pytestmark = pytest.mark.slow
 
+LANES = ("riverside-entry", "riverside-exit")
+
 WAIT_S = 150.0  # lane start-up (imports, models) on a loaded 2-core machine, then traffic
 
 
@@ -32,7 +35,7 @@ class Demo:
 
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "--log-level", "warning", "demo", *args],
+            [sys.executable, "-m", "edge.cli", "demo", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -105,11 +108,18 @@ def gone(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
+def no_log_lines(text: str) -> bool:
+    return not any(line.lstrip().startswith("{") for line in text.splitlines())
+
+
 class TestDemoRun:
-    """Vehicles go in and out with fees; Ctrl-C ends the demo cleanly."""
+    """Vehicles go in and out with fees; Ctrl-C ends the demo cleanly; logs go to files."""
 
     def test_vehicles_in_and_out_then_sigint(self, tmp_path: Path) -> None:
-        with demo("--workdir", str(tmp_path / "site"), "--seed", "3") as run:
+        site = tmp_path / "site"
+        with demo("--workdir", str(site), "--seed", "3") as run:
+            run.wait_line(r"^starting the lane daemons")
+            run.wait_line(r"^  riverside-(entry|exit) ready after \d+\.\d s$")
             run.wait_line(r"^lanes ready")
             entered = run.wait_line(r" IN  #1 ")
             left = run.wait_line(r" OUT #1 ")
@@ -125,15 +135,23 @@ class TestDemoRun:
             assert "hash chains verified OK" in run.output
             assert "riverside-entry exit 0, riverside-exit exit 0" in run.output
             assert all(gone(pid) for pid in run.lane_pids())
-            assert (tmp_path / "site" / "riverside.db").is_file()
+            assert (site / "riverside.db").is_file()
+            assert no_log_lines(run.output), run.output
+            assert no_log_lines(err), err
+            assert "camera_sim_started" in (site / "demo.log").read_text(encoding="utf-8")
+            assert '"event": "lane_started"' in (site / "riverside-exit.log").read_text()
+            assert run.lines[-1].startswith(f"logs: {site / 'demo.log'}, ")
 
-    def test_sigint_while_lanes_start(self) -> None:
-        with demo() as run:
+    def test_sigint_while_lanes_start_verbose(self, tmp_path: Path) -> None:
+        with demo("--verbose", "--workdir", str(tmp_path)) as run:
+            assert run.wait_line(r"^logs: ").startswith("logs: here on stderr (--verbose)")
             starting = run.wait_line(r"^starting the lane daemons")
             run.proc.send_signal(signal.SIGINT)
             code, err = run.finish()
             assert code == 0, run.output + "\n" + err[-3000:]
             assert all(gone(int(pid)) for pid in re.findall(r"\b(\d+)\b", starting))
+            assert "lane_process_started" in err  # this process's log lines, on stderr
+            assert not (tmp_path / "demo.log").exists()
 
     def test_duration_ends_it(self, capsys: pytest.CaptureFixture[str]) -> None:
         """In this process, so that the thread-leak check covers the demo's own threads."""
@@ -145,7 +163,15 @@ class TestDemoRun:
         assert all(gone(int(pid)) for pid in re.findall(r"pid (\d+)", ready))
         folder = re.search(r"work folder (\S+)", output)
         assert folder is not None
-        assert not Path(folder.group(1)).exists(), "temporary work folder left behind"
+        workdir = Path(folder.group(1))
+        try:
+            assert no_log_lines(output)
+            logs = [workdir / name for name in ("demo.log", *(f"{lane}.log" for lane in LANES))]
+            assert all(path.is_file() for path in logs)  # demo.log is empty at warning
+            assert output.splitlines()[-1].startswith(f"logs: {', '.join(map(str, logs))}; ")
+            assert f"the work folder {workdir} stays" in output
+        finally:
+            shutil.rmtree(workdir)
 
 
 class TestDemoArguments:

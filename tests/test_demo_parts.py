@@ -1,7 +1,8 @@
-"""The demo's parts: derived lane files, the demo tariff, plates, and a lane process that fails."""
+"""The demo's parts: derived lane files, the demo tariff, plates, a lane process that fails, its screen and logs."""
 
 from __future__ import annotations
 
+import io
 import tomllib
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from edge.config.loading import ConfigError, load
 from edge.demo.lane_files import CONFIG, derive_lane, toml_text, toml_value
 from edge.demo.lane_process import LaneProcess, LaneStartError
 from edge.demo.plates import demo_plates
-from edge.demo.site import no_free_minutes
+from edge.demo.screen import CLEAR_LINE, Screen
+from edge.demo.site import DemoLogs, no_free_minutes
 from edge.fees.tariff import Tariff
 
 DEVICES = {
@@ -121,3 +123,78 @@ class TestLaneProcess:
             lane.start(timeout_s=60)
         assert "invalid configuration" in str(caught.value)
         assert lane.stop() == 78
+
+    def test_echo_gets_the_log_and_the_file_keeps_it(self, tmp_path: Path) -> None:
+        path = tmp_path / "lane.toml"
+        path.write_text('kind = "lane"\nid = "x"\n')
+        echo = io.StringIO()
+        lane = LaneProcess(path, tmp_path / "lane.log", echo=echo)
+        with pytest.raises(LaneStartError, match="exited with status 78") as caught:
+            lane.start(timeout_s=60)
+        assert "invalid configuration" in str(caught.value)  # the tail, from the file
+        assert "invalid configuration" in echo.getvalue()
+        assert echo.getvalue() == (tmp_path / "lane.log").read_text()
+        assert lane.stop() == 78
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TestScreen:
+    """Lines are printed whole; progress is redrawn in place on a terminal, and thinned elsewhere."""
+
+    def test_progress_off_a_terminal_every_few_seconds(self) -> None:
+        out, clock = io.StringIO(), FakeClock()
+        screen = Screen(out, live=False, every_s=10, clock=clock)
+        screen.say("starting the lane daemons ...")
+        for step in range(25):  # 24 s of progress, a call a second
+            clock.now = 100.0 + step
+            screen.progress(f"starting ({step} s)")
+        screen.done()
+        screen.say("lanes ready")
+        assert out.getvalue().splitlines() == [
+            "starting the lane daemons ...",
+            "  ... starting (10 s)",
+            "  ... starting (20 s)",
+            "lanes ready",
+        ]
+
+    def test_progress_on_a_terminal_is_one_line_cleared_before_the_next(self) -> None:
+        out = io.StringIO()
+        screen = Screen(out, live=True)
+        screen.progress("starting (1 s)")
+        screen.progress("starting (2 s)")
+        screen.say("  riverside-exit ready after 2.1 s")
+        screen.progress("starting (3 s)")
+        screen.done()
+        screen.say("lanes ready")
+        assert out.getvalue() == (
+            f"{CLEAR_LINE}/ starting (1 s){CLEAR_LINE}- starting (2 s){CLEAR_LINE}"
+            f"  riverside-exit ready after 2.1 s\n{CLEAR_LINE}\\ starting (3 s){CLEAR_LINE}"
+            "lanes ready\n"
+        )
+
+
+class TestDemoLogs:
+    """The demo names its log files at the start and, whole paths, at the end."""
+
+    def test_files_named(self, tmp_path: Path) -> None:
+        logs = DemoLogs(tmp_path, verbose=False)
+        assert "demo.log (simulators, gateway)" in logs.at_start()
+        assert "riverside-entry.log and riverside-exit.log (lane daemons)" in logs.at_start()
+        end = logs.at_end()
+        assert end.startswith(
+            f"logs: {tmp_path / 'demo.log'}, {tmp_path / 'riverside-entry.log'}, "
+            f"{tmp_path / 'riverside-exit.log'}; "
+        )
+        assert f"the work folder {tmp_path} stays" in end
+
+    def test_verbose_has_no_demo_log(self, tmp_path: Path) -> None:
+        logs = DemoLogs(tmp_path, verbose=True)
+        assert logs.at_start().startswith("logs: here on stderr (--verbose)")
+        assert "demo.log" not in logs.at_end()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -53,3 +55,23 @@ class TestLogging:
         out = capsys.readouterr().err
         assert "vehicle_gone" in out
         assert "t1" not in out
+
+
+class TestToFile:
+    """Inside ``to_file`` every log line goes to the file as JSON, stdlib ones too; after it, stderr again."""
+
+    def test_lines_go_to_the_file_then_back_to_stderr(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "demo.log"
+        with log.to_file(path, level="info", fmt="json"):
+            log.get().info("camera_sim_started", stream="http://127.0.0.1:1/stream.mjpg")
+            logging.getLogger("pymodbus").warning("library says")
+        log.get().info("after")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert json.loads(lines[0])["stream"] == "http://127.0.0.1:1/stream.mjpg"
+        assert "library says" in lines[1]
+        assert len(lines) == 2
+        err = capsys.readouterr().err
+        assert json.loads(err)["event"] == "after"
+        assert "camera_sim_started" not in err

@@ -15,8 +15,9 @@ def register(groups: Groups) -> None:
         description="Start a parking entry lane and a parking exit lane sharing one store, each "
         "a lane daemon process, with their simulated devices, a payment gateway simulator and "
         "traffic; print what happens to every vehicle. Stops after --duration seconds of "
-        "traffic, or on Ctrl-C (SIGINT) or SIGTERM, then prints a summary. Exit status 0 when "
-        "everything stopped cleanly and the store's chains verify.",
+        "traffic, or on Ctrl-C (SIGINT) or SIGTERM, then prints a summary. Log lines go to "
+        "files in the work folder (named at the start and the end), not to the terminal. Exit "
+        "status 0 when everything stopped cleanly and the store's chains verify.",
     )
     parser.add_argument(
         "--duration",
@@ -32,7 +33,13 @@ def register(groups: Groups) -> None:
         "--workdir",
         type=Path,
         metavar="DIR",
-        help="keep lane files, logs and the store here (default: a temporary folder, removed)",
+        help="lane files, logs and the store go here (default: a new temporary folder; it stays, "
+        "for the logs)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the log lines of the simulators and lane daemons on stderr too",
     )
     parser.set_defaults(func=run)
 
@@ -54,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    options = DemoOptions(args.duration, args.vehicles_per_min, args.seed, args.workdir)
+    options = DemoOptions(
+        args.duration,
+        args.vehicles_per_min,
+        args.seed,
+        args.workdir,
+        verbose=args.verbose,
+        log_level=args.log_level,
+        log_format=args.log_format,
+    )
     with stop_on_signal() as stop:
         return run_demo(options, sys.stdout, stop)

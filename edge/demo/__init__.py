@@ -7,5 +7,6 @@
 - :mod:`edge.demo.driving`: a vehicle driven through a lane, and the lane's record of it;
 - :mod:`edge.demo.lane_files`: lane files derived from the shipped Riverside lanes;
 - :mod:`edge.demo.lane_process`: a lane daemon as its own process, ready by sd_notify;
-- :mod:`edge.demo.plates`: rendered plates, or the shipped plate photos.
+- :mod:`edge.demo.plates`: the demo's plates (rendered), and the shipped plate photos;
+- :mod:`edge.demo.screen`: everything the demo prints for people, and its progress line.
 """

@@ -2,9 +2,12 @@
 
 The child gets a ``NOTIFY_SOCKET`` (an abstract socket this process listens on),
 so :meth:`LaneProcess.start` (spawn, then wait) returns when the lane says READY=1, and fails with
-the tail of the lane's log when it exits first or does not get ready in time.
-The child runs in its own process group: a Ctrl-C at the terminal reaches the
-program that started it, which then stops it in order with SIGTERM.
+the tail of the lane's log when it exits first or does not get ready in time;
+:meth:`LaneProcess.poll_ready` looks once, for a caller that waits for several
+lanes and shows progress. The child's output (JSON log lines) goes to its log
+file, and with ``echo`` to that stream too. The child runs in its own process
+group: a Ctrl-C at the terminal reaches the program that started it, which then
+stops it in order with SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import IO, TextIO
 
 from edge import log
 
@@ -32,11 +36,15 @@ class LaneStartError(Exception):
 
 
 class LaneProcess:
-    def __init__(self, lane_path: Path, log_path: Path) -> None:
+    def __init__(self, lane_path: Path, log_path: Path, echo: TextIO | None = None) -> None:
         self.lane_path = lane_path
         self.log_path = log_path
+        self.echo = echo
         self.proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
+        self._deadline = 0.0
+        self._timeout_s = READY_TIMEOUT_S
+        self._copier: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
@@ -46,11 +54,11 @@ class LaneProcess:
         self, timeout_s: float = READY_TIMEOUT_S, cancel: threading.Event | None = None
     ) -> bool:
         """Spawn the lane and wait until it is ready (True) or ``cancel`` is set (False)."""
-        self.spawn()
-        return self.wait_ready(timeout_s, cancel)
+        self.spawn(timeout_s)
+        return self.wait_ready(cancel)
 
-    def spawn(self) -> None:
-        """Start the lane process; :meth:`wait_ready` waits for its READY=1."""
+    def spawn(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Start the lane process, which has ``timeout_s`` to say READY=1."""
         name = f"lanewarden-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.bind("\0" + name)
@@ -67,43 +75,61 @@ class LaneProcess:
             "--config",
             str(self.lane_path),
         ]
-        with self.log_path.open("ab") as out:
+        self._timeout_s = timeout_s
+        self._deadline = time.monotonic() + timeout_s
+        with self.log_path.open("ab") as log_file:
             self.proc = subprocess.Popen(  # noqa: S603 - this Python, this package, our file
                 command,
                 stdin=subprocess.DEVNULL,
-                stdout=out,
+                stdout=log_file if self.echo is None else subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=env,
                 process_group=0,
             )
+        if self.echo is not None:
+            assert self.proc.stdout is not None
+            self._copier = threading.Thread(
+                target=self._copy, args=(self.proc.stdout, self.echo), name="lane-log-echo"
+            )
+            self._copier.start()
         logger.info("lane_process_started", pid=self.proc.pid, config=str(self.lane_path))
 
-    def wait_ready(
-        self, timeout_s: float = READY_TIMEOUT_S, cancel: threading.Event | None = None
-    ) -> bool:
+    def wait_ready(self, cancel: threading.Event | None = None) -> bool:
         """True once the lane said READY=1; False when ``cancel`` was set first (a Ctrl-C)."""
-        assert self._sock is not None, "spawn() first"
-        assert self.proc is not None, "spawn() first"
-        deadline = time.monotonic() + timeout_s
-        self._sock.settimeout(0.2)
-        while True:
+        while not self.poll_ready():
             if cancel is not None and cancel.is_set():
                 return False
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                self._close()
-                raise LaneStartError(f"{self._what()} exited with status {code}:\n{self.tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise LaneStartError(
-                    f"{self._what()} did not report ready in {timeout_s:g} s:\n{self.tail()}"
-                )
-            try:
-                message = self._sock.recv(4096).decode(errors="replace")
-            except TimeoutError:
-                continue
-            if "READY=1" in message.splitlines():
-                return True
+        return True
+
+    def poll_ready(self, wait_s: float = 0.2) -> bool:
+        """Whether the lane said READY=1 within ``wait_s``; :class:`LaneStartError` when it
+        exited, or its time to get ready is up (then it is stopped)."""
+        assert self._sock is not None, "spawn() first"
+        assert self.proc is not None, "spawn() first"
+        if self.proc.poll() is not None:
+            code = self.proc.returncode
+            self._close()
+            raise LaneStartError(f"{self._what()} exited with status {code}:\n{self.tail()}")
+        if time.monotonic() > self._deadline:
+            self.stop()
+            raise LaneStartError(
+                f"{self._what()} did not report ready in {self._timeout_s:g} s:\n{self.tail()}"
+            )
+        self._sock.settimeout(wait_s)
+        try:
+            message = self._sock.recv(4096).decode(errors="replace")
+        except TimeoutError:
+            return False
+        return "READY=1" in message.splitlines()
+
+    def _copy(self, source: IO[bytes], echo: TextIO) -> None:
+        """The lane's output, line by line, into its log file and onto ``echo``."""
+        with source, self.log_path.open("ab") as log_file:
+            for line in source:
+                log_file.write(line)
+                log_file.flush()
+                echo.write(line.decode(errors="replace"))
+                echo.flush()
 
     def peak_rss_mb(self) -> float | None:
         """The process's peak resident memory so far (VmHWM), while it runs."""
@@ -147,3 +173,6 @@ class LaneProcess:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._copier is not None:
+            self._copier.join()  # the lane has exited: its output ends
+            self._copier = None

@@ -11,32 +11,44 @@
    store; the tariff loses its free minutes, since a demo stay lasts seconds;
 3. the store gets the site's prepaid accounts and whitelist;
 4. each lane daemon starts as its own process (``lanewarden edge run``), as
-   systemd would start it, and the demo waits until both are ready;
+   systemd would start it, and the demo waits until both are ready, showing
+   which are still starting;
 5. traffic runs (:mod:`edge.demo.traffic`) until ``--duration`` passes, or
    SIGINT / SIGTERM;
 6. the lanes stop with SIGTERM, then the simulators; the summary counts the
    vehicles and fees and verifies the store's hash chains.
+
+A person at the terminal reads only the demo's own lines, all printed through
+one :class:`edge.demo.screen.Screen` (these steps, a line per vehicle from
+:mod:`edge.demo.traffic`, the summary). The log lines, this process's
+(simulators, gateway) and each lane daemon's, go to files in the work folder,
+named at the start and the end; the folder stays for them. ``--verbose`` shows
+them on stderr as well.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
-import shutil
 import socket
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from edge import log
 from edge.config.lane import LaneFiles
 from edge.demo.driving import Driver, LaneRecords
 from edge.demo.lane_files import derive_lane
 from edge.demo.lane_process import LaneProcess, LaneStartError
 from edge.demo.plates import demo_plates
 from edge.demo.rig import LaneRig
+from edge.demo.screen import Screen
 from edge.demo.traffic import DemoTraffic, Pays, Tally
 from edge.money import format_amount
 from edge.store import ListEntry, Store, verify
@@ -55,6 +67,11 @@ class DemoOptions:
     vehicles_per_min: float
     seed: int
     workdir: Path | None
+    verbose: bool = False
+    """Log lines on stderr too, not only in the work folder's files."""
+    log_level: str = "info"
+    log_format: str = "auto"
+    """Of stderr's log lines (as ``lanewarden --log-level/--log-format`` gave them)."""
 
 
 def free_port() -> int:
@@ -74,26 +91,63 @@ def no_free_minutes(tariff: str) -> str:
 
 
 def run_demo(options: DemoOptions, out: TextIO, stop: threading.Event) -> int:
-    """The demo until ``options.duration_s`` passes or ``stop`` is set; the exit status."""
-    if options.workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix="lanewarden-demo-"))
+    """The demo until ``options.duration_s`` passes or ``stop`` is set; the exit status.
+
+    ``out`` gets the lines for people; the log lines go to files in the work
+    folder (to stderr too with ``options.verbose``), which stays for them.
+    """
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="lanewarden-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    screen = Screen(out)
+    logs = DemoLogs(workdir, options.verbose)
+    screen.say(f"lanewarden demo: Riverside Car Park, work folder {workdir}")
+    screen.say(logs.at_start())
+    if options.verbose:
+        code = _run(options, logs, screen, stop)
     else:
-        workdir = options.workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        return _run(options, workdir, out, stop)
-    finally:
-        if options.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        with log.to_file(logs.demo, options.log_level, options.log_format):
+            code = _run(options, logs, screen, stop)
+    screen.say(logs.at_end())
+    return code
 
 
-def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event) -> int:
-    def say(line: str) -> None:
-        print(line, file=out, flush=True)
+@dataclass(frozen=True)
+class DemoLogs:
+    """Where the demo's log lines go: this process's and each lane daemon's, in the work folder."""
 
+    workdir: Path
+    verbose: bool
+
+    @property
+    def demo(self) -> Path:
+        return self.workdir / "demo.log"
+
+    def lane(self, lane_id: str) -> Path:
+        return self.workdir / f"{lane_id}.log"
+
+    def at_start(self) -> str:
+        lanes = f"{self.lane(ENTRY).name} and {self.lane(EXIT).name}"
+        if self.verbose:
+            return f"logs: here on stderr (--verbose); the lane daemons' also in {lanes} there"
+        return (
+            f"logs: JSON lines there, {self.demo.name} (simulators, gateway), {lanes} "
+            "(lane daemons); --verbose shows them here too"
+        )
+
+    def at_end(self) -> str:
+        files = [self.lane(ENTRY), self.lane(EXIT)]
+        if not self.verbose:
+            files.insert(0, self.demo)
+        return (
+            f"logs: {', '.join(map(str, files))}; the work folder {self.workdir} stays "
+            "(lane files, store, logs): remove it when done"
+        )
+
+
+def _run(options: DemoOptions, logs: DemoLogs, screen: Screen, stop: threading.Event) -> int:
+    say, workdir = screen.say, logs.workdir
     store_path = workdir / "riverside.db"
     plates = demo_plates(PLATES_PER_KIND, options.seed)
-    say(f"lanewarden demo: Riverside Car Park, work folder {workdir}")
     with ExitStack() as stack:
         # 1. simulators
         entry_rig = LaneRig(serial_barrier=False, seed=options.seed)
@@ -119,7 +173,8 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
             gateway=gateway,
             secret=secret,
         )
-        say(f"lanes: {entry_files.path} and {exit_files.path} (one store: {store_path.name})")
+        lane_paths = (os.path.relpath(files.path, workdir) for files in (entry_files, exit_files))
+        say(f"lanes: {' and '.join(lane_paths)} there (one store: {store_path.name})")
         say("tariff: riverside-parking without its 15 free minutes (a demo stay lasts seconds)")
         # 3. the site's accounts and lists
         heads = _seed(store_path, plates)
@@ -129,9 +184,10 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
             f"plates; QR orders are paid by the gateway simulator after {PAY_AFTER_MS} ms"
         )
         # 4. the lane daemons, each its own process
+        echo = sys.stderr if options.verbose else None
         lanes = {
-            ENTRY: LaneProcess(entry_files.path, workdir / f"{ENTRY}.log"),
-            EXIT: LaneProcess(exit_files.path, workdir / f"{EXIT}.log"),
+            lane_id: LaneProcess(files.path, logs.lane(lane_id), echo=echo)
+            for lane_id, files in ((ENTRY, entry_files), (EXIT, exit_files))
         }
         codes: dict[str, int | None] = {}
 
@@ -144,8 +200,11 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
             for lane in lanes.values():
                 lane.spawn()
             pids = " and ".join(str(lane.pid) for lane in lanes.values())
-            say(f"starting the lane daemons (lanewarden edge run, pids {pids}) ...")
-            ready = all(lane.wait_ready(cancel=stop) for lane in lanes.values())
+            say(
+                f"starting the lane daemons (lanewarden edge run, pids {pids}); "
+                "plate models take a while to load on a small machine ..."
+            )
+            ready = wait_until_ready(lanes, screen, stop)
         except LaneStartError as exc:
             say(f"error: {exc}")
             return 1
@@ -165,7 +224,7 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
             plates,
             vehicles_per_min=options.vehicles_per_min,
             seed=options.seed,
-            out=out,
+            screen=screen,
             stop=stop,
         )
 
@@ -193,6 +252,29 @@ def _run(options: DemoOptions, workdir: Path, out: TextIO, stop: threading.Event
     )
     clean = failure is None and all(code == 0 for code in codes.values())
     return 0 if clean and report.ok else 1
+
+
+def wait_until_ready(lanes: dict[str, LaneProcess], screen: Screen, stop: threading.Event) -> bool:
+    """Wait for each lane's READY=1, showing which are still starting; False on Ctrl-C.
+
+    :class:`LaneStartError` when a lane exits or takes too long.
+    """
+    start = time.monotonic()
+    starting = dict(lanes)
+    try:
+        while starting:
+            if stop.is_set():
+                return False
+            for lane_id, lane in list(starting.items()):
+                if lane.poll_ready(wait_s=0.1):
+                    del starting[lane_id]
+                    screen.say(f"  {lane_id} ready after {time.monotonic() - start:.1f} s")
+            if starting:
+                waited = time.monotonic() - start
+                screen.progress(f"waiting for {' and '.join(starting)}: {waited:.0f} s")
+        return True
+    finally:
+        screen.done()
 
 
 def _lane_files(

@@ -20,9 +20,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, TextIO
+from typing import Literal
 
 from edge.demo.driving import Driver, Passage
+from edge.demo.screen import Screen
 from edge.money import format_amount
 
 Pays = Literal["qr", "prepaid", "whitelist"]
@@ -87,7 +88,7 @@ class DemoTraffic:
         *,
         vehicles_per_min: float,
         seed: int,
-        out: TextIO,
+        screen: Screen,
         stop: threading.Event,
     ) -> None:
         if vehicles_per_min <= 0:
@@ -97,7 +98,7 @@ class DemoTraffic:
         self.plates = plates
         self.rate_per_s = vehicles_per_min / 60.0
         self.rng = random.Random(seed)
-        self.out = out
+        self.screen = screen
         self.stop = stop
         self.tally = Tally()
         self.timeline = Timeline()
@@ -105,7 +106,6 @@ class DemoTraffic:
         self._exit_queue: queue.Queue[Vehicle] = queue.Queue()
         self._inside: set[str] = set()
         self._lock = threading.Lock()
-        self._print_lock = threading.Lock()
         self._count = 0
         self._start = time.monotonic()
         self._workers = [
@@ -254,9 +254,7 @@ class DemoTraffic:
     def _say(self, passage: Passage, way: str, vehicle: Vehicle, parts: list[str]) -> None:
         at = (passage.finished_at or time.monotonic()) - self._start
         shown = vehicle.plate
-        line = f"{at:6.1f}s  {way} #{vehicle.number:<3} {shown:<9} " + "  |  ".join(parts)
-        with self._print_lock:
-            print(line, file=self.out, flush=True)
+        self.screen.say(f"{at:6.1f}s  {way} #{vehicle.number:<3} {shown:<9} " + "  |  ".join(parts))
 
 
 def read_text(passage: Passage) -> str:
