@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -234,6 +235,18 @@ class TestBadTariffs:
             "(top level): Value error, versions[1]: versions must be listed with increasing "
             "version and effective_from (version 2 from 2025-06-01 00:00:00+08:00 follows "
             "version 1 from 2026-01-01 00:00:00)"
+        ]
+
+    @pytest.mark.parametrize(
+        "effective_from",
+        ["0001-01-01T00:00:00", "9999-12-31T23:59:00-05:00", "2200-01-01T08:00:00"],
+    )
+    def test_version_outside_the_priced_years(self, tmp_path: Path, effective_from: str) -> None:
+        text = edited(PARKING, "2026-01-01T00:00:00", effective_from)
+        shown = str(datetime.fromisoformat(effective_from))
+        assert problems(tmp_path, text) == [
+            f"(top level): Value error, versions[0].effective_from: {shown} is outside the "
+            "times the fee engine prices (the years 1970 to 2199, UTC)"
         ]
 
     @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import ConfigModel
+from edge.fees.clock import END_INSTANT, FIRST_INSTANT, PRICED_YEARS
 from edge.money import Rounding, RoundingRule
 
 MINUTES_PER_DAY = 24 * 60
@@ -523,6 +524,12 @@ class Tariff(ConfigModel):
         if len(schemes) > 1:
             raise ValueError(f"versions: all versions must use one scheme, got {sorted(schemes)}")
         starts = self.version_starts()
+        for i, start in enumerate(starts):
+            if not FIRST_INSTANT <= start.timestamp() < END_INSTANT:
+                raise ValueError(
+                    f"versions[{i}].effective_from: {self.versions[i].effective_from} is outside "
+                    f"the times the fee engine prices (the years {PRICED_YEARS})"
+                )
         for i in range(1, len(self.versions)):
             before, after = self.versions[i - 1], self.versions[i]
             if after.version <= before.version or starts[i] <= starts[i - 1]:
