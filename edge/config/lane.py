@@ -37,6 +37,7 @@ class LaneKind(StrEnum):
 class UnreadablePlate(StrEnum):
     DENY_AND_CALL = "deny_and_call"
     ADMIT_FOR_REVIEW = "admit_for_review"
+    OFFER_HELP = "offer_help"
 
 
 class LanePolicy(ConfigModel):
@@ -44,7 +45,17 @@ class LanePolicy(ConfigModel):
         UnreadablePlate.DENY_AND_CALL,
         title="Unreadable plate",
         description="deny_and_call: keep the barrier down and call for help; "
-        "admit_for_review: let the vehicle through and record it for review.",
+        "admit_for_review: let the vehicle through and record it for review; "
+        "offer_help: keep the barrier down, tell the driver to scan the QR code and type the "
+        "plate (pay by plate) or wait for help, raise an assistance alarm, and wait help_wait_s "
+        "for the typed plate or an operator (then deny_and_call).",
+    )
+    help_wait_s: float = Field(
+        300.0,
+        gt=0,
+        title="Help wait",
+        description="With offer_help: how long a vehicle whose plate was not read waits for a "
+        "typed plate or an operator before it is denied and help is called again (s).",
     )
     anti_passback: bool = Field(
         True,

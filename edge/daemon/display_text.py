@@ -14,6 +14,8 @@ TEXT: dict[Message, tuple[str, str]] = {
     Message.BARRIER_FAULT: ("Barrier fault", "Wait: help is coming"),
     Message.HELP_CALLED: ("Please wait", "An operator is called"),
     Message.LANE_CLOSED: ("Lane closed", "Please use another lane"),
+    Message.TYPE_PLATE: ("Plate not read: scan QR", "to pay by plate, or wait"),
+    Message.TURNED_AWAY: ("Entry refused", "Please reverse"),
 }
 
 

@@ -24,7 +24,9 @@ Events (:mod:`edge.lane.events`)
     ``BarrierUp()``, ``BarrierDown()``, ``BarrierFault(reason)``.
     Plate reader, answering ``Capture``: ``PlateRead(txn_id, text,
     confidence)``, ``PlateUnreadable(txn_id)`` (reads under the reader's
-    threshold count as unreadable).
+    threshold count as unreadable). A plate typed for a vehicle whose plate was
+    not read: ``PlateTyped(txn_id, plate, operator_id, reason)`` (the driver's,
+    through the gateway's pay-by-plate page, or an operator's).
     Shell lookups, answering ``LookUpVehicle(txn_id, plate, at)``:
     ``VehicleChecked(txn_id, listing, open_entry, quote, vehicle_class,
     account)`` or ``LookupFailed(txn_id, reason)``. Per lane kind the shell
@@ -44,9 +46,10 @@ Events (:mod:`edge.lane.events`)
     outcome approved, declined (definite) or error (unknown: retried under the
     same key).
     Operators: ``OperatorOpen(operator_id, reason)``,
-    ``OperatorClose(operator_id, reason)``, ``SetMode(mode, operator_id, reason)``.
+    ``OperatorClose(operator_id, reason)``, ``SetMode(mode, operator_id, reason)``,
+    ``TurnAway(operator_id, reason)``.
     Timers: ``TimerExpired(timer, token)`` for ``plate``, ``payment``,
-    ``grant``, ``arming_stuck``, ``safety_stuck``.
+    ``grant``, ``help``, ``arming_stuck``, ``safety_stuck``.
     The shell answers every ``RequestPayment`` (its own timeout is an
     ``error`` result): a vehicle gone with its payment unanswered stays in
     ``LaneState.outstanding`` until the answer comes, and a late approval is
@@ -60,7 +63,16 @@ Actions (:mod:`edge.lane.actions`)
     Money and barrier: ``RequestPayment(txn_id, key, amount, currency, method,
     account)``, ``OpenBarrier(because)``, ``CloseBarrier(because)``.
     Other: ``Capture(txn_id, reason)``, ``LookUpVehicle(txn_id, plate, at)``,
-    ``ShowMessage(message, amount, currency)``, ``StartTimer``, ``CancelTimer``.
+    ``ShowMessage(message, amount, currency)``, ``WatchPlateOrders(txn_id)``
+    (answered by ``PlateTyped``), ``StartTimer``, ``CancelTimer``.
+
+A stranded vehicle (unreadable plate, policy ``offer_help``)
+    The barrier stays down; the driver is told to scan the QR code and type the
+    plate (pay by plate) or wait for help, an ``assistance`` alarm calls an
+    operator, and the machine waits ``help_wait_s`` for a ``PlateTyped`` (then
+    the plate is looked up and charged as a read one, flagged ``plate_typed``),
+    an operator's open or turn-away, or the vehicle backing out; with none of
+    these it is denied as under ``deny_and_call``.
 
 Safety rules, held by construction in every state
     - ``CloseBarrier`` is only emitted at the end of a step, from the final

@@ -37,6 +37,8 @@ class Message(StrEnum):
     BARRIER_FAULT = "barrier_fault"  # barrier fault; help is coming
     HELP_CALLED = "help_called"  # please wait, an operator has been called
     LANE_CLOSED = "lane_closed"
+    TYPE_PLATE = "type_plate"  # plate not read: scan the QR code to pay by typing it, or wait
+    TURNED_AWAY = "turned_away"  # an operator refused the vehicle: please reverse
 
 
 class Alarm(StrEnum):
@@ -54,6 +56,7 @@ class Alarm(StrEnum):
     PAYMENT_MISMATCH = "payment_mismatch"
     LATE_PAYMENT = "late_payment"
     PAID_BACKED_OUT = "paid_backed_out"
+    ASSISTANCE = "assistance"  # a driver waits at the barrier for a typed plate or an operator
 
 
 class EventKind(StrEnum):
@@ -64,6 +67,8 @@ class EventKind(StrEnum):
     BARRIER_RECOVERED = "barrier_recovered"
     BARRIER_CLOSE = "barrier_close"  # a close with no transaction behind it (deferred, stray)
     BARRIER_REOPEN = "barrier_reopen"  # the barrier fell while it had to stay open
+    OPERATOR_PLATE = "operator_plate"  # an operator typed the plate of an unread vehicle
+    OPERATOR_TURN_AWAY = "operator_turn_away"
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,17 @@ class ShowMessage:
 
 
 @dataclass(frozen=True)
+class WatchPlateOrders:
+    """Watch the gateway for a plate the driver of ``txn_id`` types (pay by plate).
+
+    The shell answers with :class:`~edge.lane.events.PlateTyped` when one comes,
+    and stops watching once the passage no longer waits for it.
+    """
+
+    txn_id: UUID
+
+
+@dataclass(frozen=True)
 class StartTimer:
     """Start (or restart) the timer of this name; report its expiry with ``token``."""
 
@@ -179,6 +195,7 @@ Action = (
     | OpenBarrier
     | CloseBarrier
     | ShowMessage
+    | WatchPlateOrders
     | StartTimer
     | CancelTimer
 )

@@ -28,6 +28,7 @@ class Timer(StrEnum):
     PLATE = "plate"  # waiting for the plate of the current vehicle
     PAYMENT = "payment"  # waiting for the payment of the current vehicle
     GRANT = "grant"  # an operator opened with no vehicle present: wait for one
+    HELP = "help"  # a vehicle whose plate was not read waits for a typed plate or an operator
     ARMING_STUCK = "arming_stuck"
     SAFETY_STUCK = "safety_stuck"
 
@@ -194,6 +195,38 @@ class SetMode:
 
 
 @dataclass(frozen=True)
+class PlateTyped:
+    """A plate typed for the vehicle under ``txn_id`` whose plate was not read.
+
+    The driver typed it (pay by plate, through the gateway's page: no
+    ``operator_id``) or an operator did (``operator_id`` and ``reason``, recorded).
+    """
+
+    txn_id: UUID
+    plate: str
+    operator_id: str | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _text("PlateTyped.plate", self.plate)
+        if self.operator_id is not None:
+            _text("PlateTyped.operator_id", self.operator_id)
+            _text("PlateTyped.reason", self.reason)
+
+
+@dataclass(frozen=True)
+class TurnAway:
+    """An operator refuses the vehicle in front of the barrier; the driver is asked to reverse."""
+
+    operator_id: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _text("TurnAway.operator_id", self.operator_id)
+        _text("TurnAway.reason", self.reason)
+
+
+@dataclass(frozen=True)
 class TimerExpired:
     """A timer started by :class:`~edge.lane.actions.StartTimer` ran out."""
 
@@ -206,6 +239,7 @@ Event = (
     | SafetyLoop
     | PlateRead
     | PlateUnreadable
+    | PlateTyped
     | VehicleChecked
     | LookupFailed
     | PaymentResult
@@ -215,5 +249,6 @@ Event = (
     | OperatorOpen
     | OperatorClose
     | SetMode
+    | TurnAway
     | TimerExpired
 )

@@ -32,6 +32,7 @@ from edge.lane.actions import (
     RequestPayment,
     ShowMessage,
     StartTimer,
+    WatchPlateOrders,
 )
 from edge.lane.events import (
     ArmingLoop,
@@ -46,11 +47,13 @@ from edge.lane.events import (
     PaymentOutcome,
     PaymentResult,
     PlateRead,
+    PlateTyped,
     PlateUnreadable,
     SafetyLoop,
     SetMode,
     Timer,
     TimerExpired,
+    TurnAway,
     VehicleChecked,
 )
 from edge.lane.ids import derive_uuid7
@@ -118,6 +121,8 @@ class _Step:
                 p = self.s.passage
                 if p is not None and p.txn.id == txn_id and p.phase is Phase.READING:
                     self.unreadable(p)
+            case PlateTyped():
+                self.plate_typed(event)
             case VehicleChecked():
                 self.vehicle_checked(event)
             case LookupFailed(txn_id=txn_id, reason=reason):
@@ -138,6 +143,8 @@ class _Step:
                 self.operator_close(event)
             case SetMode():
                 self.set_mode(event)
+            case TurnAway():
+                self.turn_away(event)
             case TimerExpired():
                 self.timer_expired(event)
 
@@ -184,6 +191,11 @@ class _Step:
         if token is not None:
             self.s = replace(self.s, timers=tuple(e for e in self.s.timers if e[0] is not timer))
             self.actions.append(CancelTimer(timer, token))
+
+    def cancel_waits(self) -> None:
+        """Stop the timers of the vehicle in front of the barrier (decided or gone)."""
+        for timer in (Timer.PLATE, Timer.PAYMENT, Timer.HELP):
+            self.cancel_timer(timer)
 
     def open_barrier(self, because: UUID) -> None:
         self.actions.append(OpenBarrier(because))
@@ -244,8 +256,7 @@ class _Step:
             phase = Phase.BLOCKED
         p = replace(p, txn=txn, phase=phase)
         self.set_passage(p)
-        self.cancel_timer(Timer.PLATE)
-        self.cancel_timer(Timer.PAYMENT)
+        self.cancel_waits()
         self.record(txn)
         if phase is Phase.BLOCKED:
             self.tell_blocked(p)
@@ -263,8 +274,7 @@ class _Step:
     def deny(self, p: Passage, alarm: Alarm, *flags: Flag, detail: str = "") -> None:
         txn = replace(p.txn, status=TxnStatus.DENIED, flags=p.txn.flagged(*flags))
         self.set_passage(replace(p, txn=txn, phase=Phase.HELP))
-        self.cancel_timer(Timer.PLATE)
-        self.cancel_timer(Timer.PAYMENT)
+        self.cancel_waits()
         self.record(txn)
         self.alarm(alarm, txn.id, detail)
         self.show(Message.HELP_CALLED)
@@ -315,8 +325,7 @@ class _Step:
         if p is None:
             return
         self.set_passage(None)
-        self.cancel_timer(Timer.PLATE)
-        self.cancel_timer(Timer.PAYMENT)
+        self.cancel_waits()
         if p.on_safety or (self.s.safety and p.authorised):
             self.s = replace(self.s, leaving=(*self.s.leaving, p))
         elif self.s.safety:
@@ -388,10 +397,49 @@ class _Step:
 
     def unreadable(self, p: Passage) -> None:
         p = replace(p, txn=replace(p.txn, flags=p.txn.flagged(Flag.UNREADABLE_PLATE)))
-        if self.s.policy.unreadable_plate is UnreadablePlate.ADMIT_FOR_REVIEW:
+        policy = self.s.policy
+        if policy.unreadable_plate is UnreadablePlate.ADMIT_FOR_REVIEW:
             self.authorise(p, Authorisation.RULE)
+        elif policy.unreadable_plate is UnreadablePlate.OFFER_HELP:
+            self.strand(p)
         else:
             self.deny(p, Alarm.UNREADABLE_PLATE)
+
+    def strand(self, p: Passage) -> None:
+        """No plate: the barrier stays down while the driver is shown the ways out.
+
+        The driver can pay by plate (scan the QR code, type the plate) or wait for
+        the operator the assistance alarm calls; after ``help_wait_s`` with
+        neither, the vehicle is denied as under ``deny_and_call``.
+        """
+        self.set_passage(replace(p, phase=Phase.STRANDED))
+        self.cancel_timer(Timer.PLATE)
+        wait = self.s.policy.help_wait_s
+        self.alarm(Alarm.ASSISTANCE, p.txn.id, f"plate not read; the driver waits up to {wait:g} s")
+        self.show(Message.TYPE_PLATE)
+        self.actions.append(WatchPlateOrders(p.txn.id))
+        self.start_timer(Timer.HELP, wait)
+
+    def plate_typed(self, e: PlateTyped) -> None:
+        """A typed plate for the unread vehicle: look it up as if it had been read."""
+        p = self.s.passage
+        waiting = p is not None and p.phase in (Phase.STRANDED, Phase.HELP)
+        if p is None or p.txn.id != e.txn_id or not waiting or p.txn.plate is not None:
+            return
+        txn = replace(
+            p.txn, plate=e.plate, plate_confidence=None, flags=p.txn.flagged(Flag.PLATE_TYPED)
+        )
+        if e.operator_id is not None:
+            self.lane_event(
+                EventKind.OPERATOR_PLATE,
+                txn_id=txn.id,
+                operator_id=e.operator_id,
+                reason=f"{e.reason} (plate {e.plate})",
+            )
+            txn = replace(txn, operator_id=e.operator_id, operator_reason=e.reason)
+        self.cancel_timer(Timer.HELP)
+        self.set_passage(replace(p, txn=txn, phase=Phase.CHECKING))
+        self.actions.append(LookUpVehicle(txn.id, e.plate, p.arrived_at))
 
     def vehicle_checked(self, e: VehicleChecked) -> None:
         p = self.s.passage
@@ -667,6 +715,25 @@ class _Step:
                 self.start_timer(Timer.GRANT, self.s.policy.pass_timeout_s)
             self.open_barrier(event_id)
 
+    def turn_away(self, e: TurnAway) -> None:
+        """An operator refuses the vehicle that is not authorised: recorded, the driver told."""
+        p = self.s.passage
+        if p is None or p.authorised:
+            return
+        self.lane_event(
+            EventKind.OPERATOR_TURN_AWAY,
+            txn_id=p.txn.id,
+            operator_id=e.operator_id,
+            reason=e.reason,
+        )
+        txn = replace(
+            p.txn, status=TxnStatus.DENIED, operator_id=e.operator_id, operator_reason=e.reason
+        )
+        self.set_passage(replace(p, txn=txn, phase=Phase.HELP))
+        self.cancel_waits()
+        self.record(txn)
+        self.show(Message.TURNED_AWAY)
+
     def operator_close(self, e: OperatorClose) -> None:
         p = self.s.passage
         self.close_because = self.lane_event(
@@ -713,6 +780,11 @@ class _Step:
             case Timer.PLATE:
                 if p is not None and p.phase is Phase.READING:
                     self.unreadable(p)
+            case Timer.HELP:
+                if p is not None and p.phase is Phase.STRANDED:
+                    wait = self.s.policy.help_wait_s
+                    detail = f"no typed plate or operator within {wait:g} s"
+                    self.deny(p, Alarm.UNREADABLE_PLATE, detail=detail)
             case Timer.PAYMENT:
                 if p is not None and p.phase is Phase.PAYING:
                     self.set_passage(replace(p, phase=Phase.HELP))

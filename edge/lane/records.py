@@ -81,6 +81,7 @@ class Flag(StrEnum):
     LATE_PAYMENT = "late_payment"
     REFUND_REVIEW = "refund_review"
     PAYMENT_MISMATCH = "payment_mismatch"
+    PLATE_TYPED = "plate_typed"  # the plate was typed (by the driver or an operator), not read
 
 
 def check_quote(quote: Fee) -> None:

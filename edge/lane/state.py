@@ -21,6 +21,7 @@ class Phase(StrEnum):
     AUTHORISED = "authorised"  # the barrier is (being) opened for it
     BLOCKED = "blocked"  # authorised, but the barrier is in fault
     HELP = "help"  # refused or undecided: an operator has been called
+    STRANDED = "stranded"  # plate not read: waiting for a typed plate (pay by plate) or an operator
 
 
 AUTHORISED_PHASES = frozenset({Phase.AUTHORISED, Phase.BLOCKED})
