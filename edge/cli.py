@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.fees",
     "edge.commands.store",
     "edge.commands.edge_run",
+    "edge.commands.edge_ctl",
     "edge.commands.demo",
     "edge.commands.diag",
     "models.commands",

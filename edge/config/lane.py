@@ -10,6 +10,7 @@ from pydantic import Field
 
 from drivers.config import BarrierConfig, CameraConfig, DisplayConfig, IOModuleConfig, LoopsConfig
 from edge.config.base import ConfigModel
+from edge.config.control import ControlConfig, socket_path
 from edge.config.degraded import DegradedPolicy
 from edge.config.evidence import EvidenceConfig
 from edge.config.loading import ConfigError, load
@@ -178,6 +179,16 @@ class LaneConfig(ConfigModel):
         description="The Prometheus metrics endpoint; absent: no endpoint (lanes sharing a "
         "computer each need their own port).",
     )
+    control: ControlConfig | None = Field(
+        None,
+        title="Control socket",
+        description="The local socket for operator commands (lanewarden edge ctl); absent: "
+        "ctl-<lane id>.sock beside the store, group lanewarden.",
+    )
+
+    def control_socket(self) -> Path:
+        """Where this lane's control socket is."""
+        return socket_path(self.control, self.id, self.store)
 
     def payment_settings(self) -> LanePayments:
         """The payments section, or the default for a lane without one (no QR gateway)."""

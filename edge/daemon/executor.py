@@ -95,6 +95,7 @@ class OrderingError(RuntimeError):
 class Queued:
     event: Event
     policy: LanePolicy | None = None  # the policy for this one step (a degraded mode)
+    done: asyncio.Future[None] | None = None  # resolved once the step's actions are carried out
 
 
 class LaneShell:
@@ -143,6 +144,17 @@ class LaneShell:
         """Queue an event for the machine (on the loop's thread)."""
         self.queue.put_nowait(Queued(event, policy))
 
+    async def submit(self, event: Event, timeout_s: float) -> None:
+        """Queue an event and wait until its step's actions are carried out (operator commands).
+
+        Raises TimeoutError when the lane has not got to it within ``timeout_s``.
+        """
+        done: asyncio.Future[None] = self._loop.create_future()
+        # A failure after the wait gave up is the lane's own (it ends run()): mark it seen here.
+        done.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+        self.queue.put_nowait(Queued(event, done=done))
+        await asyncio.wait_for(asyncio.shield(done), timeout_s)
+
     def on_device(self, event: DeviceEvent) -> None:
         """A driver's event (on the loop's thread, handed over by the sink)."""
         now = datetime.now(UTC)
@@ -176,7 +188,14 @@ class LaneShell:
         """Step the machine on every queued event, forever (cancel to stop)."""
         while True:
             queued = await self.queue.get()
-            await self.feed(queued)
+            try:
+                await self.feed(queued)
+            except BaseException as exc:
+                if queued.done is not None and not queued.done.done():
+                    queued.done.set_exception(RuntimeError(f"the lane failed: {exc!r}"))
+                raise
+            if queued.done is not None and not queued.done.done():
+                queued.done.set_result(None)
 
     async def feed(self, queued: Queued) -> None:
         base = self.state.policy

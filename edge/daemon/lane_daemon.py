@@ -12,7 +12,8 @@
    the start);
 5. payments are built and their callback receiver started;
 6. passages left open by the last run are resolved and recorded;
-7. the lane machine starts from the devices' actual state, then systemd hears
+7. the lane machine starts from the devices' actual state, and the control
+   socket for operator commands opens (``lanewarden edge ctl``); then systemd hears
    READY; beside it run the watchdog pings, the payment sweep, the store check
    and the retention work (images purged, old plate text pseudonymised).
 
@@ -45,9 +46,11 @@ from edge import log
 from edge.config.degraded import StoreFullOutcome
 from edge.config.lane import LaneFiles, LanePayments
 from edge.config.loading import ConfigError
+from edge.daemon.control import ControlServer, ControlSocketError
 from edge.daemon.devices import DeviceStartError, wait_until_up
 from edge.daemon.executor import LaneShell
 from edge.daemon.lookup import Credits, LocalEntries, VehicleLookup, credit_window
+from edge.daemon.operator import OperatorDesk
 from edge.daemon.plates import (
     Recognition,
     RecognitionFactory,
@@ -125,6 +128,7 @@ class LaneDaemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._store_mode: Mode | None = None
         self.metrics_server: MetricsServer | None = None
+        self.control: ControlServer | None = None
         self.failed: asyncio.Future[BaseException] | None = None
 
     # -- the start-up sequence ------------------------------------------------------------------
@@ -179,6 +183,7 @@ class LaneDaemon:
             # 7. the lane machine, from the devices' actual state
             shell = self._start_machine(drivers, plates, tariff, evidence)
             self._run(shell.run())
+            await self._open_control(shell)
             self._run(self._watchdog())
             self._run(self._every(self.options.sweep_s, self._sweep))
             self._run(self._every(lane.degraded.store_check_s, self._check_store))
@@ -187,6 +192,7 @@ class LaneDaemon:
             await self._check_store()
         except (
             ConfigError,
+            ControlSocketError,
             DeviceStartError,
             DriverUnavailableError,
             MetricsError,
@@ -211,6 +217,14 @@ class LaneDaemon:
             return Store.open(self.store_path)
         except (StoreError, OSError) as exc:
             raise StartupError(f"store: cannot open {self.store_path}: {exc}") from exc
+
+    async def _open_control(self, shell: LaneShell) -> None:
+        """The control socket for operator commands (``lanewarden edge ctl``)."""
+        lane = self.lane
+        group = lane.control.group if lane.control is not None else "lanewarden"
+        self.control = ControlServer(lane.control_socket(), OperatorDesk(shell).handle, group=group)
+        await self.control.start()
+        self._stack.push_async_callback(self.control.stop)
 
     def _open_evidence(self) -> Evidence | None:
         config = self.lane.evidence

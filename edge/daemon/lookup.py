@@ -26,6 +26,7 @@ from edge.fees.passage import Passage, QuoteError
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.records import Fee, FeeItem, Listing, OpenEntry, PaymentMethod
 from edge.store import Store, StoreError, plate_key
+from models.match import MatchConfig, match_plate
 
 DEFAULT_CLASS = 1
 
@@ -47,8 +48,19 @@ class EntrySource(Protocol):
         ...
 
 
+#: How far a plate may be from an open entry's and still close it: one confusable
+#: character (O/0, B/8, S/5...: a read or a typed plate gets these wrong; the
+#: substitution costs 1 less the pair's confusion weight), never another letter or
+#: digit; two entries that near match neither.
+ENTRY_MATCH = MatchConfig(max_distance=0.98, confusion_cost=0.0, ambiguity_gap=0.5)
+
+
 class LocalEntries:
-    """Entries recorded by the lanes that share this store (one site, one computer)."""
+    """Entries recorded by the lanes that share this store (one site, one computer).
+
+    The plate's own entry first; otherwise the one entry whose plate differs
+    from it only in confusable characters (:data:`ENTRY_MATCH`).
+    """
 
     def __init__(self, store: Store, plaza_id: str) -> None:
         self.store = store
@@ -57,7 +69,12 @@ class LocalEntries:
     def find(self, plate: str) -> FoundEntry | None:
         entry = self.store.entries.find(plate)
         if entry is None:
-            return None
+            match = match_plate(plate, self.store.entries.plates(), ENTRY_MATCH)
+            if match.entry is None or match.ambiguous:
+                return None
+            entry = self.store.entries.find(match.entry)
+            if entry is None:
+                return None
         return FoundEntry(
             entry.txn_id, entry.entry_time, self.plaza_id, entry.lane_id, entry.vehicle_class
         )

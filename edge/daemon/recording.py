@@ -158,6 +158,8 @@ class Recorder:
                 logger.warning("entry_replaced", plate=plate, old_txn_id=str(exc.existing.txn_id))
                 self.store.entries.close(plate)
                 self.store.entries.open(record)
+        elif txn.kind is TxnKind.EXIT and txn.entry_txn_id is not None:
+            self.store.entries.close_entry(txn.entry_txn_id)  # the entry it was matched to
         elif txn.kind is TxnKind.EXIT:
             self.store.entries.close(plate)
 

@@ -87,6 +87,23 @@ class OpenEntries:
                 conn.execute("DELETE FROM open_entries WHERE plate = ?", (key,))
         return entry
 
+    def close_entry(self, txn_id: UUID) -> OpenEntry | None:
+        """Close the open entry recorded by ``txn_id`` (an exit matched to it); None if none."""
+        with self._db.write() as conn:
+            row = conn.execute(
+                "SELECT plate FROM open_entries WHERE txn_id = ?", (str(txn_id),)
+            ).fetchone()
+            entry = self._find(row[0]) if row is not None else None
+            if entry is not None:
+                conn.execute("DELETE FROM open_entries WHERE txn_id = ?", (str(txn_id),))
+        return entry
+
+    def plates(self) -> list[str]:
+        """The plates of every open entry (for matching a plate that is not exactly one)."""
+        with self._db.lock:
+            rows = self._db.conn.execute("SELECT plate FROM open_entries").fetchall()
+        return [row[0] for row in rows]
+
     def count(self) -> int:
         with self._db.lock:
             count: int = self._db.conn.execute("SELECT count(*) FROM open_entries").fetchone()[0]
