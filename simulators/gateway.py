@@ -9,7 +9,15 @@ and forged callbacks. The state is in ``GatewaySim``, usable without HTTP (the
 lane's client can reach it through a ``MockTransport``); ``GatewayServer``
 puts it on a socket with a scheduler thread for delayed work.
 
+Pay by plate: ``POST /_sim/plate {"lane_id", "plate", "pay"}`` plays a driver
+who scanned the lane's pay-by-plate QR code and typed the plate; the lane finds
+it with ``GET /v1/lanes/{lane_id}/plate-orders`` and starts its order from it
+(``plate_order_id``), and with ``pay`` (the default) the driver pays that order
+on the phone (after ``auto_pay_ms``, or at once). Plate orders not started
+within ``PLATE_ORDER_TTL_S`` are forgotten.
+
 Control routes (no signature): ``POST /_sim/pay {"order_id", "late"}``,
+``POST /_sim/plate {"lane_id", "plate", "pay"}``,
 ``POST /_sim/callback {"order_id", "amount", "status", "forge", "nonce",
 "timestamp_offset_s"}``, ``POST /_sim/faults {...}``, ``GET /_sim/state``.
 """
@@ -34,7 +42,7 @@ from typing import Any
 
 from edge import log
 from edge.payments import protocol
-from edge.payments.protocol import BadMessageError, Notice, Order, OrderStatus, Refund
+from edge.payments.protocol import BadMessageError, Notice, Order, OrderStatus, PlateOrder, Refund
 from edge.payments.signing import H_MERCHANT, SignatureError, Verifier, sign
 from edge.payments.transport import HttpRequest, HttpResponse, NoReplyError
 
@@ -45,6 +53,9 @@ Deliver = Callable[[str, dict[str, str], bytes], int]
 
 Later = Callable[[float, Callable[[], None]], None]
 """Runs an action after a delay in seconds."""
+
+PLATE_ORDER_TTL_S = 600.0
+"""A typed plate that no lane order has started within this is forgotten."""
 
 
 @dataclass
@@ -111,6 +122,13 @@ class _Order:
     events: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
+@dataclass
+class _PlateOrder:
+    plate: PlateOrder
+    pay: bool  # the driver pays the order the lane starts from it
+    order_id: str | None = None
+
+
 @dataclass(frozen=True)
 class SimAnswer:
     status: int
@@ -146,7 +164,9 @@ class GatewaySim:
         self._orders: dict[str, _Order] = {}
         self._refunds: dict[str, Refund] = {}
         self._callbacks: list[dict[str, Any]] = []
+        self._plates: dict[str, _PlateOrder] = {}
         self._refs = itertools.count(1)
+        self._plate_ids = itertools.count(1)
         self._lock = threading.RLock()
 
     # -- requests ---------------------------------------------------------------------------
@@ -203,7 +223,12 @@ class GatewaySim:
                 protocol.field(body, "description", str),
                 protocol.field(body, "notify_url", str, optional=True),
             )
-            return lambda: self._create(*fields).to_json()
+            typed = protocol.field(body, "plate_order_id", str, optional=True)
+            return lambda: self._create(*fields, plate_order_id=typed).to_json()
+        if method == "GET" and path.startswith(protocol.LANES + "/"):
+            lane_id, _, rest = path.removeprefix(protocol.LANES + "/").partition("/")
+            if rest == "plate-orders" and lane_id:
+                return lambda: {"plate_orders": self._pending_plates(lane_id)}
         if (method, path) == ("POST", protocol.REFUNDS):
             refund = Refund.from_json(body)
             return lambda: self._refund(refund).to_json()
@@ -219,8 +244,22 @@ class GatewaySim:
         raise _NotFoundError(f"no route {method} {path}")
 
     def _create(
-        self, order_id: str, amount: int, currency: str, description: str, notify_url: str | None
+        self,
+        order_id: str,
+        amount: int,
+        currency: str,
+        description: str,
+        notify_url: str | None,
+        *,
+        plate_order_id: str | None = None,
     ) -> Order:
+        typed = self._plates.get(plate_order_id) if plate_order_id else None
+        if plate_order_id and typed is None:
+            raise _NotFoundError(f"plate_order_id: no plate order {plate_order_id!r}")
+        if typed is not None and typed.order_id not in (None, order_id):
+            raise _ConflictError(
+                f"plate_order_id: {plate_order_id} already started order {typed.order_id}"
+            )
         existing = self._orders.get(order_id)
         if existing is not None:
             if (existing.order.amount, existing.order.currency) != (amount, currency):
@@ -241,7 +280,24 @@ class GatewaySim:
         logger.info("order_created", order_id=order_id, amount=amount, currency=currency)
         if self.faults.auto_pay_ms is not None:
             self.later(self.faults.auto_pay_ms / 1000, lambda: self._auto_pay(order_id))
+        if typed is not None:
+            typed.order_id = order_id
+            logger.info("plate_order_started", plate_order_id=plate_order_id, order_id=order_id)
+            if typed.pay and self.faults.auto_pay_ms is None:
+                self.later(0.0, lambda: self._auto_pay(order_id))  # the driver pays on the phone
         return order
+
+    def _pending_plates(self, lane_id: str) -> list[dict[str, Any]]:
+        """The lane's plate orders not started yet; those too old to start are dropped."""
+        now = self.clock()
+        for key, typed in list(self._plates.items()):
+            if typed.order_id is None and now - typed.plate.typed_at > PLATE_ORDER_TTL_S:
+                del self._plates[key]
+        return [
+            t.plate.to_json()
+            for t in self._plates.values()
+            if t.plate.lane_id == lane_id and t.order_id is None
+        ]
 
     def _query(self, order_id: str) -> dict[str, Any]:
         return self._order(order_id).order.to_json()
@@ -311,6 +367,23 @@ class GatewaySim:
             self.later(delay, lambda: self._send(order_id, event_id, forge=True))
         return sim.order
 
+    def type_plate(self, lane_id: str, plate: str, pay: bool = True) -> PlateOrder:
+        """A driver at ``lane_id`` scans the pay-by-plate code and types ``plate``."""
+        if not lane_id.strip():
+            raise BadMessageError("lane_id: must not be empty")
+        with self._lock:
+            typed = PlateOrder.from_json(
+                {
+                    "plate_order_id": f"P{next(self._plate_ids):08d}",
+                    "lane_id": lane_id,
+                    "plate": plate.strip().upper(),
+                    "typed_at": self.clock(),
+                }
+            )
+            self._plates[typed.plate_order_id] = _PlateOrder(typed, pay)
+        logger.info("plate_typed", lane_id=lane_id, plate_order_id=typed.plate_order_id)
+        return typed
+
     def _auto_pay(self, order_id: str) -> None:
         try:
             self.pay(order_id)
@@ -372,6 +445,14 @@ class GatewaySim:
             order_id = protocol.id_field(body, "order_id")
             late = protocol.field(body, "late", bool, optional=True) or False
             return self.pay(order_id, late).to_json()
+        if route == "POST /_sim/plate":
+            pay = protocol.field(body, "pay", bool, optional=True)
+            typed = self.type_plate(
+                protocol.field(body, "lane_id", str),
+                protocol.field(body, "plate", str),
+                True if pay is None else pay,
+            )
+            return typed.to_json()
         if route == "POST /_sim/callback":
             return {"answer": self._custom_callback(body)}
         if route == "POST /_sim/faults":
@@ -405,6 +486,10 @@ class GatewaySim:
                 "orders": [o.order.to_json() for o in self._orders.values()],
                 "refunds": [r.to_json() for r in self._refunds.values()],
                 "callbacks": list(self._callbacks),
+                "plate_orders": [
+                    t.plate.to_json() | {"order_id": t.order_id, "pay": t.pay}
+                    for t in self._plates.values()
+                ],
                 "faults": asdict(self.faults),
             }
 
@@ -421,8 +506,15 @@ _API_ROUTES = [
     "POST /v1/orders/{order_id}/close",
     "POST /v1/refunds",
     "GET /v1/refunds/{refund_id}",
+    "GET /v1/lanes/{lane_id}/plate-orders",
 ]
-_CONTROL_ROUTES = ["POST /_sim/pay", "POST /_sim/callback", "POST /_sim/faults", "GET /_sim/state"]
+_CONTROL_ROUTES = [
+    "POST /_sim/pay",
+    "POST /_sim/plate",
+    "POST /_sim/callback",
+    "POST /_sim/faults",
+    "GET /_sim/state",
+]
 
 
 class _NotFoundError(ValueError):

@@ -52,7 +52,9 @@ class TestParse:
         assert isinstance(plate, ChargePlateCommand)
 
     def test_a_new_command_round_trips_through_json(self) -> None:
-        command = new_command("set_mode", operator_id="op-2", reason="works", now=NOW, mode="closed")
+        command = new_command(
+            "set_mode", operator_id="op-2", reason="works", now=NOW, mode="closed"
+        )
         again = parse_command(command.model_dump_json(), NOW + timedelta(seconds=1))
         assert again == command
         assert again.expires_at - again.issued_at == timedelta(seconds=60)

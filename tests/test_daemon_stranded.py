@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from drivers.interfaces import Position
 from edge.cli import main
 from edge.daemon.control import send
 from edge.store import Store
+from simulators.gateway import GatewayFaults
 
 STRANDED = 'unreadable_plate = "offer_help"\nhelp_wait_s = 60\nplate_read_timeout_s = 0.3\n'
 TYPE_PLATE = ("Plate not read: scan QR", "to pay by plate, or wait")
@@ -257,3 +259,50 @@ class TestCli:
         code = main(["edge", "ctl", "--socket", str(tmp_path / "none.sock"), "status"])
         assert code == 69
         assert "no lane answers on" in capsys.readouterr().err
+
+
+class TestPayByPlate:
+    """The driver scans the QR code and types the plate; the lane charges that plate once."""
+
+    def test_typed_plate_at_the_gateway_is_charged_and_lets_the_car_out(
+        self, tmp_path: Path
+    ) -> None:
+        lane = stranded_lane(tmp_path, faults=GatewayFaults())  # nobody pays unless they type
+
+        async def scenario(lane: FakeLane) -> None:
+            await strand(lane)
+            page = "http://gateway.test/pay-by-plate/m-daemon/riverside-exit"
+            await lane.settle(
+                lambda: ("Scan QR, type your plate", page) in lane.devices.display.shown,
+                "pay-by-plate QR code shown",
+            )
+            lane.gateway.sim.type_plate("riverside-exit", PLATE)
+            await lane.settle(barrier_is(lane, Position.UP), "barrier up")
+            await lane.drive_through()
+            await lane.settle(lambda: only_exit(lane).status == "passed", "passed")
+
+        run(lane, scenario)
+        record = only_exit(lane)
+        assert record.plate_text == PLATE
+        assert "plate_typed" in record.flags
+        assert record.entry_time is not None
+        assert record.operator_id is None
+        (order,) = lane.gateway.orders()
+        assert order["status"] == "paid"
+        assert lane.gateway.kept() == record.fee_total
+        (typed,) = lane.gateway.sim.state()["plate_orders"]
+        assert typed["order_id"] == order["order_id"]
+
+    def test_a_plate_typed_before_the_car_came_is_not_taken(self, tmp_path: Path) -> None:
+        lane = stranded_lane(tmp_path, faults=GatewayFaults())
+        lane.gateway.sim.clock = lambda: time.time() - 60  # typed a minute before the car came
+        lane.gateway.sim.type_plate("riverside-exit", "皖B00000")
+        lane.gateway.sim.clock = time.time
+
+        async def scenario(lane: FakeLane) -> None:
+            await strand(lane)
+            await asyncio.sleep(0.5)  # several polls of the gateway
+
+        run(lane, scenario)
+        assert lane.gateway.orders() == []
+        assert only_exit(lane).plate_text is None

@@ -56,7 +56,8 @@ class TestStranding:
         (timer,) = [a for a in of(actions, StartTimer) if a.timer is Timer.HELP]
         assert timer.seconds == 120.0
         assert of(actions, OpenBarrier) == []
-        assert txns(actions) == []  # nothing decided yet: the passage waits
+        (waiting,) = txns(actions)  # recorded undecided, so a restart resolves it
+        assert (waiting.status, waiting.flags) == (TxnStatus.ARRIVED, (Flag.UNREADABLE_PLATE,))
         assert lane.state.passage is not None
         assert lane.state.passage.phase is Phase.STRANDED
 

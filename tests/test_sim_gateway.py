@@ -222,3 +222,55 @@ class TestCommand:
         )
         assert proc.returncode == 2
         assert "forge_rate: must be between 0 and 1, got 2.0" in proc.stderr
+
+
+class TestPayByPlate:
+    """A driver types the plate; the lane finds it, starts its order from it; the driver pays."""
+
+    def test_typed_plate_is_pending_until_an_order_starts_from_it(
+        self, server: GatewayServer, client: GatewayClient
+    ) -> None:
+        sim = ControlClient(server.url)
+        typed = sim.post("/_sim/plate", {"lane_id": "riverside-exit", "plate": "皖a12345"})
+        assert typed["plate"] == "皖A12345"
+        assert client.plate_orders("north-exit") == []
+        (pending,) = client.plate_orders("riverside-exit")
+        assert (pending.plate_order_id, pending.plate) == (typed["plate_order_id"], "皖A12345")
+        client.create_order("LW1", 800, "CNY", "parking", plate_order_id=pending.plate_order_id)
+        assert client.plate_orders("riverside-exit") == []
+        wait_for(lambda: server.sim.kept("LW1") == 800, "the driver paid on the phone")
+
+    def test_driver_who_does_not_pay_leaves_the_order_pending(
+        self, server: GatewayServer, client: GatewayClient
+    ) -> None:
+        typed = server.sim.type_plate("riverside-exit", "皖A12345", pay=False)
+        client.create_order("LW1", 800, "CNY", "parking", plate_order_id=typed.plate_order_id)
+        order = client.query_order("LW1")
+        assert order is not None
+        assert order.status is OrderStatus.PENDING
+
+    def test_unknown_or_reused_plate_order_is_refused(
+        self, server: GatewayServer, client: GatewayClient
+    ) -> None:
+        with pytest.raises(GatewayRefusedError, match="plate_order_id: no plate order"):
+            client.create_order("LW1", 800, "CNY", "parking", plate_order_id="P404")
+        typed = server.sim.type_plate("riverside-exit", "皖A12345", pay=False)
+        client.create_order("LW1", 800, "CNY", "parking", plate_order_id=typed.plate_order_id)
+        with pytest.raises(GatewayRefusedError, match="already started order LW1"):
+            client.create_order("LW2", 800, "CNY", "parking", plate_order_id=typed.plate_order_id)
+
+    def test_old_plate_orders_are_forgotten(self) -> None:
+        from simulators.gateway import PLATE_ORDER_TTL_S, GatewaySim
+
+        now = [1000.0]
+        sim = GatewaySim(secret=SECRET, merchant_id=MERCHANT, clock=lambda: now[0])
+        sim.type_plate("riverside-exit", "皖A12345")
+        now[0] += PLATE_ORDER_TTL_S + 1
+        assert sim._pending_plates("riverside-exit") == []
+
+    def test_bad_typed_plate_is_refused(self, server: GatewayServer) -> None:
+        sim = ControlClient(server.url)
+        with pytest.raises(ControlError, match="plate: expected 1-16 characters"):
+            sim.post("/_sim/plate", {"lane_id": "riverside-exit", "plate": " "})
+        with pytest.raises(ControlError, match="lane_id: missing"):
+            sim.post("/_sim/plate", {"plate": "皖A12345"})

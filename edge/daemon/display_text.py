@@ -27,6 +27,11 @@ def lines_for(action: ShowMessage) -> tuple[str, str]:
     return top, bottom.format(amount=amount)
 
 
+def plate_page_lines(page_url: str) -> tuple[str, str]:
+    """The pay-by-plate prompt: what to do, and the gateway page's URL for the QR panel."""
+    return "Scan QR, type your plate", page_url
+
+
 def qr_lines(prompt: QrPrompt) -> tuple[str, str]:
     """The gateway's QR prompt: the amount, and the code's content for the QR panel."""
     return f"Scan to pay {format_amount(prompt.amount, prompt.currency)}", prompt.qr_url

@@ -16,7 +16,9 @@ step's actions out in list order before it takes the next event:
   (``Capture`` -> ``PlateRead``, frames read until one is accepted; the machine's
   plate timer ends the attempts), the payment chain (``RequestPayment`` ->
   ``PaymentResult``); lookups are answered at once, through the queue;
-- timers run on the loop's monotonic clock (``loop.call_later``).
+- timers run on the loop's monotonic clock (``loop.call_later``);
+- ``WatchPlateOrders`` shows the gateway's pay-by-plate QR code and watches for
+  the plate the driver types there (:mod:`edge.daemon.plate_orders`).
 
 Degraded modes are applied here, where they are seen: a dark camera or a failing
 reader answers the machine with an unreadable plate under the lane's degraded
@@ -49,8 +51,9 @@ from edge import log
 from edge.config.degraded import DegradedPolicy, UnreadOutcome
 from edge.config.lane import LanePolicy, UnreadablePlate
 from edge.daemon.devices import lane_event_of
-from edge.daemon.display_text import lines_for, qr_lines
+from edge.daemon.display_text import lines_for, plate_page_lines, qr_lines
 from edge.daemon.lookup import VehicleLookup
+from edge.daemon.plate_orders import next_plate_order
 from edge.daemon.plates import Image, Recognition, read_vehicle
 from edge.daemon.recording import Recorder, Settlement
 from edge.daemon.settling import lane_result, payment_request
@@ -71,13 +74,21 @@ from edge.lane.actions import (
     RequestPayment,
     ShowMessage,
     StartTimer,
+    WatchPlateOrders,
     ordering_problems,
 )
-from edge.lane.events import BarrierFault, Event, PlateRead, PlateUnreadable, TimerExpired
+from edge.lane.events import (
+    BarrierFault,
+    Event,
+    PlateRead,
+    PlateTyped,
+    PlateUnreadable,
+    TimerExpired,
+)
 from edge.lane.records import FINAL_STATUSES, PaymentMethod, TxnStatus
 from edge.lane.state import Phase
 from edge.payments.config import Method
-from edge.payments.qr import QrPrompt
+from edge.payments.qr import QrPayments, QrPrompt
 from edge.payments.service import Payments
 from models.result import PlateRead as PlateReadResult
 
@@ -112,6 +123,7 @@ class LaneShell:
         evidence: Evidence | None = None,
         capture_frames: int = 2,
         read_pause_s: float = 0.1,
+        plate_page: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.state = state
@@ -125,6 +137,10 @@ class LaneShell:
         self.metrics = recorder.metrics
         self.capture_frames = capture_frames
         self.read_pause_s = read_pause_s
+        #: The gateway's pay-by-plate page for this lane (the QR code shown to a stranded driver).
+        self.plate_page = plate_page
+        #: Plate orders the driver typed, by transaction: the QR order is started from them.
+        self.plate_orders: dict[UUID, str] = {}
         self.timings = PassageTimings(clock)
         self.camera_dark: str | None = None
         #: When the arming loop last became occupied (monotonic, at the loop's raw edge).
@@ -237,6 +253,10 @@ class LaneShell:
                 await self.command("close", self.drivers.barrier.close, green=False)
             case ShowMessage():
                 await self.show(lines_for(action))
+            case WatchPlateOrders(txn_id=txn_id):
+                qr = self.payments.qr
+                if qr is not None and self.plate_page is not None:
+                    self.spawn(self.watch_plate_orders(qr, self.plate_page, txn_id))
             case StartTimer(timer=timer, token=token, seconds=seconds):
                 self.cancel_timer(timer.value)
                 self._timers[timer.value] = self._loop.call_later(
@@ -263,6 +283,7 @@ class LaneShell:
                 self.recorder.event("passage_timings", at, txn_id=txn.id, detail=figures)
             if txn.payment_status.value != "requested":
                 self.txns.pop(txn.id, None)
+                self.plate_orders.pop(txn.id, None)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -424,11 +445,44 @@ class LaneShell:
         )
         self.post(PlateUnreadable(txn_id), policy)
 
+    # -- pay by plate --------------------------------------------------------------------------
+
+    async def watch_plate_orders(self, qr: QrPayments, page: str, txn_id: UUID) -> None:
+        """Show the pay-by-plate QR code; hand the plate the driver types to the machine."""
+        await self.show(plate_page_lines(page))
+        found = await next_plate_order(
+            qr.client,
+            self.state.lane_id,
+            since=time.time(),
+            waiting=lambda: self.waiting_for_plate(txn_id),
+            pause_s=qr.query_schedule_s[0],
+        )
+        if found is None:
+            return
+        logger.info("plate_order_taken", txn_id=str(txn_id), plate_order_id=found.plate_order_id)
+        self.plate_orders[txn_id] = found.plate_order_id
+        self.post(PlateTyped(txn_id, found.plate))
+
+    def waiting_for_plate(self, txn_id: UUID) -> bool:
+        """Whether the machine still waits for a typed plate for ``txn_id``."""
+        p = self.state.passage
+        return (
+            p is not None
+            and p.txn.id == txn_id
+            and p.phase is Phase.STRANDED
+            and p.txn.plate is None
+        )
+
     # -- payments ------------------------------------------------------------------------------
 
     async def pay(self, action: RequestPayment) -> None:
         txn = self.txns.get(action.txn_id)
-        request = payment_request(action, txn.plate if txn else None, datetime.now(UTC))
+        request = payment_request(
+            action,
+            txn.plate if txn else None,
+            datetime.now(UTC),
+            self.plate_orders.get(action.txn_id),
+        )
         outcome = await asyncio.to_thread(self.payments.chain.settle, request, self.on_prompt)
         settled = lane_result(action, outcome)
         logger.info(
@@ -471,5 +525,5 @@ class LaneShell:
     def idle(self) -> bool:
         """No vehicle being served or leaving, no payment in progress."""
         s = self.state
-        busy = s.passage is not None and s.passage.phase is not Phase.HELP
+        busy = s.passage is not None and s.passage.phase not in (Phase.HELP, Phase.STRANDED)
         return not busy and not s.leaving and not self.paying and self.queue.empty()

@@ -69,6 +69,7 @@ from edge.lane.events import ArmingLoop, Mode, SafetyLoop, SetMode
 from edge.lane.state import Position as LanePosition
 from edge.metrics import LaneMetrics, MetricsError, MetricsServer
 from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEvent
+from edge.payments.protocol import plate_page_url
 from edge.payments.service import Payments
 from edge.payments.transport import Transport
 from edge.store import Store, StoreError
@@ -318,6 +319,7 @@ class LaneDaemon:
             LocalEntries(self.store, self.files.plaza.id),
             self.credits,
         )
+        gateway = lane.payment_settings().gateway
         shell = LaneShell(
             state,
             recorder=self.recorder,
@@ -328,6 +330,9 @@ class LaneDaemon:
             degraded=lane.degraded,
             evidence=evidence,
             capture_frames=self.options.capture_frames,
+            plate_page=(
+                plate_page_url(gateway.base_url, gateway.merchant_id, lane.id) if gateway else None
+            ),
         )
         self._shell = shell
         self._sink = shell.on_device

@@ -74,7 +74,9 @@ class Settled:
     gateway_down: bool
 
 
-def payment_request(action: RequestPayment, plate: str | None, at: datetime) -> PaymentRequest:
+def payment_request(
+    action: RequestPayment, plate: str | None, at: datetime, plate_order_id: str | None = None
+) -> PaymentRequest:
     return PaymentRequest(
         txn_id=str(action.txn_id),
         plate=plate,
@@ -82,6 +84,7 @@ def payment_request(action: RequestPayment, plate: str | None, at: datetime) -> 
         currency=action.currency,
         description=f"lane fee {action.txn_id}",
         at=at,
+        plate_order_id=plate_order_id,
     )
 
 

@@ -410,10 +410,12 @@ class _Step:
 
         The driver can pay by plate (scan the QR code, type the plate) or wait for
         the operator the assistance alarm calls; after ``help_wait_s`` with
-        neither, the vehicle is denied as under ``deny_and_call``.
+        neither, the vehicle is denied as under ``deny_and_call``. The waiting
+        passage is recorded, so that a restart meanwhile finds and resolves it.
         """
         self.set_passage(replace(p, phase=Phase.STRANDED))
         self.cancel_timer(Timer.PLATE)
+        self.record(p.txn)
         wait = self.s.policy.help_wait_s
         self.alarm(Alarm.ASSISTANCE, p.txn.id, f"plate not read; the driver waits up to {wait:g} s")
         self.show(Message.TYPE_PLATE)

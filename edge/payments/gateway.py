@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from edge import log
 from edge.payments import protocol
 from edge.payments.config import GatewayConfig, RetryConfig
-from edge.payments.protocol import BadMessageError, Order, Refund
+from edge.payments.protocol import BadMessageError, Order, PlateOrder, Refund
 from edge.payments.signing import WallClock, sign
 from edge.payments.transport import (
     ConnectError,
@@ -102,8 +102,13 @@ class GatewayClient:
         currency: str,
         description: str,
         notify_url: str | None = None,
+        *,
+        plate_order_id: str | None = None,
     ) -> Order:
-        """Create the order, or get it back if it already exists with the same amount."""
+        """Create the order, or get it back if it already exists with the same amount.
+
+        ``plate_order_id`` starts it from a plate the driver typed (pay by plate).
+        """
         body: dict[str, Any] = {
             "order_id": order_id,
             "amount": amount,
@@ -112,6 +117,8 @@ class GatewayClient:
         }
         if notify_url:
             body["notify_url"] = notify_url
+        if plate_order_id:
+            body["plate_order_id"] = plate_order_id
 
         def attempt() -> Order:
             try:
@@ -136,6 +143,17 @@ class GatewayClient:
         return self._retrying(
             f"close {order_id}", lambda: Order.from_json(self._send("POST", path, {}))
         )
+
+    def plate_orders(self, lane_id: str) -> list[PlateOrder]:
+        """Plates typed for ``lane_id`` on the gateway's page that no order has started yet."""
+        path = protocol.plate_orders_path(lane_id)
+
+        def attempt() -> list[PlateOrder]:
+            answer = self._send("GET", path, {})
+            items = protocol.field(answer, "plate_orders", list)
+            return [PlateOrder.from_json(item) for item in items if isinstance(item, dict)]
+
+        return self._retrying(f"plate orders of {lane_id}", attempt)
 
     def refund(self, refund_id: str, order_id: str, amount: int, reason: str) -> Refund:
         body = {"refund_id": refund_id, "order_id": order_id, "amount": amount, "reason": reason}

@@ -20,7 +20,11 @@ from edge.payments.config import Method
 
 @dataclass(frozen=True)
 class PaymentRequest:
-    """One vehicle's fee, to be settled. ``plate`` is None when it was not read."""
+    """One vehicle's fee, to be settled. ``plate`` is None when it was not read.
+
+    ``plate_order_id``: the driver typed the plate on the gateway's page (pay by
+    plate); the QR order is started from that plate order.
+    """
 
     txn_id: str
     plate: str | None
@@ -28,6 +32,7 @@ class PaymentRequest:
     currency: str
     description: str
     at: datetime
+    plate_order_id: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 0:

@@ -4,16 +4,28 @@ JSON over HTTP, every request and callback signed (see :mod:`edge.payments.signi
 
 ==========================================  ==================================================
 ``POST /v1/orders``                         create: ``order_id, amount, currency, description``
-                                            (+ optional ``notify_url``); the same id and amount
-                                            again returns the same order, another amount is 409
+                                            (+ optional ``notify_url``, and ``plate_order_id``
+                                            for an order started from a typed plate); the same
+                                            id and amount again returns the same order, another
+                                            amount is 409
 ``GET /v1/orders/{order_id}``               query; 404 for an unknown order
 ``POST /v1/orders/{order_id}/close``        close a pending order; answers the order as it
                                             stands (``paid`` if the payment came first)
 ``POST /v1/refunds``                        refund: ``refund_id, order_id, amount, reason``;
                                             idempotent on ``refund_id``
 ``GET /v1/refunds/{refund_id}``             query a refund
+``GET /v1/lanes/{lane_id}/plate-orders``    plate orders typed for the lane and not yet
+                                            started: ``{"plate_orders": [PlateOrder...]}``
 callback ``POST {notify_url}``              a :class:`Notice`, answered 2xx when taken
 ==========================================  ==================================================
+
+Pay by plate: a lane whose plate reader failed shows the QR code of the
+gateway's page for the lane (:func:`plate_page_url`); the driver types the plate
+there, and the gateway keeps it as a :class:`PlateOrder`. The lane polls for its
+plate orders, prices the typed plate, and creates the order with
+``plate_order_id``; the gateway shows that order on the driver's phone, where it
+is paid like any other. A plate order is started once; the gateway forgets
+those not started within a few minutes.
 
 Errors are ``{"error": "field: what is wrong"}`` with a 4xx status (not retried)
 or 5xx (retried). Amounts are integer minor units.
@@ -29,6 +41,18 @@ from typing import Any
 
 ORDERS = "/v1/orders"
 REFUNDS = "/v1/refunds"
+LANES = "/v1/lanes"
+PLATE_PAGE = "/pay-by-plate"
+
+
+def plate_orders_path(lane_id: str) -> str:
+    return f"{LANES}/{lane_id}/plate-orders"
+
+
+def plate_page_url(base_url: str, merchant_id: str, lane_id: str) -> str:
+    """The gateway's page where a driver at ``lane_id`` types the plate (the QR code's content)."""
+    return f"{base_url.rstrip('/')}{PLATE_PAGE}/{merchant_id}/{lane_id}"
+
 
 ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CURRENCY = re.compile(r"[A-Z]{3}")
@@ -169,4 +193,29 @@ class Notice:
             amount=amount_field(body),
             currency=currency_field(body),
             gateway_ref=field(body, "gateway_ref", str),
+        )
+
+
+@dataclass(frozen=True)
+class PlateOrder:
+    """A plate a driver typed on the gateway's page for a lane, waiting for the lane's order."""
+
+    plate_order_id: str
+    lane_id: str
+    plate: str
+    typed_at: float  # the gateway's clock, seconds since the epoch
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> PlateOrder:
+        plate: str = field(body, "plate", str)
+        if not plate.strip() or len(plate) > 16:
+            raise BadMessageError(f"plate: expected 1-16 characters, got {plate!r}")
+        return cls(
+            plate_order_id=id_field(body, "plate_order_id"),
+            lane_id=field(body, "lane_id", str),
+            plate=plate,
+            typed_at=float(field(body, "typed_at", (int, float))),
         )

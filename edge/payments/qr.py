@@ -125,7 +125,12 @@ class QrPayments:
                 self._remember(track)
         try:
             order = self.client.create_order(
-                order_id, request.amount, request.currency, request.description, self.notify_url
+                order_id,
+                request.amount,
+                request.currency,
+                request.description,
+                self.notify_url,
+                plate_order_id=request.plate_order_id,
             )
         except GatewayDownError as exc:
             with self._cond:
