@@ -53,7 +53,7 @@ class TestBundledFont:
             package_data = tomllib.load(f)["tool"]["setuptools"]["package-data"]
         patterns = package_data.get("simulators", []) + package_data.get("*", [])
         for path in (BUNDLED_FONT, FONTS / "LICENSE-Apache-2.0.txt", FONTS / "README.md"):
-            relative = path.relative_to(ROOT / "simulators").as_posix()
+            relative = path.relative_to(FONTS.parent).as_posix()
             assert any(fnmatch.fnmatch(relative, p) for p in patterns), relative
 
     def test_missing_glyphs_named_once_in_order(self) -> None:
