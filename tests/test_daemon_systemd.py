@@ -9,7 +9,7 @@ from pathlib import Path
 from needs import program
 
 from edge.cli import build_parser
-from edge.commands.edge_run import EXIT_CONFIG
+from edge.commands.edge_run import EXIT_CONFIG, EXIT_STORE
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
 INSTALLED = "/opt/lanewarden/venv/bin/lanewarden"
@@ -48,7 +48,7 @@ class TestLaneUnit:
         assert s["Type"] == ["notify"]
         assert s["WatchdogSec"] == ["10"]
         assert s["Restart"] == ["on-failure"]
-        assert s["RestartPreventExitStatus"] == [str(EXIT_CONFIG)]
+        assert s["RestartPreventExitStatus"] == [f"{EXIT_CONFIG} {EXIT_STORE}"]
 
     def test_hardening(self) -> None:
         s = settings(self.unit)

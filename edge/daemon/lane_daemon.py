@@ -4,8 +4,10 @@
 
 1. config: the lane files are loaded and validated by the caller
    (:func:`edge.config.lane.load_lane`); the tariff is compiled here;
-2. the store is opened (created and migrated when new), with the evidence
-   images' folder and the metrics endpoint when they are configured;
+2. the store is checked read-only (pages, heads against its head file: a damaged
+   store is refused with its files untouched, :mod:`edge.store.startcheck`), then
+   opened (created and migrated when new), with the evidence images' folder and
+   the metrics endpoint when they are configured;
 3. the drivers are built and started, and the start waits until every device is
    up (a missing device fails the start naming it);
 4. plate recognition is started in its worker (a model that fails to load fails
@@ -72,7 +74,7 @@ from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEven
 from edge.payments.protocol import plate_page_url
 from edge.payments.service import Payments
 from edge.payments.transport import Transport
-from edge.store import Store, StoreError
+from edge.store import SchemaError, Store, StoreDamagedError, StoreError, check_store
 from edge.systemd import Notifier
 
 logger = log.get(__name__)
@@ -82,6 +84,10 @@ SYSTEM_OPERATOR = "lanewarden"
 
 class StartupError(Exception):
     """The lane cannot start; the message names the file, device or setting at fault."""
+
+
+class StoreUnusableError(StartupError):
+    """The store is damaged, lost records or is not a lanewarden store: a restart will not help."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +208,7 @@ class LaneDaemon:
             ValueError,
         ) as exc:
             await self._unwind()
-            raise StartupError(str(exc)) from exc
+            raise _startup_error(exc) from exc
         except BaseException:
             await self._unwind()
             raise
@@ -215,8 +221,13 @@ class LaneDaemon:
     def _open_store(self) -> Store:
         try:
             self.store_path.parent.mkdir(parents=True, exist_ok=True)
+            check_store(self.store_path)
             return Store.open(self.store_path)
-        except (StoreError, OSError) as exc:
+        except StoreDamagedError as exc:
+            raise StoreUnusableError(f"store: {exc} (its files were left as they were)") from exc
+        except (StoreError, SchemaError) as exc:
+            raise StoreUnusableError(f"store: cannot open {self.store_path}: {exc}") from exc
+        except OSError as exc:
             raise StartupError(f"store: cannot open {self.store_path}: {exc}") from exc
 
     async def _open_control(self, shell: LaneShell) -> None:
@@ -508,6 +519,12 @@ class LaneDaemon:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self._stack.aclose()
+
+
+def _startup_error(exc: Exception) -> StartupError:
+    """A failed start's error, of the kind a :class:`StartupError` had (it sets the exit code)."""
+    kind = type(exc) if isinstance(exc, StartupError) else StartupError
+    return kind(str(exc))
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float) -> bool:

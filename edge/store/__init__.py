@@ -6,7 +6,8 @@ Use :class:`Store`::
         record = store.append_transaction(txn)   # durable when it returns
 
 See :mod:`edge.store.store` for records and sync, and the ``lists``, ``accounts``,
-``tariffs`` and ``entries`` attributes for the rest. :func:`verify` checks a file.
+``tariffs`` and ``entries`` attributes for the rest. :func:`verify` checks a file;
+:func:`check_store` is a lane's read-only check before it opens its store.
 """
 
 from edge.store.accounts import (
@@ -16,11 +17,12 @@ from edge.store.accounts import (
     Posting,
     UnknownAccountError,
 )
-from edge.store.db import StoreError
+from edge.store.db import StoreDamagedError, StoreError
 from edge.store.entries import EntryAlreadyOpenError, OpenEntry
 from edge.store.lists import ListEntry, ListName, StaleListVersionError
 from edge.store.plates import plate_key
 from edge.store.schema import SchemaError
+from edge.store.startcheck import check_store
 from edge.store.store import (
     AckBeyondHeadError,
     DuplicateRecordIdError,
@@ -47,12 +49,14 @@ __all__ = [
     "SchemaError",
     "StaleListVersionError",
     "Store",
+    "StoreDamagedError",
     "StoreError",
     "StreamStatus",
     "SyncStatus",
     "TariffConflictError",
     "TariffVersion",
     "UnknownAccountError",
+    "check_store",
     "plate_key",
     "verify",
 ]

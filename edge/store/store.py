@@ -145,6 +145,7 @@ class Store:
                         f"{content.what} {content.id} is already stored with different content"
                     )
             conn.execute(stream.insert, row)
+            self._db.head_moved()
             conn.execute(
                 "INSERT INTO streams (lane_id, stream, last_seq, last_hash) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (lane_id, stream) DO UPDATE "
@@ -265,6 +266,7 @@ class Store:
                 "UPDATE streams SET acked_seq = ? WHERE lane_id = ? AND stream = ?",
                 (seq, lane_id, stream),
             )
+            self._db.head_moved()
         return seq
 
     def sync_status(self, lane_id: str) -> SyncStatus:

@@ -6,7 +6,8 @@ as its canonical form (so a re-formatted or re-typed column counts as a change),
 carry the previous record's hash as ``prev_hash``, and carry the hash of its own
 content. The stream's head (last seq and hash) must match the last record, which
 catches records removed from the end. The first break of each lane and stream is
-reported. A chain shows tampering; it cannot stop someone who rewrites every
+reported. Beside that, every head must reach as far as the store's head file says
+it did (:mod:`edge.store.head`), which catches a tail lost with a torn WAL. A chain shows tampering; it cannot stop someone who rewrites every
 later record and the head as well: central's copy is the anchor for that.
 """
 
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.records import GENESIS_HASH, RecordError
-from edge.store.db import StoreError, connect_read_only
+from edge.store.db import StoreError, check_pages, read_only
+from edge.store.head import HeadFileError, head_file, load_head_file, shortfalls
 from edge.store.schema import MIGRATIONS, SchemaError, schema_version
 from edge.store.streams import STREAMS, Stream
 
@@ -43,22 +45,30 @@ class Report:
     """Records checked per stream."""
     lanes: set[str] = field(default_factory=set)
     breaks: list[Break] = field(default_factory=list)
+    head_problems: list[str] = field(default_factory=list)
+    """Where the store falls short of its head file, or what is wrong with that file."""
 
     @property
     def ok(self) -> bool:
-        return not self.breaks
+        return not self.breaks and not self.head_problems
 
 
 def verify(path: Path | str) -> Report:
     """Verify the store at ``path`` (read-only); raises :class:`StoreError` if unusable."""
     path = Path(path)
-    conn = connect_read_only(path)
+    report = Report()
+    heads_path = head_file(path)
     try:
+        # Read before the snapshot: a daemon appending meanwhile only gets ahead of it.
+        written = load_head_file(heads_path)
+    except HeadFileError as exc:
+        written = []
+        report.head_problems.append(f"head file {exc}")
+    with read_only(path) as conn:
         # One read transaction: every query sees the same snapshot, so a daemon
         # appending meanwhile cannot make a head look ahead of its records.
         conn.execute("BEGIN")
         _check_usable(conn, path)
-        report = Report()
         for stream in STREAMS.values():
             report.checked[stream.name] = 0
             for lane_id in _lanes(conn, stream):
@@ -66,19 +76,16 @@ def verify(path: Path | str) -> Report:
                 problem = _verify_lane(conn, stream, lane_id, report)
                 if problem is not None:
                     report.breaks.append(problem)
-        return report
-    finally:
-        conn.close()
+        report.head_problems += shortfalls(conn, written, heads_path)
+    return report
 
 
 def _check_usable(conn: sqlite3.Connection, path: Path) -> None:
     try:
         version = schema_version(conn)
-        damage = [row[0] for row in conn.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: unreadable SQLite database ({exc})") from None
-    if damage != ["ok"]:
-        raise StoreError(f"{path}: the SQLite file is damaged: {'; '.join(damage[:5])}")
+    check_pages(conn, path)
     if version > len(MIGRATIONS):
         raise SchemaError(
             f"{path}: schema version {version} is newer than this lanewarden supports "
