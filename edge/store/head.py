@@ -11,11 +11,11 @@ store with it (:func:`shortfalls`).
 The file is written after the commit, never before: killed in between, the store
 is one commit ahead of its head file, which is allowed as long as the record the
 head file names is still there with that hash. Behind it is not. It is written in
-place, into one of two slots, with one ``fdatasync`` (see :func:`write_head_file`
-for why not a temporary file renamed each time). Each document carries a
-generation that grows with every head-moving commit, and the newest whole slot
-is the one read, so several daemons sharing one store, each writing the heads of
-its own commit, leave the file at most behind a writer's newest commit, never ahead.
+place, into one of two slots (see :func:`write_head_file` for the cost of the
+alternatives). Each document carries a generation that grows with every
+head-moving commit, and the newest whole slot is the one read, so several daemons
+sharing one store, each writing the heads of its own commit, leave the file at
+most behind a writer's newest commit, never ahead.
 
 ``acked_seq`` is central's ack as this store recorded it; once sync exists
 (issue 16) central's own ack, received at start, is checked the same way: a
@@ -30,7 +30,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,32 +87,53 @@ def generation(heads: Iterable[Head]) -> int:
 
 
 def encode(heads: list[Head]) -> bytes:
-    """One slot's document: the heads, their generation, and a checksum of both."""
+    """One slot's document: the heads, their generation, and a checksum of both.
+
+    The checksum is of the document's canonical JSON without it; it is added as
+    the last member, so the document is serialised once (this runs per record).
+    """
     body: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "generation": generation(heads),
-        "heads": [asdict(head) for head in heads],
+        "heads": [
+            {
+                "lane_id": head.lane_id,
+                "stream": head.stream,
+                "last_seq": head.last_seq,
+                "last_hash": head.last_hash,
+                "acked_seq": head.acked_seq,
+            }
+            for head in heads
+        ],
     }
-    body["sha256"] = _digest(body)
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    canonical = _canonical(body)
+    digest = hashlib.sha256(canonical).hexdigest()
+    return canonical[:-1] + f',"sha256":"{digest}"}}\n'.encode()
 
 
-def _digest(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(canonical).hexdigest()
+def _canonical(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def write_head_file(path: Path, heads: list[Head]) -> None:
-    """Write the heads into their slot of the head file, durably (``fdatasync``).
+    """Write the heads into their slot of the head file.
 
     The file has two slots of equal size; a document goes into the slot of its
     generation's parity, so the other slot keeps an older, whole document while
-    this one is written (a torn write leaves the older one to read). Overwriting
-    a slot in place costs one ``fdatasync``; a new temporary file fsynced and
-    renamed each time costs a new inode and a journal commit as well, which made
-    ``bench store`` about three times slower per record. A new file, or one too
-    small for the heads, is written whole that way (temporary file, fsync, rename).
+    this one is written (a write torn by a power cut leaves the older one to read).
+    A new file, or one too small for the heads, is written whole: temporary file,
+    fsync, rename.
+
+    The slot is not fsynced. Once written it is in the page cache, so a killed
+    daemon never loses it; a power cut can leave the file up to the kernel's
+    writeback delay behind the store, which reads as "the store is ahead", never
+    as a loss. An fsync would not make the file catch more: a disk that honours
+    flushes never loses a committed WAL frame to a power cut, and one that does
+    not loses the head file's flush alike. The damage the file is for (a WAL torn
+    later, a partial copy, an older backup) comes long after writeback. And the
+    fsync is the cost: per record, a temporary file fsynced and renamed made
+    ``bench store`` about three times slower, an in-place ``fdatasync`` twice.
     """
     document = encode(heads)
     try:
@@ -126,7 +147,6 @@ def write_head_file(path: Path, heads: list[Head]) -> None:
             _replace(path, document)
             return
         os.pwrite(fd, document.ljust(slot, b" "), (generation(heads) % 2) * slot)
-        os.fdatasync(fd)
     finally:
         os.close(fd)
 
@@ -189,7 +209,7 @@ def _parse(slot: bytes) -> tuple[int, list[Head]]:
         written = body.pop("sha256")
         if body.get("format") != FORMAT or body.get("version") != VERSION:
             raise HeadFileError(f"not a lanewarden head file (format {VERSION})")
-        if written != _digest(body):
+        if written != hashlib.sha256(_canonical(body)).hexdigest():
             raise HeadFileError("its checksum does not match its content")
         return int(body["generation"]), [_head(item) for item in body["heads"]]
     except (ValueError, TypeError, KeyError) as exc:
