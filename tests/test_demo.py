@@ -113,7 +113,7 @@ def no_log_lines(text: str) -> bool:
 
 
 class TestDemoRun:
-    """Vehicles go in and out with fees; Ctrl-C ends the demo cleanly; logs go to files."""
+    """Vehicles go in and out with fees, stranded cars get out by both help paths; Ctrl-C ends it."""
 
     def test_vehicles_in_and_out_then_sigint(self, tmp_path: Path) -> None:
         site = tmp_path / "site"
@@ -123,6 +123,7 @@ class TestDemoRun:
             run.wait_line(r"^lanes ready")
             entered = run.wait_line(r" IN  #1 ")
             left = run.wait_line(r" OUT #1 ")
+            helped = run.wait_line(r" OUT #2 ")
             run.proc.send_signal(signal.SIGINT)
             code, err = run.finish()
             assert code == 0, run.output + "\n" + err[-3000:]
@@ -131,6 +132,10 @@ class TestDemoRun:
             assert plate in left
             assert re.search(r"fee \d+\.\d\d CNY", left), left
             assert "barrier opened" in left
+            # The first two cars' plates are not read at the exit: one helped by each path.
+            assert "stranded: the driver typed" in left
+            assert "stranded: operator op-demo sent `lanewarden edge ctl charge-plate" in helped
+            assert "barrier opened" in helped
             assert re.search(r"vehicles: [1-9]\d* in, [1-9]\d* out", run.output)
             assert "hash chains verified OK" in run.output
             assert "riverside-entry exit 0, riverside-exit exit 0" in run.output

@@ -27,9 +27,12 @@ def lines_for(action: ShowMessage) -> tuple[str, str]:
     return top, bottom.format(amount=amount)
 
 
+PLATE_PAGE_PROMPT = "Scan QR, type your plate"
+
+
 def plate_page_lines(page_url: str) -> tuple[str, str]:
     """The pay-by-plate prompt: what to do, and the gateway page's URL for the QR panel."""
-    return "Scan QR, type your plate", page_url
+    return PLATE_PAGE_PROMPT, page_url
 
 
 def qr_lines(prompt: QrPrompt) -> tuple[str, str]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.daemon.display_text import PLATE_PAGE_PROMPT
 from edge.demo.rig import LaneRig
 from edge.records import TransactionRecord
 from edge.store import Store
@@ -73,6 +75,8 @@ class Passage:
     drove_through: bool = False
     interrupted: bool = False
     display: list[str] = field(default_factory=list)
+    helped: str | None = None
+    """How the vehicle got help when the lane could not read its plate."""
     record: TransactionRecord | None = None
     left_at: float | None = None
     """When the vehicle cleared the safety loop."""
@@ -116,8 +120,13 @@ class Driver:
         image: Path | None = None,
         unreadable: bool = False,
         back_out: bool = False,
+        on_stranded: Callable[[], str] | None = None,
     ) -> Passage:
-        """One vehicle at the lane; ``back_out``: it reverses away once the barrier is up."""
+        """One vehicle at the lane; ``back_out``: it reverses away once the barrier is up.
+
+        ``on_stranded`` is called once when the display offers pay by plate (the
+        lane could not read the plate); what it returns is kept as ``helped``.
+        """
         rig, timing = self.rig, self.timing
         seq = self.records.head()
         opens_before = len(rig.opens)
@@ -125,7 +134,7 @@ class Driver:
         self._pause(timing.approach_s)
         passage = Passage(self.records.lane_id, plate, arrived_at=time.monotonic())
         rig.loops(arming=True)
-        up = self._wait_open(passage, seq, opens_before)
+        up = self._wait_open(passage, seq, opens_before, on_stranded)
         if up and not back_out and self._pause(timing.onto_safety_s):
             rig.loops(safety=True)
             self._pause(timing.off_arming_s)
@@ -144,13 +153,22 @@ class Driver:
         passage.finished_at = time.monotonic()
         return passage
 
-    def _wait_open(self, passage: Passage, seq: int, opens_before: int) -> bool:
+    def _wait_open(
+        self,
+        passage: Passage,
+        seq: int,
+        opens_before: int,
+        on_stranded: Callable[[], str] | None,
+    ) -> bool:
         """Until the barrier is up (True), or the lane refused, the driver gave up or the demo ended."""
         deadline = passage.arrived_at + self.timing.patience_s
         next_record = 0.0
         while not self.stop.wait(POLL_S):
             now = time.monotonic()
             self._note_display(passage)
+            stranded = any(line.startswith(PLATE_PAGE_PROMPT) for line in passage.display)
+            if on_stranded is not None and stranded and passage.helped is None:
+                passage.helped = on_stranded()
             opens = self.rig.opens
             if passage.opened_at is None and len(opens) > opens_before:
                 passage.opened_at = opens[opens_before]

@@ -14,7 +14,9 @@
    systemd would start it, and the demo waits until both are ready, showing
    which are still starting;
 5. traffic runs (:mod:`edge.demo.traffic`) until ``--duration`` passes, or
-   SIGINT / SIGTERM;
+   SIGINT / SIGTERM; the exit offers help to a car whose plate it cannot read
+   (``offer_help``), and the first two cars out are helped that way, one by its
+   driver (pay by plate), one by an operator (:mod:`edge.demo.stranded`);
 6. the lanes stop with SIGTERM, then the simulators; the summary counts the
    vehicles and fees and verifies the store's hash chains.
 
@@ -49,6 +51,7 @@ from edge.demo.lane_process import LaneProcess, LaneStartError
 from edge.demo.plates import demo_plates
 from edge.demo.rig import LaneRig
 from edge.demo.screen import Screen
+from edge.demo.stranded import StrandedHelp
 from edge.demo.traffic import DemoTraffic, Pays, Tally
 from edge.money import format_amount
 from edge.store import ListEntry, Store, verify
@@ -226,6 +229,7 @@ def _run(options: DemoOptions, logs: DemoLogs, screen: Screen, stop: threading.E
             seed=options.seed,
             screen=screen,
             stop=stop,
+            help_=StrandedHelp(gateway.sim, EXIT, exit_files.lane.control_socket(), stop),
         )
 
         def alive() -> str | None:
@@ -309,7 +313,7 @@ def _lane_files(
         config,
         store=store_path,
         devices=exit_rig.devices(),
-        changes={"payments": payments},
+        changes={"payments": payments, "policy": {"unreadable_plate": "offer_help"}},
         tariff_edit=no_free_minutes,
     )
     return entry, exit_

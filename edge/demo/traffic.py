@@ -6,7 +6,11 @@ account, or not at all (a whitelisted plate); each takes a plate of its kind
 that is not inside already, and stays a random while. For colour, the
 third vehicle has a dirty plate at the entry (the entry admits it for review,
 so its exit finds no entry: the unmatched-exit fee, flagged), and the fifth
-backs out of the entry once the barrier is up. Each lane has its own worker
+backs out of the entry once the barrier is up. The first two leave with a
+plate the exit cannot read and are stranded until helped
+(:mod:`edge.demo.stranded`): the first by its driver, who types the plate on
+the pay-by-plate page, the second by an operator over the lane's control
+socket. Each lane has its own worker
 thread, so the two lanes work at the same time; every passage is printed as it
 ends, with what the lane recorded.
 """
@@ -24,12 +28,14 @@ from typing import Literal
 
 from edge.demo.driving import Driver, Passage
 from edge.demo.screen import Screen
+from edge.demo.stranded import Helper, StrandedHelp
 from edge.money import format_amount
 
 Pays = Literal["qr", "prepaid", "whitelist"]
 PAYS_CYCLE: tuple[Pays, ...] = ("qr", "prepaid", "qr", "whitelist", "qr", "prepaid")
 UNREADABLE_VEHICLE = 3
 BACK_OUT_VEHICLE = 5
+STRANDED_AT_EXIT: dict[int, Helper] = {1: "driver", 2: "operator"}
 FIRST_STAY_S = 3.0  # the first vehicle leaves soon, so a short demo shows a whole visit
 STAY_S = (8.0, 30.0)
 
@@ -42,6 +48,7 @@ class Vehicle:
     stay_s: float
     unreadable: bool = False
     backs_out: bool = False
+    stranded_by: Helper | None = None  # its plate is not read at the exit; who helps it out
 
 
 @dataclass
@@ -90,6 +97,7 @@ class DemoTraffic:
         seed: int,
         screen: Screen,
         stop: threading.Event,
+        help_: StrandedHelp | None = None,
     ) -> None:
         if vehicles_per_min <= 0:
             raise ValueError(f"--vehicles-per-min must be positive, got {vehicles_per_min}")
@@ -100,6 +108,7 @@ class DemoTraffic:
         self.rng = random.Random(seed)
         self.screen = screen
         self.stop = stop
+        self.help = help_
         self.tally = Tally()
         self.timeline = Timeline()
         self._entry_queue: queue.Queue[Vehicle] = queue.Queue()
@@ -168,6 +177,7 @@ class DemoTraffic:
             stay,
             unreadable=number == UNREADABLE_VEHICLE,
             backs_out=number == BACK_OUT_VEHICLE,
+            stranded_by=STRANDED_AT_EXIT.get(number) if self.help is not None else None,
         )
         self._entry_queue.put(vehicle)
 
@@ -196,7 +206,16 @@ class DemoTraffic:
             self._gone(vehicle)
 
     def _leave(self, vehicle: Vehicle) -> None:
-        passage = self.exit.through(vehicle.plate)
+        helper, help_ = vehicle.stranded_by, self.help
+        on_stranded = None
+        if helper is not None and help_ is not None:
+
+            def on_stranded() -> str:
+                return help_.by(helper, vehicle.plate)
+
+        passage = self.exit.through(
+            vehicle.plate, unreadable=helper is not None, on_stranded=on_stranded
+        )
         if passage.interrupted:
             return
         self._say(passage, "OUT", vehicle, self._exit_detail(passage))
@@ -236,6 +255,8 @@ class DemoTraffic:
     def _exit_detail(self, passage: Passage) -> list[str]:
         record = passage.record
         parts = [read_text(passage)]
+        if passage.helped is not None:
+            parts = [f"dirty plate, stranded: {passage.helped}"]
         if record is not None:
             if record.entry_time is not None and record.exit_time is not None:
                 stayed = (record.exit_time - record.entry_time).total_seconds()
@@ -263,6 +284,8 @@ def read_text(passage: Passage) -> str:
         return "no record"
     if record.plate_text is None:
         return "plate unreadable"
+    if "plate_typed" in record.flags:
+        return f"plate typed {record.plate_text}"
     confidence = f" ({record.plate_confidence:.2f})" if record.plate_confidence else ""
     wrong = "" if record.plate_text == passage.shown else " MISREAD"
     return f"read {record.plate_text}{confidence}{wrong}"
