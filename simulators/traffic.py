@@ -33,6 +33,7 @@ from simulators.scenarios import (
     ShowPlate,
     Step,
     Stuck,
+    TypePlate,
     WaitBarrier,
 )
 
@@ -42,9 +43,15 @@ SIMULATOR_NAMES: dict[Device, str] = {
     "io": "I/O module simulator (lanewarden sim io)",
     "camera": "camera simulator (lanewarden sim camera)",
     "barrier": "serial barrier simulator (lanewarden sim barrier)",
+    "gateway": "payment gateway simulator (lanewarden sim gateway)",
 }
 # A key of each simulator's GET /state, to tell a wrong URL from the right one.
-STATE_MARKERS: dict[Device, str] = {"io": "inputs", "camera": "stream_url", "barrier": "position"}
+STATE_MARKERS: dict[Device, str] = {
+    "io": "inputs",
+    "camera": "stream_url",
+    "barrier": "position",
+    "gateway": "plate_orders",
+}
 SIGNAL_CODES = {"vehicle_passed": "P", "arm_broken": "B", "obstacle": "X", "manual_key": "K"}
 POLL_S = 0.05
 
@@ -70,6 +77,8 @@ def needed(scenario: Scenario, serial_barrier: bool) -> set[Device]:
             devices.add("barrier")
         elif isinstance(step, SetFaults):
             devices.add(step.device)
+        elif isinstance(step, TypePlate):
+            devices.add("gateway")
         else:
             devices.add(barrier)
     return devices
@@ -246,6 +255,13 @@ class TrafficRunner:
         elif isinstance(step, SetFaults):
             faults = _body(step, "delay_ms", "drop_rate", "garble_rate", "silent")
             self.sims.client(step.device).post("/faults", faults)
+        elif isinstance(step, TypePlate):
+            body = {"lane_id": step.lane, "plate": step.plate, "pay": step.pay}
+            typed = self.sims.client("gateway").post("/plate", body)
+            return (
+                None,
+                f"plate order {typed['plate_order_id']} for {typed['plate']} at the gateway",
+            )
         elif isinstance(step, WaitBarrier):
             return self._wait_barrier(step)
         else:

@@ -32,6 +32,11 @@ def register(groups: Groups) -> None:
         "--barrier", metavar="URL", help="control URL of `lanewarden sim barrier` (serial lanes)"
     )
     parser.add_argument(
+        "--gateway",
+        metavar="URL",
+        help="URL of `lanewarden sim gateway` (scenarios where a driver types the plate)",
+    )
+    parser.add_argument(
         "--speed",
         type=float,
         default=1.0,
@@ -76,7 +81,16 @@ def run(args: argparse.Namespace) -> int:
         ("barrier", args.barrier),
     )
     given = {device: url for device, url in options if url}
+    if args.gateway:
+        given["gateway"] = args.gateway.rstrip("/") + "/_sim"  # its control routes
     devices = needed(scenario, serial_barrier="barrier" in given)
+    if "gateway" in devices and "gateway" not in given:
+        print(
+            f"scenario {name} has a driver type the plate at the payment gateway: give "
+            "--gateway URL (the URL that `lanewarden sim gateway` prints)",
+            file=sys.stderr,
+        )
+        return 2
     if "barrier" in devices and "barrier" not in given:
         print(
             f"scenario {name} acts on the serial barrier: give --barrier URL "

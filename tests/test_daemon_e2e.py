@@ -236,7 +236,8 @@ def run_scenario(rig: Site, name: str) -> tuple[bool, str]:
     """Drive a traffic scenario at a quarter speed (a loaded 2-core machine): whether
     every expectation was met, and the runner's transcript."""
     _, scenario = load_scenario(name)
-    sims = Simulators({"io": rig.io, "camera": rig.camera})
+    gateway = ControlClient(rig.gateway.url + "/_sim")
+    sims = Simulators({"io": rig.io, "camera": rig.camera, "gateway": gateway})
     out = io.StringIO()
     result = TrafficRunner(name, scenario, sims, out=out, speed=0.25).run()
     return (result.missed, result.failed) == (0, False), out.getvalue()
@@ -297,6 +298,32 @@ class TestUnreadablePlate:
             assert rig.events("unreadable_plate")
             assert rig.gateway.sim.state()["orders"] == []
             assert all(r.status not in {"authorised", "passed"} for r in rig.records())
+
+
+class TestPayByPlate:
+    """Scenario `pay-by-plate`: the driver types the plate, the lane charges that plate once."""
+
+    def test_pay_by_plate_scenario(self, tmp_path: Path) -> None:
+        policy = 'plate_read_timeout_s = 4\nunreadable_plate = "offer_help"\nhelp_wait_s = 120'
+        with site(tmp_path, policy=policy) as rig, daemon(rig) as lane:
+            entry = seed_entry(rig.store_path, "皖A12345")
+            lane.start()
+            met, transcript = run_scenario(rig, "pay-by-plate")
+            assert lane.terminate() == 0
+            assert met, transcript
+            (exit_,) = rig.latest()
+            assert (exit_.status, exit_.payment_status, exit_.plate_text) == (
+                "passed",
+                "approved",
+                "皖A12345",
+            )
+            assert {"plate_typed", "unreadable_plate"} <= set(exit_.flags)
+            assert exit_.entry_txn_id == entry.id
+            assert rig.events("assistance")
+            assert rig.kept_by_plate() == {"皖A12345": exit_.fee_total}
+            (typed,) = rig.gateway.sim.state()["plate_orders"]
+            assert typed["order_id"] is not None
+            assert verify(rig.store_path).ok
 
 
 #: Plates whose entry the site's entry lane recorded; the scenarios' other plates are

@@ -20,6 +20,7 @@ from edge.cli import main
 from simulators.camera import CameraSimulator
 from simulators.control import ControlClient, ControlServer
 from simulators.faults import Faults
+from simulators.gateway import GatewayServer
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 from simulators.scenarios import ScenarioError, builtin_names, load, parse
 from simulators.traffic import Simulators, TrafficRunner, needed
@@ -58,6 +59,9 @@ class TestScenarioFiles:
         )
         example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
         assert len(parse(example, "README.md").steps) == 3
+
+    def test_pay_by_plate_needs_the_gateway(self) -> None:
+        assert needed(load("pay-by-plate")[1], serial_barrier=False) == {"io", "camera", "gateway"}
 
     def test_tailgate_needs_io_and_camera(self) -> None:
         assert needed(load("tailgate")[1], serial_barrier=False) == {"io", "camera"}
@@ -226,6 +230,11 @@ class TestCommand:
         assert "step 1 (show_plate) failed" in err
         assert "image /nonexistent/car.jpg: cannot read" in err
 
+    def test_typed_plate_steps_need_a_gateway_url(self, capsys: pytest.CaptureFixture[str]) -> None:
+        code, _, err = run_cli(["--scenario", "pay-by-plate"], capsys)
+        assert code == 2
+        assert "give --gateway URL" in err
+
     def test_list(self, capsys: pytest.CaptureFixture[str]) -> None:
         code, out, _ = run_cli(["--list"], capsys)
         assert code == 0
@@ -271,12 +280,32 @@ def lane_sims() -> Iterator[tuple[BarrierWorld, dict[str, str]]]:
     io_control.start()
     camera = CameraSimulator()
     camera.start()
+    gateway = GatewayServer(secret=b"traffic-test", merchant_id="m-traffic")
+    gateway.start()
     try:
-        yield world, {"io": io_control.url, "camera": camera.control_url}
+        yield (
+            world,
+            {
+                "io": io_control.url,
+                "camera": camera.control_url,
+                "gateway": gateway.url + "/_sim",
+            },
+        )
     finally:
+        gateway.stop()
         camera.stop()
         io_control.stop()
         io_sim.stop()
+
+
+def all_sims(urls: dict[str, str]) -> Simulators:
+    return Simulators(
+        {
+            "io": ControlClient(urls["io"]),
+            "camera": ControlClient(urls["camera"]),
+            "gateway": ControlClient(urls["gateway"]),
+        }
+    )
 
 
 class TestRunner:
@@ -302,13 +331,28 @@ class TestRunner:
         self, name: str, lane_sims: tuple[BarrierWorld, dict[str, str]]
     ) -> None:
         _, urls = lane_sims
-        sims = Simulators(
-            {"io": ControlClient(urls["io"]), "camera": ControlClient(urls["camera"])}
-        )
         scenario = load(name)[1]
-        result = TrafficRunner(name, scenario, sims, out=io.StringIO(), speed=30).run()
+        result = TrafficRunner(name, scenario, all_sims(urls), out=io.StringIO(), speed=30).run()
         assert result.steps == len(scenario.steps)
         assert not result.failed
+
+    def test_typed_plate_reaches_the_gateway(
+        self, lane_sims: tuple[BarrierWorld, dict[str, str]]
+    ) -> None:
+        _, urls = lane_sims
+        out = io.StringIO()
+        TrafficRunner(
+            "pay-by-plate", load("pay-by-plate")[1], all_sims(urls), out=out, speed=30
+        ).run()
+        (typed,) = ControlClient(urls["gateway"]).get("/state")["plate_orders"]
+        assert (typed["lane_id"], typed["plate"], typed["pay"]) == (
+            "riverside-exit",
+            "皖A12345",
+            True,
+        )
+        assert (
+            f"plate order {typed['plate_order_id']} for 皖A12345 at the gateway" in out.getvalue()
+        )
 
     def test_barrier_broken_reads_the_fault_input(
         self, lane_sims: tuple[BarrierWorld, dict[str, str]]

@@ -21,7 +21,8 @@ from pydantic_core import ErrorDetails
 from edge.config.base import ConfigModel
 
 Seconds = Annotated[float, Field(ge=0)]
-Device = Literal["io", "camera", "barrier"]
+Device = Literal["io", "camera", "barrier", "gateway"]
+FaultyDevice = Literal["io", "camera", "barrier"]
 Position = Literal["up", "down", "fault"]
 Outcome = Literal["report", "fail"]
 
@@ -123,7 +124,7 @@ class SetFaults(StepBase):
     action: Literal["faults"] = Field(
         title="Action", description="Change a simulator's fault injection."
     )
-    device: Device = Field(title="Device", description="io, camera or barrier.")
+    device: FaultyDevice = Field(title="Device", description="io, camera or barrier.")
     delay_ms: int | None = Field(
         None, ge=0, title="Delay", description="Delay every reply or frame by this much (ms)."
     )
@@ -134,6 +135,23 @@ class SetFaults(StepBase):
         None, ge=0, le=1, title="Garble rate", description="Share of replies or frames garbled."
     )
     silent: bool | None = Field(None, title="Silent", description="Never reply or send a frame.")
+
+
+class TypePlate(StepBase):
+    action: Literal["type_plate"] = Field(
+        title="Action",
+        description="The driver of a car whose plate the lane did not read scans the "
+        "pay-by-plate QR code and types the plate (on the payment gateway simulator).",
+    )
+    lane: str = Field(
+        min_length=1, title="Lane", description="The id of the lane the car is stranded at."
+    )
+    plate: str = Field(
+        min_length=1, max_length=16, title="Plate", description="The plate the driver types."
+    )
+    pay: bool = Field(
+        True, title="Pay", description="The driver pays the order the lane starts from it."
+    )
 
 
 class WaitBarrier(StepBase):
@@ -175,6 +193,7 @@ Step = Annotated[
     | BreakArm
     | BarrierReport
     | SetFaults
+    | TypePlate
     | WaitBarrier
     | BarrierStays,
     Field(discriminator="action"),
