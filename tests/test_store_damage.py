@@ -218,6 +218,17 @@ class TestDamagedStoreIsRefused:
             check_store(db)
         assert snapshot(db) == before
 
+    def test_store_open_keeps_the_wal_of_an_emptied_file(
+        self, killed: Path, tmp_path: Path
+    ) -> None:
+        """Opening for writing refuses too: SQLite would delete the WAL beside an empty file."""
+        db = copy_of(killed, tmp_path)
+        empty(db)
+        before = snapshot(db)
+        with pytest.raises(StoreDamagedError, match="the database file is empty"):
+            Store.open(db)
+        assert snapshot(db) == before
+
     def test_lost_store_with_its_head_file(self, killed: Path, tmp_path: Path) -> None:
         db = copy_of(killed, tmp_path)
         for path in (db, wal(db), shm(db)):

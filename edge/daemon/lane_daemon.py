@@ -224,7 +224,9 @@ class LaneDaemon:
             check_store(self.store_path)
             return Store.open(self.store_path)
         except StoreDamagedError as exc:
-            raise StoreUnusableError(f"store: {exc} (its files were left as they were)") from exc
+            raise StoreUnusableError(
+                f"store: {exc} (its files were left as they were; see README, A damaged store)"
+            ) from exc
         except (StoreError, SchemaError) as exc:
             raise StoreUnusableError(f"store: cannot open {self.store_path}: {exc}") from exc
         except OSError as exc:
