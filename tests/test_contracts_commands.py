@@ -109,3 +109,25 @@ class TestResult:
         assert raw.endswith(b"\n")
         assert raw.count(b"\n") == 1
         assert CommandResult.model_validate_json(raw) == result
+
+
+class TestLeafPackage:
+    """contracts/ imports only the standard library, pydantic and itself: both sides can use it."""
+
+    def test_imports(self) -> None:
+        import ast
+        import sys
+        from pathlib import Path
+
+        import contracts
+
+        allowed = set(sys.stdlib_module_names) | {"pydantic", "contracts"}
+        found = set()
+        for path in Path(contracts.__file__).parent.glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    found |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    found.add(node.module.split(".")[0])
+        assert "pydantic" in found
+        assert found <= allowed, found - allowed

@@ -46,11 +46,13 @@ from edge.lane.events import (
     PaymentOutcome,
     PaymentResult,
     PlateRead,
+    PlateTyped,
     PlateUnreadable,
     SafetyLoop,
     SetMode,
     Timer,
     TimerExpired,
+    TurnAway,
     VehicleChecked,
 )
 from edge.lane.records import (
@@ -346,8 +348,19 @@ class LaneRules(RuleBasedStateMachine):
         amount = req.amount if exact else req.amount + 1
         self.feed(PaymentResult(req.txn_id, key, outcome, amount, "gw"))
 
+    @rule(data=st.data(), by_operator=st.booleans())
+    def a_plate_is_typed(self, data: st.DataObject, by_operator: bool) -> None:
+        """The driver (pay by plate) or an operator types a plate, for this vehicle or a stray one."""
+        passage = self.state.passage
+        ids = [*self.txns, UUID(int=7)]
+        if passage is not None:
+            ids.append(passage.txn.id)
+        txn_id = data.draw(st.sampled_from(ids))
+        who = data.draw(st.sampled_from(OPERATORS)) if by_operator else None
+        self.feed(PlateTyped(txn_id, "皖D11111", who, "read on the camera" if who else ""))
+
     @rule(
-        command=st.sampled_from(["open", "close", "mode"]),
+        command=st.sampled_from(["open", "close", "mode", "turn_away"]),
         mode=st.sampled_from([Mode.NORMAL, Mode.NORMAL, *Mode]),
         who=st.sampled_from(OPERATORS),
     )
@@ -359,6 +372,8 @@ class LaneRules(RuleBasedStateMachine):
             if self.mode is Mode.FREE_PASSAGE:
                 self.mode = Mode.NORMAL
             self.feed(OperatorClose(who, "suspicious"))
+        elif command == "turn_away":
+            self.feed(TurnAway(who, "no entry found"))
         else:
             self.mode = mode
             if mode is Mode.NORMAL and self.arming:

@@ -139,8 +139,9 @@ class LaneShell:
         self.read_pause_s = read_pause_s
         #: The gateway's pay-by-plate page for this lane (the QR code shown to a stranded driver).
         self.plate_page = plate_page
-        #: Plate orders the driver typed, by transaction: the QR order is started from them.
-        self.plate_orders: dict[UUID, str] = {}
+        #: Plate orders the driver typed (id, plate), by transaction: the QR order is started
+        #: from one when the machine took its plate (not an operator's typed meanwhile).
+        self.plate_orders: dict[UUID, tuple[str, str]] = {}
         self.timings = PassageTimings(clock)
         self.camera_dark: str | None = None
         #: When the arming loop last became occupied (monotonic, at the loop's raw edge).
@@ -460,7 +461,7 @@ class LaneShell:
         if found is None:
             return
         logger.info("plate_order_taken", txn_id=str(txn_id), plate_order_id=found.plate_order_id)
-        self.plate_orders[txn_id] = found.plate_order_id
+        self.plate_orders[txn_id] = (found.plate_order_id, found.plate)
         self.post(PlateTyped(txn_id, found.plate))
 
     def waiting_for_plate(self, txn_id: UUID) -> bool:
@@ -477,12 +478,10 @@ class LaneShell:
 
     async def pay(self, action: RequestPayment) -> None:
         txn = self.txns.get(action.txn_id)
-        request = payment_request(
-            action,
-            txn.plate if txn else None,
-            datetime.now(UTC),
-            self.plate_orders.get(action.txn_id),
-        )
+        plate = txn.plate if txn else None
+        typed = self.plate_orders.get(action.txn_id)
+        plate_order = typed[0] if typed is not None and typed[1] == plate else None
+        request = payment_request(action, plate, datetime.now(UTC), plate_order)
         outcome = await asyncio.to_thread(self.payments.chain.settle, request, self.on_prompt)
         settled = lane_result(action, outcome)
         logger.info(
