@@ -37,6 +37,13 @@ class ModbusMap(ConfigModel):
     barrier_fault: int = Field(
         4, ge=0, title="Fault input", description="Discrete input: barrier fault."
     )
+    help_button: int | None = Field(
+        None,
+        ge=0,
+        title="Help button input",
+        description="Discrete input: the driver's help button, when the lane has one wired "
+        "(e.g. 5); absent: no help button.",
+    )
     open_relay: int = Field(
         0, ge=0, title="Open relay coil", description="Coil: open barrier relay."
     )
@@ -104,6 +111,13 @@ class GpioPins(ConfigModel):
         le=27,
         title="Fault pin",
         description="Input: barrier fault output, when the barrier has one.",
+    )
+    help_button: int | None = Field(
+        None,
+        ge=0,
+        le=27,
+        title="Help button pin",
+        description="Input: the driver's help button, when the lane has one.",
     )
     open_relay: int = Field(ge=0, le=27, title="Open relay pin", description="Output: open relay.")
     close_relay: int = Field(

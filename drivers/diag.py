@@ -34,6 +34,7 @@ from drivers.interfaces import (
     DeviceEvent,
     DeviceFault,
     DeviceRecovered,
+    HelpPressed,
     LoopChanged,
     Position,
 )
@@ -69,6 +70,8 @@ def describe(event: DeviceEvent) -> str:
         )
     if isinstance(event, DeviceFault):
         return f"FAULT {event.device}: {event.reason}"
+    if isinstance(event, HelpPressed):
+        return "help button pressed"
     return f"{event.device} recovered"
 
 

@@ -35,6 +35,7 @@ from drivers.interfaces import (
     DeviceFault,
     DeviceRecovered,
     EventSink,
+    HelpPressed,
     Loop,
     LoopChanged,
     LoopState,
@@ -55,13 +56,14 @@ class Output(StrEnum):
 
 @dataclass(frozen=True)
 class Inputs:
-    """One reading of the five inputs, raw (not debounced)."""
+    """One reading of the five inputs (and the help button, if wired), raw (not debounced)."""
 
     arming: bool
     safety: bool
     up: bool
     down: bool
     fault: bool
+    help: bool = False
 
 
 class IOFaultError(Exception):
@@ -252,6 +254,9 @@ class IOModule:
             Loop.SAFETY: Debouncer(timing.debounce_s),
         }
         self._tracker = BarrierTracker(timing.travel_timeout_s)
+        #: The help button's last reading; None before the first (a button held at start
+        #: is not a press).
+        self._help_held: bool | None = None
 
     # -- lifecycle shared by the three drivers
 
@@ -299,6 +304,7 @@ class IOModule:
         self._disconnect()
         # Stopped, the module knows nothing: the next start reads everything afresh.
         self._tracker.forget()
+        self._help_held = None
         for debouncer in self._debouncers.values():
             debouncer.reset()
 
@@ -438,6 +444,10 @@ class IOModule:
         changes.sort(key=lambda change: not change.occupied)
         events: list[tuple[str, DeviceEvent]] = [("loops", change) for change in changes]
         events.extend(("barrier", e) for e in self._tracker.update(inputs, now))
+        if inputs.help and self._help_held is False:
+            logger.info("help_pressed", module=self.name)
+            events.append(("loops", HelpPressed(now)))
+        self._help_held = inputs.help
         return events
 
     def _lost(self, reason: str) -> list[tuple[str, DeviceEvent]]:

@@ -30,6 +30,7 @@ from drivers.interfaces import (
     DeviceRecovered,
     EventSink,
     Frame,
+    HelpPressed,
     Loop,
     LoopChanged,
     LoopState,
@@ -89,6 +90,10 @@ class FakeLoops(FakeDevice):
 
     def state(self) -> LoopState:
         return LoopState(arming=self._state[Loop.ARMING], safety=self._state[Loop.SAFETY])
+
+    def press_help(self) -> None:
+        """The driver presses the lane's help button (wired beside the loops)."""
+        self.emit(HelpPressed(self.clock()))
 
     def set(self, arming: bool | None = None, safety: bool | None = None) -> None:
         """Put a vehicle on (True) or off (False) a loop; None leaves it as it is."""

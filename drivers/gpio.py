@@ -54,6 +54,8 @@ class GpioTransport:
         }
         if pins.barrier_fault is not None:
             self._inputs["fault"] = pins.barrier_fault
+        if pins.help_button is not None:
+            self._inputs["help"] = pins.help_button
         self._outputs = {
             Output.OPEN: pins.open_relay,
             Output.CLOSE: pins.close_relay,
@@ -87,6 +89,7 @@ class GpioTransport:
             up=on["up"],
             down=on["down"],
             fault=on.get("fault", False),
+            help=on.get("help", False),
         )
 
     def write(self, output: Output, on: bool) -> None:

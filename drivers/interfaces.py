@@ -92,7 +92,16 @@ class DeviceRecovered:
     at: float
 
 
-DeviceEvent = LoopChanged | BarrierMoved | BarrierReported | DeviceFault | DeviceRecovered
+@dataclass(frozen=True)
+class HelpPressed:
+    """The driver pressed the lane's help button (reported once per press)."""
+
+    at: float
+
+
+DeviceEvent = (
+    LoopChanged | BarrierMoved | BarrierReported | DeviceFault | DeviceRecovered | HelpPressed
+)
 EventSink = Callable[[DeviceEvent], None]
 
 

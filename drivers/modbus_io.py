@@ -1,7 +1,7 @@
 """The lane's I/O module over Modbus TCP or Modbus RTU, through pymodbus' sync client.
 
-One request reads the five discrete inputs (the span from the lowest to the
-highest address of the map); relays are single-coil writes. Every failure
+One request reads the five discrete inputs and the help button when one is
+wired (the span from the lowest to the highest address of the map); relays are single-coil writes. Every failure
 becomes an :class:`~drivers.digital_io.IOFaultError` naming it: no connection,
 no reply within the timeout, a Modbus exception response (with its code), a
 short reply. :class:`~drivers.digital_io.IOModule` turns those into events and
@@ -40,8 +40,13 @@ class ModbusTransport:
             addresses.barrier_down,
             addresses.barrier_fault,
         )
-        self._first = min(self._inputs)
-        self._count = max(self._inputs) - self._first + 1
+        wired = (
+            (*self._inputs, addresses.help_button)
+            if addresses.help_button is not None
+            else self._inputs
+        )
+        self._first = min(wired)
+        self._count = max(wired) - self._first + 1
         self._coils = {
             Output.OPEN: addresses.open_relay,
             Output.CLOSE: addresses.close_relay,
@@ -65,7 +70,9 @@ class ModbusTransport:
         if len(bits) < self._count:
             raise IOFaultError(f"short reply {what}: {len(bits)} of {self._count} inputs")
         a, s, up, down, fault = (bool(bits[i - self._first]) for i in self._inputs)
-        return Inputs(arming=a, safety=s, up=up, down=down, fault=fault)
+        button = self.map.help_button
+        pressed = button is not None and bool(bits[button - self._first])
+        return Inputs(arming=a, safety=s, up=up, down=down, fault=fault, help=pressed)
 
     def write(self, output: Output, on: bool) -> None:
         address = self._coils[output]

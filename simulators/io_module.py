@@ -40,6 +40,7 @@ logger = log.get(__name__)
 # Discrete inputs the control endpoint can force with POST /stuck, by name.
 INPUT_NAMES = ("arming", "safety", "up_limit", "down_limit", "fault")
 BITS = 16  # inputs and coils served: addresses 0-15
+HELP_BUTTON = 5  # the simulated lane's help button, unless the map given says otherwise
 
 
 class BarrierWorld:
@@ -56,7 +57,7 @@ class BarrierWorld:
             raise ValueError(f"rise and fall times must be positive, got {rise_s} and {fall_s}")
         self.rise_s = rise_s
         self.fall_s = fall_s
-        self.map = addresses or ModbusMap()
+        self.map = addresses or ModbusMap(help_button=HELP_BUTTON)
         self.clock = clock
         self._lock = threading.Lock()
         self.coils = [False] * BITS
@@ -64,6 +65,7 @@ class BarrierWorld:
         self.height = 0.0  # 0 = down, 1 = up
         self.motion = 0  # +1 rising, -1 falling, 0 still
         self.broken = False
+        self.help = False  # the driver holds the help button
         self.stuck: dict[str, bool] = {}
         self._last_tick = clock()
 
@@ -116,6 +118,13 @@ class BarrierWorld:
                 self.stuck[name] = value
                 logger.info("input_stuck", input=name, value=value)
 
+    def set_help(self, pressed: bool) -> None:
+        if self.map.help_button is None:
+            raise ValueError("pressed: this module's map has no help_button input")
+        with self._lock:
+            self.help = pressed
+            logger.info("help_button", pressed=pressed)
+
     def set_broken(self, broken: bool) -> None:
         with self._lock:
             self._advance()
@@ -152,13 +161,17 @@ class BarrierWorld:
     # -- internals, called with the lock held
 
     def _address(self, name: str) -> int:
-        return {
+        address = {
             "arming": self.map.arming_loop,
             "safety": self.map.safety_loop,
             "up_limit": self.map.barrier_up,
             "down_limit": self.map.barrier_down,
             "fault": self.map.barrier_fault,
+            "help_button": self.map.help_button,
         }[name]
+        if address is None:
+            raise ValueError(f"input: {name} is not wired on this module's map")
+        return address
 
     def _inputs(self) -> dict[str, bool]:
         actual = {
@@ -168,6 +181,8 @@ class BarrierWorld:
             "down_limit": self.height <= 0.0,
             "fault": self.broken,
         }
+        if self.map.help_button is not None:
+            actual["help_button"] = self.help
         return {name: self.stuck.get(name, value) for name, value in actual.items()}
 
     def _safety_occupied(self) -> bool:
@@ -254,6 +269,8 @@ class IOModuleSimulator:
         - ``POST /stuck`` ``{"input": name, "value": bool | null}``: force an input (arming,
           safety, up_limit, down_limit, fault); null releases it.
         - ``POST /arm`` ``{"broken": bool}``: break or repair the arm.
+        - ``POST /help`` ``{"pressed": bool}``: the driver presses (true) or lets go of
+          (false) the help button (input 5 unless the map says otherwise).
         - ``POST /faults`` ``{"delay_ms", "drop_rate", "garble_rate", "silent", "seed",
           "drop_next"}`` (any of them): fault injection on the Modbus replies.
         """
@@ -262,6 +279,7 @@ class IOModuleSimulator:
             "POST /loops": self._post_loops,
             "POST /stuck": self._post_stuck,
             "POST /arm": self._post_arm,
+            "POST /help": self._post_help,
             "POST /faults": self._post_faults,
         }
 
@@ -292,6 +310,14 @@ class IOModuleSimulator:
         if broken is None:
             raise ValueError("broken: expected true or false")
         self.world.set_broken(broken)
+        return self.state()
+
+    def _post_help(self, body: dict[str, Any]) -> dict[str, Any]:
+        _only(body, "pressed")
+        pressed = _optional_bool(body, "pressed")
+        if pressed is None:
+            raise ValueError("pressed: expected true or false")
+        self.world.set_help(pressed)
         return self.state()
 
     def _post_faults(self, body: dict[str, Any]) -> dict[str, Any]:

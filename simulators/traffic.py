@@ -28,6 +28,7 @@ from simulators.scenarios import (
     ClearPlate,
     Device,
     Loops,
+    PressHelp,
     Scenario,
     SetFaults,
     ShowPlate,
@@ -69,7 +70,7 @@ def needed(scenario: Scenario, serial_barrier: bool) -> set[Device]:
     barrier: Device = "barrier" if serial_barrier else "io"
     devices: set[Device] = set()
     for step in scenario.steps:
-        if isinstance(step, Loops | Stuck):
+        if isinstance(step, Loops | Stuck | PressHelp):
             devices.add("io")
         elif isinstance(step, ShowPlate | ClearPlate | CameraDark):
             devices.add("camera")
@@ -255,6 +256,10 @@ class TrafficRunner:
         elif isinstance(step, SetFaults):
             faults = _body(step, "delay_ms", "drop_rate", "garble_rate", "silent")
             self.sims.client(step.device).post("/faults", faults)
+        elif isinstance(step, PressHelp):
+            self.sims.client("io").post("/help", {"pressed": True})
+            self.stop.wait(step.hold / self.speed)
+            self.sims.client("io").post("/help", {"pressed": False})
         elif isinstance(step, TypePlate):
             body = {"lane_id": step.lane, "plate": step.plate, "pay": step.pay}
             typed = self.sims.client("gateway").post("/plate", body)

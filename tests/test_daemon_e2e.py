@@ -127,6 +127,7 @@ def site(tmp_path: Path, *, policy: str = "plate_read_timeout_s = 60") -> Iterat
         host, port = io_sim.address.rsplit(":", 1)
         devices = (
             f'[io]\ntype = "modbus_tcp"\nhost = "{host}"\nport = {port}\n\n'
+            "[io.map]\nhelp_button = 5\n\n"  # the simulated module's help button
             '[barrier]\ntype = "io"\n\n[loops]\ntype = "io"\n\n'
             f'[camera]\ntype = "opencv"\nsource = "{camera.stream_url}"\n'
         )
@@ -296,6 +297,8 @@ class TestUnreadablePlate:
             assert (exit_.status, exit_.payment_status) == ("voided", "none")
             assert "unreadable_plate" in exit_.flags
             assert rig.events("unreadable_plate")
+            (pressed,) = rig.events("assistance")  # the driver pressed the help button
+            assert pressed.detail["detail"] == "the driver pressed the help button"
             assert rig.gateway.sim.state()["orders"] == []
             assert all(r.status not in {"authorised", "passed"} for r in rig.records())
 

@@ -306,3 +306,21 @@ class TestPayByPlate:
         run(lane, scenario)
         assert lane.gateway.orders() == []
         assert only_exit(lane).plate_text is None
+
+
+class TestHelpButton:
+    """The help button at the lane raises an assistance alarm for the stranded car."""
+
+    def test_press_is_recorded_as_an_alarm(self, tmp_path: Path) -> None:
+        lane = stranded_lane(tmp_path)
+
+        async def scenario(lane: FakeLane) -> None:
+            await strand(lane)
+            lane.devices.loops.press_help()
+            await lane.settle(lambda: len(lane.events("assistance")) == 2, "second alarm")
+
+        run(lane, scenario)
+        first, pressed = lane.events("assistance")
+        assert pressed.detail["detail"] == "the driver pressed the help button"
+        assert pressed.txn_id == first.txn_id
+        assert ("Please wait", "An operator is called") in lane.devices.display.shown

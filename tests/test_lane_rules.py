@@ -39,6 +39,7 @@ from edge.lane.events import (
     BarrierFault,
     BarrierUp,
     Event,
+    HelpPressed,
     LookupFailed,
     Mode,
     OperatorClose,
@@ -347,6 +348,10 @@ class LaneRules(RuleBasedStateMachine):
             self.charged[req.txn_id].add(key)
         amount = req.amount if exact else req.amount + 1
         self.feed(PaymentResult(req.txn_id, key, outcome, amount, "gw"))
+
+    @rule()
+    def the_driver_presses_help(self) -> None:
+        self.feed(HelpPressed())
 
     @rule(data=st.data(), by_operator=st.booleans())
     def a_plate_is_typed(self, data: st.DataObject, by_operator: bool) -> None:

@@ -14,6 +14,7 @@ from edge.lane.actions import (
     LookUpVehicle,
     Message,
     OpenBarrier,
+    RaiseAlarm,
     RecordEvent,
     RequestPayment,
     ShowMessage,
@@ -22,6 +23,7 @@ from edge.lane.actions import (
 )
 from edge.lane.events import (
     ArmingLoop,
+    HelpPressed,
     OperatorOpen,
     PaymentOutcome,
     PaymentResult,
@@ -29,6 +31,7 @@ from edge.lane.events import (
     PlateTyped,
     PlateUnreadable,
     Timer,
+    TimerExpired,
     TurnAway,
     VehicleChecked,
 )
@@ -187,3 +190,27 @@ class TestOperatorHelp:
         lane = Lane()
         lane.paid()
         assert lane.feed(TurnAway("op-1", "mistake")) == ()
+
+
+class TestHelpButton:
+    """The driver presses help: an assistance alarm; a stranded car's wait starts again."""
+
+    def test_stranded_car_waits_again_for_the_operator(self) -> None:
+        lane, txn_id = stranded()
+        before = lane.state.timer_token(Timer.HELP)
+        actions = lane.feed(HelpPressed())
+        assert alarms(actions) == [Alarm.ASSISTANCE]
+        (alarm,) = of(actions, RaiseAlarm)
+        assert (alarm.txn_id, alarm.detail) == (txn_id, "the driver pressed the help button")
+        assert ShowMessage(Message.HELP_CALLED) in actions
+        after = lane.state.timer_token(Timer.HELP)
+        assert after is not None
+        assert after != before
+        assert lane.feed(TimerExpired(Timer.HELP, before)) == ()  # the old wait is void
+        assert of(actions, OpenBarrier) == []
+
+    def test_help_with_no_vehicle_is_still_an_alarm(self) -> None:
+        lane = Lane()
+        actions = lane.feed(HelpPressed())
+        (alarm,) = of(actions, RaiseAlarm)
+        assert (alarm.alarm, alarm.txn_id) == (Alarm.ASSISTANCE, None)

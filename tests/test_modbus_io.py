@@ -24,6 +24,7 @@ from drivers.interfaces import (
     BarrierSignal,
     DeviceFault,
     DeviceRecovered,
+    HelpPressed,
     Loop,
     LoopChanged,
     Position,
@@ -225,6 +226,58 @@ class TestModbusDriver:
             # Debounced: confirmed no earlier than the raw change was first seen.
             assert event.since is not None
             assert event.since <= event.at
+
+
+class ScriptedTransport:
+    """A transport whose reads return the queued readings, the last one from then on."""
+
+    label = "scripted"
+
+    def __init__(self, helps: list[bool]) -> None:
+        self.readings = [Inputs(False, False, False, True, False, help=h) for h in helps]
+
+    def open(self, wake: object) -> None:
+        return None
+
+    def read(self) -> Inputs:
+        return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+
+    def write(self, output: object, on: bool) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def presses(events: Events) -> int:
+    return sum(isinstance(e, HelpPressed) for e in events.all)
+
+
+class TestHelpButton:
+    """A wired help button is reported once per press; one held at start is not a press."""
+
+    def test_each_press_is_one_event(self) -> None:
+        transport = ScriptedTransport([False, True, True, False, True, True])
+        module = IOModule(transport, TIMING)
+        with running(module) as events:
+            eventually(lambda: len(transport.readings) == 1, "every reading taken")
+            eventually(lambda: presses(events) == 2, "two presses")
+        assert presses(events) == 2
+
+    def test_held_at_start_is_not_a_press(self) -> None:
+        transport = ScriptedTransport([True, True, False, True])
+        module = IOModule(transport, TIMING)
+        with running(module) as events:
+            eventually(lambda: len(transport.readings) == 1, "every reading taken")
+            eventually(lambda: presses(events) == 1, "the press after the release")
+        assert presses(events) == 1
+
+    def test_wired_on_the_module_map(self) -> None:
+        wired = ModbusMap(help_button=5)
+        with simulator() as sim, running(module := module_for(sim.port, wired)) as events:
+            eventually(lambda: module.barrier.position() is Position.DOWN, "first read")
+            sim.world.set_help(True)
+            events.wait_for(lambda e: isinstance(e, HelpPressed), "the press")
 
 
 class TestModbusFaults:

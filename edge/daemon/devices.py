@@ -16,11 +16,20 @@ from drivers.interfaces import (
     BarrierMoved,
     DeviceEvent,
     DeviceFault,
+    HelpPressed,
     Loop,
     LoopChanged,
     Position,
 )
-from edge.lane.events import ArmingLoop, BarrierDown, BarrierFault, BarrierUp, Event, SafetyLoop
+from edge.lane.events import (
+    ArmingLoop,
+    BarrierDown,
+    BarrierFault,
+    BarrierUp,
+    Event,
+    SafetyLoop,
+)
+from edge.lane.events import HelpPressed as LaneHelpPressed
 
 POLL_S = 0.02
 FAULTS_SETTLE_S = 0.2
@@ -69,4 +78,6 @@ def lane_event_of(event: DeviceEvent, barrier_devices: frozenset[str]) -> Event 
             return BarrierFault("the barrier reports a fault")
         case DeviceFault(device=device, reason=reason) if device in barrier_devices:
             return BarrierFault(f"{device}: {reason}")
+        case HelpPressed():
+            return LaneHelpPressed()
     return None

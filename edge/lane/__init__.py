@@ -47,7 +47,8 @@ Events (:mod:`edge.lane.events`)
     same key).
     Operators: ``OperatorOpen(operator_id, reason)``,
     ``OperatorClose(operator_id, reason)``, ``SetMode(mode, operator_id, reason)``,
-    ``TurnAway(operator_id, reason)``.
+    ``TurnAway(operator_id, reason)``. Drivers: ``HelpPressed()`` (the lane's help
+    button: an assistance alarm; a stranded vehicle's wait starts again).
     Timers: ``TimerExpired(timer, token)`` for ``plate``, ``payment``,
     ``grant``, ``help``, ``arming_stuck``, ``safety_stuck``.
     The shell answers every ``RequestPayment`` (its own timeout is an

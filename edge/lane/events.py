@@ -215,6 +215,11 @@ class PlateTyped:
 
 
 @dataclass(frozen=True)
+class HelpPressed:
+    """The driver pressed the lane's help button."""
+
+
+@dataclass(frozen=True)
 class TurnAway:
     """An operator refuses the vehicle in front of the barrier; the driver is asked to reverse."""
 
@@ -250,5 +255,6 @@ Event = (
     | OperatorClose
     | SetMode
     | TurnAway
+    | HelpPressed
     | TimerExpired
 )

@@ -40,6 +40,7 @@ from edge.lane.events import (
     BarrierFault,
     BarrierUp,
     Event,
+    HelpPressed,
     LookupFailed,
     Mode,
     OperatorClose,
@@ -145,6 +146,8 @@ class _Step:
                 self.set_mode(event)
             case TurnAway():
                 self.turn_away(event)
+            case HelpPressed():
+                self.help_pressed()
             case TimerExpired():
                 self.timer_expired(event)
 
@@ -716,6 +719,19 @@ class _Step:
             if self.s.mode is not Mode.MAINTENANCE:
                 self.start_timer(Timer.GRANT, self.s.policy.pass_timeout_s)
             self.open_barrier(event_id)
+
+    def help_pressed(self) -> None:
+        """The driver asks for a person: an assistance alarm; a stranded car waits for them."""
+        p = self.s.passage
+        if p is not None and p.phase is Phase.STRANDED:
+            # Someone is coming: the wait starts again rather than ending in a refusal.
+            self.start_timer(Timer.HELP, self.s.policy.help_wait_s)
+        self.alarm(
+            Alarm.ASSISTANCE,
+            p.txn.id if p is not None else None,
+            "the driver pressed the help button",
+        )
+        self.show(Message.HELP_CALLED)
 
     def turn_away(self, e: TurnAway) -> None:
         """An operator refuses the vehicle that is not authorised: recorded, the driver told."""

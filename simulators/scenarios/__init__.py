@@ -137,6 +137,13 @@ class SetFaults(StepBase):
     silent: bool | None = Field(None, title="Silent", description="Never reply or send a frame.")
 
 
+class PressHelp(StepBase):
+    action: Literal["press_help"] = Field(
+        title="Action", description="The driver presses the lane's help button (and lets go)."
+    )
+    hold: float = Field(0.5, gt=0, title="Hold", description="Seconds the button is held down.")
+
+
 class TypePlate(StepBase):
     action: Literal["type_plate"] = Field(
         title="Action",
@@ -193,6 +200,7 @@ Step = Annotated[
     | BreakArm
     | BarrierReport
     | SetFaults
+    | PressHelp
     | TypePlate
     | WaitBarrier
     | BarrierStays,
