@@ -305,19 +305,11 @@ class IOModuleSimulator:
         return self.state()
 
     def _post_arm(self, body: dict[str, Any]) -> dict[str, Any]:
-        _only(body, "broken")
-        broken = _optional_bool(body, "broken")
-        if broken is None:
-            raise ValueError("broken: expected true or false")
-        self.world.set_broken(broken)
+        self.world.set_broken(_one_bool(body, "broken"))
         return self.state()
 
     def _post_help(self, body: dict[str, Any]) -> dict[str, Any]:
-        _only(body, "pressed")
-        pressed = _optional_bool(body, "pressed")
-        if pressed is None:
-            raise ValueError("pressed: expected true or false")
-        self.world.set_help(pressed)
+        self.world.set_help(_one_bool(body, "pressed"))
         return self.state()
 
     def _post_faults(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -418,6 +410,15 @@ def _only(body: dict[str, Any], *keys: str) -> None:
     unknown = sorted(set(body) - set(keys))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown}; expected {list(keys)}")
+
+
+def _one_bool(body: dict[str, Any], key: str) -> bool:
+    """The body's only key, ``key``, which must be true or false."""
+    _only(body, key)
+    value = _optional_bool(body, key)
+    if value is None:
+        raise ValueError(f"{key}: expected true or false")
+    return value
 
 
 def _optional_bool(body: dict[str, Any], key: str) -> bool | None:

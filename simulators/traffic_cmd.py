@@ -84,20 +84,16 @@ def run(args: argparse.Namespace) -> int:
     if args.gateway:
         given["gateway"] = args.gateway.rstrip("/") + "/_sim"  # its control routes
     devices = needed(scenario, serial_barrier="barrier" in given)
-    if "gateway" in devices and "gateway" not in given:
-        print(
-            f"scenario {name} has a driver type the plate at the payment gateway: give "
-            "--gateway URL (the URL that `lanewarden sim gateway` prints)",
-            file=sys.stderr,
-        )
-        return 2
-    if "barrier" in devices and "barrier" not in given:
-        print(
-            f"scenario {name} acts on the serial barrier: give --barrier URL "
-            "(the control URL that `lanewarden sim barrier` prints)",
-            file=sys.stderr,
-        )
-        return 2
+    not_started_here = {
+        "gateway": "has a driver type the plate at the payment gateway: give --gateway URL "
+        "(the URL that `lanewarden sim gateway` prints)",
+        "barrier": "acts on the serial barrier: give --barrier URL "
+        "(the control URL that `lanewarden sim barrier` prints)",
+    }
+    for device, missing in not_started_here.items():
+        if device in devices and device not in given:
+            print(f"scenario {name} {missing}", file=sys.stderr)
+            return 2
     with stop_on_signal() as stop:
         try:
             with local_simulators(devices - set(given), sys.stdout) as local:
