@@ -85,3 +85,12 @@ class RecognitionConfig(ConfigModel):
         title="Inference threads",
         description="onnxruntime threads per model; keep small on a lane computer.",
     )
+    nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        title="Reader priority",
+        description="How many nice steps below the lane's control loop the plate reader runs "
+        "(Linux): on a busy computer the loop's events and barrier commands go first and reads "
+        "wait; 0 runs the reader at the loop's priority.",
+    )

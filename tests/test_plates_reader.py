@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -460,10 +463,33 @@ class TestWorker:
         with pytest.raises(ModelLoadError, match="model file not found"):
             worker.start()
 
+    @pytest.mark.skipif(sys.platform != "linux", reason="a thread's own priority is Linux's")
+    def test_reader_threads_run_below_the_lane(self) -> None:
+        before = set(os.listdir("/proc/self/task"))
+        here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        worker = RecognitionWorker(RecognitionConfig(region="cn", threads=2, nice=5))
+        worker.start()
+        try:
+            started = set(os.listdir("/proc/self/task")) - before
+            # The reader's thread and onnxruntime's inference threads (one more per model).
+            assert len(started) >= 3
+            assert {task_nice(task) for task in started} == {min(19, here + 5)}
+            assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here
+            future = worker.submit([load_image(DATA / "cn_04d23b915456.jpg")])
+            assert future.result(timeout=60).text == "沪C8GK31"
+        finally:
+            worker.close()
+
     def test_submit_before_start_is_an_error(self) -> None:
         worker = RecognitionWorker(RecognitionConfig(region="cn"))
         with pytest.raises(RuntimeError, match="before start"):
             worker.submit([np.zeros((24, 94, 3), dtype=np.uint8)])
+
+
+def task_nice(task: str) -> int:
+    """A thread's nice value, from /proc (field 19 of its stat line)."""
+    stat = Path(f"/proc/self/task/{task}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
 
 
 class TestRegionOfInterest:
