@@ -8,8 +8,10 @@ from concurrent.futures import Future
 
 import numpy as np
 import numpy.typing as npt
+import pytest
+from structlog.testing import capture_logs
 
-from edge.daemon.plates import read_vehicle
+from edge.daemon.plates import ReadLateError, read_vehicle
 from models.config import RecognitionConfig
 from models.result import PlateRead
 
@@ -41,6 +43,33 @@ class ScriptedRecognition:
         """Nothing to stop."""
 
 
+class SlowRecognition:
+    """Answers its scripted reads, then begins the next read and answers it only when told."""
+
+    def __init__(self, *answers: PlateRead) -> None:
+        self.config = RecognitionConfig(region="cn")
+        self.answers = list(answers)
+        self.held: list[Future[PlateRead]] = []
+
+    def start(self) -> None:
+        """Nothing to load."""
+
+    def submit(
+        self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
+    ) -> Future[PlateRead]:
+        future: Future[PlateRead] = Future()
+        if self.answers:
+            future.set_result(self.answers.pop(0))
+            return future
+        if not self.held:
+            future.set_running_or_notify_cancel()  # the worker has begun it
+        self.held.append(future)
+        return future
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
 def read(text: str, accepted: bool) -> PlateRead:
     confidence = 0.99 if accepted else 0.6
     return PlateRead(text, "cn", "blue", (confidence,) * 7, confidence, accepted, None, None)
@@ -51,7 +80,7 @@ class TestReadVehicle:
 
     def test_clear_newest_frame_is_read_once(self) -> None:
         recognition = ScriptedRecognition(read("皖A12345", accepted=True))
-        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True))
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True, 5.0))
         assert result.text == "皖A12345"
         assert recognition.batches == [[2]]
 
@@ -59,7 +88,7 @@ class TestReadVehicle:
         recognition = ScriptedRecognition(
             read("皖A12345", accepted=False), read("皖A12345", accepted=True)
         )
-        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True))
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True, 5.0))
         assert (result.text, result.accepted) == ("皖A12345", True)
         assert (result.frames_read, result.frames_agreeing) == (2, 2)
         assert recognition.batches == [[2], [1]]
@@ -68,19 +97,46 @@ class TestReadVehicle:
         recognition = ScriptedRecognition(
             read("皖A1234S", accepted=False), read("皖A12345", accepted=True)
         )
-        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True))
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True, 5.0))
         assert result.text == "皖A12345"
         assert not result.accepted
         assert (result.frames_read, result.frames_agreeing) == (2, 1)
 
     def test_a_vehicle_the_lane_gave_up_on_leaves_its_other_frames_unread(self) -> None:
         recognition = ScriptedRecognition(read("皖A1234S", accepted=False))
-        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: False))
+        result = asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: False, 5.0))
         assert not result.accepted
         assert recognition.batches == [[2]]
 
     def test_single_frame_is_not_read_twice(self) -> None:
         recognition = ScriptedRecognition(read("皖A1234S", accepted=False))
-        result = asyncio.run(read_vehicle(recognition, [frame(7)], lambda: True))
+        result = asyncio.run(read_vehicle(recognition, [frame(7)], lambda: True, 5.0))
         assert not result.accepted
         assert recognition.batches == [[7]]
+
+
+class TestReadDeadline:
+    """A read that misses its deadline is given up; its late answer is logged and dropped."""
+
+    def test_no_answer_by_the_deadline_is_late(self) -> None:
+        recognition = SlowRecognition()
+        with pytest.raises(ReadLateError, match="read deadline"):
+            asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True, 0.05))
+        (begun,) = recognition.held
+        with capture_logs() as logs:
+            begun.set_result(read("皖A12345", accepted=True))
+        assert [(e["event"], e["text"]) for e in logs] == [("plate_read_late_dropped", "皖A12345")]
+
+    def test_a_read_not_begun_by_the_deadline_is_never_read(self) -> None:
+        recognition = SlowRecognition()
+        recognition.held.append(Future())  # the worker is busy with an earlier read
+        with capture_logs() as logs, pytest.raises(ReadLateError):
+            asyncio.run(read_vehicle(recognition, [frame(1)], lambda: True, 0.05))
+        assert recognition.held[1].cancelled()
+        assert [(e["event"], e["read"]) for e in logs] == [("plate_read_late_dropped", False)]
+
+    def test_the_deadline_covers_the_vote_of_every_frame(self) -> None:
+        recognition = SlowRecognition(read("皖A1234S", accepted=False))
+        with pytest.raises(ReadLateError):
+            asyncio.run(read_vehicle(recognition, [frame(1), frame(2)], lambda: True, 0.05))
+        assert len(recognition.held) == 1

@@ -36,6 +36,7 @@ from edge.fees.files import load_tariff
 from edge.fees.passage import Passage
 from edge.records import TransactionRecord, uuid7
 from edge.store import ListEntry, Store, verify
+from models.result import PlateRead
 from simulators.gateway import GatewayFaults
 
 Scenario = Callable[[FakeLane], Awaitable[None]]
@@ -112,6 +113,10 @@ def expected_fee(record: TransactionRecord, payment_method: str | None = None) -
     tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
     passage = Passage(exit=record.exit_time, entry=record.entry_time, payment_method=payment_method)
     return quote(tariff, passage).total
+
+
+def sure_read(text: str) -> PlateRead:
+    return PlateRead(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
 
 
 def only_exit(lane: FakeLane) -> TransactionRecord:
@@ -338,6 +343,42 @@ class TestDegradedModes:
         (used,) = lane.events("degraded_mode")
         assert used.detail["mode"] == "recognition_failing"
         assert "onnxruntime" in str(used.detail["cause"])
+
+    def test_a_read_past_its_deadline_is_unreadable_and_not_the_next_vehicles(
+        self, tmp_path: Path
+    ) -> None:
+        lane = exit_lane(
+            tmp_path,
+            policy="plate_read_timeout_s = 60",
+            extra="\n[degraded]\nread_deadline_s = 0.5\n",
+        )
+
+        async def slow(lane: FakeLane) -> None:
+            reader = lane.reader
+            assert reader is not None
+            reader.holding = True
+            await held(lane)  # long before the plate timer
+            lane.devices.loops.set(arming=False)
+            await lane.settle(lambda: not _denied(lane), "vehicle backed out")
+            await lane.arrive()
+            await lane.settle(lambda: len(reader.held) == 2, "the next vehicle's read begun")
+            late, current = reader.held
+            late.set_result(sure_read("皖B99999"))  # long after its deadline
+            current.set_result(sure_read(PLATE))
+            await lane.settle(barrier_is(lane, Position.UP), "barrier up")
+            await lane.drive_through()
+            await lane.settle(barrier_is(lane, Position.DOWN), "barrier down")
+
+        run(lane, slow)
+        first, second = [r for r in lane.latest() if r.kind == "exit"]
+        assert (first.status, first.plate_text) == ("voided", None)
+        assert "unreadable_plate" in first.flags
+        assert (second.status, second.plate_text) == ("passed", PLATE)
+        (late,) = lane.events("plate_read_late")
+        assert (late.txn_id, late.detail["lane_waiting"]) == (first.id, True)
+        with Store.open(lane.files.lane.store) as store:
+            versions = store.transactions(lane.files.lane.id, 1, 10_000)
+        assert "皖B99999" not in {r.plate_text for r in versions}
 
     def test_unreadable_streak_raises_an_alarm(self, tmp_path: Path) -> None:
         lane = exit_lane(

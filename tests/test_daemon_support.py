@@ -113,12 +113,17 @@ def image_of(plate_index: int) -> npt.NDArray[np.uint8]:
 
 
 class BookRecognition:
-    """Recognition that knows a test image's plate by its first pixel; fails when told to."""
+    """Recognition that knows a test image's plate by its first pixel; fails when told to.
+
+    While ``holding``, reads are taken (begun) and not answered: they wait in ``held``.
+    """
 
     def __init__(self, plates: dict[int, str], config: RecognitionConfig) -> None:
         self.plates = plates
         self.config = config
         self.failing: Exception | None = None
+        self.holding = False
+        self.held: list[Future[PlateRead]] = []
         self.started = False
 
     def start(self) -> None:
@@ -128,6 +133,10 @@ class BookRecognition:
         self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
     ) -> Future[PlateRead]:
         answer: Future[PlateRead] = Future()
+        if self.holding:
+            answer.set_running_or_notify_cancel()
+            self.held.append(answer)
+            return answer
         if self.failing is not None:
             answer.set_exception(self.failing)
             return answer

@@ -42,6 +42,15 @@ class DegradedPolicy(ConfigModel):
         description="A vehicle whose frames the plate reader could not process (reader error): "
         "deny_and_call or admit_for_review.",
     )
+    read_deadline_s: float = Field(
+        2.5,
+        gt=0,
+        title="Plate read deadline",
+        description="Longest wait for the plate reader's answer to one attempt at a vehicle's "
+        "frames (s). A read that misses it (a busy computer) gives the vehicle the lane's "
+        "unreadable-plate outcome at once instead of holding the lane; its late answer is "
+        "logged and dropped, never applied to a later vehicle.",
+    )
     unreadable_streak: int = Field(
         5,
         ge=1,

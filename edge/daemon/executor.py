@@ -54,7 +54,7 @@ from edge.daemon.devices import lane_event_of
 from edge.daemon.display_text import lines_for, plate_page_lines, qr_lines
 from edge.daemon.lookup import VehicleLookup
 from edge.daemon.plate_orders import next_plate_order
-from edge.daemon.plates import Image, Recognition, read_vehicle
+from edge.daemon.plates import Image, ReadLateError, Recognition, read_vehicle
 from edge.daemon.recording import Recorder, Settlement
 from edge.daemon.settling import lane_result, payment_request
 from edge.daemon.timings import Mark, PassageTimings
@@ -363,8 +363,15 @@ class LaneShell:
                     self.degraded_read(txn_id, "camera_dark", self.degraded.camera_dark, cause)
                     return
                 images = [frame.image for frame in frames]
+            deadline_s = self.degraded.read_deadline_s
             try:
-                read = await read_vehicle(self.plates, images, lambda: self.reading(txn_id))
+                read = await read_vehicle(
+                    self.plates, images, lambda: self.reading(txn_id), deadline_s
+                )
+            except ReadLateError:
+                last, why = images[-1], f"no answer within the {deadline_s:g} s read deadline"
+                self.read_late(txn_id, deadline_s)
+                break
             except Exception as exc:  # the reader's libraries raise their own error types
                 logger.exception("plate_read_failed", txn_id=str(txn_id))
                 self.degraded_read(
@@ -382,6 +389,19 @@ class LaneShell:
         if last is not None:
             self.recorder.notes.evidence[txn_id] = await self.keep(last, None)
         self.unreadable(txn_id, why)
+
+    def read_late(self, txn_id: UUID, deadline_s: float) -> None:
+        """The reader missed the deadline: the vehicle takes the unreadable-plate path now."""
+        waiting = self.reading(txn_id)
+        self.recorder.event(
+            "plate_read_late",
+            datetime.now(UTC),
+            severity="warning",
+            txn_id=txn_id,
+            detail={"deadline_s": deadline_s, "lane_waiting": waiting},
+        )
+        if waiting:
+            self.post(PlateUnreadable(txn_id))
 
     def glance(self) -> Frame | None:
         """The newest frame, when it was taken with the vehicle already on the arming loop.
