@@ -15,11 +15,19 @@ from edge.cli import main
 from edge.demo.bench import BenchError, labelled_images, percentile
 
 PLATES = Path(__file__).parent / "data" / "plates"
-KEYS = {"open_ms_p50", "open_ms_p95", "open_ms_p99", "read_rate", "vehicles_per_min", "rss_mb"}
+KEYS = {
+    "open_ms_p50",
+    "open_ms_p95",
+    "open_ms_p99",
+    "read_rate",
+    "vehicles_per_min",
+    "rss_mb",
+    "stranded",
+}
 
 
 class TestBenchLane:
-    """A few vehicles through the lane give every figure."""
+    """A few vehicles through the lane, CPU burners beside it, give every figure."""
 
     @pytest.mark.slow
     def test_figures(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,14 +41,16 @@ class TestBenchLane:
             encoding="utf-8",
         )
         figures = tmp_path / "lane.json"
-        argv = ["bench", "lane", "--vehicles", "1", "--images", str(images), "--json", str(figures)]
+        argv = ["bench", "lane", "--vehicles", "1", "--load", "1", "--images", str(images)]
+        argv += ["--json", str(figures)]
         assert main(argv) == 0
         out = capsys.readouterr().out
         for key in KEYS:
             assert key in out
         data = json.loads(figures.read_text())
         assert set(data) >= KEYS
-        assert data["vehicles"] == 1
+        assert (data["vehicles"], data["load"]) == (1, 1)
+        assert data["stranded"] in {0, 1}
         assert 0.0 <= data["read_rate"] <= 1.0
         assert data["rss_mb"] > 0
         if data["account_paid"]:
@@ -69,6 +79,10 @@ class TestImagesFolder:
     def test_command_reports_it(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["bench", "lane", "--images", str(tmp_path)]) == 2
         assert "no labels.csv" in capsys.readouterr().err
+
+    def test_load_not_negative(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["bench", "lane", "--load", "-1"]) == 2
+        assert "--load must be 0 or more, got -1" in capsys.readouterr().err
 
     def test_vehicles_at_least_one(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["bench", "lane", "--vehicles", "0"]) == 2

@@ -22,8 +22,12 @@ Figures:
   queue builds without bound. Conservative: a real queue's next plate could be
   read while the barrier closes.
 - ``rss_mb``: the lane process's peak resident set (VmHWM) at the end of the run.
+- ``stranded``: vehicles the lane neither let through nor turned away before the
+  driver's patience (15 s) ran out.
 
-One warm-up vehicle goes first and is not counted.
+One warm-up vehicle goes first and is not counted. With ``load`` above 0, that
+many CPU-burning processes (:func:`edge.demo.burners.cpu_burners`) run beside the
+lane from the warm-up vehicle on, as other work on a busy lane computer would.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from edge.demo.burners import cpu_burners
 from edge.demo.driving import Driver, DriveTiming, LaneRecords, Passage
 from edge.demo.lane_files import derive_lane
 from edge.demo.lane_process import LaneProcess
@@ -55,7 +60,12 @@ BALANCE = 100_000_000  # fen: never runs out during a bench
 PARKED_H = 2.0
 TIMING = DriveTiming(patience_s=15.0)
 BARRIER_TRAVEL_S = 0.6  # a fast parking barrier, each way
-TARGETS = {"open_ms_p95": ("<", 300.0), "vehicles_per_min": (">=", 20.0), "rss_mb": ("<", 400.0)}
+TARGETS = {
+    "open_ms_p95": ("<", 300.0),
+    "vehicles_per_min": (">=", 20.0),
+    "rss_mb": ("<", 400.0),
+    "stranded": ("=", 0.0),
+}
 
 
 class BenchError(Exception):
@@ -70,6 +80,7 @@ class Figures:
     read_rate: float
     vehicles_per_min: float | None
     rss_mb: float | None
+    stranded: int
     vehicles: int
     account_paid: int
     cycle_s_mean: float | None
@@ -77,6 +88,8 @@ class Figures:
     plate_read_ms_p50: float | None
     drive_through_s: float
     barrier_travel_s: float
+    load: int
+    """CPU-burning processes run beside the lane."""
     load_average: float
     """The machine's 1-minute load average at the end (other work competes for the CPUs)."""
 
@@ -112,11 +125,13 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 
 def run_bench(
-    vehicles: int, images: Path | None, out: TextIO, stop: threading.Event
+    vehicles: int, images: Path | None, out: TextIO, stop: threading.Event, load: int = 0
 ) -> Figures | None:
-    """Run the bench; None when ``stop`` was set before the end."""
+    """Run the bench, ``load`` CPU burners beside the lane; None when ``stop`` was set first."""
     if vehicles < 1:
         raise BenchError(f"--vehicles must be at least 1, got {vehicles}")
+    if load < 0:
+        raise BenchError(f"--load must be 0 or more, got {load}")
     photos = labelled_images(images or SHIPPED_PLATES)
     workdir = Path(tempfile.mkdtemp(prefix="lanewarden-bench-"))
     rig = LaneRig(serial_barrier=True, travel_s=BARRIER_TRAVEL_S)
@@ -137,7 +152,10 @@ def run_bench(
             print(f"starting {LANE} (lanewarden edge run) ...", file=out, flush=True)
             lane.start(cancel=stop)
             driver = Driver(rig, LaneRecords(store_path, LANE), stop, TIMING)
-            passages = drive(driver, photos, vehicles + 1, store_path, out)[1:]
+            if load:
+                print(f"{load} CPU-burning processes beside the lane", file=out, flush=True)
+            with cpu_burners(load):
+                passages = drive(driver, photos, vehicles + 1, store_path, out)[1:]
             rss = lane.peak_rss_mb()
         finally:
             code = lane.stop()
@@ -145,7 +163,7 @@ def run_bench(
             return None
         if code != 0:
             raise BenchError(f"the lane exited with status {code}:\n{lane.tail()}")
-        return figures(passages, rss, read_ms(store_path), rig.travel_s)
+        return figures(passages, rss, read_ms(store_path), rig.travel_s, load)
     finally:
         rig.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -212,7 +230,11 @@ def read_ms(store_path: Path) -> list[float]:
 
 
 def figures(
-    passages: list[Passage], rss_mb: float | None, reads_ms: list[float], travel_s: float
+    passages: list[Passage],
+    rss_mb: float | None,
+    reads_ms: list[float],
+    travel_s: float,
+    load: int = 0,
 ) -> Figures:
     correct = [p for p in passages if p.record is not None and _read_right(p)]
     paid = [
@@ -239,6 +261,7 @@ def figures(
         read_rate=len(correct) / len(passages) if passages else 0.0,
         vehicles_per_min=60.0 / cycle if cycle else None,
         rss_mb=rss_mb,
+        stranded=sum(p.stranded for p in passages),
         vehicles=len(passages),
         account_paid=len(paid),
         cycle_s_mean=cycle,
@@ -246,6 +269,7 @@ def figures(
         plate_read_ms_p50=percentile(reads_ms, 50),
         drive_through_s=drive_s,
         barrier_travel_s=travel_s,
+        load=load,
         load_average=os.getloadavg()[0],
     )
 
@@ -269,15 +293,22 @@ def table(f: Figures) -> str:
         "read_rate",
         "vehicles_per_min",
         "rss_mb",
+        "stranded",
     ):
         value = getattr(f, name)
         shown = (
-            "n/a" if value is None else f"{value:.3f}" if name == "read_rate" else f"{value:.1f}"
+            "n/a"
+            if value is None
+            else f"{value:.3f}"
+            if name == "read_rate"
+            else str(value)
+            if isinstance(value, int)
+            else f"{value:.1f}"
         )
         target = ""
         if name in TARGETS:
             op, limit = TARGETS[name]
-            met = value is not None and (value < limit if op == "<" else value >= limit)
+            met = value is not None and _meets(value, op, limit)
             target = f"{op} {limit:g}  {'met' if met else 'MISSED'}"
         rows.append(f"{name:<18}{shown:>10}   {target}")
     notes = [
@@ -302,8 +333,19 @@ def table(f: Figures) -> str:
             else ""
         ),
         "rss_mb: peak resident memory (VmHWM) of the lane daemon process alone",
+        "stranded: vehicles neither let through nor turned away within the driver's "
+        f"{TIMING.patience_s:.0f} s of patience",
+        f"load: {f.load} CPU-burning processes beside the lane during the run",
         f"machine: {os.cpu_count()} CPUs, load average {f.load_average:.1f} at the end of the run",
     ]
     return "\n".join(
         [f"{'figure':<18}{'value':>10}   target", *rows, "", *(f"- {n}" for n in notes)]
     )
+
+
+def _meets(value: float, op: str, limit: float) -> bool:
+    if op == "<":
+        return value < limit
+    if op == ">=":
+        return value >= limit
+    return value == limit

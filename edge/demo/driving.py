@@ -73,6 +73,8 @@ class Passage:
     arrived_at: float
     opened_at: float | None = None
     drove_through: bool = False
+    stranded: bool = False
+    """The driver's patience ran out with the barrier down and no refusal from the lane."""
     interrupted: bool = False
     display: list[str] = field(default_factory=list)
     helped: str | None = None
@@ -181,6 +183,7 @@ class Driver:
                     passage.record = record
                     return False
             if now >= deadline:
+                passage.stranded = True
                 return False
         return False
 
