@@ -45,7 +45,6 @@ from prometheus_client import CollectorRegistry
 from drivers.factory import DriverUnavailableError, LaneDrivers, build_lane
 from drivers.interfaces import DeviceEvent, DeviceFault, Position
 from edge import log
-from edge.config.degraded import StoreFullOutcome
 from edge.config.lane import LaneFiles, LanePayments
 from edge.config.loading import ConfigError
 from edge.daemon.control import ControlServer, ControlSocketError
@@ -69,6 +68,7 @@ from edge.fees.files import load_tariff
 from edge.lane import LaneState
 from edge.lane.events import ArmingLoop, Mode, SafetyLoop, SetMode
 from edge.lane.state import Position as LanePosition
+from edge.lane.store_space import SpaceChange, check_space
 from edge.metrics import LaneMetrics, MetricsError, MetricsServer
 from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEvent
 from edge.payments.protocol import plate_page_url
@@ -394,36 +394,30 @@ class LaneDaemon:
         """Store nearly full: record, alarm and apply the degraded policy; undo when space is back."""
         policy = self.lane.degraded
         free_mb = shutil.disk_usage(self.store_path.parent).free // (1024 * 1024)
-        full = free_mb < policy.store_min_free_mb
-        shell = self._shell
-        if full and self._store_mode is None:
-            mode = {
-                StoreFullOutcome.KEEP_SERVING: Mode.NORMAL,
-                StoreFullOutcome.CLOSE_LANE: Mode.CLOSED,
-                StoreFullOutcome.FREE_PASSAGE: Mode.FREE_PASSAGE,
-            }[policy.store_nearly_full]
-            self._store_mode = mode
+        check = check_space(
+            free_mb, policy.store_min_free_mb, policy.store_nearly_full, self._store_mode
+        )
+        self._store_mode = check.in_force
+        now = datetime.now(UTC)
+        if check.change is SpaceChange.BEGAN:
+            detail = {"mode": "store_nearly_full", "outcome": policy.store_nearly_full.value}
             self.recorder.event(
-                "degraded_mode",
-                datetime.now(UTC),
-                severity="alarm",
-                detail={
-                    "mode": "store_nearly_full",
-                    "outcome": policy.store_nearly_full.value,
-                    "free_mb": free_mb,
-                },
+                "degraded_mode", now, severity="alarm", detail={**detail, "free_mb": free_mb}
             )
-            if mode is not Mode.NORMAL and shell is not None:
-                shell.post(SetMode(mode, SYSTEM_OPERATOR, f"store nearly full ({free_mb} MB free)"))
-        elif not full and self._store_mode is not None:
-            mode, self._store_mode = self._store_mode, None
+        elif check.change is SpaceChange.ENDED:
             self.recorder.event(
                 "degraded_mode_ended",
-                datetime.now(UTC),
+                now,
                 detail={"mode": "store_nearly_full", "free_mb": free_mb},
             )
-            if mode is not Mode.NORMAL and shell is not None:
-                shell.post(SetMode(Mode.NORMAL, SYSTEM_OPERATOR, "store has space again"))
+        shell = self._shell
+        if check.set_mode is not None and shell is not None:
+            why = (
+                f"store nearly full ({free_mb} MB free)"
+                if check.change is SpaceChange.BEGAN
+                else "store has space again"
+            )
+            shell.post(SetMode(check.set_mode, SYSTEM_OPERATOR, why))
 
     def _payment_event(self, event: PaymentEvent) -> None:
         now = datetime.now(UTC)
