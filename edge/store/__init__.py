@@ -17,7 +17,7 @@ from edge.store.accounts import (
     Posting,
     UnknownAccountError,
 )
-from edge.store.db import StoreDamagedError, StoreError
+from edge.store.db import StoreDamagedError, StoreError, StoreFullError
 from edge.store.entries import EntryAlreadyOpenError, OpenEntry
 from edge.store.lists import ListEntry, ListName, StaleListVersionError
 from edge.store.plates import plate_key
@@ -51,6 +51,7 @@ __all__ = [
     "Store",
     "StoreDamagedError",
     "StoreError",
+    "StoreFullError",
     "StreamStatus",
     "SyncStatus",
     "TariffConflictError",

@@ -36,6 +36,14 @@ class StoreError(Exception):
     """The store's file is missing, unreadable or not a lanewarden store."""
 
 
+class StoreFullError(StoreError):
+    """The store cannot grow (its disk, or its size limit, is full): the write was rolled back.
+
+    Everything committed before stays as it was; the same write can be tried
+    again once there is space.
+    """
+
+
 class StoreDamagedError(StoreError):
     """The store's files are damaged, or hold less than the lane already wrote."""
 
@@ -220,15 +228,31 @@ class Db:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, committed durably on exit, rolled back on error."""
+        """A write transaction, committed durably on exit, rolled back on error.
+
+        A full disk (SQLITE_FULL) raises StoreFullError, the transaction rolled back.
+        """
+        try:
+            with self._write() as conn:
+                yield conn
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                raise StoreFullError(f"the store is full: {exc}") from exc
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
             if self.conn.in_transaction:
                 self.conn.execute("SAVEPOINT nested")
                 try:
                     yield self.conn
                 except BaseException:
-                    self.conn.execute("ROLLBACK TO nested")
-                    self.conn.execute("RELEASE nested")
+                    # SQLITE_FULL (and I/O errors) may have rolled back the whole
+                    # transaction already, the savepoint with it.
+                    if self._open_transaction():
+                        self.conn.execute("ROLLBACK TO nested")
+                        self.conn.execute("RELEASE nested")
                     raise
                 self.conn.execute("RELEASE nested")
                 return

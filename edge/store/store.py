@@ -72,6 +72,7 @@ class Store:
         self.accounts = Accounts(db)
         self.tariffs = Tariffs(db)
         self.entries = OpenEntries(db)
+        self._unlimited_pages: int | None = None
 
     @classmethod
     def open(cls, path: Path | str, *, busy_timeout_s: float = 5.0) -> Store:
@@ -95,6 +96,23 @@ class Store:
     @property
     def schema_version(self) -> int:
         return self._db.version
+
+    def limit_size(self, max_bytes: int | None) -> int:
+        """Let the file grow to at most ``max_bytes`` (None: only the disk limits it).
+
+        A write that would grow it further raises StoreFullError, as on a full
+        disk. The limit never goes below the file's present size (SQLite keeps
+        it there). Returns the limit now in force, in bytes.
+        """
+        with self._db.lock:
+            conn = self._db.conn
+            if self._unlimited_pages is None:
+                self._unlimited_pages = int(conn.execute("PRAGMA max_page_count").fetchone()[0])
+            page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            pages = self._unlimited_pages if max_bytes is None else max(1, max_bytes // page)
+            pages = min(pages, self._unlimited_pages)
+            limit = conn.execute(f"PRAGMA max_page_count = {pages:d}").fetchone()[0]
+        return int(limit) * page
 
     @contextmanager
     def batch(self) -> Iterator[None]:
