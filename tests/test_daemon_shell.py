@@ -34,8 +34,8 @@ from edge.daemon.lookup import Credit, Credits
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
 from edge.fees.passage import Passage
-from edge.records import TransactionRecord, uuid7
-from edge.store import ListEntry, Store, verify
+from edge.records import LaneEvent, Transaction, TransactionRecord, uuid7
+from edge.store import ListEntry, Store, StoreFullError, verify
 from models.result import PlateRead
 from simulators.gateway import GatewayFaults
 
@@ -376,9 +376,7 @@ class TestDegradedModes:
         assert (second.status, second.plate_text) == ("passed", PLATE)
         (late,) = lane.events("plate_read_late")
         assert (late.txn_id, late.detail["lane_waiting"]) == (first.id, True)
-        with Store.open(lane.files.lane.store) as store:
-            versions = store.transactions(lane.files.lane.id, 1, 10_000)
-        assert "皖B99999" not in {r.plate_text for r in versions}
+        assert "皖B99999" not in {r.plate_text for r in lane.records()}
 
     def test_unreadable_streak_raises_an_alarm(self, tmp_path: Path) -> None:
         lane = exit_lane(
@@ -414,6 +412,99 @@ class TestDegradedModes:
         (used,) = lane.events("degraded_mode")
         assert (used.detail["mode"], used.detail["outcome"]) == ("store_nearly_full", "close_lane")
         assert [r for r in lane.latest() if r.kind == "exit"] == []
+
+
+def fill(store: Store) -> None:
+    """Write the entry lane's smallest records into the shared ``store`` until it is full:
+    the exit lane's next transaction or event, larger, cannot fit anywhere."""
+
+    def entry(at: datetime) -> None:
+        store.append_transaction(
+            Transaction.build(
+                id=uuid7(at),
+                lane_id="riverside-entry",
+                kind="entry",
+                status="voided",
+                authorisation="rule",
+                recorded_at=at,
+            )
+        )
+
+    def event(at: datetime) -> None:
+        store.append_event(
+            LaneEvent.build(
+                id=uuid7(at), lane_id="riverside-entry", time=at, kind="x", severity="info"
+            )
+        )
+
+    for write in (entry, event):
+        while True:
+            try:
+                write(datetime.now(UTC))
+            except StoreFullError:
+                break
+
+
+class TestStoreFull:
+    """A commit refused for want of space: the lane stops safely, raises an alarm, loses
+    nothing committed, and serves again once the store has space."""
+
+    def test_full_store_stops_the_lane_and_resumes(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, policy="plate_read_timeout_s = 30")
+        before: set[tuple[int, str]] = set()
+        commands = 0
+
+        async def fills_up(lane: FakeLane) -> None:
+            nonlocal before, commands
+            await one_vehicle(lane)
+            before = {(r.lane_seq, r.hash) for r in lane.records()}
+            store = lane.daemon.store
+            store.limit_size(0)  # the file may not grow any more
+            fill(store)
+            commands = len(lane.devices.barrier.commands)
+            await lane.arrive()  # its first record does not fit
+            await lane.settle(lambda: lane.daemon.store_full, "the store seen full")
+            await lane.settle(
+                lambda: lane.devices.display.lines == ("Lane closed", "Please use another lane"),
+                "lane closed shown",
+            )
+            assert lane.devices.barrier.commands[commands:] == []
+            store.limit_size(None)  # space again; the vehicle still waits on the loop
+            await lane.settle(lambda: not lane.daemon.store_full, "the lane resumed")
+            await lane.settle(barrier_is(lane, Position.UP), "barrier up")
+            await lane.drive_through()
+            await lane.settle(barrier_is(lane, Position.DOWN), "barrier down")
+
+        run(lane, fills_up)
+        assert before <= {(r.lane_seq, r.hash) for r in lane.records()}
+        (alarm,) = lane.events("store_full")
+        (ended,) = lane.events("store_full_ended")
+        assert alarm.severity == "alarm"
+        assert alarm.time < ended.time
+        assert "full" in str(alarm.detail["reason"])
+        first, second = [r for r in lane.latest() if r.kind == "exit"]
+        assert (first.status, second.status) == ("passed", "passed")
+        assert second.payment_status == "approved"
+        assert len(lane.gateway.orders("paid")) == 2
+        assert verify(lane.files.lane.store).ok
+
+    def test_safe_position_open_locks_it_open_and_a_stop_while_full_is_clean(
+        self, tmp_path: Path
+    ) -> None:
+        lane = exit_lane(tmp_path, policy='safe_position = "open"')
+
+        async def full_at_stop(lane: FakeLane) -> None:
+            store = lane.daemon.store
+            store.limit_size(0)
+            fill(store)
+            await lane.arrive()
+            await lane.settle(lambda: lane.devices.barrier.locked, "barrier locked open")
+            assert lane.daemon.store_full
+
+        run(lane, full_at_stop)  # stops with the store still full
+        assert lane.events("store_full") == []  # it could not be written: logged and counted
+        assert [r for r in lane.latest() if r.kind == "exit"] == []
+        assert verify(lane.files.lane.store).ok
 
 
 class TestBarrierFaults:

@@ -272,6 +272,11 @@ class FakeLane:
             latest[record.id] = record
         return list(latest.values())
 
+    def records(self) -> list[TransactionRecord]:
+        """Every version of every transaction of the lane, in lane_seq order."""
+        with Store.open(self.files.lane.store) as store:
+            return store.transactions(self.files.lane.id, 1, 10_000)
+
     def events(self, kind: str | None = None) -> list[Any]:
         with Store.open(self.files.lane.store) as store:
             events = store.events(self.files.lane.id, 1, 10_000)

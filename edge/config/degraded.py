@@ -71,6 +71,16 @@ class DegradedPolicy(ConfigModel):
         description="keep_serving (alarm only), close_lane (no new vehicles) or free_passage "
         "(barrier up, vehicles recorded, nobody charged) until space is back.",
     )
+    store_max_mb: int | None = Field(
+        None,
+        ge=1,
+        title="Store size limit",
+        description="Largest size the store's file may grow to (MB); at the limit the store is "
+        "full, as on a full disk. Absent: only the disk limits it. A full store stops the lane "
+        "machine (nothing can be recorded, so nothing is decided), leaves the barrier in the "
+        "policy's safe position and raises a store_full alarm; the lane resumes once a record "
+        "can be written again.",
+    )
     store_check_s: float = Field(
         60.0,
         gt=0,

@@ -49,7 +49,9 @@ from edge.config.lane import LaneFiles, LanePayments
 from edge.config.loading import ConfigError
 from edge.daemon.control import ControlServer, ControlSocketError
 from edge.daemon.devices import DeviceStartError, wait_until_up
+from edge.daemon.display_text import lines_for
 from edge.daemon.executor import LaneShell
+from edge.daemon.full_store import FullStore
 from edge.daemon.lookup import Credits, LocalEntries, VehicleLookup, credit_window
 from edge.daemon.operator import OperatorDesk
 from edge.daemon.plates import (
@@ -66,6 +68,7 @@ from edge.evidence import Evidence, EvidenceError, site_key
 from edge.fees.engine import CompiledTariff
 from edge.fees.files import load_tariff
 from edge.lane import LaneState
+from edge.lane.actions import Message, ShowMessage
 from edge.lane.events import ArmingLoop, Mode, SafetyLoop, SetMode
 from edge.lane.state import Position as LanePosition
 from edge.lane.store_space import SpaceChange, check_space
@@ -74,7 +77,14 @@ from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEven
 from edge.payments.protocol import plate_page_url
 from edge.payments.service import Payments
 from edge.payments.transport import Transport
-from edge.store import SchemaError, Store, StoreDamagedError, StoreError, check_store
+from edge.store import (
+    SchemaError,
+    Store,
+    StoreDamagedError,
+    StoreError,
+    StoreFullError,
+    check_store,
+)
 from edge.systemd import Notifier
 
 logger = log.get(__name__)
@@ -99,6 +109,7 @@ class DaemonOptions:
     capture_frames: int = 2
     sweep_s: float = 60.0
     retention_s: float = 3600.0
+    store_full_retry_s: float = 1.0  # how often a full store is tried again
 
 
 class LaneDaemon:
@@ -134,8 +145,11 @@ class LaneDaemon:
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self._store_mode: Mode | None = None
+        self._machine: asyncio.Task[None] | None = None
+        self._full: FullStore | None = None
         self.metrics_server: MetricsServer | None = None
         self.control: ControlServer | None = None
+        self.desk: OperatorDesk | None = None
         self.failed: asyncio.Future[BaseException] | None = None
 
     # -- the start-up sequence ------------------------------------------------------------------
@@ -188,9 +202,8 @@ class LaneDaemon:
             # 6. passages left open by the last run
             await self._recover("restart")
             # 7. the lane machine, from the devices' actual state
-            shell = self._start_machine(drivers, plates, tariff, evidence)
-            self._run(shell.run())
-            await self._open_control(shell)
+            self._parts = (drivers, plates, tariff, evidence)
+            await self._open_control(self._begin())
             self._run(self._watchdog())
             self._run(self._every(self.options.sweep_s, self._sweep))
             self._run(self._every(lane.degraded.store_check_s, self._check_store))
@@ -205,6 +218,7 @@ class LaneDaemon:
             MetricsError,
             RecognitionStartError,
             StartupError,
+            StoreFullError,
             ValueError,
         ) as exc:
             await self._unwind()
@@ -222,7 +236,7 @@ class LaneDaemon:
         try:
             self.store_path.parent.mkdir(parents=True, exist_ok=True)
             check_store(self.store_path)
-            return Store.open(self.store_path)
+            store = Store.open(self.store_path)
         except StoreDamagedError as exc:
             raise StoreUnusableError(
                 f"store: {exc} (its files were left as they were; see README, A damaged store)"
@@ -231,12 +245,18 @@ class LaneDaemon:
             raise StoreUnusableError(f"store: cannot open {self.store_path}: {exc}") from exc
         except OSError as exc:
             raise StartupError(f"store: cannot open {self.store_path}: {exc}") from exc
+        max_mb = self.lane.degraded.store_max_mb
+        if max_mb is not None:
+            limit = store.limit_size(max_mb * 1024 * 1024)
+            logger.info("store_size_limited", max_mb=max_mb, limit_bytes=limit)
+        return store
 
     async def _open_control(self, shell: LaneShell) -> None:
         """The control socket for operator commands (``lanewarden edge ctl``)."""
         lane = self.lane
         group = lane.control.group if lane.control is not None else "lanewarden"
-        self.control = ControlServer(lane.control_socket(), OperatorDesk(shell).handle, group=group)
+        self.desk = OperatorDesk(shell)
+        self.control = ControlServer(lane.control_socket(), self.desk.handle, group=group)
         await self.control.start()
         self._stack.push_async_callback(self.control.stop)
 
@@ -309,6 +329,19 @@ class LaneDaemon:
                 vehicle_present=present,
             )
 
+    def _begin(self) -> LaneShell:
+        """Run the lane machine (at start, and again after a full store); its shell."""
+        assert self.drivers is not None
+        if self._full is None:
+            safe = self.lane.policy.safe_position
+            retry_s = self.options.store_full_retry_s
+            self._full = FullStore(self.recorder, self.drivers, safe, retry_s)
+        shell = self._start_machine(*self._parts)
+        self._machine = self._run(shell.run())
+        if self.desk is not None:
+            self.desk.shell = shell  # operator commands go to the running machine
+        return shell
+
     def _start_machine(
         self,
         drivers: LaneDrivers,
@@ -356,18 +389,22 @@ class LaneDaemon:
 
     # -- running ------------------------------------------------------------------------------
 
-    def _run(self, work: Awaitable[None]) -> None:
+    def _run(self, work: Awaitable[None]) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
                 await work
             except asyncio.CancelledError:
                 raise
+            except StoreFullError as exc:
+                self._store_full(exc)
             except BaseException as exc:
                 logger.exception("lane_task_failed")
                 if self.failed is not None and not self.failed.done():
                     self.failed.set_result(exc)
 
-        self._tasks.append(asyncio.create_task(guarded()))
+        task = asyncio.create_task(guarded())
+        self._tasks.append(task)
+        return task
 
     async def wait_failed(self) -> BaseException:
         """Resolves when a task of the running lane failed (the lane must restart)."""
@@ -385,7 +422,10 @@ class LaneDaemon:
     async def _every(self, period_s: float, job: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(period_s)
-            await job()
+            try:
+                await job()
+            except StoreFullError as exc:
+                self._store_full(exc)
 
     async def _sweep(self) -> None:
         await asyncio.to_thread(self.payments.sweep)
@@ -418,6 +458,54 @@ class LaneDaemon:
                 else "store has space again"
             )
             shell.post(SetMode(check.set_mode, SYSTEM_OPERATOR, why))
+
+    # -- a full store ----------------------------------------------------------------------------
+
+    @property
+    def store_full(self) -> bool:
+        """Whether the lane is stopped because its store cannot take a record."""
+        return self._full is not None and self._full.full
+
+    def _store_full(self, error: StoreFullError) -> None:
+        """A write failed for want of space: stop the machine, keep the lane safe, wait."""
+        full = self._full
+        if full is None:
+            raise error  # before the lane runs: the start fails, naming it
+        if full.notice(error):
+            self._run(self._through_full_store(full))
+
+    async def _through_full_store(self, full: FullStore) -> None:
+        await self._freeze()
+        await full.ride_out()
+        if full.locked_open:
+            assert self.drivers is not None
+            await asyncio.to_thread(self.drivers.barrier.unlock)
+        # Resume as after a restart: what was open is resolved, the machine starts afresh.
+        await self._recover("store_full")
+        self._begin()
+        logger.info("lane_resumed")
+
+    async def _freeze(self) -> None:
+        """Stop the lane machine, its work and timers; close the lane on the display."""
+        shell = self._shell
+        if shell is None:
+            return
+        self._sink = self._while_full
+        if self._machine is not None:
+            self._machine.cancel()
+            await asyncio.gather(self._machine, return_exceptions=True)
+        for task in list(shell.work):
+            task.cancel()
+        await asyncio.gather(*shell.work, return_exceptions=True)
+        shell.cancel_all_timers()
+        if self.payments.qr is not None:
+            for txn_id in list(shell.paying):
+                self.payments.qr.cancel(str(txn_id))
+        await shell.show(lines_for(ShowMessage(Message.LANE_CLOSED)))
+
+    def _while_full(self, event: DeviceEvent) -> None:
+        """Device events while the store is full: the resumed machine reads the devices afresh."""
+        logger.info("device_event_while_store_full", device_event=type(event).__name__)
 
     def _payment_event(self, event: PaymentEvent) -> None:
         now = datetime.now(UTC)
@@ -453,7 +541,11 @@ class LaneDaemon:
         """Finish or void the current passage, leave the barrier safe, stop everything."""
         self.notifier.stopping(f"lane {self.lane.id} stopping")
         shell = self._shell
-        if shell is not None:
+        if self.store_full:
+            logger.warning(
+                "stopping_with_store_full"
+            )  # nothing can be recorded: the next start recovers
+        elif shell is not None:
             await self._wind_down(shell)
         await self._unwind()
         logger.info("lane_stopped")

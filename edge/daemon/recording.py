@@ -235,6 +235,11 @@ class Recorder:
             self.metrics.alarm(kind)
         return self._event(uuid7(at), kind, severity, at, txn_id, None, dict(detail or {}))
 
+    def raised(self, kind: str, at: datetime, detail: Mapping[str, DetailValue]) -> LaneEventRecord:
+        """An alarm logged and counted when it was raised at ``at``, recorded only now
+        (the store could not take it then)."""
+        return self._event(uuid7(at), kind, "alarm", at, None, None, dict(detail))
+
     def _event(  # noqa: PLR0917 - every field of a lane event, in the record's order
         self,
         event_id: UUID,
