@@ -483,6 +483,8 @@ class LaneDaemon:
         # Resume as after a restart: what was open is resolved, the machine starts afresh.
         await self._recover("store_full")
         self._begin()
+        self._store_mode = None  # the new machine starts in its normal mode: look again
+        await self._check_store()
         logger.info("lane_resumed")
 
     async def _freeze(self) -> None:
