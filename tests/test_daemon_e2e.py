@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from test_daemon_support import MERCHANT, SECRET, lane_files, seed_entry
 
-from edge.daemon.lookup import PAID_BEFORE_RESTART
 from edge.demo.burners import cpu_burners
+from edge.lane.credits import CREDIT_LABEL
 from edge.payments.ids import txn_id_for
 from edge.records import TransactionRecord
 from edge.store import Store, verify
@@ -527,9 +527,7 @@ class TestCrash:
 
 def whole_fee(record: TransactionRecord) -> int:
     """The record's fee before deducting a payment made before a lane restart."""
-    credited = sum(
-        -item.amount for item in record.fee_items if item.label.startswith(PAID_BEFORE_RESTART)
-    )
+    credited = sum(-item.amount for item in record.fee_items if item.label.startswith(CREDIT_LABEL))
     return (record.fee_total or 0) + credited
 
 

@@ -6,20 +6,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from test_daemon_support import REPO
 
 from edge.config.lane import load_lane
-from edge.daemon.lookup import Credit, Credits, FoundEntry, LocalEntries, VehicleLookup
+from edge.daemon.lookup import CreditBook, FoundEntry, LocalEntries, VehicleLookup
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
+from edge.fees.passage import FeeItem as LaneFeeItem
 from edge.fees.passage import Passage
+from edge.lane.credits import CREDIT_LABEL
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.records import Listing
-from edge.records import uuid7
+from edge.records import FeeItem, Transaction, TransactionRecord, uuid7
 from edge.store import Store
 
 AT = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 PLATE = "皖A12345"
+WINDOW = timedelta(minutes=10)
 
 
 class RemoteEntries:
@@ -38,7 +42,7 @@ def highway_lookup(tmp_path: Path, entries: RemoteEntries) -> VehicleLookup:
     files = load_lane(REPO / "config/lanes/south-exit.toml")
     tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
     store = Store.open(tmp_path / "south.db")
-    return VehicleLookup(files, store, tariff, entries, Credits())
+    return VehicleLookup(files, store, tariff, entries, CreditBook(WINDOW))
 
 
 def checked(answer: VehicleChecked | LookupFailed) -> VehicleChecked:
@@ -101,7 +105,7 @@ def parking_exit_lookup(tmp_path: Path) -> VehicleLookup:
     files = load_lane(REPO / "config/lanes/riverside-exit.toml")
     tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
     store = Store.open(tmp_path / "riverside.db")
-    return VehicleLookup(files, store, tariff, LocalEntries(store, "riverside"), Credits())
+    return VehicleLookup(files, store, tariff, LocalEntries(store, "riverside"), CreditBook(WINDOW))
 
 
 class TestAccountDiscount:
@@ -140,23 +144,27 @@ class TestCreditsAndFailures:
 
     def test_credit_is_deducted_once(self, tmp_path: Path) -> None:
         lookup = highway_lookup(tmp_path, RemoteEntries({}))
-        paid = UUID(int=7)
-        lookup.credits.add(PLATE, Credit(paid, 100_000, AT + timedelta(minutes=5)))
         try:
-            first = checked(lookup.check(uuid7(AT), PLATE, AT))
+            paid = voided_paid(lookup.store, 100_000)
+            lookup.credits.observe(paid)
+            first_id = uuid7(AT)
+            first = checked(lookup.check(first_id, PLATE, AT))
+            assert first.quote is not None
+            again = checked(lookup.check(first_id, PLATE, AT))  # its lookup asked again
+            lookup.credits.observe(passage_with(lookup.store, first_id, first.quote.items))
             second = checked(lookup.check(uuid7(AT), PLATE, AT))
         finally:
             lookup.store.close()
-        assert first.quote is not None
-        assert second.quote is not None
         assert first.quote.total == 0
-        assert str(paid) in first.quote.items[-1].label
+        assert again.quote == first.quote
+        assert str(paid.id) in first.quote.items[-1].label
+        assert second.quote is not None
         assert second.quote.total > 0
 
     def test_credit_short_of_the_fee_leaves_the_rest_due(self, tmp_path: Path) -> None:
         lookup = highway_lookup(tmp_path, RemoteEntries({}))
-        lookup.credits.add(PLATE, Credit(UUID(int=7), 100, AT + timedelta(minutes=5)))
         try:
+            lookup.credits.observe(voided_paid(lookup.store, 100))
             answer = checked(lookup.check(uuid7(AT), PLATE, AT))
         finally:
             lookup.store.close()
@@ -165,28 +173,38 @@ class TestCreditsAndFailures:
         assert credit.amount == -100
         assert answer.quote.total == sum(item.amount for item in due) - 100 > 0
 
-    def test_a_credit_is_held_by_its_passage_and_given_back_when_voided(self) -> None:
-        credits = Credits()
-        paid = Credit(UUID(int=7), 500, AT + timedelta(minutes=5))
-        credits.add(PLATE, paid)
-        first, second, third = uuid7(AT), uuid7(AT), uuid7(AT)
-        assert credits.take(PLATE, AT, first) == paid
-        assert credits.take(PLATE, AT, second) is None  # held by the first passage
-        assert credits.take(PLATE, AT, first) == paid  # its lookup asked again
-        credits.give_back(first)  # the vehicle backed away
-        assert credits.take(PLATE, AT, second) == paid
-        credits.spend(second)  # the vehicle passed
-        credits.give_back(second)
-        assert credits.take(PLATE, AT, third) is None
+    @pytest.mark.parametrize(("status", "given_back"), [("voided", True), ("passed", False)])
+    def test_a_passage_that_did_not_happen_gives_the_credit_back(
+        self, tmp_path: Path, status: str, given_back: bool
+    ) -> None:
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        try:
+            lookup.credits.observe(voided_paid(lookup.store, 100_000))
+            first_id = uuid7(AT)
+            first = checked(lookup.check(first_id, PLATE, AT))
+            assert first.quote is not None
+            lookup.credits.observe(passage_with(lookup.store, first_id, first.quote.items))
+            lookup.credits.observe(
+                passage_with(lookup.store, first_id, first.quote.items, status=status)
+            )
+            later = checked(lookup.check(uuid7(AT), PLATE, AT))
+        finally:
+            lookup.store.close()
+        assert later.quote is not None
+        assert (later.quote.total == 0) is given_back
 
-    def test_a_passage_read_again_as_another_plate_gives_the_credit_back(self) -> None:
-        credits = Credits()
-        paid = Credit(UUID(int=7), 500, AT + timedelta(minutes=5))
-        credits.add(PLATE, paid)
-        first = uuid7(AT)
-        assert credits.take(PLATE, AT, first) == paid
-        assert credits.take("皖B99999", AT, first) is None
-        assert credits.take(PLATE, AT, uuid7(AT)) == paid
+    def test_another_plate_and_an_expired_credit_get_nothing(self, tmp_path: Path) -> None:
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        try:
+            lookup.credits.observe(voided_paid(lookup.store, 100_000))
+            other = checked(lookup.check(uuid7(AT), "皖B99999", AT))
+            late = AT + WINDOW + timedelta(seconds=1)
+            expired = checked(lookup.check(uuid7(late), PLATE, late))
+        finally:
+            lookup.store.close()
+        for answer in (other, expired):
+            assert answer.quote is not None
+            assert not any(CREDIT_LABEL in item.label for item in answer.quote.items)
 
     def test_blacklist_wins_over_an_account(self, tmp_path: Path) -> None:
         from edge.store import ListEntry
@@ -208,3 +226,45 @@ class TestCreditsAndFailures:
         assert isinstance(answer, LookupFailed)
         assert answer.txn_id == txn_id
         assert answer.reason == "ProgrammingError: Cannot operate on a closed database."
+
+
+def voided_paid(store: Store, amount: int) -> TransactionRecord:
+    """A passage of PLATE that was paid and voided (a restart could not resume it) at AT."""
+    return store.append_transaction(
+        Transaction.build(
+            lane_id="south-exit",
+            kind="exit",
+            status="voided",
+            recorded_at=AT,
+            plate_text=PLATE,
+            exit_time=AT,
+            currency="CNY",
+            fee_items=(FeeItem(label="toll", amount=amount),),
+            fee_total=amount,
+            payment_method="terminal",
+            payment_status="approved",
+            flags=("interrupted", "refund_review"),
+        )
+    )
+
+
+def passage_with(
+    store: Store, txn_id: UUID, items: tuple[LaneFeeItem, ...], status: str = "authorised"
+) -> TransactionRecord:
+    """A version of the passage ``txn_id`` whose fee has ``items`` (a credit among them)."""
+    fee_items = tuple(FeeItem(label=item.label, amount=item.amount) for item in items)
+    return store.append_transaction(
+        Transaction.build(
+            id=txn_id,
+            lane_id="south-exit",
+            kind="exit",
+            status=status,
+            authorisation="rule",
+            recorded_at=AT,
+            plate_text=PLATE,
+            exit_time=AT,
+            currency="CNY",
+            fee_items=fee_items,
+            fee_total=sum(item.amount for item in fee_items),
+        )
+    )

@@ -8,7 +8,7 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,6 @@ from test_daemon_support import (
 
 from drivers.fakes import FakeDisplay, FakeLoops
 from drivers.interfaces import EventSink, Frame, Position
-from edge.daemon.lookup import Credit, Credits
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
 from edge.fees.passage import Passage
@@ -258,12 +257,6 @@ class TestLookups:
         exit_ = only_exit(lane)
         assert (exit_.payment_status, exit_.payment_method) == ("approved", "terminal")
         assert len(lane.gateway.orders("paid")) == 1
-
-    def test_credit_from_a_restart_expires(self) -> None:
-        credits = Credits()
-        now = datetime.now(UTC)
-        credits.add(PLATE, Credit(uuid7(), 500, now))
-        assert credits.take(PLATE, now + timedelta(seconds=1), uuid7()) is None
 
     def test_whitelisted_plate_passes_free(self, tmp_path: Path) -> None:
         lane = exit_lane(tmp_path)

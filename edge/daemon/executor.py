@@ -275,10 +275,6 @@ class LaneShell:
         if txn.status in DECIDED:
             self.timings.mark(txn.id, Mark.DECISION)
         if txn.status in FINAL_STATUSES:
-            if txn.status is TxnStatus.VOIDED:
-                self.lookup.credits.give_back(txn.id)
-            else:
-                self.lookup.credits.spend(txn.id)
             figures = self.timings.finish(txn.id)
             if figures is not None:
                 self.recorder.event("passage_timings", at, txn_id=txn.id, detail=figures)

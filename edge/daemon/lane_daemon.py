@@ -13,9 +13,11 @@
 4. plate recognition is started in its worker (a model that fails to load fails
    the start);
 5. payments are built and their callback receiver started;
-6. passages left open by the last run are resolved and recorded;
-7. the lane machine starts from the devices' actual state, and the control
-   socket for operator commands opens (``lanewarden edge ctl``); then systemd hears
+6. the payments of passages left open by the last run are brought to their end;
+7. the lane machine starts from the devices' actual state and settles those
+   passages (:mod:`edge.lane.restart`: one still authorised for the vehicle on
+   the loops stays authorised), and the control socket for operator commands
+   opens (``lanewarden edge ctl``); then systemd hears
    READY; beside it run the watchdog pings, the payment sweep, the store check
    and the retention work (images purged, old plate text pseudonymised).
 
@@ -50,9 +52,9 @@ from edge.config.loading import ConfigError
 from edge.daemon.control import ControlServer, ControlSocketError
 from edge.daemon.devices import DeviceStartError, wait_until_up
 from edge.daemon.display_text import lines_for
-from edge.daemon.executor import LaneShell
+from edge.daemon.executor import LaneShell, Queued
 from edge.daemon.full_store import FullStore
-from edge.daemon.lookup import Credits, LocalEntries, VehicleLookup, credit_window
+from edge.daemon.lookup import CreditBook, LocalEntries, VehicleLookup
 from edge.daemon.operator import OperatorDesk
 from edge.daemon.plates import (
     Recognition,
@@ -62,14 +64,21 @@ from edge.daemon.plates import (
     start_recognition,
 )
 from edge.daemon.recording import Recorder
-from edge.daemon.recovery import open_records, resolve
+from edge.daemon.recovery import (
+    Interrupted,
+    interrupted_passages,
+    recent_records,
+    report_recovered,
+)
 from edge.daemon.settling import StorePermits, StorePrepaid
 from edge.evidence import Evidence, EvidenceError, site_key
 from edge.fees.engine import CompiledTariff
 from edge.fees.files import load_tariff
 from edge.lane import LaneState
 from edge.lane.actions import Message, ShowMessage
-from edge.lane.events import ArmingLoop, Mode, SafetyLoop, SetMode
+from edge.lane.credits import credit_window
+from edge.lane.events import Mode, Restarted, SetMode
+from edge.lane.restart import settled
 from edge.lane.state import Position as LanePosition
 from edge.lane.store_space import SpaceChange, check_space
 from edge.metrics import LaneMetrics, MetricsError, MetricsServer
@@ -139,7 +148,7 @@ class LaneDaemon:
         self.notifier = notifier if notifier is not None else Notifier(self.environ)
         self.options = options or DaemonOptions()
         self.store_path = Path(self.lane.store)
-        self.credits = Credits()
+        self.credits = CreditBook(credit_window(self.lane.policy.pass_timeout_s))
         self._start_faults: dict[str, str] = {}
         self._shell: LaneShell | None = None
         self._stack = AsyncExitStack()
@@ -174,7 +183,9 @@ class LaneDaemon:
                 self.metrics_server = MetricsServer(registry, lane.metrics.host, lane.metrics.port)
                 self.metrics_server.start()
                 stack.callback(self.metrics_server.stop)
-            self.recorder = Recorder(self.store, lane.id, self.metrics)
+            self.recorder = Recorder(
+                self.store, lane.id, self.metrics, observe=self.credits.observe
+            )
             # 3. drivers, up before anything else
             drivers = self.drivers or self._build_drivers()
             self.drivers = drivers
@@ -199,11 +210,11 @@ class LaneDaemon:
             )
             self._start_payments(settings)
             stack.callback(self.payments.stop)
-            # 6. passages left open by the last run
-            await self._recover("restart")
-            # 7. the lane machine, from the devices' actual state
+            # 6. the last run's credits, and the passages it left open, payments settled
+            interrupted = await self._last_run()
+            # 7. the lane machine, from the devices' actual state and the passages left open
             self._parts = (drivers, plates, tariff, evidence)
-            await self._open_control(self._begin())
+            await self._open_control(await self._begin(interrupted, "restart"))
             self._run(self._watchdog())
             self._run(self._every(self.options.sweep_s, self._sweep))
             self._run(self._every(lane.degraded.store_check_s, self._check_store))
@@ -311,43 +322,48 @@ class LaneDaemon:
         if isinstance(event, DeviceFault):
             self._start_faults.setdefault(event.device, event.reason)
 
-    async def _recover(self, why: str) -> None:
-        now = datetime.now(UTC)
-        until = now + credit_window(self.lane.policy.pass_timeout_s)
-        assert self.drivers is not None
-        present = self.drivers.loops.state().arming
-        for record in open_records(self.store, self.lane.id):
-            await resolve(
-                record,
-                recorder=self.recorder,
-                store=self.store,
-                qr=self.payments.qr,
-                credits=self.credits,
-                now=now,
-                credit_until=until,
-                why=why,
-                vehicle_present=present,
-            )
+    async def _last_run(self) -> list[Interrupted]:
+        """The credits of the lane's recent records; the passages it left open, payments settled."""
+        since = datetime.now(UTC) - self.credits.window
+        self.credits.load(recent_records(self.store, self.lane.id, since))
+        return await interrupted_passages(self.store, self.lane.id, self.payments.qr, self.recorder)
 
-    def _begin(self) -> LaneShell:
-        """Run the lane machine (at start, and again after a full store); its shell."""
+    async def _settle_at_shutdown(self) -> None:
+        """What is still open at a shutdown: settled by the recovery rule, nothing resumed."""
+        assert self.drivers is not None
+        went = not self.drivers.loops.state().arming
+        now = datetime.now(UTC)
+        for passage in await interrupted_passages(
+            self.store, self.lane.id, self.payments.qr, self.recorder
+        ):
+            self.recorder.transaction(settled(passage.txn, went=went), now)
+            report_recovered(self.recorder, passage, why="shutdown", now=now)
+
+    async def _begin(self, interrupted: list[Interrupted], why: str) -> LaneShell:
+        """Run the lane machine (at start, and again after a full store); its shell.
+
+        ``interrupted``: the passages the machine settles first (``why`` it starts).
+        """
         assert self.drivers is not None
         if self._full is None:
             safe = self.lane.policy.safe_position
             retry_s = self.options.store_full_retry_s
             self._full = FullStore(self.recorder, self.drivers, safe, retry_s)
-        shell = self._start_machine(*self._parts)
+        shell = await self._start_machine(*self._parts, interrupted=interrupted, why=why)
         self._machine = self._run(shell.run())
         if self.desk is not None:
             self.desk.shell = shell  # operator commands go to the running machine
         return shell
 
-    def _start_machine(
+    async def _start_machine(
         self,
         drivers: LaneDrivers,
         plates: Recognition,
         tariff: CompiledTariff | None,
         evidence: Evidence | None,
+        *,
+        interrupted: list[Interrupted],
+        why: str,
     ) -> LaneShell:
         lane = self.lane
         up = drivers.barrier.position() is Position.UP
@@ -383,8 +399,11 @@ class LaneDaemon:
         self._shell = shell
         self._sink = shell.on_device
         loops = drivers.loops.state()
-        shell.post(SafetyLoop(loops.safety))
-        shell.post(ArmingLoop(loops.arming))
+        open_txns = tuple(passage.txn for passage in interrupted)
+        await shell.feed(Queued(Restarted(open_txns, loops.arming, loops.safety)))
+        now = datetime.now(UTC)
+        for passage in interrupted:
+            report_recovered(self.recorder, passage, why=why, now=now)
         return shell
 
     # -- running ------------------------------------------------------------------------------
@@ -481,8 +500,10 @@ class LaneDaemon:
             assert self.drivers is not None
             await asyncio.to_thread(self.drivers.barrier.unlock)
         # Resume as after a restart: what was open is resolved, the machine starts afresh.
-        await self._recover("store_full")
-        self._begin()
+        interrupted = await interrupted_passages(
+            self.store, self.lane.id, self.payments.qr, self.recorder
+        )
+        await self._begin(interrupted, "store_full")
         self._store_mode = None  # the new machine starts in its normal mode: look again
         await self._check_store()
         logger.info("lane_resumed")
@@ -577,7 +598,7 @@ class LaneDaemon:
             task.cancel()
         await asyncio.gather(*shell.work, return_exceptions=True)
         shell.cancel_all_timers()
-        await self._recover("shutdown")
+        await self._settle_at_shutdown()
         barrier = await self._safe_barrier(options.safety_clear_s)
         self.recorder.event("lane_stopped", datetime.now(UTC), detail={"barrier": barrier})
 

@@ -7,14 +7,16 @@ plaza; that lookup comes with sync, behind the same :class:`EntrySource`
 interface. No entry found: the tariff's unmatched-exit rule prices the exit (lost
 ticket, maximum-distance fare) and the machine flags the record for review.
 
-A vehicle that had paid for a passage interrupted by a restart is not charged
-again: :class:`Credits` holds such payments by plate for a while, and the fee of
-its next passage carries an item that deducts it.
+A vehicle that had paid for a passage that did not happen (it backed away, or a
+restart voided it) is not charged again: :class:`CreditBook` finds such payments
+in the lane's records (:mod:`edge.lane.credits`), and the fee of the plate's next
+passage carries an item that deducts them.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -23,8 +25,10 @@ from uuid import UUID
 from edge.config.lane import LaneFiles, LaneKind
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import Passage, QuoteError
+from edge.lane.credits import Credit, credit_item, credits
 from edge.lane.events import LookupFailed, VehicleChecked
-from edge.lane.records import Fee, FeeItem, Listing, OpenEntry, PaymentMethod
+from edge.lane.records import Fee, Listing, OpenEntry, PaymentMethod
+from edge.records import TransactionRecord
 from edge.store import Store, StoreError, plate_key
 from models.match import MatchConfig, match_plate
 
@@ -80,52 +84,46 @@ class LocalEntries:
         )
 
 
-@dataclass(frozen=True)
-class Credit:
-    """A payment made for a passage interrupted by a restart."""
+class CreditBook:
+    """The lane's credits (:mod:`edge.lane.credits`), from its records and nothing else.
 
-    txn_id: UUID
-    amount: int
-    until: datetime
-
-
-class Credits:
-    """Payments to deduct from a plate's next fee, each valid until a deadline.
-
-    A credit deducted from a passage is held by that passage until it ends: one
-    that passed (or went through anyway) has spent it; one voided (the vehicle
-    backed away) gives it back to the plate, so the vehicle's next passage is
-    not charged in full for what it had already paid.
+    :meth:`load` takes the records of the credit window at start; :meth:`observe`
+    hears every version the lane stores after that. The book keeps the latest
+    version of each transaction of the window, so its answer is what the store
+    says, and a kill loses nothing of it.
     """
 
-    def __init__(self) -> None:
-        self._by_plate: dict[str, Credit] = {}
-        self._held: dict[UUID, tuple[str, Credit]] = {}
+    def __init__(self, window: timedelta) -> None:
+        self.window = window
+        self._latest: dict[UUID, TransactionRecord] = {}
 
-    def add(self, plate: str, credit: Credit) -> None:
-        self._by_plate[plate_key(plate)] = credit
+    def load(self, records: Iterable[TransactionRecord]) -> None:
+        for record in records:
+            self.observe(record)
 
-    def take(self, plate: str, at: datetime, txn_id: UUID) -> Credit | None:
-        """The plate's credit, now held by ``txn_id`` (the same one when it asks again)."""
+    def observe(self, record: TransactionRecord) -> None:
+        self._latest.pop(record.id, None)
+        self._latest[record.id] = record  # the dict stays in recording order
+        if len(self._latest) > PRUNE_AT:
+            self._prune(record.recorded_at - self.window)
+
+    def take(self, plate: str, at: datetime, txn_id: UUID) -> list[Credit]:
+        """The plate's credits valid at ``at``, for the passage ``txn_id`` to deduct."""
         key = plate_key(plate)
-        held = self._held.get(txn_id)
-        if held is not None and held[0] != key:
-            self.give_back(txn_id)  # the passage's plate was read again, differently
-            held = None
-        if held is None:
-            credit = self._by_plate.pop(key, None)
-            if credit is None:
-                return None
-            held = self._held[txn_id] = (key, credit)
-        return held[1] if at <= held[1].until else None
+        return [
+            credit
+            for credit in credits(self._latest.values(), self.window, holder=txn_id)
+            if plate_key(credit.plate) == key and at <= credit.until
+        ]
 
-    def spend(self, txn_id: UUID) -> None:
-        self._held.pop(txn_id, None)
+    def _prune(self, before: datetime) -> None:
+        """Forget versions older than the window: every credit they could hold has expired."""
+        for txn_id in [t for t, r in self._latest.items() if r.recorded_at < before]:
+            del self._latest[txn_id]
 
-    def give_back(self, txn_id: UUID) -> None:
-        held = self._held.pop(txn_id, None)
-        if held is not None:
-            self._by_plate.setdefault(*held)
+
+PRUNE_AT = 2000
+"""Transactions the book holds before it forgets those older than the window."""
 
 
 class VehicleLookup:
@@ -137,7 +135,7 @@ class VehicleLookup:
         store: Store,
         tariff: CompiledTariff | None,
         entries: EntrySource,
-        credits: Credits,
+        credits: CreditBook,
     ) -> None:
         self.kind = files.lane.lane_kind
         self.plaza_id = files.plaza.id
@@ -214,22 +212,12 @@ class VehicleLookup:
         return fee
 
     def _with_credit(self, txn_id: UUID, plate: str, at: datetime, fee: Fee) -> Fee:
-        """``fee`` less what the plate paid before a restart, if it did."""
-        credit = self.credits.take(plate, at, txn_id)
-        if credit is None:
-            return fee
-        if fee.total == 0:
-            self.credits.give_back(txn_id)
-            return fee
-        deducted = min(fee.total, credit.amount)
-        paid = FeeItem(f"{PAID_BEFORE_RESTART} (txn {credit.txn_id})", -deducted)
-        return replace(fee, items=(*fee.items, paid), total=fee.total - deducted)
-
-
-#: Label of the fee line that deducts what the vehicle paid before a restart.
-PAID_BEFORE_RESTART = "paid before a lane restart"
-
-
-def credit_window(pass_timeout_s: float) -> timedelta:
-    """How long a payment interrupted by a restart is kept for its vehicle."""
-    return timedelta(seconds=max(600.0, 4 * pass_timeout_s))
+        """``fee`` less what the plate paid for a passage that did not happen, if it did."""
+        due, items = fee.total, list(fee.items)
+        for credit in self.credits.take(plate, at, txn_id):
+            if due == 0:
+                break
+            deducted = min(due, credit.amount)
+            items.append(credit_item(credit, deducted))
+            due -= deducted
+        return replace(fee, items=tuple(items), total=due)

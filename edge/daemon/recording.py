@@ -14,16 +14,19 @@ the exit passes; both in the same commit as the record (``Store.batch``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
 from edge import log
+from edge.fees.passage import FeeItem as LaneFeeItem
 from edge.lane.actions import RaiseAlarm, RecordEvent
 from edge.lane.records import (
     FINAL_STATUSES,
     Authorisation,
+    Flag,
+    Listing,
     PaymentMethod,
     PaymentStatus,
     Txn,
@@ -116,8 +119,48 @@ def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
     )
 
 
+def txn_of(record: TransactionRecord) -> tuple[Txn, tuple[str, ...]]:
+    """The machine's view of a stored version, and the flags only the shell knows.
+
+    The inverse of :func:`transaction_of` for what the machine decides: a restart
+    hands the passages the last run left open back to the machine.
+    """
+    machine_flags = {flag.value for flag in Flag}
+    txn = Txn(
+        id=record.id,
+        lane_id=record.lane_id,
+        kind=TxnKind(record.kind),
+        status=TxnStatus(record.status),
+        authorisation=Authorisation(record.authorisation) if record.authorisation else None,
+        plate=record.plate_text,
+        plate_confidence=record.plate_confidence,
+        vehicle_class=record.vehicle_class,
+        listing=Listing(record.listing) if record.listing else None,
+        entry_at=record.entry_time,
+        exit_at=record.exit_time,
+        entry_plaza=record.entry_plaza,
+        entry_txn_id=record.entry_txn_id,
+        tariff_id=record.tariff_id,
+        tariff_version=record.tariff_version,
+        fee_items=tuple(LaneFeeItem(item.label, item.amount) for item in record.fee_items),
+        fee_total=record.fee_total,
+        currency=record.currency,
+        payment_method=PaymentMethod(record.payment_method) if record.payment_method else None,
+        payment_status=PaymentStatus(record.payment_status),
+        gateway_ref=record.gateway_ref,
+        operator_id=record.operator_id,
+        operator_reason=record.operator_reason,
+        flags=tuple(Flag(flag) for flag in record.flags if flag in machine_flags),
+    )
+    return txn, tuple(flag for flag in record.flags if flag not in machine_flags)
+
+
 class Recorder:
-    """Commits transactions and lane events of one lane; each call is durable on return."""
+    """Commits transactions and lane events of one lane; each call is durable on return.
+
+    ``observe`` hears every transaction version once it is stored (the lane's
+    credits are kept from them).
+    """
 
     def __init__(
         self,
@@ -125,11 +168,13 @@ class Recorder:
         lane_id: str,
         metrics: LaneMetrics,
         notes: ShellNotes | None = None,
+        observe: Callable[[TransactionRecord], None] | None = None,
     ) -> None:
         self.store = store
         self.lane_id = lane_id
         self.metrics = metrics
         self.notes = notes if notes is not None else ShellNotes()
+        self.observe = observe or (lambda _record: None)
 
     def transaction(self, txn: Txn, at: datetime) -> TransactionRecord:
         content = transaction_of(txn, at, self.notes)
@@ -137,6 +182,7 @@ class Recorder:
             record = self.store.append_transaction(content)
             if txn.status is TxnStatus.PASSED and txn.plate is not None:
                 self._entries(txn, record)
+        self.observe(record)
         logger.info(
             "txn_recorded",
             lane_id=self.lane_id,
@@ -185,18 +231,7 @@ class Recorder:
             references=original.id,
             flags=("late_payment",),
         )
-        self.store.append_transaction(content)
-
-    def version(
-        self, record: TransactionRecord, at: datetime, **changes: object
-    ) -> TransactionRecord:
-        """A new version of a stored transaction with ``changes`` (recovery, shutdown)."""
-        values = record.model_dump(
-            exclude={"lane_seq", "prev_hash", "hash", "record_version"}, mode="python"
-        )
-        values.update(recorded_at=at, **changes)
-        values = {k: v for k, v in values.items() if k in Transaction.model_fields}
-        return self.store.append_transaction(Transaction.build(**values))
+        self.observe(self.store.append_transaction(content))
 
     def machine_event(self, action: RecordEvent) -> LaneEventRecord:
         detail: dict[str, DetailValue] = {"reason": action.reason} if action.reason else {}

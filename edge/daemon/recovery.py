@@ -1,21 +1,24 @@
-"""Passages left open by a crash, a power cut or a shutdown: resolved by rule, and recorded.
+"""Passages left open by a crash, a power cut or a shutdown: their payments settled, then the rule.
 
 At start the daemon reads the lane's latest records. A transaction whose last
 version is not final, or whose payment was asked and never answered, was
-interrupted. The same rule settles it at start and at a shutdown that cannot
-wait for the vehicle:
+interrupted. The shell does the I/O; the rule that settles each passage is the
+lane machine's (:mod:`edge.lane.restart`), applied to what the records say:
 
 1. The payment is resolved first. A prepaid debit is looked up in the ledger by
    its idempotency key (never posted again); a QR order is brought to its final
    state through the gateway (closed; paid if the customer paid first). Nothing
    is charged anew.
-2. A passage whose barrier had been opened is recorded ``passed`` when the
-   arming loop is clear now (the vehicle went); any other, or one whose vehicle
-   is still on the arming loop, is ``voided``. Both carry the flag
-   ``interrupted``; a voided passage that was paid also carries ``refund_review``.
-3. A paid passage leaves a credit for its plate: if the vehicle is still at the
-   barrier, its next passage deducts what it paid (see
-   :class:`~edge.daemon.lookup.Credits`), so it is not charged twice.
+2. At start, the passages go to the machine in one
+   :class:`~edge.lane.events.Restarted` event with the loops as found: the
+   newest authorised (or paid) passage stays authorised for a vehicle still on
+   the loops, other authorised ones passed, the rest are voided. At a shutdown
+   nothing stays authorised (the barrier goes to its safe position): an
+   authorised passage passed when the arming loop is clear, everything else is
+   voided. Every resolution carries the flag ``interrupted``; a voided passage
+   that was paid also carries ``refund_review``.
+3. A voided paid passage is a credit for its plate (:mod:`edge.lane.credits`),
+   found in these records by every later start until a passage uses it.
 
 Every resolution is a new version of the transaction plus a
 ``passage_recovered`` lane event.
@@ -28,12 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from edge import log
-from edge.daemon.lookup import Credit, Credits
-from edge.daemon.recording import Recorder
+from edge.daemon.recording import Recorder, txn_of
+from edge.lane.records import Txn
 from edge.payments.ids import debit_key_for
 from edge.payments.outcome import Charged, Unavailable
 from edge.payments.qr import QrPayments
-from edge.records import FINAL_STATUSES, TransactionRecord, TxnStatus
+from edge.records import FINAL_STATUSES, TransactionRecord
 from edge.store import Store
 
 logger = log.get(__name__)
@@ -47,6 +50,15 @@ class PaymentFound:
     status: str  # approved, declined or failed
     reference: str | None
     unresolved: bool = False
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """One passage the last run left open, its payment settled, as the machine sees it."""
+
+    record: TransactionRecord
+    """The latest stored version, as the last run left it."""
+    txn: Txn
 
 
 def posted_debit(store: Store, txn_id: str) -> str | None:
@@ -81,65 +93,75 @@ def interrupted(record: TransactionRecord) -> bool:
     return record.status not in FINAL_STATUSES or record.payment_status == "requested"
 
 
-async def resolve(
-    record: TransactionRecord,
-    *,
-    recorder: Recorder,
-    store: Store,
-    qr: QrPayments | None,
-    credits: Credits,
-    now: datetime,
-    credit_until: datetime,
-    why: str,
-    vehicle_present: bool,
-) -> TransactionRecord:
-    """Settle one interrupted transaction by the rule above; returns the recorded version."""
-    payment_status: str = record.payment_status
-    gateway_ref = record.gateway_ref
-    flags = {*record.flags, "interrupted"}
-    if record.payment_status == "requested":
-        found = await resolve_payment(record, store, qr)
-        payment_status, gateway_ref = found.status, found.reference or record.gateway_ref
-        if found.unresolved:
-            flags.add("payment_unresolved")
-    paid = payment_status == "approved"
-    status = record.status
-    if status not in FINAL_STATUSES:
-        passed = status == TxnStatus.AUTHORISED and not vehicle_present
-        status = TxnStatus.PASSED if passed else TxnStatus.VOIDED
-    if paid and status == TxnStatus.VOIDED:
-        flags.add("refund_review")
-    version = recorder.version(
-        record,
-        now,
-        status=status,
-        payment_status=payment_status,
-        gateway_ref=gateway_ref,
-        flags=tuple(sorted(flags)),
-    )
-    if paid and record.plate_text and record.status not in FINAL_STATUSES and record.fee_total:
-        credits.add(record.plate_text, Credit(record.id, record.fee_total, credit_until))
-    recorder.event(
-        "passage_recovered",
-        now,
-        severity="warning",
-        txn_id=record.id,
-        detail={
-            "why": why,
-            "from_status": record.status,
-            "to_status": status,
-            "payment": payment_status,
-        },
-    )
-    logger.warning(
-        "passage_recovered", txn_id=str(record.id), from_status=record.status, to_status=status
-    )
-    return version
-
-
 def open_records(store: Store, lane_id: str) -> list[TransactionRecord]:
     """The latest version of every interrupted transaction among the lane's last records."""
     last = store.sync_status(lane_id).txn.last_seq
     records = store.transactions(lane_id, max(1, last - SCAN_RECORDS + 1), SCAN_RECORDS)
     latest = {record.id: record for record in records}
     return [record for record in latest.values() if interrupted(record)]
+
+
+def recent_records(store: Store, lane_id: str, since: datetime) -> list[TransactionRecord]:
+    """The lane's records from about ``since`` on, oldest first (read back a page at a time)."""
+    last = store.sync_status(lane_id).txn.last_seq
+    pages: list[list[TransactionRecord]] = []
+    while last > 0:
+        first = max(1, last - SCAN_RECORDS + 1)
+        page = store.transactions(lane_id, first, last - first + 1)
+        pages.append(page)
+        if not page or page[0].recorded_at < since:
+            break
+        last = first - 1
+    return [record for page in reversed(pages) for record in page]
+
+
+async def interrupted_passages(
+    store: Store, lane_id: str, qr: QrPayments | None, recorder: Recorder
+) -> list[Interrupted]:
+    """Every interrupted passage, its payment brought to its final state, oldest first.
+
+    The shell's notes get what later versions must keep (flags, evidence).
+    """
+    found = []
+    for record in open_records(store, lane_id):
+        flags = ["interrupted"]
+        settled = record
+        if record.payment_status == "requested":
+            payment = await resolve_payment(record, store, qr)
+            settled = record.model_copy(
+                update={
+                    "payment_status": payment.status,
+                    "gateway_ref": payment.reference or record.gateway_ref,
+                }
+            )
+            if payment.unresolved:
+                flags.append("payment_unresolved")
+        txn, shell_flags = txn_of(settled)
+        recorder.notes.flag(txn.id, *flags, *shell_flags)
+        recorder.notes.evidence[txn.id] = tuple(record.evidence_image_ids)
+        found.append(Interrupted(record, txn))
+    return found
+
+
+def report_recovered(recorder: Recorder, passage: Interrupted, *, why: str, now: datetime) -> None:
+    """The ``passage_recovered`` event of one passage once it is settled (and a log warning)."""
+    before = passage.record
+    after = recorder.store.transaction(before.id) or before
+    recorder.event(
+        "passage_recovered",
+        now,
+        severity="warning",
+        txn_id=before.id,
+        detail={
+            "why": why,
+            "from_status": before.status,
+            "to_status": after.status,
+            "payment": after.payment_status,
+        },
+    )
+    logger.warning(
+        "passage_recovered",
+        txn_id=str(before.id),
+        from_status=before.status,
+        to_status=after.status,
+    )

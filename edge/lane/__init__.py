@@ -49,6 +49,10 @@ Events (:mod:`edge.lane.events`)
     ``OperatorClose(operator_id, reason)``, ``SetMode(mode, operator_id, reason)``,
     ``TurnAway(operator_id, reason)``. Drivers: ``HelpPressed()`` (the lane's help
     button: an assistance alarm; a stranded vehicle's wait starts again).
+    Start: ``Restarted(open, arming, safety)``, first after
+    ``LaneState.initial``: the loops as found and the passages the last run
+    left open, settled by the rules of :mod:`edge.lane.restart` (the newest
+    authorised one stays authorised for a vehicle still on the loops).
     Timers: ``TimerExpired(timer, token)`` for ``plate``, ``payment``,
     ``grant``, ``help``, ``arming_stuck``, ``safety_stuck``.
     The shell answers every ``RequestPayment`` (its own timeout is an

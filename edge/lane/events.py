@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from edge.lane.records import Fee, LaneInputError, Listing, OpenEntry, check_quote
+from edge.lane.records import (
+    Fee,
+    LaneInputError,
+    Listing,
+    OpenEntry,
+    PaymentStatus,
+    Txn,
+    check_quote,
+)
 
 
 class Mode(StrEnum):
@@ -239,8 +247,38 @@ class TimerExpired:
     token: int
 
 
+@dataclass(frozen=True)
+class Restarted:
+    """The lane starts: the loops as found, and the passages the last run left open.
+
+    ``open`` holds the latest recorded version of every interrupted transaction,
+    each payment already brought to its final state by the shell (none still
+    ``requested``). It is the first event after :meth:`LaneState.initial
+    <edge.lane.state.LaneState.initial>`; the machine settles the passages by the
+    rules of :mod:`edge.lane.restart`.
+    """
+
+    open: tuple[Txn, ...] = ()
+    arming: bool = False
+    safety: bool = False
+
+    def __post_init__(self) -> None:
+        ids = [txn.id for txn in self.open]
+        if len(set(ids)) != len(ids):
+            raise LaneInputError("Restarted.open: a transaction is given twice")
+        for txn in self.open:
+            if txn.payment_status is PaymentStatus.REQUESTED:
+                raise LaneInputError(
+                    f"Restarted.open: transaction {txn.id} still has its payment requested; "
+                    "resolve it first"
+                )
+            if txn.exit_at is None and txn.entry_at is None:
+                raise LaneInputError(f"Restarted.open: transaction {txn.id} has no arrival time")
+
+
 Event = (
-    ArmingLoop
+    Restarted
+    | ArmingLoop
     | SafetyLoop
     | PlateRead
     | PlateUnreadable

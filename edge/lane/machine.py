@@ -50,6 +50,7 @@ from edge.lane.events import (
     PlateRead,
     PlateTyped,
     PlateUnreadable,
+    Restarted,
     SafetyLoop,
     SetMode,
     Timer,
@@ -71,6 +72,7 @@ from edge.lane.records import (
     require_utc,
     txn_kind_for,
 )
+from edge.lane.restart import settled, to_resume
 from edge.lane.state import Command, Grant, LaneState, Passage, Payment, Phase, Position
 
 _EVENT_TYPES = frozenset(get_args(Event))
@@ -112,6 +114,8 @@ class _Step:
 
     def handle(self, event: Event) -> None:
         match event:
+            case Restarted():
+                self.restarted(event)
             case ArmingLoop(occupied=occupied):
                 self.arming(occupied)
             case SafetyLoop(occupied=occupied):
@@ -375,6 +379,34 @@ class _Step:
             self.s = replace(self.s, leaving=())
         elif p is not None and p.on_safety:
             self.set_passage(replace(p, on_safety=False))  # it stepped back onto the arming loop
+
+    def restarted(self, e: Restarted) -> None:
+        """Take the loops as found and settle what the last run left open (edge.lane.restart)."""
+        self.s = replace(self.s, arming=e.arming, safety=e.safety)
+        if e.arming:
+            self.start_timer(Timer.ARMING_STUCK, self.s.policy.loop_stuck_s)
+        if e.safety:
+            self.start_timer(Timer.SAFETY_STUCK, self.s.policy.loop_stuck_s)
+        resumed = to_resume(e.open, vehicle_present=e.arming or e.safety)
+        for txn in e.open:
+            if resumed is not None and txn.id == resumed.id:
+                self.resume(txn, on_arming=e.arming)
+            else:
+                self.record(settled(txn, went=True))
+        if e.arming and self.s.passage is None:
+            self.arrival()
+
+    def resume(self, txn: Txn, *, on_arming: bool) -> None:
+        """The passage stays authorised for the vehicle on the loops: recorded, then opened."""
+        how = txn.authorisation or Authorisation.PAID
+        self.authorise(Passage(txn=txn, phase=Phase.CHECKING, arrived_at=self.now), how)
+        p = self.s.passage
+        assert p is not None
+        if on_arming:
+            self.set_passage(replace(p, on_safety=self.s.safety))
+        else:  # past the arming loop, on the safety loop: it passes when that clears
+            self.set_passage(None)
+            self.s = replace(self.s, leaving=(*self.s.leaving, p))
 
     # -- plate and lookup -------------------------------------------------
 
