@@ -25,10 +25,10 @@ from uuid import UUID
 from edge.config.lane import LaneFiles, LaneKind
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import Passage, QuoteError
-from edge.lane.credits import Credit, credit_item, credits
+from edge.lane.credits import Credit, credits, deduct
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.records import Fee, Listing, OpenEntry, PaymentMethod
-from edge.records import TransactionRecord
+from edge.records import Transaction
 from edge.store import Store, StoreError, plate_key
 from models.match import MatchConfig, match_plate
 
@@ -95,13 +95,13 @@ class CreditBook:
 
     def __init__(self, window: timedelta) -> None:
         self.window = window
-        self._latest: dict[UUID, TransactionRecord] = {}
+        self._latest: dict[UUID, Transaction] = {}
 
-    def load(self, records: Iterable[TransactionRecord]) -> None:
+    def load(self, records: Iterable[Transaction]) -> None:
         for record in records:
             self.observe(record)
 
-    def observe(self, record: TransactionRecord) -> None:
+    def observe(self, record: Transaction) -> None:
         self._latest.pop(record.id, None)
         self._latest[record.id] = record  # the dict stays in recording order
         if len(self._latest) > PRUNE_AT:
@@ -213,11 +213,4 @@ class VehicleLookup:
 
     def _with_credit(self, txn_id: UUID, plate: str, at: datetime, fee: Fee) -> Fee:
         """``fee`` less what the plate paid for a passage that did not happen, if it did."""
-        due, items = fee.total, list(fee.items)
-        for credit in self.credits.take(plate, at, txn_id):
-            if due == 0:
-                break
-            deducted = min(due, credit.amount)
-            items.append(credit_item(credit, deducted))
-            due -= deducted
-        return replace(fee, items=tuple(items), total=due)
+        return deduct(fee, self.credits.take(plate, at, txn_id))

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from edge.fees.passage import FeeItem
-from edge.records import PaymentStatus, TransactionRecord, TxnStatus
+from edge.fees.passage import Fee, FeeItem
+from edge.records import PaymentStatus, Transaction, TxnStatus
 
 CREDIT_LABEL = "paid before a lane restart"
 """Label of the fee line that deducts a credit; the line names the credit's transaction."""
@@ -65,7 +65,7 @@ def credited_txn(label: str) -> UUID | None:
 
 
 def credits(
-    latest: Iterable[TransactionRecord], window: timedelta, *, holder: UUID | None = None
+    latest: Iterable[Transaction], window: timedelta, *, holder: UUID | None = None
 ) -> list[Credit]:
     """The credits that exist, oldest first, from the latest version of each recent transaction.
 
@@ -101,3 +101,15 @@ def credits(
             )
     left = [credit for txn_id, credit in owed.items() if txn_id not in used | refunded]
     return sorted(left, key=lambda credit: (credit.until, credit.txn_id))
+
+
+def deduct(fee: Fee, available: Iterable[Credit]) -> Fee:
+    """``fee`` less the credits, oldest first, one fee line each, never below zero."""
+    due, items = fee.total, list(fee.items)
+    for credit in available:
+        if due == 0:
+            break
+        deducted = min(due, credit.amount)
+        items.append(credit_item(credit, deducted))
+        due -= deducted
+    return replace(fee, items=tuple(items), total=due)

@@ -1,0 +1,416 @@
+"""Kills at every step of a paid exit: what a restart makes of it comes from the records alone.
+
+The test plays a paying exit lane the way the daemon runs it, minus the I/O: the
+machine's actions are carried out one at a time (a kill can fall between any
+two), the store is the list of recorded versions, the gateway keeps its orders
+through kills, the loops and the barrier are physical and stay as they are. A
+kill throws away everything else (the machine's state, the events on their way,
+the rest of the step); the restart does what the daemon's start does: it reads
+the latest versions, settles unanswered payments at the gateway (closing the
+order; paid if the customer paid first), and hands the machine one
+``Restarted`` event with the loops as found. Credits come from the records
+(:func:`edge.lane.credits.credits`) at every lookup.
+
+After the vehicle has driven out, whatever the kills: it paid the fee once, its
+passage is recorded ``passed`` with its plate and its entry is closed, every
+paid order is recorded as paid, nothing went through unauthorised, and no
+barrier closed on an occupied safety loop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import given, settings
+
+from edge.config.lane import LaneKind, LanePolicy
+from edge.daemon.recording import ShellNotes, transaction_of, txn_of
+from edge.lane import LaneState, step
+from edge.lane.actions import (
+    Action,
+    Capture,
+    CaptureReason,
+    CloseBarrier,
+    LookUpVehicle,
+    OpenBarrier,
+    RecordTransaction,
+    RequestPayment,
+    ordering_problems,
+)
+from edge.lane.credits import credit_window, credits, deduct
+from edge.lane.events import (
+    ArmingLoop,
+    BarrierDown,
+    BarrierUp,
+    Event,
+    PaymentOutcome,
+    PaymentResult,
+    PlateRead,
+    Restarted,
+    SafetyLoop,
+    VehicleChecked,
+)
+from edge.lane.records import Fee, FeeItem, LaneInputError, Listing, OpenEntry, Txn, TxnKind
+from edge.lane.restart import settled
+from edge.lane.state import Phase, Position
+from edge.records import FINAL_STATUSES, Transaction, TxnStatus
+
+LANE = "riverside-exit"
+PLATE = "皖A12345"
+FEE = 1500
+T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+ENTRY = OpenEntry(UUID(int=42), T0 - timedelta(hours=2), "riverside", "riverside-entry")
+POLICY = LanePolicy()
+WINDOW = credit_window(POLICY.pass_timeout_s)
+MAX_MOVES = 400
+
+
+@dataclass
+class World:
+    """What a kill does not touch: loops, barrier, the gateway's orders, the store."""
+
+    arming: bool = False
+    safety: bool = False
+    barrier_up: bool = False
+    orders: dict[UUID, str] = field(default_factory=dict)  # pending, paid or closed
+    amounts: dict[UUID, int] = field(default_factory=dict)
+    keys: dict[UUID, str] = field(default_factory=dict)
+    versions: list[Transaction] = field(default_factory=list)
+    entry_open: bool = True
+    gone: bool = False  # the vehicle drove out
+    backed_out: int = 0
+    closed_on_vehicle: int = 0
+
+    def latest(self) -> dict[UUID, Transaction]:
+        return {version.id: version for version in self.versions}
+
+
+class Lane:
+    """One exit lane whose daemon can be killed between any two actions."""
+
+    def __init__(self) -> None:
+        self.world = World()
+        self.now = T0
+        self.kills = 0
+        self.start()
+
+    # -- the daemon's start --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """What the daemon's start does: payments settled at the gateway, then ``Restarted``."""
+        world = self.world
+        self.notes = ShellNotes()
+        self.pending: deque[Event] = deque()
+        open_txns = []
+        for stored in world.latest().values():
+            if stored.status in FINAL_STATUSES and stored.payment_status != "requested":
+                continue
+            record = stored
+            if stored.payment_status == "requested":
+                paid = world.orders.get(stored.id) == "paid"
+                if not paid:
+                    world.orders[stored.id] = "closed"
+                record = stored.model_copy(
+                    update={"payment_status": "approved" if paid else "declined"}
+                )
+            txn, shell_flags = txn_of(record)  # type: ignore[arg-type]  # a stored version
+            self.notes.flag(txn.id, "interrupted", *shell_flags)
+            open_txns.append(txn)
+        barrier = Position.UP if world.barrier_up else Position.DOWN
+        nonce = self.kills.to_bytes(16, "big")
+        self.state = LaneState.initial(LANE, LaneKind.PARKING_EXIT, POLICY, nonce, barrier=barrier)
+        self.feed(Restarted(tuple(open_txns), world.arming, world.safety))
+
+    def kill(self) -> None:
+        self.kills += 1
+        self.start()
+
+    # -- the shell ----------------------------------------------------------------------------
+
+    def tick(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+    def feed(self, event: Event) -> None:
+        self.state, actions = step(self.state, event, self.tick())
+        assert ordering_problems(actions) == []
+        self.actions: deque[Action] = deque(actions)
+
+    def deliver(self) -> None:
+        self.feed(self.pending.popleft())
+
+    def act(self) -> None:
+        """Carry out the next action of the step (the daemon may die after it)."""
+        world = self.world
+        match self.actions.popleft():
+            case RecordTransaction(txn=txn, at=at):
+                world.versions.append(transaction_of(txn, at, self.notes))
+                if txn.status is TxnStatus.PASSED and txn.kind is TxnKind.EXIT and txn.plate:
+                    world.entry_open = False
+            case Capture(txn_id=txn_id, reason=CaptureReason.ARRIVAL):
+                self.pending.append(PlateRead(txn_id, PLATE, 0.99))
+            case LookUpVehicle(txn_id=txn_id, plate=plate, at=at):
+                self.pending.append(self.lookup(txn_id, plate, at))
+            case RequestPayment(txn_id=txn_id, key=key, amount=amount):
+                world.keys[txn_id], world.amounts[txn_id] = key, amount
+                if world.orders.setdefault(txn_id, "pending") == "paid":
+                    self.pending.append(self.paid(txn_id))
+            case OpenBarrier():
+                world.barrier_up = True
+                self.pending.append(BarrierUp())
+            case CloseBarrier():
+                world.closed_on_vehicle += world.safety
+                world.barrier_up = False
+                self.pending.append(BarrierDown())
+            case _:
+                pass  # messages, timers (they never run out here), events and alarms
+
+    def lookup(self, txn_id: UUID, plate: str, at: datetime) -> VehicleChecked:
+        fee = Fee((FeeItem("parking", FEE),), FEE, "CNY", "riverside-parking", 1)
+        owed = credits(self.world.latest().values(), WINDOW, holder=txn_id)
+        fee = deduct(fee, [c for c in owed if c.plate == plate and at <= c.until])
+        entry = ENTRY if self.world.entry_open else None
+        return VehicleChecked(txn_id, Listing.NONE, entry, fee, 1)
+
+    def paid(self, txn_id: UUID) -> PaymentResult:
+        amount = self.world.amounts[txn_id]
+        return PaymentResult(
+            txn_id, self.world.keys[txn_id], PaymentOutcome.APPROVED, amount, f"REF{txn_id.hex[:8]}"
+        )
+
+    # -- the customer and the vehicle ------------------------------------------------------
+
+    def pay(self) -> None:
+        """The customer pays the open order; the gateway calls back twice."""
+        txn_id = next(t for t, s in self.world.orders.items() if s == "pending")
+        self.world.orders[txn_id] = "paid"
+        self.pending.extend([self.paid(txn_id), self.paid(txn_id)])
+
+    def move(self, loops: tuple[bool, bool]) -> None:
+        world = self.world
+        arming, safety = loops
+        if arming != world.arming:
+            world.arming = arming
+            self.pending.append(ArmingLoop(arming))
+        if safety != world.safety:
+            world.safety = safety
+            self.pending.append(SafetyLoop(safety))
+
+    def moves(self) -> dict[str, tuple[bool, bool]]:
+        """Where the vehicle can go from here."""
+        w = self.world
+        if w.gone:
+            return {}
+        if not w.arming and not w.safety:
+            return {"arrive": (True, False)}
+        options = {}
+        if w.arming and not w.safety and w.barrier_up:
+            options["onto_safety"] = (True, True)
+        if w.arming and w.safety:
+            options["off_arming"] = (False, True)
+        if not w.arming and w.safety:
+            options["off_safety"] = (False, False)
+        if w.arming and not w.safety and w.backed_out < 2:
+            options["back_out"] = (False, False)
+        return options
+
+    def choices(self) -> list[str]:
+        """Everything that can happen next, the kill included."""
+        options = ["act"] if self.actions else ["deliver"] if self.pending else []
+        if "pending" in self.world.orders.values():
+            options.append("pay")
+        return options + sorted(self.moves()) + ["kill"]
+
+    def do(self, choice: str) -> None:
+        if choice == "act":
+            self.act()
+        elif choice == "deliver":
+            self.deliver()
+        elif choice == "pay":
+            self.pay()
+        elif choice == "kill":
+            self.kill()
+        else:
+            self.move(self.moves()[choice])
+            if choice == "back_out":
+                self.world.backed_out += 1
+            if choice == "off_safety":
+                self.world.gone = True
+
+    def progress(self) -> str | None:
+        """The next thing that moves the vehicle on, no kill: None when there is nothing left."""
+        if self.actions:
+            return "act"
+        if self.pending:
+            return "deliver"
+        if "pending" in self.world.orders.values():
+            return "pay"
+        moves = [
+            m for m in ("arrive", "onto_safety", "off_arming", "off_safety") if m in self.moves()
+        ]
+        return moves[0] if moves else None
+
+    def finish(self) -> None:
+        """Let the lane and the vehicle go on without kills until the vehicle is out."""
+        for _ in range(MAX_MOVES):
+            choice = self.progress()
+            if choice is None:
+                return
+            self.do(choice)
+        raise AssertionError("the vehicle is stuck at the lane")
+
+    # -- the checks ------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        world = self.world
+        assert world.gone, "the vehicle did not drive out"
+        latest = world.latest()
+        paid = [t for t, s in world.orders.items() if s == "paid"]
+        assert sum(world.amounts[t] for t in paid) == FEE, "charged other than once"
+        for txn_id in paid:
+            assert latest[txn_id].payment_status == "approved", f"paid order {txn_id} not recorded"
+        statuses = [r.status for r in latest.values()]
+        assert statuses.count("passed") == 1
+        (passed,) = [r for r in latest.values() if r.status == "passed"]
+        assert passed.plate_text == PLATE
+        assert not world.entry_open, "the vehicle's entry stays open"
+        assert "unauthorised" not in statuses
+        assert all(s in FINAL_STATUSES for s in statuses), "a passage is left open"
+        assert credits(latest.values(), WINDOW) == [], "a payment is left over as a credit"
+        assert world.closed_on_vehicle == 0
+
+
+def undisturbed_moves() -> int:
+    lane = Lane()
+    moves = 0
+    while lane.progress() is not None:
+        lane.do(lane.progress() or "")
+        moves += 1
+    lane.check()
+    return moves
+
+
+MOVES = undisturbed_moves()
+
+
+class TestKillAtEveryStep:
+    """A kill after any step of a paid exit, or two kills in a row, still charges once."""
+
+    @pytest.mark.parametrize("at", range(MOVES))
+    def test_one_kill(self, at: int) -> None:
+        lane = Lane()
+        for _ in range(at):
+            lane.do(lane.progress() or "kill")
+        lane.kill()
+        lane.finish()
+        lane.check()
+
+    @pytest.mark.parametrize("at", range(MOVES))
+    @pytest.mark.parametrize("then", [0, 1, 2])
+    def test_a_second_kill_soon_after(self, at: int, then: int) -> None:
+        lane = Lane()
+        for _ in range(at):
+            lane.do(lane.progress() or "kill")
+        lane.kill()
+        for _ in range(then):  # the restart's own steps, then killed again
+            lane.do(lane.progress() or "kill")
+        lane.kill()
+        lane.finish()
+        lane.check()
+
+
+class TestRandomKills:
+    """Kills, payments, duplicate callbacks and a vehicle backing off, in any order."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.data())
+    def test_one_charge_and_a_closed_entry(self, data: st.DataObject) -> None:
+        lane = Lane()
+        for _ in range(data.draw(st.integers(0, 80), label="moves")):
+            choices = lane.choices()
+            if lane.kills >= 6:
+                choices.remove("kill")
+            if not choices:
+                break
+            lane.do(data.draw(st.sampled_from(choices)))
+        lane.finish()
+        lane.check()
+
+
+class TestRestartRules:
+    """The rule for each kind of passage left open, and bad input refused."""
+
+    def passage(self, status: TxnStatus, payment: str = "none") -> Txn:
+        txn = Txn(UUID(int=1), LANE, TxnKind.EXIT, exit_at=T0, plate=PLATE)
+        return txn_of_status(txn, status, payment)
+
+    def test_authorised_with_a_vehicle_on_the_arming_loop_stays_authorised(self) -> None:
+        state, actions = self.restart(self.passage(TxnStatus.AUTHORISED, "approved"), True, False)
+        assert state.passage is not None
+        assert state.passage.phase is Phase.AUTHORISED
+        assert [type(a) for a in actions if isinstance(a, RecordTransaction | OpenBarrier)] == [
+            RecordTransaction,
+            OpenBarrier,
+        ]
+
+    def test_authorised_with_the_vehicle_on_the_safety_loop_is_leaving(self) -> None:
+        state, actions = self.restart(self.passage(TxnStatus.AUTHORISED), False, True)
+        assert state.passage is None
+        assert [p.txn.status for p in state.leaving] == [TxnStatus.AUTHORISED]
+        assert not any(isinstance(a, CloseBarrier) for a in actions)
+
+    def test_paid_but_not_yet_authorised_is_authorised_for_the_vehicle(self) -> None:
+        pending = self.passage(TxnStatus.PENDING_PAYMENT, "approved")
+        state, _ = self.restart(pending, True, False)
+        assert state.passage is not None
+        assert state.passage.txn.authorisation == "paid"
+
+    def test_authorised_with_the_loops_clear_passed(self) -> None:
+        (record,) = self.recorded(self.passage(TxnStatus.AUTHORISED), False, False)
+        assert record.status is TxnStatus.PASSED
+
+    def test_unpaid_is_voided_and_paid_voided_is_for_review(self) -> None:
+        (unpaid,) = self.recorded(self.passage(TxnStatus.PENDING_PAYMENT, "declined"), True)
+        assert unpaid.status is TxnStatus.VOIDED
+        assert not unpaid.flags
+        paid = settled(self.passage(TxnStatus.PENDING_PAYMENT, "approved"), went=True)
+        assert (paid.status, paid.flags) == (TxnStatus.VOIDED, ("refund_review",))
+
+    def test_a_payment_still_requested_is_refused(self) -> None:
+        with pytest.raises(LaneInputError, match="still has its payment requested"):
+            Restarted((self.passage(TxnStatus.PENDING_PAYMENT, "requested"),))
+
+    def test_a_passage_given_twice_is_refused(self) -> None:
+        txn = self.passage(TxnStatus.ARRIVED)
+        with pytest.raises(LaneInputError, match="given twice"):
+            Restarted((txn, txn))
+
+    def restart(self, txn: Txn, arming: bool, safety: bool) -> tuple[LaneState, tuple[Action, ...]]:
+        state = LaneState.initial(LANE, LaneKind.PARKING_EXIT, POLICY, bytes(16))
+        return step(state, Restarted((txn,), arming, safety), T0)
+
+    def recorded(self, txn: Txn, arming: bool, safety: bool = False) -> list[Txn]:
+        _, actions = self.restart(txn, arming, safety)
+        return [a.txn for a in actions if isinstance(a, RecordTransaction) and a.txn.id == txn.id]
+
+
+def txn_of_status(txn: Txn, status: TxnStatus, payment: str) -> Txn:
+    from dataclasses import replace
+
+    from edge.lane.records import Authorisation, PaymentStatus
+
+    authorised = status is TxnStatus.AUTHORISED
+    return replace(
+        txn,
+        status=status,
+        payment_status=PaymentStatus(payment),
+        authorisation=Authorisation.PAID if authorised else None,
+        fee_items=(FeeItem("parking", FEE),),
+        fee_total=FEE,
+        currency="CNY",
+    )
