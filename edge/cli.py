@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.commands.bench_fees",
     "edge.commands.bench_store",
     "edge.commands.bench_lane",
+    "edge.commands.bench_crash",
 )
 
 GROUP_HELP: dict[str, str] = {

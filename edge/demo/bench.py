@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
+from uuid import UUID
 
 from edge.demo.burners import cpu_burners
 from edge.demo.driving import Driver, DriveTiming, LaneRecords, Passage
@@ -175,12 +176,17 @@ def seed_accounts(store_path: Path, plates: list[str]) -> None:
             store.accounts.put(f"bench-{number:03d}", "CNY", BALANCE, [plate])
 
 
-def seed_entry(store_path: Path, plate: str) -> None:
-    """The vehicle's entry, recorded by the site's entry lane two hours ago (once per visit)."""
+def seed_entry(store_path: Path, plate: str) -> UUID:
+    """The vehicle's entry, recorded by the site's entry lane two hours ago (once per visit).
+
+    Returns the entry's transaction id (the one still open when the last visit's
+    exit was misread).
+    """
     at = datetime.now(UTC) - timedelta(hours=PARKED_H)
     with Store.open(store_path) as store, store.batch():
-        if store.entries.find(plate) is not None:
-            return  # the last visit's exit was misread: that entry is still open
+        found = store.entries.find(plate)
+        if found is not None:
+            return found.txn_id  # the last visit's exit was misread: that entry is still open
         record = store.append_transaction(
             Transaction.build(
                 id=uuid7(at),
@@ -199,6 +205,7 @@ def seed_entry(store_path: Path, plate: str) -> None:
             store.entries.open(record)
         except EntryAlreadyOpenError as exc:
             raise BenchError(f"entry of {plate}: {exc}") from None
+        return record.id
 
 
 def drive(

@@ -67,6 +67,27 @@ def derive_lane(
     return load_lane(path)
 
 
+def gateway_payments(
+    base_url: str, merchant_id: str, secret: str, callback_port: int
+) -> dict[str, Any]:
+    """The ``gateway`` of an exit's payments section: a gateway simulator at ``base_url``.
+
+    The lane's callback receiver listens on loopback ``callback_port``; orders are
+    queried every second.
+    """
+    return {
+        "base_url": base_url,
+        "merchant_id": merchant_id,
+        "secret": secret,
+        "query_schedule_s": [1.0],
+        "callback": {
+            "host": "127.0.0.1",
+            "port": callback_port,
+            "public_url": f"http://127.0.0.1:{callback_port}/payments/notify",
+        },
+    }
+
+
 def toml_text(table: Table, prefix: str = "") -> str:
     """TOML for nested tables of strings, numbers, booleans and lists of them."""
     lines = [f"{key} = {toml_value(value)}" for key, value in table.items() if not _is_table(value)]

@@ -160,6 +160,18 @@ class LaneProcess:
         self._close()
         return proc.returncode
 
+    def kill(self) -> int | None:
+        """SIGKILL the lane's process group now, as a power cut would, and reap it; the status."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own group (process_group=0)
+            proc.wait()
+        logger.info("lane_process_killed", pid=proc.pid)
+        self._close()
+        return proc.returncode
+
     def tail(self, chars: int = 3000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]

@@ -46,7 +46,7 @@ from typing import TextIO
 from edge import log
 from edge.config.lane import LaneFiles
 from edge.demo.driving import Driver, LaneRecords
-from edge.demo.lane_files import derive_lane
+from edge.demo.lane_files import derive_lane, gateway_payments
 from edge.demo.lane_process import LaneProcess, LaneStartError
 from edge.demo.plates import demo_plates
 from edge.demo.rig import LaneRig
@@ -291,20 +291,8 @@ def _lane_files(
     secret: str,
 ) -> tuple[LaneFiles, LaneFiles]:
     """The two lanes' files, on these simulators; the exit pays QR through ``gateway``."""
-    callback = free_port()
-    payments = {  # the shipped payment policy, with the gateway simulator as the QR gateway
-        "gateway": {
-            "base_url": gateway.url,
-            "merchant_id": MERCHANT,
-            "secret": secret,
-            "query_schedule_s": [1.0],
-            "callback": {
-                "host": "127.0.0.1",
-                "port": callback,
-                "public_url": f"http://127.0.0.1:{callback}/payments/notify",
-            },
-        },
-    }
+    # the shipped payment policy, with the gateway simulator as the QR gateway
+    payments = {"gateway": gateway_payments(gateway.url, MERCHANT, secret, free_port())}
     entry = derive_lane(
         ENTRY, config, store=store_path, devices=entry_rig.devices(), tariff_edit=no_free_minutes
     )
