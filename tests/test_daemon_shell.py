@@ -616,6 +616,53 @@ class TestRecovery:
             )
         assert lane.gateway.orders("paid") == lane.gateway.orders()  # nothing else was asked
 
+    def test_a_credit_outlives_the_restart_that_made_it(self, tmp_path: Path) -> None:
+        lane = exit_lane(tmp_path, faults=GatewayFaults())
+        pending = seed_pending_payment(tmp_path / "site.db", lane.gateway, amount=2000)
+        with Store.open(tmp_path / "site.db") as store:  # a first restart voided it, then died
+            paid = store.transaction(pending)
+            assert paid is not None
+            voided = {
+                k: v for k, v in paid.model_dump().items() if k in Transaction.model_fields
+            }
+            voided.update(
+                status="voided", payment_status="approved", flags=("interrupted", "refund_review")
+            )
+            store.append_transaction(Transaction.build(**voided))
+        lane.devices.loops.set(arming=False)
+        run(lane, one_vehicle)
+        (admitted,) = [r for r in lane.latest() if r.kind == "exit" and r.id != pending]
+        assert (admitted.status, admitted.fee_total) == ("passed", 0)
+        assert admitted.fee_items[-1].label.startswith(f"paid before a lane restart (txn {pending}")
+        assert lane.gateway.orders("paid") == lane.gateway.orders()  # nothing asked again
+
+    def test_paid_vehicle_still_at_the_barrier_is_let_through_on_its_payment(
+        self, tmp_path: Path
+    ) -> None:
+        lane = exit_lane(tmp_path, faults=GatewayFaults())
+        # The customer paid, the lane died before hearing it; the vehicle still waits.
+        pending = seed_pending_payment(tmp_path / "site.db", lane.gateway, amount=2000)
+        lane.devices.loops.set(arming=True)
+
+        async def drives_out(lane: FakeLane) -> None:
+            await lane.settle(barrier_is(lane, Position.UP), "barrier up for the paid passage")
+            await lane.drive_through()
+            await lane.settle(barrier_is(lane, Position.DOWN), "barrier down")
+
+        run(lane, drives_out)
+        exits = [r for r in lane.latest() if r.kind == "exit"]
+        assert [(r.id, r.status, r.authorisation) for r in exits] == [(pending, "passed", "paid")]
+        assert "interrupted" in exits[0].flags
+        assert len(lane.gateway.orders()) == 1
+        assert lane.gateway.kept() == 2000
+        with Store.open(tmp_path / "site.db") as store:
+            assert store.entries.count() == 0  # its entry is closed
+        recovered = lane.events("passage_recovered")[0].detail
+        assert (recovered["from_status"], recovered["to_status"]) == (
+            "pending_payment",
+            "authorised",
+        )
+
     def test_unpaid_interrupted_passage_is_voided_and_its_order_closed(
         self, tmp_path: Path
     ) -> None:
