@@ -622,9 +622,7 @@ class TestRecovery:
         with Store.open(tmp_path / "site.db") as store:  # a first restart voided it, then died
             paid = store.transaction(pending)
             assert paid is not None
-            voided = {
-                k: v for k, v in paid.model_dump().items() if k in Transaction.model_fields
-            }
+            voided = {k: v for k, v in paid.model_dump().items() if k in Transaction.model_fields}
             voided.update(
                 status="voided", payment_status="approved", flags=("interrupted", "refund_review")
             )
