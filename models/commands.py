@@ -13,6 +13,9 @@ REGIONS = ("cn", "us", "eu", "br")
 
 
 def register(groups: Groups) -> None:
+    from models.training import commands as training
+
+    training.register(groups)
     read = groups.group("plates").add_parser(
         "read",
         help="read the plate in each image",

@@ -23,7 +23,8 @@ def _background(rng: Rng, height: int, width: int) -> Image:
     grad = np.linspace(rng.uniform(0.6, 1.1), rng.uniform(0.6, 1.1), height, dtype=np.float32)
     img = base[None, None, :] * grad[:, None, None] * np.ones((height, width, 1), np.float32)
     img += rng.normal(0, rng.uniform(2, 20), size=(height, width, 1)).astype(np.float32)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    out: Image = np.clip(img, 0, 255).astype(np.uint8)
+    return out
 
 
 def place(plate_rgb: Image, rng: Rng, tight: bool) -> Image:
@@ -81,12 +82,12 @@ def degrade(img: Image, rng: Rng, strength: float = 1.0) -> Image:
     blur = rng.random()
     if blur < 0.35 * strength:
         sigma = rng.uniform(0.3, 1.4) * max(1.0, h / 40)
-        img = cv2.GaussianBlur(img, (0, 0), sigma)
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), sigma), dtype=np.uint8)
     elif blur < 0.5 * strength:
         k = int(rng.integers(2, 5))
         kernel = np.zeros((k, k), np.float32)
         kernel[k // 2, :] = 1.0 / k
-        img = cv2.filter2D(img, -1, kernel)
+        img = np.asarray(cv2.filter2D(img, -1, kernel), dtype=np.uint8)
     if rng.random() < 0.7 * strength:
         noise = rng.normal(0, rng.uniform(1, 12) * strength, size=img.shape)
         img = np.clip(img + noise, 0, 255).astype(np.uint8)

@@ -79,7 +79,7 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
 def _glyph(ch: str, path: Path, height: int) -> Image.Image:
     """The ink of ``ch`` (an L mask cropped to its bounding box), about ``height`` high."""
     font = _font(path, max(8, round(height * 1.25)))
-    left, top, right, bottom = font.getbbox(ch)
+    left, top, right, bottom = (int(v) for v in font.getbbox(ch))
     mask = Image.new("L", (max(1, right - left + 2), max(1, bottom - top + 2)), 0)
     ImageDraw.Draw(mask).text((1 - left, 1 - top), ch, fill=255, font=font)
     box = mask.getbbox()
@@ -268,9 +268,9 @@ def us_plate(rng: Rng, fonts: PlateFonts) -> Plate:
         305, 152, _vary(rng, US_BACKGROUNDS[int(rng.integers(len(US_BACKGROUNDS)))], 12)
     )
     if rng.random() < 0.25:  # a coloured gradient (sunsets, skies)
-        top, bottom = _vary(rng, (250, 200, 120), 60), _vary(rng, (120, 170, 230), 60)
+        sky = np.array(_vary(rng, (250, 200, 120), 60)), np.array(_vary(rng, (120, 170, 230), 60))
         shade = np.linspace(0.0, 1.0, canvas.size[1])[:, None, None]
-        rows = (np.array(top) * (1 - shade) + np.array(bottom) * shade).astype(np.uint8)
+        rows = (sky[0] * (1 - shade) + sky[1] * shade).astype(np.uint8)
         canvas.image.paste(Image.fromarray(np.repeat(rows, canvas.size[0], axis=1)))
     if rng.random() < 0.5:  # a faint picture behind the registration
         colour = _vary(rng, (200, 215, 235), 30)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -74,7 +73,6 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 
 def train(config: TrainConfig) -> Path:
     """Train (or resume) into ``config.out``; the exported ONNX model's path."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(config.threads))
     import torch
     from torch.nn import functional
 
