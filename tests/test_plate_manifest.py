@@ -81,7 +81,7 @@ class TestBadInput:
 
     def test_row_without_a_plate(self, tmp_path: Path) -> None:
         write_set(tmp_path, "s", ["cn_1.jpg, - "])
-        with pytest.raises(ManifestError, match="cn_1.jpg has no plate"):
+        with pytest.raises(ManifestError, match=r"cn_1\.jpg has no plate"):
             manifest.read_labels(tmp_path, "s")
 
     def test_missing_labels_names_the_shared_folder(self, tmp_path: Path) -> None:
