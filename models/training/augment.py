@@ -33,7 +33,9 @@ def place(plate_rgb: Image, rng: Rng, tight: bool) -> Image:
     out_h = int(rng.integers(18, 72)) if tight else int(rng.integers(28, 110))
     margin_x = rng.uniform(-0.02, 0.05) if tight else rng.uniform(-0.01, 0.06)
     margin_y = rng.uniform(-0.03, 0.1) if tight else rng.uniform(-0.01, 0.08)
-    aspect = pw / ph * (1 + 2 * margin_x) / (1 + 2 * margin_y) * rng.uniform(0.9, 1.1)
+    # Plate finders and datasets also stretch crops (160x80 crops of 3:1 plates).
+    stretch = rng.uniform(0.9, 1.1) if tight or rng.random() < 0.7 else rng.uniform(0.6, 0.9)
+    aspect = pw / ph * (1 + 2 * margin_x) / (1 + 2 * margin_y) * stretch
     out_w = max(8, round(out_h * aspect))
     # The plate's corners in the crop, then moved at random (perspective and a turn).
     x0, x1 = out_w * margin_x / (1 + 2 * margin_x), out_w * (1 + margin_x) / (1 + 2 * margin_x)

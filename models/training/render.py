@@ -54,7 +54,10 @@ SLOGANS = (
 DEALERS = ("AUTO MALL", "MOTORS INC", "CITY FORD", "HONDA OF", "TOYOTA", "CHEVROLET", "KIA")
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 EU_CODES = ("D", "F", "I", "NL", "PL", "CZ", "E", "B", "A", "SK", "HR", "P", "GB", "S", "DK")
-BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "MG - BELO HORIZONTE", "PR - CURITIBA")
+BR_CITIES = (
+    "SP - SAO PAULO", "RJ - RIO DE JANEIRO", "MG - BELO HORIZONTE", "PR - CURITIBA",
+    "BA-SALVADOR", "BA-LAURO DE FREITAS", "PE-RECIFE", "RS-PORTO ALEGRE", "GO-GOIANIA",
+)  # fmt: skip
 
 INK = (15, 15, 15)
 WHITE = (240, 240, 240)
@@ -116,7 +119,7 @@ class Canvas:
         x, y, w, h = box
         masks = [_glyph(ch, font, max(4, self.px(h))) for ch in text]
         widths = [
-            h * 0.3 if ch in " -" else m.width * h / max(1, m.height)
+            h * 0.3 if ch in " -·" else m.width * h / max(1, m.height)
             for ch, m in zip(text, masks, strict=True)
         ]
         total = sum(widths) + gap * (len(text) - 1)
@@ -125,6 +128,8 @@ class Canvas:
         for ch, width in zip(text, widths, strict=True):
             if ch == "-":  # a short bar at mid height (no label carries it)
                 self.rect((cursor, y + h * 0.46, width * squeeze, h * 0.08), colour)
+            elif ch == "·":  # Brazilian plates' dot
+                self.dot((cursor + width * squeeze / 2, y + h / 2), h * 0.1, colour)
             elif ch != " ":
                 self.glyph(ch, font, (cursor, y, width * squeeze, h), colour)
             cursor += (width + gap) * squeeze
@@ -363,6 +368,10 @@ def eu_plate(rng: Rng, fonts: PlateFonts) -> Plate:
         groups = [text]
     shown = (" " if rng.random() < 0.6 else "-").join(groups)
     canvas.line(shown, _path(rng, fonts.din), (52, 17, 460, 76), INK, gap=rng.uniform(3, 8))
+    if " " in shown and rng.random() < 0.5:  # a national or city emblem between the groups
+        x = 52 + 460 * (shown.index(" ") + 0.5) / len(shown)
+        canvas.rect((x - 7, 30, 14, 20), _vary(rng, (200, 40, 40), 40))
+        canvas.rect((x - 7, 50, 14, 12), _vary(rng, (40, 80, 180), 40))
     return Plate(canvas.array(), text, "eu", "eu_yellow" if yellow else "eu")
 
 
@@ -381,11 +390,13 @@ def br_plate(rng: Rng, fonts: PlateFonts) -> Plate:
         canvas.line(text, _path(rng, fonts.din), (20, 40, 360, 76), INK, gap=rng.uniform(3, 7))
         style = "br_mercosur"
     else:
-        canvas = Canvas(400, 130, _vary(rng, (185, 185, 182), 20))
+        canvas = Canvas(400, 130, _vary(rng, (200, 200, 196), 35))
         canvas.rect((2, 2, 396, 126), _vary(rng, (60, 60, 60), 30), width_mm=2.5)
         canvas.text(_choice(rng, BR_CITIES), _path(rng, fonts.small), (200, 17, 16), INK, 300)
+        if rng.random() < 0.4:  # the city's emblem left of its name
+            canvas.dot((60, 17), 14, _vary(rng, (170, 30, 30), 40))
         canvas.line(
-            text[:3] + "-" + text[3:],
+            text[:3] + ("·" if rng.random() < 0.6 else "-") + text[3:],
             _path(rng, fonts.din),
             (18, 34, 364, 80),
             INK,
