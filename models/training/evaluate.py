@@ -9,6 +9,8 @@ what the new model has to beat before the reader may use it.
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,6 +39,8 @@ class EvalRow:
     exact: float
     coverage: float
     error_rate: float
+    #: Median time of one read (the crop decoded and cut beforehand).
+    median_ms: float
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,11 +109,16 @@ def evaluate(
         if not entries:
             continue
         correct = accepted = wrong_accepted = 0
+        times = []
         for entry in entries:
             try:
-                text, confidence = engine(crop_of(shared, entry), region_of(entry))
+                crop = crop_of(shared, entry)
             except ImageError:
                 text, confidence = "", 0.0
+            else:
+                start = time.perf_counter()
+                text, confidence = engine(crop, region_of(entry))
+                times.append((time.perf_counter() - start) * 1000.0)
             right = normalise(text) == entry.plate
             correct += right
             if confidence >= threshold:
@@ -125,12 +134,13 @@ def evaluate(
                 round(correct / n, 4),
                 round(accepted / n, 4),
                 round(wrong_accepted / accepted, 4) if accepted else 0.0,
+                round(statistics.median(times), 2) if times else 0.0,
             )
         )
     return rows
 
 
-COLUMNS = ("engine", "set", "part", "n", "exact", "coverage", "error_rate")
+COLUMNS = ("engine", "set", "part", "n", "exact", "coverage", "error_rate", "median_ms")
 
 
 def format_rows(rows: Sequence[EvalRow]) -> str:
