@@ -51,6 +51,7 @@ class TestBenchLane:
         assert set(data) >= KEYS
         assert (data["vehicles"], data["load"]) == (1, 1)
         assert data["stranded"] in {0, 1}
+        assert data["reads_late"] >= 0
         assert 0.0 <= data["read_rate"] <= 1.0
         assert data["rss_mb"] > 0
         if data["account_paid"]:

@@ -87,6 +87,8 @@ class Figures:
     cycle_s_mean: float | None
     lane_reaction_s_mean: float | None
     plate_read_ms_p50: float | None
+    reads_late: int
+    """Plate reads that missed the lane's read deadline (the vehicle took the unreadable path)."""
     drive_through_s: float
     barrier_travel_s: float
     load: int
@@ -164,7 +166,7 @@ def run_bench(
             return None
         if code != 0:
             raise BenchError(f"the lane exited with status {code}:\n{lane.tail()}")
-        return figures(passages, rss, read_ms(store_path), rig.travel_s, load)
+        return figures(passages, rss, lane_reads(store_path), rig.travel_s, load)
     finally:
         rig.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -228,18 +230,28 @@ def drive(
     return passages
 
 
-def read_ms(store_path: Path) -> list[float]:
-    """The lane's own plate-read times (ms after the loop), from its passage_timings events."""
+@dataclass(frozen=True)
+class LaneReads:
+    """What the lane's own events say of its plate reads (the warm-up vehicle's included)."""
+
+    ms: list[float]
+    """Plate-read times, ms after the loop, from the passage_timings events."""
+    late: int
+    """Reads that missed the read deadline (plate_read_late events)."""
+
+
+def lane_reads(store_path: Path) -> LaneReads:
     with Store.open(store_path) as store:
         events = store.events(LANE, 1, 100_000)
     times = [e.detail.get("plate_read_ms") for e in events if e.kind == "passage_timings"]
-    return [float(t) for t in times if isinstance(t, int | float)]
+    late = sum(e.kind == "plate_read_late" for e in events)
+    return LaneReads([float(t) for t in times if isinstance(t, int | float)], late)
 
 
 def figures(
     passages: list[Passage],
     rss_mb: float | None,
-    reads_ms: list[float],
+    reads: LaneReads,
     travel_s: float,
     load: int = 0,
 ) -> Figures:
@@ -273,7 +285,8 @@ def figures(
         account_paid=len(paid),
         cycle_s_mean=cycle,
         lane_reaction_s_mean=statistics.fmean(reactions) if reactions else None,
-        plate_read_ms_p50=percentile(reads_ms, 50),
+        plate_read_ms_p50=percentile(reads.ms, 50),
+        reads_late=reads.late,
         drive_through_s=drive_s,
         barrier_travel_s=travel_s,
         load=load,
@@ -342,7 +355,8 @@ def table(f: Figures) -> str:
         "rss_mb: peak resident memory (VmHWM) of the lane daemon process alone",
         "stranded: vehicles neither let through nor turned away within the driver's "
         f"{TIMING.patience_s:.0f} s of patience",
-        f"load: {f.load} CPU-burning processes beside the lane during the run",
+        f"load: {f.load} CPU-burning processes beside the lane during the run; "
+        f"{f.reads_late} plate reads missed the lane's read deadline",
         f"machine: {os.cpu_count()} CPUs, load average {f.load_average:.1f} at the end of the run",
     ]
     return "\n".join(
