@@ -407,6 +407,20 @@ class TestDegradedModes:
         assert [r for r in lane.latest() if r.kind == "exit"] == []
 
 
+def filler(at: datetime) -> LaneEvent:
+    """A small event of the site's entry lane, written into the shared store."""
+    return LaneEvent.build(
+        id=uuid7(at), lane_id="riverside-entry", time=at, kind="x", severity="info"
+    )
+
+
+def present_size(store: Store) -> int:
+    """The store's size in bytes: the lowest limit it takes (then the limit is lifted)."""
+    size = store.limit_size(0)
+    store.limit_size(None)
+    return size
+
+
 def fill(store: Store) -> None:
     """Write the entry lane's smallest records into the shared ``store`` until it is full:
     the exit lane's next transaction or event, larger, cannot fit anywhere."""
@@ -424,11 +438,7 @@ def fill(store: Store) -> None:
         )
 
     def event(at: datetime) -> None:
-        store.append_event(
-            LaneEvent.build(
-                id=uuid7(at), lane_id="riverside-entry", time=at, kind="x", severity="info"
-            )
-        )
+        store.append_event(filler(at))
 
     for write in (entry, event):
         while True:
@@ -692,6 +702,20 @@ class TestStartFailures:
         devices = Devices(loops=UnreachableLoops())
         lane = FakeLane(load(lane_files(tmp_path)), devices=devices)
         assert _start_error(lane, StartupError) == "loops: cannot connect to tcp 127.0.0.1:5020"
+
+    def test_a_full_store_at_start_names_it(self, tmp_path: Path) -> None:
+        from edge.daemon.lane_daemon import StartupError
+
+        with Store.open(tmp_path / "site.db") as store:
+            while present_size(store) <= 1024 * 1024:
+                with store.batch():
+                    for _ in range(500):
+                        store.append_event(filler(datetime.now(UTC)))
+            store.limit_size(0)
+            fill(store)  # not a page with room left
+        path = lane_files(tmp_path, extra="\n[degraded]\nstore_max_mb = 1\n")
+        lane = FakeLane(load(path))
+        assert "the store is full" in _start_error(lane, StartupError)
 
     def test_model_that_does_not_load(self, tmp_path: Path) -> None:
         from edge.daemon.lane_daemon import StartupError

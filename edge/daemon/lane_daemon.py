@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -221,6 +221,9 @@ class LaneDaemon:
             if evidence is not None:
                 self._run(self._every(self.options.retention_s, lambda: self._retain(evidence)))
             await self._check_store()
+            self.recorder.event(
+                "lane_started", datetime.now(UTC), detail={"kind": lane.lane_kind.value}
+            )
         except (
             ConfigError,
             ControlSocketError,
@@ -237,9 +240,6 @@ class LaneDaemon:
         except BaseException:
             await self._unwind()
             raise
-        self.recorder.event(
-            "lane_started", datetime.now(UTC), detail={"kind": lane.lane_kind.value}
-        )
         self.notifier.ready(f"lane {lane.id} up")
         logger.info("lane_started", lane_kind=lane.lane_kind.value)
 
@@ -422,6 +422,9 @@ class LaneDaemon:
                     self.failed.set_result(exc)
 
         task = asyncio.create_task(guarded())
+        if isinstance(work, Coroutine):
+            # Cancelled before it began (a start that failed later): never to be awaited.
+            task.add_done_callback(lambda _: work.close())
         self._tasks.append(task)
         return task
 

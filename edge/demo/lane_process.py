@@ -5,9 +5,10 @@ so :meth:`LaneProcess.start` (spawn, then wait) returns when the lane says READY
 the tail of the lane's log when it exits first or does not get ready in time;
 :meth:`LaneProcess.poll_ready` looks once, for a caller that waits for several
 lanes and shows progress. The child's output (JSON log lines) goes to its log
-file, and with ``echo`` to that stream too. The child runs in its own process
-group: a Ctrl-C at the terminal reaches the program that started it, which then
-stops it in order with SIGTERM.
+file, and with ``echo`` to that stream too. The child runs in a session of its
+own, as systemd starts a unit: a Ctrl-C at the terminal reaches the program that
+started it, which then stops it in order with SIGTERM, and the kernel shares the
+CPUs between the lane and that program (its simulators) as between two services.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class LaneProcess:
                 stdout=log_file if self.echo is None else subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=env,
-                process_group=0,
+                start_new_session=True,
             )
         if self.echo is not None:
             assert self.proc.stdout is not None
