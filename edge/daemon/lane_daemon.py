@@ -568,9 +568,8 @@ class LaneDaemon:
         self.notifier.stopping(f"lane {self.lane.id} stopping")
         shell = self._shell
         if self.store_full:
-            logger.warning(
-                "stopping_with_store_full"
-            )  # nothing can be recorded: the next start recovers
+            # Nothing can be recorded: the next start settles what is open.
+            logger.warning("stopping_with_store_full")
         elif shell is not None:
             await self._wind_down(shell)
         await self._unwind()
