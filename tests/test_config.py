@@ -19,13 +19,19 @@ from edge.config.loading import ConfigError, load, load_any
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
 SHIPPED = sorted(CONFIG.rglob("*.toml"))
+OPTIONAL_EXTRAS = {"torch"}
 
 
 def _all_config_models() -> Iterator[type[BaseModel]]:
     for package in ("edge", "drivers", "models", "simulators", "central"):
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, prefix=f"{package}."):
-            importlib.import_module(info.name)
+            try:
+                importlib.import_module(info.name)
+            except ModuleNotFoundError as exc:
+                # The training modules need the `train` extra (torch); they hold no config models.
+                if exc.name not in OPTIONAL_EXTRAS:
+                    raise
 
     def walk(cls: type[BaseModel]) -> Iterator[type[BaseModel]]:
         for sub in cls.__subclasses__():
