@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.config.lane import LaneKind, LanePolicy
 from edge.lane import LaneState, replay, step
 from edge.lane.actions import (
     Action,
@@ -34,6 +33,7 @@ from edge.lane.events import (
     VehicleChecked,
 )
 from edge.lane.ids import derive_uuid7
+from edge.lane.policy import LaneKind, LanePolicy
 from edge.lane.records import (
     Fee,
     FeeItem,

@@ -28,7 +28,6 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from edge.config.lane import LaneKind, LanePolicy
 from edge.daemon.recording import ShellNotes, transaction_of, txn_of
 from edge.lane import LaneState, step
 from edge.lane.actions import (
@@ -55,6 +54,7 @@ from edge.lane.events import (
     SafetyLoop,
     VehicleChecked,
 )
+from edge.lane.policy import LaneKind, LanePolicy
 from edge.lane.records import Fee, FeeItem, LaneInputError, Listing, OpenEntry, Txn, TxnKind
 from edge.lane.restart import settled
 from edge.lane.state import Phase, Position

@@ -19,7 +19,6 @@ import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from edge.config.lane import LaneKind, LanePolicy, UnreadablePlate
 from edge.lane import LaneState, replay, step
 from edge.lane.actions import (
     Action,
@@ -56,6 +55,7 @@ from edge.lane.events import (
     TurnAway,
     VehicleChecked,
 )
+from edge.lane.policy import LaneKind, LanePolicy, UnreadablePlate
 from edge.lane.records import (
     FINAL_STATUSES,
     Authorisation,

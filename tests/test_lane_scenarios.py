@@ -8,7 +8,6 @@ from uuid import UUID
 
 import pytest
 
-from edge.config.lane import LaneKind, LanePolicy, UnreadablePlate
 from edge.lane import LaneState, step
 from edge.lane.actions import (
     Action,
@@ -49,6 +48,7 @@ from edge.lane.events import (
     TimerExpired,
     VehicleChecked,
 )
+from edge.lane.policy import LaneKind, LanePolicy, UnreadablePlate
 from edge.lane.records import (
     Authorisation,
     Fee,

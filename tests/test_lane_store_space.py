@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config.degraded import StoreFullOutcome
 from edge.lane.events import Mode
+from edge.lane.policy import StoreFullOutcome
 from edge.lane.store_space import (
     BarrierMove,
     SpaceChange,

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from test_lane_scenarios import Lane, alarms, entry_record, of, quote, txns
 
-from edge.config.lane import LaneKind, UnreadablePlate
 from edge.lane.actions import (
     Alarm,
     EventKind,
@@ -35,6 +34,7 @@ from edge.lane.events import (
     TurnAway,
     VehicleChecked,
 )
+from edge.lane.policy import LaneKind, UnreadablePlate
 from edge.lane.records import Authorisation, Flag, PaymentStatus, TxnStatus
 from edge.lane.state import Phase
 

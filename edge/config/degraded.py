@@ -9,24 +9,10 @@ opening and holding the vehicle for an operator).
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import Field
 
 from edge.config.base import ConfigModel
-
-
-class UnreadOutcome(StrEnum):
-    """What happens to a vehicle whose plate the lane cannot read because of a fault."""
-
-    DENY_AND_CALL = "deny_and_call"
-    ADMIT_FOR_REVIEW = "admit_for_review"
-
-
-class StoreFullOutcome(StrEnum):
-    KEEP_SERVING = "keep_serving"
-    CLOSE_LANE = "close_lane"
-    FREE_PASSAGE = "free_passage"
+from edge.lane.policy import StoreFullOutcome, UnreadOutcome
 
 
 class DegradedPolicy(ConfigModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
@@ -18,88 +17,9 @@ from edge.config.metrics import MetricsConfig
 from edge.config.plaza import PlazaConfig
 from edge.fees.network import Network
 from edge.fees.tariff import Tariff
+from edge.lane.policy import LaneKind, LanePolicy
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from models.config import RecognitionConfig
-
-
-class LaneKind(StrEnum):
-    PARKING_ENTRY = "parking_entry"
-    PARKING_EXIT = "parking_exit"
-    HIGHWAY_ENTRY = "highway_entry"
-    HIGHWAY_EXIT = "highway_exit"
-    OPEN_PLAZA = "open_plaza"
-
-    @property
-    def charges(self) -> bool:
-        """Whether a vehicle pays at this lane (entries only record)."""
-        return self in (LaneKind.PARKING_EXIT, LaneKind.HIGHWAY_EXIT, LaneKind.OPEN_PLAZA)
-
-
-class UnreadablePlate(StrEnum):
-    DENY_AND_CALL = "deny_and_call"
-    ADMIT_FOR_REVIEW = "admit_for_review"
-    OFFER_HELP = "offer_help"
-
-
-class LanePolicy(ConfigModel):
-    unreadable_plate: UnreadablePlate = Field(
-        UnreadablePlate.DENY_AND_CALL,
-        title="Unreadable plate",
-        description="deny_and_call: keep the barrier down and call for help; "
-        "admit_for_review: let the vehicle through and record it for review; "
-        "offer_help: keep the barrier down, tell the driver to scan the QR code and type the "
-        "plate (pay by plate) or wait for help, raise an assistance alarm, and wait help_wait_s "
-        "for the typed plate or an operator (then deny_and_call).",
-    )
-    help_wait_s: float = Field(
-        300.0,
-        gt=0,
-        title="Help wait",
-        description="With offer_help: how long a vehicle whose plate was not read waits for a "
-        "typed plate or an operator before it is denied and help is called again (s).",
-    )
-    anti_passback: bool = Field(
-        True,
-        title="Anti-passback",
-        description="Refuse a plate that enters again without having exited.",
-    )
-    fail_open: bool = Field(
-        False,
-        title="Fail open",
-        description="Raise the barrier for every vehicle when the lane cannot decide (recorded).",
-    )
-    safe_position: str = Field(
-        "closed",
-        pattern="^(closed|open)$",
-        title="Safe barrier position",
-        description="Where the barrier is left on shutdown: closed or open.",
-    )
-    plate_read_timeout_s: float = Field(
-        3.0, gt=0, title="Plate read timeout", description="Wait this long for a plate read (s)."
-    )
-    payment_timeout_s: float = Field(
-        90.0, gt=0, title="Payment timeout", description="Wait this long for a payment (s)."
-    )
-    payment_attempts: int = Field(
-        3,
-        ge=1,
-        le=10,
-        title="Payment attempts",
-        description="Payment requests for one vehicle (retries after errors and new tries "
-        "after declines together) before an operator is called.",
-    )
-    pass_timeout_s: float = Field(
-        30.0,
-        gt=0,
-        title="Pass-through timeout",
-        description="After the barrier opens, the vehicle must reach the safety loop within this (s).",
-    )
-    loop_stuck_s: float = Field(
-        300.0,
-        gt=0,
-        title="Loop stuck after",
-        description="A loop occupied longer than this is reported stuck (s).",
-    )
 
 
 class LanePayments(ConfigModel):

@@ -48,8 +48,7 @@ from drivers.interfaces import (
     Position,
 )
 from edge import log
-from edge.config.degraded import DegradedPolicy, UnreadOutcome
-from edge.config.lane import LanePolicy, UnreadablePlate
+from edge.config.degraded import DegradedPolicy
 from edge.daemon.devices import lane_event_of
 from edge.daemon.display_text import lines_for, plate_page_lines, qr_lines
 from edge.daemon.lookup import VehicleLookup
@@ -85,6 +84,7 @@ from edge.lane.events import (
     PlateUnreadable,
     TimerExpired,
 )
+from edge.lane.policy import LanePolicy, UnreadablePlate, UnreadOutcome
 from edge.lane.records import FINAL_STATUSES, PaymentMethod, TxnStatus
 from edge.lane.state import Phase
 from edge.payments.config import Method

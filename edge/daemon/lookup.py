@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
-from edge.config.lane import LaneFiles, LaneKind
+from edge.config.lane import LaneFiles
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import Passage, QuoteError
 from edge.lane.credits import Credit, credits, deduct
 from edge.lane.events import LookupFailed, VehicleChecked
+from edge.lane.policy import LaneKind
 from edge.lane.records import Fee, Listing, OpenEntry, PaymentMethod
 from edge.records import Transaction
 from edge.store import Store, StoreError, plate_key

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import get_args
 from uuid import UUID
 
-from edge.config.lane import UnreadablePlate
 from edge.lane.actions import (
     Action,
     Alarm,
@@ -59,6 +58,7 @@ from edge.lane.events import (
     VehicleChecked,
 )
 from edge.lane.ids import derive_uuid7
+from edge.lane.policy import UnreadablePlate
 from edge.lane.records import (
     Authorisation,
     Flag,

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from edge.config.lane import LaneKind
 from edge.fees.passage import Fee, FeeItem
+from edge.lane.policy import LaneKind
 from edge.records import (
     FINAL_STATUSES,
     Authorisation,

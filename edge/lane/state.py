@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from edge.config.lane import LaneKind, LanePolicy
 from edge.lane.events import Mode, Timer
 from edge.lane.ids import MIN_NONCE_BYTES
+from edge.lane.policy import LaneKind, LanePolicy
 from edge.lane.records import LaneInputError, PaymentMethod, Txn
 
 

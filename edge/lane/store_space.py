@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from edge.config.degraded import StoreFullOutcome
 from edge.lane.events import Mode
+from edge.lane.policy import StoreFullOutcome
 
 NEARLY_FULL_MODES: dict[StoreFullOutcome, Mode] = {
     StoreFullOutcome.KEEP_SERVING: Mode.NORMAL,
