@@ -25,6 +25,8 @@ from models.grammar import grammar_for
 from models.rerank import alphabet_for, margin_factor, rank
 from models.runtime import ModelLoadError, load_session
 
+#: The model trained in this package (see ``models/plate_net.md``); the reader does not use it yet.
+SHIPPED_MODEL = Path(__file__).resolve().parent / "plate_net.onnx"
 HEIGHT = 32
 WIDTH = 96
 #: Provinces, special-plate characters, A-Z and 0-9 (the network's classes after blank).
@@ -61,7 +63,7 @@ class NetRead:
 class PlateNet:
     """The exported network on onnxruntime, decoding with a region's grammar."""
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path = SHIPPED_MODEL, threads: int = 1) -> None:
         self.session: Any = load_session(path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("charset") != CHARSET:

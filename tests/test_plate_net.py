@@ -84,3 +84,23 @@ class TestLoading:
     def test_model_of_another_charset_is_refused(self) -> None:
         with pytest.raises(ModelLoadError, match="character set differs"):
             PlateNet(model_dir() / REC_MODEL)
+
+
+class TestShippedModel:
+    """The model shipped in the package loads and reads real crops."""
+
+    @pytest.mark.parametrize(
+        ("name", "plate"),
+        [
+            ("cn_019d088c29af.jpg", "皖AB146Y"),
+            ("cn_04d23b915456.jpg", "沪C8GK31"),
+            ("cn_06036a07ca17.jpg", "皖ALG516"),  # in the manifest's validation part
+        ],
+    )
+    def test_reads_lprnet_crops(self, name: str, plate: str) -> None:
+        from models.image import load_image
+
+        image = load_image(Path(__file__).parent / "data" / "plates" / name)
+        (read,) = PlateNet().read([image], "cn")
+        assert read.text == plate
+        assert read.confidence > 0.9
