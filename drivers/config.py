@@ -1,12 +1,14 @@
 """Configuration of each device kind, selected by its ``type`` field.
 
-Each ``type`` pairs a config model with the driver that implements it; the lane
-daemon builds drivers from these models and never branches on hardware presence.
+Each model's ``type`` literal is the only place its string is written: the
+builders in :mod:`drivers.factory` are keyed by the model class. The lane daemon
+builds drivers from these models and never branches on hardware presence.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -139,11 +141,9 @@ class GpioPins(ConfigModel):
         return self
 
 
-class GpioIO(ConfigModel):
-    type: Literal["gpio"] = Field(
-        title="Type",
-        description="Loops, limit switches and relays on a Raspberry Pi's GPIO (needs the `rpi` extra).",
-    )
+class GpioWiring(ConfigModel):
+    """What every GPIO I/O module has, whichever GPIO library drives its pins."""
+
     pins: GpioPins = Field(title="Pins", description="Which BCM pin is what.")
     inputs_active_low: bool = Field(
         True,
@@ -166,7 +166,25 @@ class GpioIO(ConfigModel):
     )
 
 
-IOModuleConfig = Annotated[ModbusTcpIO | ModbusRtuIO | GpioIO, Field(discriminator="type")]
+class GpioIO(GpioWiring):
+    type: Literal["gpio"] = Field(
+        title="Type",
+        description="Loops, limit switches and relays on a Raspberry Pi's GPIO (needs the `rpi` extra).",
+    )
+
+
+class MockGpioIO(GpioWiring):
+    type: Literal["gpio_mock"] = Field(
+        title="Type",
+        description="The GPIO driver on an in-memory GPIO with nothing wired, for running a lane "
+        "without a Raspberry Pi: inputs rest at their pull level (loops free, no limit "
+        "switch on), relays only change pin levels.",
+    )
+
+
+IOModuleConfig = Annotated[
+    ModbusTcpIO | ModbusRtuIO | GpioIO | MockGpioIO, Field(discriminator="type")
+]
 
 
 class IOBarrier(ConfigModel):
@@ -329,3 +347,22 @@ class SerialDisplay(ConfigModel):
 
 
 DisplayConfig = Annotated[SerialDisplay, Field(discriminator="type")]
+
+
+def type_key(model: type[ConfigModel]) -> str:
+    """The ``type`` string of a device config model, read from its ``Literal``."""
+    (key,) = get_args(model.model_fields["type"].annotation)
+    if not isinstance(key, str):
+        raise TypeError(f"{model.__name__}.type is not a one-string Literal")
+    return key
+
+
+@dataclass(frozen=True)
+class DeviceSections:
+    """The device sections of a lane's config file: all the drivers are built from."""
+
+    loops: LoopsConfig
+    barrier: BarrierConfig
+    camera: CameraConfig
+    io: IOModuleConfig | None = None
+    display: DisplayConfig | None = None

@@ -1,7 +1,7 @@
 """Technician checks of a lane's devices: loops, barrier, camera, display.
 
 Each check builds its drivers through :mod:`drivers.factory` from the lane's
-config, exercises the device the way the lane would, prints what it sees as it
+device sections, exercises the device the way the lane would, prints what it sees as it
 happens, and ends with one ``PASS``/``FAIL``/``SKIP`` line giving the reason.
 The barrier check never closes the arm on an occupied safety loop.
 """
@@ -17,9 +17,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
 
+from drivers.config import DeviceSections
+from drivers.errors import DriverUnavailableError
 from drivers.factory import (
     DriverParts,
-    DriverUnavailableError,
     build_barrier,
     build_camera,
     build_display,
@@ -38,7 +39,6 @@ from drivers.interfaces import (
     LoopChanged,
     Position,
 )
-from edge.config.lane import LaneConfig
 
 CHECKS = ("loops", "barrier", "camera", "display")
 
@@ -121,22 +121,22 @@ class Watcher:
 
 
 class Diagnosis:
-    """The checks of one lane; ``parts`` holds the drivers' shared I/O module."""
+    """The checks of one lane's devices; ``parts`` holds the drivers' shared I/O module."""
 
     def __init__(
         self,
-        lane: LaneConfig,
+        devices: DeviceSections,
         out: TextIO,
         watch_s: float = 5.0,
         save_frame: Path | None = None,
         message: str = "LANEWARDEN TEST",
     ) -> None:
-        self.lane = lane
+        self.devices = devices
         self.out = out
         self.watch_s = watch_s
         self.save_frame = save_frame
         self.message = message
-        self.parts = DriverParts(lane)
+        self.parts = DriverParts(devices)
 
     def run(self, checks: Sequence[str]) -> list[CheckResult]:
         results = []

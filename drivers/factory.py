@@ -1,14 +1,18 @@
-"""Builds a lane's drivers from its configuration, by each device's ``type``.
+"""Builds a lane's drivers from the device sections of its configuration.
 
-Each device kind has a registry mapping a config ``type`` to a builder. A
-builder takes the device's config model and the lane's :class:`DriverParts`
-(which hands out the one shared I/O module) and returns the driver. Builders
-import their heavy dependencies (pymodbus, pyserial, OpenCV, RPi.GPIO) inside,
-so importing this module stays cheap.
+Each device kind has a registry keyed by the config model class, whose
+``type`` literal (in :mod:`drivers.config`) is the one place a driver's name is
+written: pydantic picks the class from the lane file's ``type``, and the class
+picks the builder, so a typo cannot separate the two. A builder takes the
+device's config model and the lane's :class:`DriverParts` (which hands out the
+one shared I/O module) and returns the driver. Builders import their heavy
+dependencies (pymodbus, pyserial, OpenCV, RPi.GPIO) inside, so importing this
+module stays cheap.
 
-To add a driver, write a builder like ``_serial_barrier`` below and add it to
-its kind's registry (``BARRIERS``, ``CAMERAS``, ``DISPLAYS``, ``LOOPS``,
-``IO_MODULES``).
+To add a driver, write its config model in :mod:`drivers.config`, add it to
+its kind's union there, and add a builder like ``_serial_barrier`` below to its
+kind's registry (``BARRIERS``, ``CAMERAS``, ``DISPLAYS``, ``LOOPS``,
+``IO_MODULES``); tests check that every model of a union has a builder.
 
 The lane light has no section of its own: it is the lane light coil or pin of
 the lane's I/O module, when the lane has one.
@@ -18,10 +22,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from drivers.config import IOBarrier
+from drivers.config import (
+    DeviceSections,
+    GpioIO,
+    IOBarrier,
+    IOLoops,
+    MockGpioIO,
+    ModbusRtuIO,
+    ModbusTcpIO,
+    OpenCVCamera,
+    SerialBarrier,
+    SerialDisplay,
+    type_key,
+)
 from drivers.digital_io import IOModule
+from drivers.errors import DriverUnavailableError
 from drivers.interfaces import (
     Barrier,
     Camera,
@@ -31,33 +48,29 @@ from drivers.interfaces import (
     LaneLight,
     LoopInputs,
 )
-from edge.config.lane import LaneConfig
-
-
-class DriverUnavailableError(Exception):
-    """A driver cannot be built on this machine or in this build; the message says why."""
+from edge.config.base import ConfigModel
 
 
 @dataclass
 class DriverParts:
-    """What builders share for one lane: its config and its one I/O module connection."""
+    """What builders share for one lane: its device sections and its one I/O module connection."""
 
-    lane: LaneConfig
+    devices: DeviceSections
     _io: IOModule | None = field(default=None, init=False)
 
     def io_module(self) -> IOModule:
         if self._io is None:
-            if self.lane.io is None:
+            if self.devices.io is None:
                 raise DriverUnavailableError(
                     "io: the lane has no I/O module, but its barrier or loops are of type `io`"
                 )
-            builder = _lookup(IO_MODULES, "io", self.lane.io.type)
-            self._io = builder(self.lane.io, self)
+            builder = _lookup(IO_MODULES, "io", self.devices.io)
+            self._io = builder(self.devices.io, self)
         return self._io
 
     def barrier_timing(self) -> tuple[float, float]:
         """Travel timeout and relay pulse of an ``io`` barrier (defaults otherwise), seconds."""
-        barrier = self.lane.barrier
+        barrier = self.devices.barrier
         if isinstance(barrier, IOBarrier):
             return barrier.travel_timeout_ms / 1000, barrier.pulse_ms / 1000
         default = IOBarrier(type="io")
@@ -79,6 +92,13 @@ def _gpio_module(config: Any, parts: DriverParts) -> IOModule:
 
     travel_s, pulse_s = parts.barrier_timing()
     return gpio_module(config, travel_timeout_s=travel_s, pulse_s=pulse_s)
+
+
+def _mock_gpio_module(config: Any, parts: DriverParts) -> IOModule:
+    from drivers.mock_gpio import mock_gpio_module
+
+    travel_s, pulse_s = parts.barrier_timing()
+    return mock_gpio_module(config, travel_timeout_s=travel_s, pulse_s=pulse_s)
 
 
 def _io_loops(config: Any, parts: DriverParts) -> LoopInputs:
@@ -107,35 +127,42 @@ def _serial_display(config: Any, parts: DriverParts) -> Display:
     return build_serial_display(config)
 
 
-# -- the registries: config `type` -> builder ------------------------------------
+# -- the registries: config model class -> builder ---------------------------------
 
-IO_MODULES: dict[str, Callable[[Any, DriverParts], IOModule]] = {
-    "modbus_tcp": _modbus_module,
-    "modbus_rtu": _modbus_module,
-    "gpio": _gpio_module,
+Driver = TypeVar("Driver")
+Builders = dict[type[ConfigModel], Callable[[Any, DriverParts], Driver]]
+
+IO_MODULES: Builders[IOModule] = {
+    ModbusTcpIO: _modbus_module,
+    ModbusRtuIO: _modbus_module,
+    GpioIO: _gpio_module,
+    MockGpioIO: _mock_gpio_module,
 }
-LOOPS: dict[str, Callable[[Any, DriverParts], LoopInputs]] = {
-    "io": _io_loops,
+LOOPS: Builders[LoopInputs] = {
+    IOLoops: _io_loops,
 }
-BARRIERS: dict[str, Callable[[Any, DriverParts], Barrier]] = {
-    "io": _io_barrier,
-    "serial": _serial_barrier,
+BARRIERS: Builders[Barrier] = {
+    IOBarrier: _io_barrier,
+    SerialBarrier: _serial_barrier,
 }
-CAMERAS: dict[str, Callable[[Any, DriverParts], Camera]] = {
-    "opencv": _opencv_camera,
+CAMERAS: Builders[Camera] = {
+    OpenCVCamera: _opencv_camera,
 }
-DISPLAYS: dict[str, Callable[[Any, DriverParts], Display]] = {
-    "serial": _serial_display,
+DISPLAYS: Builders[Display] = {
+    SerialDisplay: _serial_display,
 }
 
 
-def _lookup(registry: dict[str, Any], section: str, kind: str) -> Any:
+def _lookup(
+    registry: Builders[Driver], section: str, config: ConfigModel
+) -> Callable[[Any, DriverParts], Driver]:
     try:
-        return registry[kind]
+        return registry[type(config)]
     except KeyError:
-        known = ", ".join(sorted(registry)) or "none"
+        known = ", ".join(sorted(type_key(model) for model in registry)) or "none"
         raise DriverUnavailableError(
-            f"{section}: no driver for type {kind!r} in this build (known: {known})"
+            f"{section}: no driver for type {type_key(type(config))!r} in this build "
+            f"(known: {known})"
         ) from None
 
 
@@ -143,35 +170,35 @@ def _lookup(registry: dict[str, Any], section: str, kind: str) -> Any:
 
 
 def build_loops(parts: DriverParts) -> LoopInputs:
-    config = parts.lane.loops
-    builder = _lookup(LOOPS, "loops", config.type)
+    config = parts.devices.loops
+    builder = _lookup(LOOPS, "loops", config)
     loops: LoopInputs = builder(config, parts)
     return loops
 
 
 def build_barrier(parts: DriverParts) -> Barrier:
-    config = parts.lane.barrier
-    builder = _lookup(BARRIERS, "barrier", config.type)
+    config = parts.devices.barrier
+    builder = _lookup(BARRIERS, "barrier", config)
     barrier: Barrier = builder(config, parts)
     return barrier
 
 
 def build_light(parts: DriverParts) -> LaneLight | None:
-    return parts.io_module().light if parts.lane.io is not None else None
+    return parts.io_module().light if parts.devices.io is not None else None
 
 
 def build_camera(parts: DriverParts) -> Camera:
-    config = parts.lane.camera
-    builder = _lookup(CAMERAS, "camera", config.type)
+    config = parts.devices.camera
+    builder = _lookup(CAMERAS, "camera", config)
     camera: Camera = builder(config, parts)
     return camera
 
 
 def build_display(parts: DriverParts) -> Display | None:
-    config = parts.lane.display
+    config = parts.devices.display
     if config is None:
         return None
-    builder = _lookup(DISPLAYS, "display", config.type)
+    builder = _lookup(DISPLAYS, "display", config)
     display: Display = builder(config, parts)
     return display
 
@@ -206,9 +233,9 @@ class LaneDrivers:
             device.stop()
 
 
-def build_lane(lane: LaneConfig) -> LaneDrivers:
+def build_lane(devices: DeviceSections) -> LaneDrivers:
     """All drivers of a lane; raises DriverUnavailableError naming the first that cannot be built."""
-    parts = DriverParts(lane)
+    parts = DriverParts(devices)
     return LaneDrivers(
         loops=build_loops(parts),
         barrier=build_barrier(parts),

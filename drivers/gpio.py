@@ -1,9 +1,9 @@
 """Loops, limit switches and relays wired to a Raspberry Pi's GPIO header, through RPi.GPIO.
 
 RPi.GPIO is the optional ``rpi`` extra; it only installs and runs on a Pi.
-Building the driver elsewhere raises :class:`~drivers.factory.DriverUnavailableError`
-saying which package to install. Tests pass a stand-in module with the same
-API (``gpio=``) instead of the real one.
+Building the driver elsewhere raises :class:`~drivers.errors.DriverUnavailableError`
+saying which package to install. :mod:`drivers.mock_gpio` passes an in-memory
+module with the same API (``gpio=``) instead of the real one.
 
 Inputs use RPi.GPIO's edge detection to wake the poll thread at once; the
 debounce of :class:`~drivers.digital_io.IOModule` then confirms the change, and
@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drivers.config import GpioIO, GpioPins
+from drivers.config import GpioPins, GpioWiring
 from drivers.digital_io import Inputs, IOFaultError, IOModule, ModuleTiming, Output
+from drivers.errors import DriverUnavailableError
 
 
 def import_rpi_gpio() -> Any:
     """The real RPi.GPIO module, or DriverUnavailableError naming what to install."""
-    from drivers.factory import DriverUnavailableError
-
     try:
         from RPi import GPIO
     except ImportError:
@@ -42,7 +41,7 @@ def import_rpi_gpio() -> Any:
 class GpioTransport:
     """The five inputs and three relays on BCM-numbered pins."""
 
-    def __init__(self, config: GpioIO, gpio: Any) -> None:
+    def __init__(self, config: GpioWiring, gpio: Any) -> None:
         self.gpio = gpio
         self.config = config
         pins: GpioPins = config.pins
@@ -127,7 +126,7 @@ class GpioTransport:
 
 
 def gpio_module(
-    config: GpioIO, gpio: Any | None = None, travel_timeout_s: float = 6.0, pulse_s: float = 0.3
+    config: GpioWiring, gpio: Any | None = None, travel_timeout_s: float = 6.0, pulse_s: float = 0.3
 ) -> IOModule:
     """Loops, an ``io`` barrier and the lane light on GPIO; ``gpio`` defaults to RPi.GPIO."""
     transport = GpioTransport(config, gpio if gpio is not None else import_rpi_gpio())

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from drivers import factory
+from drivers.config import OpenCVCamera, SerialDisplay
 from drivers.fakes import FakeCamera, FakeDisplay
 from drivers.interfaces import EventSink
 from edge.cli import main
@@ -101,7 +102,7 @@ class TestDiagCameraDisplay:
     ) -> None:
         camera = FakeCamera(size=(48, 64))
         camera.show(np.full((48, 64, 3), 200, dtype=np.uint8))
-        monkeypatch.setitem(factory.CAMERAS, "opencv", lambda _config, _parts: camera)
+        monkeypatch.setitem(factory.CAMERAS, OpenCVCamera, lambda _config, _parts: camera)
         frame = tmp_path / "frame.png"
         code = diag(lane_file(tmp_path, sim.port), "--check", "camera", "--save-frame", str(frame))
         assert code == 0
@@ -120,7 +121,7 @@ class TestDiagCameraDisplay:
                 super().start(sink)
                 self.go_dark("lens covered")
 
-        monkeypatch.setitem(factory.CAMERAS, "opencv", lambda _config, _parts: CoveredCamera())
+        monkeypatch.setitem(factory.CAMERAS, OpenCVCamera, lambda _config, _parts: CoveredCamera())
         code = diag(lane_file(tmp_path, sim.port), "--check", "camera")
         assert code == 1
         assert "FAIL camera: camera: lens covered" in capfd.readouterr().out
@@ -133,7 +134,7 @@ class TestDiagCameraDisplay:
         capfd: pytest.CaptureFixture[str],
     ) -> None:
         display = FakeDisplay()
-        monkeypatch.setitem(factory.DISPLAYS, "serial", lambda _config, _parts: display)
+        monkeypatch.setitem(factory.DISPLAYS, SerialDisplay, lambda _config, _parts: display)
         code = diag(lane_file(tmp_path, sim.port), "--check", "display", "--message", "HELLO")
         assert code == 0
         assert "PASS display: showing 'HELLO'" in capfd.readouterr().out
@@ -146,7 +147,7 @@ class TestDiagCameraDisplay:
         monkeypatch: pytest.MonkeyPatch,
         capfd: pytest.CaptureFixture[str],
     ) -> None:
-        monkeypatch.delitem(factory.CAMERAS, "opencv")
+        monkeypatch.delitem(factory.CAMERAS, OpenCVCamera)
         code = diag(lane_file(tmp_path, sim.port), "--check", "camera")
         assert code == 1
         assert "FAIL camera: camera: no driver for type 'opencv' in this build" in (

@@ -280,7 +280,7 @@ class TestFactory:
 
     def test_riverside_exit_has_a_serial_display(self) -> None:
         lane = load_lane(ROOT / "config" / "lanes" / "riverside-exit.toml").lane
-        display = build_display(DriverParts(lane))
+        display = build_display(DriverParts(lane.device_sections()))
         assert isinstance(display, SerialDisplayDriver)
         assert display.config.port == "/dev/ttyUSB2"
 

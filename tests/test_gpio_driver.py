@@ -1,4 +1,4 @@
-"""The GPIO driver on the RPi.GPIO stand-in: edges, debounce, relay levels, faults."""
+"""The GPIO driver on the in-memory RPi.GPIO: edges, debounce, relay levels, faults."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from contextlib import contextmanager
 
 import pytest
 from device_events import Events, eventually
-from gpio_standin import StandInGPIO
 from pydantic import ValidationError
 
 from drivers.config import GpioIO, GpioPins
 from drivers.digital_io import IOModule
-from drivers.factory import DriverUnavailableError
+from drivers.errors import DriverUnavailableError
 from drivers.gpio import gpio_module
 from drivers.interfaces import (
     DeviceEvent,
@@ -23,6 +22,7 @@ from drivers.interfaces import (
     LoopChanged,
     Position,
 )
+from drivers.mock_gpio import MockGPIO
 
 PINS = GpioPins(
     arming_loop=5,
@@ -41,7 +41,7 @@ def config(**changes: object) -> GpioIO:
 
 
 @contextmanager
-def started(gpio: StandInGPIO, cfg: GpioIO) -> Iterator[tuple[Events, IOModule]]:
+def started(gpio: MockGPIO, cfg: GpioIO) -> Iterator[tuple[Events, IOModule]]:
     module = gpio_module(cfg, gpio=gpio, pulse_s=0.05)
     events = Events()
     module.loops.start(events)
@@ -72,14 +72,14 @@ class TestGpioInputs:
     """Edges wake the driver; debounce filters bounces; active-low inputs read as on."""
 
     def test_edge_wakes_the_driver_between_polls(self) -> None:
-        gpio = StandInGPIO()
+        gpio = MockGPIO()
         with started(gpio, config(poll_ms=60_000, debounce_ms=0)) as (events, _module):
             eventually(lambda: 5 in gpio.callbacks, "edge detection set up")
             gpio.drive(5, gpio.LOW)  # active low: the arming loop is occupied
             events.wait_for(occupied(Loop.ARMING), "arming loop occupied")
 
     def test_bounce_shorter_than_debounce_is_ignored(self) -> None:
-        gpio = StandInGPIO()
+        gpio = MockGPIO()
         with started(gpio, config(debounce_ms=1000)) as (events, _module):
             eventually(lambda: 6 in gpio.callbacks, "edge detection set up")
             gpio.drive(5, gpio.LOW)
@@ -90,7 +90,7 @@ class TestGpioInputs:
         assert changes == [(Loop.SAFETY, True)]
 
     def test_active_high_inputs(self) -> None:
-        gpio = StandInGPIO()
+        gpio = MockGPIO()
         with started(gpio, config(inputs_active_low=False, debounce_ms=0)) as (events, module):
             eventually(lambda: 19 in gpio.callbacks, "edge detection set up")
             gpio.drive(19, gpio.HIGH)
@@ -102,7 +102,7 @@ class TestGpioOutputs:
     """Relays are pulsed at the configured level; stop releases every pin."""
 
     def test_active_low_relay_pulse(self) -> None:
-        gpio = StandInGPIO()
+        gpio = MockGPIO()
         seen: list[tuple[int, int]] = []
         gpio.on_output = lambda pin, level: seen.append((pin, level))
         with started(gpio, config(relays_active_low=True)) as (_events, module):
@@ -113,7 +113,7 @@ class TestGpioOutputs:
         assert seen == [(17, gpio.LOW), (17, gpio.HIGH)]
 
     def test_stop_releases_pins_and_edge_detection(self) -> None:
-        gpio = StandInGPIO()
+        gpio = MockGPIO()
         with started(gpio, config()):
             eventually(lambda: len(gpio.callbacks) == 4, "edge detection on the four inputs")
         assert gpio.callbacks == {}
@@ -124,7 +124,7 @@ class TestGpioFaults:
     """A GPIO that cannot be set up or read is a fault event, never a crash."""
 
     def test_setup_failure_is_a_fault_naming_it(self) -> None:
-        gpio = StandInGPIO()
+        gpio = MockGPIO()
         gpio.setmode(gpio.BCM)
         gpio.setup(5, gpio.IN)
         gpio.add_event_detect(5, gpio.BOTH)  # another program holds the pin's edge detection
@@ -137,7 +137,7 @@ class TestGpioFaults:
         )
 
     def test_read_failure_then_recovery(self) -> None:
-        gpio = StandInGPIO()
+        gpio = MockGPIO()
         with started(gpio, config()) as (events, _module):
             eventually(lambda: 5 in gpio.callbacks, "edge detection set up")
             gpio.fail_reads = "board gone"

@@ -222,7 +222,7 @@ class TestFactory:
 
     def test_riverside_exit_has_a_serial_barrier(self) -> None:
         lane = load_lane(ROOT / "config" / "lanes" / "riverside-exit.toml").lane
-        barrier = build_barrier(DriverParts(lane))
+        barrier = build_barrier(DriverParts(lane.device_sections()))
         assert isinstance(barrier, SerialBarrierDriver)
         assert barrier.config.port == "/dev/ttyUSB1"
 

@@ -52,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     diagnosis = Diagnosis(
-        lane, sys.stdout, watch_s=args.watch, save_frame=args.save_frame, message=args.message
+        lane.device_sections(),
+        sys.stdout,
+        watch_s=args.watch,
+        save_frame=args.save_frame,
+        message=args.message,
     )
     results = diagnosis.run(checks)
     return 1 if any(r.verdict is Verdict.FAIL for r in results) else 0

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from pydantic import Field
 
-from drivers.config import BarrierConfig, CameraConfig, DisplayConfig, IOModuleConfig, LoopsConfig
+from drivers.config import (
+    BarrierConfig,
+    CameraConfig,
+    DeviceSections,
+    DisplayConfig,
+    IOModuleConfig,
+    LoopsConfig,
+)
 from edge.config.base import ConfigModel
 from edge.config.control import ControlConfig, socket_path
 from edge.config.degraded import DegradedPolicy
@@ -109,6 +116,16 @@ class LaneConfig(ConfigModel):
     def control_socket(self) -> Path:
         """Where this lane's control socket is."""
         return socket_path(self.control, self.id, self.store)
+
+    def device_sections(self) -> DeviceSections:
+        """The sections the lane's drivers are built from (drivers never see the rest)."""
+        return DeviceSections(
+            loops=self.loops,
+            barrier=self.barrier,
+            camera=self.camera,
+            io=self.io,
+            display=self.display,
+        )
 
     def payment_settings(self) -> LanePayments:
         """The payments section, or the default for a lane without one (no QR gateway)."""

@@ -44,7 +44,8 @@ from uuid import UUID
 
 from prometheus_client import CollectorRegistry
 
-from drivers.factory import DriverUnavailableError, LaneDrivers, build_lane
+from drivers.errors import DriverUnavailableError
+from drivers.factory import LaneDrivers, build_lane
 from drivers.interfaces import DeviceEvent, DeviceFault, Position
 from edge import log
 from edge.config.lane import LaneFiles, LanePayments
@@ -305,7 +306,7 @@ class LaneDaemon:
 
     def _build_drivers(self) -> LaneDrivers:
         try:
-            return build_lane(self.lane)
+            return build_lane(self.lane.device_sections())
         except (DriverUnavailableError, OSError, ValueError) as exc:
             raise StartupError(f"drivers: {exc}") from exc
 

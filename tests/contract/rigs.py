@@ -2,31 +2,47 @@
 
 A rig bundles a driver with the hands of the test: put a vehicle on a loop,
 jam the arm, cut the link to the device and restore it. The contract suites
-run the same tests on every rig of their interface: the in-memory fake, the
-Modbus driver talking to ``lanewarden sim io``'s simulator over TCP on
-loopback, the GPIO driver on the RPi.GPIO stand-in wired to the same
-simulated world, and the serial barrier driver talking to ``lanewarden sim
-barrier``'s controller over a pty.
+run the same tests on every rig of their interface: the in-memory fake, and
+every driver of the factory's registries (``drivers.factory``), built by the
+factory from a config section the way the lane daemon builds it: the Modbus
+driver talking to ``lanewarden sim io``'s simulator over TCP on loopback, the
+``gpio_mock`` driver with its in-memory GPIO wired to the same simulated
+world, and the serial barrier driver talking to ``lanewarden sim barrier``'s
+controller over a pty.
 
-To add an implementation, write a context manager yielding the rig and add it
-to the interface's registry (``LOOPS_RIGS``, ``BARRIER_RIGS``, ``LIGHT_RIGS``).
+A driver added to a registry needs a bench here (``IO_BENCHES``,
+``BARRIER_BENCHES``), keyed by its config class, or a reason in ``UNRIGGED``;
+test_rigs.py fails until it has one. The loops, barrier and light rigs of each
+I/O module are made from its one bench.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from gpio_standin import StandInGPIO
-
-from drivers.config import GpioIO, GpioPins, ModbusTcpIO, SerialBarrier
-from drivers.digital_io import IOModule, ModuleTiming
+from drivers.config import (
+    DeviceSections,
+    GpioIO,
+    GpioPins,
+    IOBarrier,
+    IOLoops,
+    MockGpioIO,
+    ModbusRtuIO,
+    ModbusTcpIO,
+    OpenCVCamera,
+    SerialBarrier,
+    type_key,
+)
+from drivers.digital_io import IOModule
+from drivers.factory import DriverParts, build_barrier, build_light, build_loops
 from drivers.fakes import FakeBarrier, FakeLaneLight, FakeLoops
 from drivers.gpio import GpioTransport
 from drivers.interfaces import Barrier, LaneLight, Loop, LoopInputs
-from drivers.modbus_io import tcp_transport
-from drivers.serial_barrier import SerialBarrierDriver
+from drivers.mock_gpio import MockGPIO
+from edge.config.base import ConfigModel
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 from simulators.serial_barrier import BarrierController, BarrierSimulator
@@ -34,14 +50,10 @@ from simulators.serial_link import PtyLink
 
 # Short travel so the suites stay fast; the travel timeout leaves a wide margin.
 RISE_S = FALL_S = 0.15
-TIMING = ModuleTiming(
-    debounce_s=0.03,
-    poll_s=0.01,
-    travel_timeout_s=3.0,
-    pulse_s=0.05,
-    backoff_initial_s=0.05,
-    backoff_max_s=0.2,
-)
+BARRIER = IOBarrier(type="io", travel_timeout_ms=3000, pulse_ms=50)
+FAST = {"debounce_ms": 30, "poll_ms": 10}
+# The lane file does not set the reconnect back-off; a short one keeps the fault tests fast.
+BACKOFF = {"backoff_initial_s": 0.05, "backoff_max_s": 0.2}
 
 
 @dataclass
@@ -102,20 +114,24 @@ def fake_parts() -> Iterator[tuple[FakeLoops, FakeBarrier, FakeLaneLight, World]
     yield loops, barrier, light, _fake_world(loops, barrier, light)
 
 
-# -- the Modbus driver against the simulator over TCP --------------------------------
+# -- the benches of the I/O module drivers ----------------------------------------
+# A bench yields the module's config section and a function that wires the module
+# the factory built from it to the simulated world.
+
+Wire = Callable[[IOModule], World]
 
 
 @contextmanager
-def modbus_parts() -> Iterator[tuple[IOModule, World]]:
+def modbus_tcp_bench() -> Iterator[tuple[ModbusTcpIO, Wire]]:
+    """The Modbus TCP driver against the I/O module simulator on loopback."""
     world = BarrierWorld(rise_s=RISE_S, fall_s=FALL_S)
     faults = Faults()
     simulator = IOModuleSimulator(world, faults, port=0, tick_s=0.01)
     simulator.start()
     try:
         config = ModbusTcpIO(
-            type="modbus_tcp", host="127.0.0.1", port=simulator.port, timeout_ms=100
+            type="modbus_tcp", host="127.0.0.1", port=simulator.port, timeout_ms=100, **FAST
         )
-        module = IOModule(tcp_transport(config), TIMING)
 
         def cut() -> None:
             faults.silent = True
@@ -123,21 +139,19 @@ def modbus_parts() -> Iterator[tuple[IOModule, World]]:
         def restore() -> None:
             faults.silent = False
 
-        yield (
-            module,
-            World(
+        def wire(_module: IOModule) -> World:
+            return World(
                 put=lambda loop, on: world.set_loops(**{loop.value: on}),
                 jam=lambda: world.set_broken(True),
                 cut=cut,
                 restore=restore,
                 light_green=lambda: bool(world.state()["relays"]["lane_light"]),
-            ),
-        )
+            )
+
+        yield config, wire
     finally:
         simulator.stop()
 
-
-# -- the GPIO driver on the RPi.GPIO stand-in, wired to the simulated world ----------
 
 PINS = GpioPins(
     arming_loop=5,
@@ -151,7 +165,7 @@ PINS = GpioPins(
 )
 
 
-def wire_gpio(gpio: StandInGPIO, world: BarrierWorld) -> Callable[[], None]:
+def wire_gpio(gpio: MockGPIO, world: BarrierWorld) -> Callable[[], None]:
     """Relay pins drive the world's coils; input pins follow the world (active low)."""
     coils = {
         PINS.open_relay: world.map.open_relay,
@@ -181,76 +195,79 @@ def wire_gpio(gpio: StandInGPIO, world: BarrierWorld) -> Callable[[], None]:
     return sync
 
 
+def mock_gpio_of(module: IOModule) -> MockGPIO:
+    """The in-memory GPIO under a ``gpio_mock`` module the factory built."""
+    transport = module.transport
+    assert isinstance(transport, GpioTransport)
+    assert isinstance(transport.gpio, MockGPIO)
+    return transport.gpio
+
+
 @contextmanager
-def gpio_parts() -> Iterator[tuple[IOModule, World]]:
+def gpio_mock_bench() -> Iterator[tuple[MockGpioIO, Wire]]:
+    """The ``gpio_mock`` driver, its in-memory GPIO wired to the simulated world."""
     world = BarrierWorld(rise_s=RISE_S, fall_s=FALL_S)
-    gpio = StandInGPIO()
-    sync = wire_gpio(gpio, world)
-    module = IOModule(GpioTransport(GpioIO(type="gpio", pins=PINS), gpio), TIMING, name="gpio")
+    config = MockGpioIO(type="gpio_mock", pins=PINS, **FAST)
 
-    def put(loop: Loop, on: bool) -> None:
-        world.set_loops(**{loop.value: on})
-        sync()
+    def wire(module: IOModule) -> World:
+        gpio = mock_gpio_of(module)
+        sync = wire_gpio(gpio, world)
 
-    def cut() -> None:
-        gpio.fail_reads = "GPIO read failed (board gone)"
+        def put(loop: Loop, on: bool) -> None:
+            world.set_loops(**{loop.value: on})
+            sync()
 
-    def restore() -> None:
-        gpio.fail_reads = None
+        def cut() -> None:
+            gpio.fail_reads = "GPIO read failed (board gone)"
 
-    yield (
-        module,
-        World(
+        def restore() -> None:
+            gpio.fail_reads = None
+
+        return World(
             put=put,
             jam=lambda: world.set_broken(True),
             cut=cut,
             restore=restore,
             light_green=lambda: gpio.levels.get(PINS.lane_light) == gpio.HIGH,
-        ),
-    )
+        )
+
+    yield config, wire
 
 
-# -- the registries ---------------------------------------------------------------
+IO_BENCHES: dict[type[ConfigModel], Callable[[], AbstractContextManager[tuple[Any, Wire]]]] = {
+    ModbusTcpIO: modbus_tcp_bench,
+    MockGpioIO: gpio_mock_bench,
+}
 
 
-@contextmanager
-def fake_loops() -> Iterator[LoopsRig]:
-    with fake_parts() as (loops, _b, _l, world):
-        yield LoopsRig(loops, world)
+@dataclass
+class ModuleRig:
+    """The factory's parts for a lane whose loops, barrier and light are on one I/O module."""
 
-
-@contextmanager
-def modbus_loops() -> Iterator[LoopsRig]:
-    with modbus_parts() as (module, world):
-        yield LoopsRig(module.loops, world)
-
-
-@contextmanager
-def gpio_loops() -> Iterator[LoopsRig]:
-    with gpio_parts() as (module, world):
-        yield LoopsRig(module.loops, world)
+    parts: DriverParts
+    world: World
 
 
 @contextmanager
-def fake_barrier() -> Iterator[BarrierRig]:
-    with fake_parts() as (_lo, barrier, _l, world):
-        yield BarrierRig(barrier, world)
+def module_rig(model: type[ConfigModel]) -> Iterator[ModuleRig]:
+    with IO_BENCHES[model]() as (config, wire):
+        devices = DeviceSections(
+            loops=IOLoops(type="io"),
+            barrier=BARRIER,
+            camera=OpenCVCamera(type="opencv", source="0"),
+            io=config,
+        )
+        parts = DriverParts(devices)
+        module = parts.io_module()
+        module.timing = replace(module.timing, **BACKOFF)
+        yield ModuleRig(parts, wire(module))
+
+
+# -- the benches of the barrier drivers that are not on the I/O module --------------
 
 
 @contextmanager
-def modbus_barrier() -> Iterator[BarrierRig]:
-    with modbus_parts() as (module, world):
-        yield BarrierRig(module.barrier, world)
-
-
-@contextmanager
-def gpio_barrier() -> Iterator[BarrierRig]:
-    with gpio_parts() as (module, world):
-        yield BarrierRig(module.barrier, world)
-
-
-@contextmanager
-def serial_barrier() -> Iterator[BarrierRig]:
+def serial_barrier_bench() -> Iterator[BarrierRig]:
     """The serial barrier driver and the simulated controller on the two ends of a pty."""
     link = PtyLink()
     simulator = BarrierSimulator(link, BarrierController("01", travel_s=RISE_S), Faults())
@@ -262,8 +279,11 @@ def serial_barrier() -> Iterator[BarrierRig]:
 
     try:
         config = SerialBarrier(type="serial", port=link.path, poll_ms=20, reconnect_ms=50)
+        devices = DeviceSections(
+            loops=IOLoops(type="io"), barrier=config, camera=OpenCVCamera(type="opencv", source="0")
+        )
         yield BarrierRig(
-            SerialBarrierDriver(config),
+            build_barrier(DriverParts(devices)),
             World(
                 put=no_loops,
                 jam=lambda: routes["POST /arm"]({"broken": True}),
@@ -277,37 +297,77 @@ def serial_barrier() -> Iterator[BarrierRig]:
         link.close()
 
 
+BARRIER_BENCHES: dict[type[ConfigModel], Callable[[], AbstractContextManager[BarrierRig]]] = {
+    SerialBarrier: serial_barrier_bench,
+}
+
+# Registered drivers the suites cannot run here, and why.
+UNRIGGED: dict[type[ConfigModel], str] = {
+    GpioIO: "needs RPi.GPIO on a Raspberry Pi; its transport runs in the suites as gpio_mock",
+    ModbusRtuIO: "needs a serial Modbus slave; its framing is tested in test_modbus_rtu.py",
+}
+
+
+# -- the registries ---------------------------------------------------------------
+
+
+@contextmanager
+def fake_loops() -> Iterator[LoopsRig]:
+    with fake_parts() as (loops, _b, _l, world):
+        yield LoopsRig(loops, world)
+
+
+@contextmanager
+def fake_barrier() -> Iterator[BarrierRig]:
+    with fake_parts() as (_lo, barrier, _l, world):
+        yield BarrierRig(barrier, world)
+
+
 @contextmanager
 def fake_light() -> Iterator[LightRig]:
     with fake_parts() as (_lo, _b, light, world):
         yield LightRig(light, world)
 
 
-@contextmanager
-def modbus_light() -> Iterator[LightRig]:
-    with modbus_parts() as (module, world):
-        yield LightRig(module.light, world)
+def _module_loops(model: type[ConfigModel]) -> Callable[[], AbstractContextManager[LoopsRig]]:
+    @contextmanager
+    def rig() -> Iterator[LoopsRig]:
+        with module_rig(model) as m:
+            yield LoopsRig(build_loops(m.parts), m.world)
+
+    return rig
 
 
-@contextmanager
-def gpio_light() -> Iterator[LightRig]:
-    with gpio_parts() as (module, world):
-        yield LightRig(module.light, world)
+def _module_barrier(model: type[ConfigModel]) -> Callable[[], AbstractContextManager[BarrierRig]]:
+    @contextmanager
+    def rig() -> Iterator[BarrierRig]:
+        with module_rig(model) as m:
+            yield BarrierRig(build_barrier(m.parts), m.world)
+
+    return rig
+
+
+def _module_light(model: type[ConfigModel]) -> Callable[[], AbstractContextManager[LightRig]]:
+    @contextmanager
+    def rig() -> Iterator[LightRig]:
+        with module_rig(model) as m:
+            light = build_light(m.parts)
+            assert light is not None
+            yield LightRig(light, m.world)
+
+    return rig
 
 
 LOOPS_RIGS: dict[str, Callable[[], AbstractContextManager[LoopsRig]]] = {
     "fake": fake_loops,
-    "modbus_tcp": modbus_loops,
-    "gpio": gpio_loops,
+    **{type_key(model): _module_loops(model) for model in IO_BENCHES},
 }
 BARRIER_RIGS: dict[str, Callable[[], AbstractContextManager[BarrierRig]]] = {
     "fake": fake_barrier,
-    "modbus_tcp": modbus_barrier,
-    "gpio": gpio_barrier,
-    "serial": serial_barrier,
+    **{type_key(model): _module_barrier(model) for model in IO_BENCHES},
+    **{type_key(model): bench for model, bench in BARRIER_BENCHES.items()},
 }
 LIGHT_RIGS: dict[str, Callable[[], AbstractContextManager[LightRig]]] = {
     "fake": fake_light,
-    "modbus_tcp": modbus_light,
-    "gpio": gpio_light,
+    **{type_key(model): _module_light(model) for model in IO_BENCHES},
 }

@@ -1,10 +1,13 @@
-"""A stand-in for the RPi.GPIO module, for running the GPIO driver off a Raspberry Pi.
+"""An in-memory RPi.GPIO, for running the GPIO driver off a Raspberry Pi (``type = "gpio_mock"``).
 
 It implements the part of RPi.GPIO's API the driver uses, with RPi.GPIO's own
-refusals (no numbering mode set, channel not set up, output on an input), and
-adds a test side: :meth:`StandInGPIO.drive` sets an input's level and fires
-edge callbacks, :attr:`on_output` sees every output change, :attr:`sync`
-runs before every read so that a simulated world can refresh the inputs, and
+refusals (no numbering mode set, channel not set up, output on an input). With
+nothing wired, an input rests at its pull level and a relay only changes its
+pin's level. Like gpiozero's ``MockFactory`` it ships with the drivers so that a
+technician can choose it in a lane file, and it has a side for tests and
+simulators: :meth:`MockGPIO.drive` sets an input's level and fires edge
+callbacks, :attr:`on_output` sees every output change, :attr:`sync` runs before
+every read so that a simulated world can refresh the inputs, and
 :attr:`fail_reads` makes reads raise like a board whose GPIO went away.
 """
 
@@ -14,8 +17,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from drivers.config import MockGpioIO
+from drivers.digital_io import IOModule
+from drivers.gpio import gpio_module
 
-class StandInGPIO:
+
+class MockGPIO:
     BCM = 11
     BOARD = 10
     OUT = 0
@@ -144,3 +151,10 @@ class StandInGPIO:
     def _need_setup(self, channel: int) -> None:
         if channel not in self.directions:
             raise RuntimeError("You must setup() the GPIO channel first")
+
+
+def mock_gpio_module(
+    config: MockGpioIO, travel_timeout_s: float = 6.0, pulse_s: float = 0.3
+) -> IOModule:
+    """The GPIO I/O module on a fresh :class:`MockGPIO`; ``module.transport.gpio`` is that mock."""
+    return gpio_module(config, gpio=MockGPIO(), travel_timeout_s=travel_timeout_s, pulse_s=pulse_s)
