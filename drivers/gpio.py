@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from drivers.config import GpioPins, GpioWiring
-from drivers.digital_io import Inputs, IOFaultError, IOModule, ModuleTiming, Output
+from drivers.digital_io import IOFaultError, IOModule, ModuleTiming
 from drivers.errors import DriverUnavailableError
+from drivers.io_logic import Inputs, Output
 
 
 def import_rpi_gpio() -> Any:

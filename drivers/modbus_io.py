@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from drivers.config import ModbusMap, ModbusRtuIO, ModbusTcpIO
-from drivers.digital_io import Inputs, IOFaultError, IOModule, ModuleTiming, Output
+from drivers.digital_io import IOFaultError, IOModule, ModuleTiming
+from drivers.io_logic import Inputs, Output
 
 
 class ModbusTransport:

@@ -10,14 +10,7 @@ import structlog
 from device_events import Events, eventually
 
 from drivers.config import ModbusMap, ModbusTcpIO
-from drivers.digital_io import (
-    BarrierTracker,
-    Debouncer,
-    Inputs,
-    IOFaultError,
-    IOModule,
-    ModuleTiming,
-)
+from drivers.digital_io import IOFaultError, IOModule, ModuleTiming
 from drivers.interfaces import (
     BarrierMoved,
     BarrierReported,
@@ -29,6 +22,7 @@ from drivers.interfaces import (
     LoopChanged,
     Position,
 )
+from drivers.io_logic import BarrierTracker, Debouncer, Inputs
 from drivers.modbus_io import modbus_module, tcp_transport
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
