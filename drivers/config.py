@@ -12,7 +12,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 
 class ModbusMap(ConfigModel):

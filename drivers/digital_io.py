@@ -40,7 +40,7 @@ from drivers.interfaces import (
     Position,
 )
 from drivers.io_logic import BarrierTracker, Debouncer, Inputs, Output
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from contracts.schema import ConfigModel
 from drivers.config import (
     DeviceSections,
     GpioIO,
@@ -48,7 +49,6 @@ from drivers.interfaces import (
     LaneLight,
     LoopInputs,
 )
-from edge.config.base import ConfigModel
 
 
 @dataclass

@@ -19,7 +19,7 @@ from drivers.interfaces import (
     DeviceRecovered,
     Position,
 )
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

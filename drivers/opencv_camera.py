@@ -31,7 +31,7 @@ import numpy as np
 
 from drivers.config import OpenCVCamera
 from drivers.interfaces import DeviceFault, DeviceRecovered, EventSink, Frame
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -46,7 +46,7 @@ from drivers.interfaces import (
     EventSink,
     Position,
 )
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -63,7 +63,7 @@ from drivers.interfaces import (
     EventSink,
 )
 from drivers.serial_barrier import PORT_ERRORS
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

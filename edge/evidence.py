@@ -30,7 +30,7 @@ The daemon owns the schedule of the retention work (say, hourly)::
     store.pseudonymise_plates(config.plate_cutoff(now), site_key(config.pseudonym_key_file))
 
 Plate text in the store is replaced by a keyed pseudonym, the chain still
-verifying: see :mod:`edge.records`.
+verifying: see :mod:`contracts.records.sealed`.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge import log
 from edge.config.evidence import EvidenceConfig
 from edge.store.plates import MIN_PSEUDONYM_KEY_BYTES
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -26,7 +26,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from edge import log
 from models.config import RecognitionConfig, Region
 from models.image import ImageError, load_image
 from models.reader import Models, PlateReader
 from models.text import normalise
+from plumbing import log
 
 PREFIX_REGIONS: dict[str, Region] = {
     "cn": "cn",

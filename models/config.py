@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 Region = Literal["cn", "us", "eu", "br"]
 

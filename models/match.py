@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 from models.grammar import confusion_weight
 from models.text import normalise
 

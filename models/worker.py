@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from edge import log
 from models.config import RecognitionConfig
 from models.reader import Models, PlateReader
 from models.result import PlateRead
+from plumbing import log
 
 logger = log.get(__name__)
 

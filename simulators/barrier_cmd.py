@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 from simulators.faults import add_fault_arguments, faults_from_args
 
 

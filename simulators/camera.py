@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge import log
+from plumbing import log
 from simulators.control import ControlServer
 from simulators.faults import Faults
 from simulators.plate_render import check_font, render_plate

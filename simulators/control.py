@@ -18,7 +18,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from edge import log
+from plumbing import log
 
 Route = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from drivers import serial_display as proto
-from edge import log
+from plumbing import log
 from simulators.control import Route
 from simulators.fault_route import updated_faults
 from simulators.faults import Faults

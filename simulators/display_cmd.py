@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 from simulators.faults import add_fault_arguments, faults_from_args
 
 

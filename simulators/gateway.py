@@ -40,11 +40,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from edge import log
 from edge.payments import protocol
 from edge.payments.protocol import BadMessageError, Notice, Order, OrderStatus, PlateOrder, Refund
 from edge.payments.signing import H_MERCHANT, SignatureError, Verifier, sign
 from edge.payments.transport import HttpRequest, HttpResponse, NoReplyError
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 DEFAULT_SECRET = "sim-secret"  # noqa: S105 - the simulator's well-known default, logged at start
 DEFAULT_MERCHANT = "sim-merchant"
@@ -67,7 +67,7 @@ def register(groups: Groups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge import log
+    from plumbing import log
     from simulators.gateway import GatewayFaults, GatewayServer
     from simulators.running import announce, stop_on_signal
 

@@ -29,8 +29,8 @@ from dataclasses import asdict
 from typing import Any, cast
 
 from drivers.config import ModbusMap
-from edge import log
-from edge.loop_thread import LoopThread
+from plumbing import log
+from plumbing.loop_thread import LoopThread
 from simulators.control import Route
 from simulators.fault_route import updated_faults
 from simulators.faults import Faults

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 from simulators.faults import add_fault_arguments
 
 
@@ -30,7 +30,7 @@ def register(groups: Groups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge import log
+    from plumbing import log
     from simulators.control import ControlServer
     from simulators.faults import faults_from_args
     from simulators.io_module import BarrierWorld, IOModuleSimulator

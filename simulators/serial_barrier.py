@@ -26,7 +26,7 @@ from dataclasses import asdict
 from typing import Any
 
 from drivers import barrier_frames as bf
-from edge import log
+from plumbing import log
 from simulators.control import Route
 from simulators.fault_route import updated_faults
 from simulators.faults import Faults

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import serial
 
-from edge import log
+from plumbing import log
 from simulators.control import ControlServer, Route
 from simulators.running import announce, stop_on_signal
 

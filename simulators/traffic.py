@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from edge import log
+from plumbing import log
 from simulators.control import ControlClient, ControlError, ControlServer
 from simulators.scenarios import (
     BarrierReport,

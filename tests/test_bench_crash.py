@@ -12,11 +12,12 @@ from uuid import UUID
 
 import pytest
 
-from edge.cli import main
+from contracts.records.transaction import FeeItem, Transaction
+from contracts.uuid7 import uuid7
 from edge.demo.crash import Killing, Visit, tally
 from edge.payments.ids import order_id_for
-from edge.records import FeeItem, Transaction, uuid7
 from edge.store import Store
+from plumbing.cli import main
 
 KEYS = {"kills", "vehicles", "paid_orders", "lost", "doubled", "stranded_entries", "chain_ok"}
 LANE = "riverside-exit"

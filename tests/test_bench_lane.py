@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
 from edge.demo.bench import BenchError, labelled_images, percentile
+from plumbing.cli import main
 
 PLATES = Path(__file__).parent / "data" / "plates"
 KEYS = {

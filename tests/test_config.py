@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from edge.cli import main
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 from edge.config.lane import LaneConfig, load_lane
-from edge.config.loading import ConfigError, load, load_any
+from edge.config.loading import load_any
+from plumbing.cli import main
+from plumbing.config import ConfigError, load
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"

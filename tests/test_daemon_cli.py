@@ -9,8 +9,8 @@ import pytest
 from test_daemon_support import PAYMENTS_QR, lane_files
 from test_payments_support import refused_port
 
-from edge.cli import main
 from edge.commands.edge_run import EXIT_CONFIG, EXIT_FAILED
+from plumbing.cli import main
 from simulators.camera import CameraSimulator
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator

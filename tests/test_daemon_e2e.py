@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 from test_daemon_support import MERCHANT, SECRET, lane_files, seed_entry
 
+from contracts.records.sealed import TransactionRecord
 from edge.demo.burners import cpu_burners
 from edge.lane.credits import CREDIT_LABEL
 from edge.payments.ids import txn_id_for
-from edge.records import TransactionRecord
 from edge.store import Store, verify
 from simulators.camera import CameraSimulator
 from simulators.control import ControlClient, ControlServer
@@ -196,7 +196,7 @@ class Daemon:
         self._listener = threading.Thread(target=self._listen, name="test-notify")
         self._listener.start()
         env = {**os.environ, "NOTIFY_SOCKET": str(self.socket_path), "WATCHDOG_USEC": "2000000"}
-        command = [sys.executable, "-X", "faulthandler", "-m", "edge.cli", "--log-format"]
+        command = [sys.executable, "-X", "faulthandler", "-m", "plumbing.cli", "--log-format"]
         command += ["json", "edge", "run", "--config", str(self.site.lane_path)]
         with self.log_path.open("ab") as log:
             # A session of its own, as systemd starts a unit: the CPUs are shared

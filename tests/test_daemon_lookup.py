@@ -9,6 +9,9 @@ from uuid import UUID
 import pytest
 from test_daemon_support import REPO
 
+from contracts.records.sealed import TransactionRecord
+from contracts.records.transaction import FeeItem, Transaction
+from contracts.uuid7 import uuid7
 from edge.config.lane import load_lane
 from edge.daemon.lookup import CreditBook, FoundEntry, LocalEntries, VehicleLookup
 from edge.fees.engine import quote
@@ -18,7 +21,6 @@ from edge.fees.passage import Passage
 from edge.lane.credits import CREDIT_LABEL
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.records import Listing
-from edge.records import FeeItem, Transaction, TransactionRecord, uuid7
 from edge.store import Store
 
 AT = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)

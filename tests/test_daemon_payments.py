@@ -11,7 +11,7 @@ from pathlib import Path
 from test_daemon_shell import exit_lane, held, one_vehicle, only_exit, run
 from test_daemon_support import FakeLane
 
-from edge.records import TransactionRecord
+from contracts.records.sealed import TransactionRecord
 from simulators.gateway import GatewayFaults
 
 

@@ -28,12 +28,15 @@ from test_daemon_support import (
     seed_pending_payment,
 )
 
+from contracts.records.lane_event import LaneEvent
+from contracts.records.sealed import TransactionRecord
+from contracts.records.transaction import Transaction
+from contracts.uuid7 import uuid7
 from drivers.fakes import FakeDisplay, FakeLoops
 from drivers.interfaces import EventSink, Frame, Position
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
 from edge.fees.passage import Passage
-from edge.records import LaneEvent, Transaction, TransactionRecord, uuid7
 from edge.store import ListEntry, Store, StoreFullError, verify
 from models.result import PlateRead
 from simulators.gateway import GatewayFaults

@@ -20,9 +20,9 @@ from test_daemon_support import PLATE, FakeLane, image_of
 
 from contracts.commands import CommandResult, new_command
 from drivers.interfaces import Position
-from edge.cli import main
 from edge.daemon.control import send
 from edge.store import Store
+from plumbing.cli import main
 from simulators.gateway import GatewayFaults
 
 STRANDED = 'unreadable_plate = "offer_help"\nhelp_wait_s = 60\nplate_read_timeout_s = 0.3\n'

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from needs import program
 
-from edge.cli import build_parser
 from edge.commands.edge_run import EXIT_CONFIG, EXIT_STORE
+from plumbing.cli import build_parser
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
 INSTALLED = "/opt/lanewarden/venv/bin/lanewarden"

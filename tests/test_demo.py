@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
+from plumbing.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ class Demo:
 
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "demo", *args],
+            [sys.executable, "-m", "plumbing.cli", "demo", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.config.loading import ConfigError, load
 from edge.demo.lane_files import CONFIG, derive_lane, toml_text, toml_value
 from edge.demo.lane_process import LaneProcess, LaneStartError
 from edge.demo.plates import demo_plates
 from edge.demo.screen import CLEAR_LINE, Screen
 from edge.demo.site import DemoLogs, no_free_minutes
 from edge.fees.tariff import Tariff
+from plumbing.config import ConfigError, load
 
 DEVICES = {
     "io": {"type": "modbus_tcp", "host": "127.0.0.1", "port": 1502},

@@ -14,7 +14,7 @@ from drivers import factory
 from drivers.config import OpenCVCamera, SerialDisplay
 from drivers.fakes import FakeCamera, FakeDisplay
 from drivers.interfaces import EventSink
-from edge.cli import main
+from plumbing.cli import main
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 

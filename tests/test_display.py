@@ -314,7 +314,7 @@ class TestCommandLine:
 
     def test_device_first_then_rendering(self, sink: Sink) -> None:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "sim", "display", "--rows", "2"],
+            [sys.executable, "-m", "plumbing.cli", "sim", "display", "--rows", "2"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

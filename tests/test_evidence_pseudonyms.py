@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
+from contracts.records.sealed import TransactionRecord, plate_commitment
 from edge.commands.bench_store import BENCH_LANE, sample_transactions
-from edge.records import TransactionRecord, plate_commitment
 from edge.store import Store, verify
 from edge.store.plates import plate_pseudonym
+from plumbing.cli import main
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 KEY = b"site-secret-0123456789"

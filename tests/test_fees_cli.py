@@ -1,4 +1,4 @@
-"""``lanewarden fees quote`` and ``lanewarden bench fees`` end to end, through edge.cli.main."""
+"""``lanewarden fees quote`` and ``lanewarden bench fees`` end to end, through plumbing.cli.main."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
+from plumbing.cli import main
 
 TARIFFS = Path(__file__).resolve().parents[1] / "config" / "tariffs"
 PARKING = str(TARIFFS / "riverside-parking.toml")

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
-from edge.config.loading import ConfigError, load_any
+from edge.config.loading import load_any
 from edge.fees.files import load_tariff
 from edge.fees.network import Network
 from edge.fees.tariff import Tariff
+from plumbing.cli import main
+from plumbing.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 TARIFFS = sorted((ROOT / "config" / "tariffs").glob("*.toml"))

@@ -16,10 +16,10 @@ from fees_support import band, tariff_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts.money import Rounding, divide
 from edge.fees.engine import CompiledTariff, compile_tariff, quote
 from edge.fees.passage import FeeItem, Passage
 from edge.fees.tariff import LONGEST_MAX_STAY_DAYS, Band, RateTable, Tariff, minute_of_day
-from edge.money import Rounding, divide
 
 # Late March 2026: Europe/Berlin springs forward on the 29th (a 23 h day).
 ZONES = ["Asia/Shanghai", "Europe/Berlin"]

@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from contracts.records.sealed import GENESIS_HASH, TransactionRecord
+from contracts.records.transaction import Transaction
 from edge.fees.clock import LocalClock
 from edge.fees.engine import quote
 from edge.fees.passage import FeeItem, Passage, QuoteError
 from edge.fees.tariff import Tariff
-from edge.records import GENESIS_HASH, Transaction, TransactionRecord
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from contracts.uuid7 import derive_uuid7
 from edge.lane import LaneState, replay, step
 from edge.lane.actions import (
     Action,
@@ -32,7 +33,6 @@ from edge.lane.events import (
     SetMode,
     VehicleChecked,
 )
-from edge.lane.ids import derive_uuid7
 from edge.lane.policy import LaneKind, LanePolicy
 from edge.lane.records import (
     Fee,

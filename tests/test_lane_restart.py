@@ -28,6 +28,8 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
+from contracts.records.transaction import Transaction
+from contracts.records.vocab import FINAL_STATUSES, TxnStatus
 from edge.daemon.recording import ShellNotes, transaction_of, txn_of
 from edge.lane import LaneState, step
 from edge.lane.actions import (
@@ -58,7 +60,6 @@ from edge.lane.policy import LaneKind, LanePolicy
 from edge.lane.records import Fee, FeeItem, LaneInputError, Listing, OpenEntry, Txn, TxnKind
 from edge.lane.restart import settled
 from edge.lane.state import Phase, Position
-from edge.records import FINAL_STATUSES, Transaction, TxnStatus
 
 LANE = "riverside-exit"
 PLATE = "皖A12345"

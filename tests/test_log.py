@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from edge import log
+from plumbing import log
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from edge.loop_thread import LoopThread
+from plumbing.loop_thread import LoopThread
 
 
 class Recorder:

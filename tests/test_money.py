@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge.money import (
+from contracts.money import (
     Rounding,
     RoundingRule,
     divide,

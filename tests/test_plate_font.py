@@ -19,7 +19,7 @@ from models.grammar import CN_SUFFIXES, PROVINCES
 from simulators.plate_font import BUNDLED_FONT, FONTS, PLATE_GLYPHS, main, missing_glyphs, subset
 
 ROOT = Path(__file__).resolve().parents[1]
-LANEWARDEN = (sys.executable, "-m", "edge.cli")
+LANEWARDEN = (sys.executable, "-m", "plumbing.cli")
 
 
 def characters(path: Path) -> set[str]:

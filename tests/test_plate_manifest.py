@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
 from models.training import manifest
 from models.training.manifest import ManifestError, SetPolicy
+from plumbing.cli import main
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

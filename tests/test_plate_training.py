@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.cli import main
 from models.plate_net import CHARSET, SYMBOLS, PlateNet
 from models.training.data import DataError, encode
 from models.training.train import TrainConfig, build_samples, learning_rate, train
+from plumbing.cli import main
 from simulators.plate_font import BUNDLED_FONT
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("onnx")

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
 from models.colour import background
 from models.config import RecognitionConfig
 from models.ctc import Folded
@@ -34,6 +33,7 @@ from models.rerank import Reading
 from models.runtime import REC_MODEL, ModelLoadError, load_session, model_dir
 from models.scenes import paste
 from models.worker import RecognitionWorker
+from plumbing.cli import main
 
 DATA = Path(__file__).parent / "data" / "plates"
 LABELS = {

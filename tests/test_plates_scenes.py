@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.cli import main
 from models.bench import BenchError
 from models.image import load_image
 from models.scenes import paste, write_set
+from plumbing.cli import main
 
 DATA = Path(__file__).parent / "data" / "plates"
 FRAME = "ccpd_0bfc3934f7fc.jpg"

@@ -1,4 +1,4 @@
-"""The transaction record and lane event contracts (edge.records)."""
+"""The transaction record and lane event contracts (contracts.records)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from edge.records import (
-    GENESIS_HASH,
-    LaneEvent,
-    LaneEventRecord,
-    RecordError,
-    Transaction,
-    TransactionRecord,
-    canonical_json,
-    utc_text,
-    uuid7,
-)
+from contracts.canonical import canonical_json
+from contracts.records.lane_event import LaneEvent
+from contracts.records.model import RecordError
+from contracts.records.sealed import GENESIS_HASH, LaneEventRecord, TransactionRecord
+from contracts.records.transaction import Transaction
+from contracts.time import utc_text
+from contracts.uuid7 import uuid7
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 TXN_ID = uuid7(T0)

@@ -515,7 +515,7 @@ class TestController:
 def start_simulator(*args: str) -> tuple[subprocess.Popen[str], str, str]:
     """The simulator, its device path and its control URL, read from its first lines."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "--log-format", "json", "sim", "barrier", *args],
+        [sys.executable, "-m", "plumbing.cli", "--log-format", "json", "sim", "barrier", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -564,7 +564,7 @@ class TestCommandLine:
 
     def test_bad_address_is_refused(self) -> None:
         proc = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "sim", "barrier", "--address", "1x"],
+            [sys.executable, "-m", "plumbing.cli", "sim", "barrier", "--address", "1x"],
             capture_output=True,
             text=True,
             timeout=30,

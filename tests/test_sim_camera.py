@@ -152,7 +152,7 @@ class TestStream:
 
     def test_command_prints_stream_url_first_and_stops_on_sigterm(self) -> None:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "sim", "camera", "--port", "0"],
+            [sys.executable, "-m", "plumbing.cli", "sim", "camera", "--port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -184,7 +184,7 @@ class TestCommand:
 
     def test_runs_and_stops(self) -> None:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "sim", "gateway", "--port", "0", "--seed", "1"],
+            [sys.executable, "-m", "plumbing.cli", "sim", "gateway", "--port", "0", "--seed", "1"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -207,7 +207,7 @@ class TestCommand:
             [
                 sys.executable,
                 "-m",
-                "edge.cli",
+                "plumbing.cli",
                 "sim",
                 "gateway",
                 "--port",

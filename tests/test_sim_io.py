@@ -241,7 +241,7 @@ class TestCommand:
 
     def test_prints_addresses_and_stops_on_sigterm(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        command = [sys.executable, "-m", "edge.cli", "sim", "io", "--port", "0"]
+        command = [sys.executable, "-m", "plumbing.cli", "sim", "io", "--port", "0"]
         with subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env
         ) as proc:
@@ -260,7 +260,7 @@ class TestCommand:
 
     def test_bad_rise_time_is_refused(self) -> None:
         result = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "sim", "io", "--port", "0", "--rise-s", "0"],
+            [sys.executable, "-m", "plumbing.cli", "sim", "io", "--port", "0", "--rise-s", "0"],
             capture_output=True,
             text=True,
             cwd=ROOT,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
 from edge.store.verify import verify
+from plumbing.cli import main
 
 
 class TestBenchStore:

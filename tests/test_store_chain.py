@@ -13,7 +13,9 @@ from uuid import UUID
 
 import pytest
 
-from edge.records import GENESIS_HASH, LaneEvent, Transaction
+from contracts.records.lane_event import LaneEvent
+from contracts.records.sealed import GENESIS_HASH
+from contracts.records.transaction import Transaction
 from edge.store import AckBeyondHeadError, DuplicateRecordIdError, Store
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -17,11 +17,11 @@ import pytest
 from structlog.testing import capture_logs
 from test_daemon_support import lane_files
 
-from edge.cli import main
 from edge.commands.bench_store import sample_transactions
 from edge.commands.edge_run import EXIT_FAILED, EXIT_STORE
 from edge.store import Store, StoreDamagedError, check_store
 from edge.store.head import head_file, load_head_file
+from plumbing.cli import main
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 CHECKPOINTED = 120

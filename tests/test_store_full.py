@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.records import Transaction, uuid7
+from contracts.records.transaction import Transaction
+from contracts.uuid7 import uuid7
 from edge.store import Store, StoreFullError, verify
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

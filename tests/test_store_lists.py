@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from edge.records import Transaction
+from contracts.records.transaction import Transaction
 from edge.store import (
     EntryAlreadyOpenError,
     IdempotencyConflictError,

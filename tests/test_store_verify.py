@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
+from contracts.records.lane_event import LaneEvent
 from edge.commands.bench_store import BENCH_LANE, sample_transactions
-from edge.records import LaneEvent
 from edge.store import Store
 from edge.store.schema import MIGRATIONS, TRANSACTION_COLUMNS
+from plumbing.cli import main
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 OTHER_UUID = "01a21768-3185-7242-ab89-9a399464cda5"

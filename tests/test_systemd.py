@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from edge.systemd import Notifier
+from plumbing.systemd import Notifier
 
 
 @pytest.fixture

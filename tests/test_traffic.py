@@ -16,7 +16,7 @@ import structlog
 from sim_lines import addresses
 
 import simulators.scenarios
-from edge.cli import main
+from plumbing.cli import main
 from simulators.camera import CameraSimulator
 from simulators.control import ControlClient, ControlServer
 from simulators.faults import Faults
@@ -140,7 +140,7 @@ class TestCommand:
 
     @pytest.mark.slow
     def test_in_process_simulators_are_announced_before_any_log_line(self) -> None:
-        command = [sys.executable, "-m", "edge.cli", "sim", "traffic", "--scenario", "tailgate"]
+        command = [sys.executable, "-m", "plumbing.cli", "sim", "traffic", "--scenario", "tailgate"]
         proc = subprocess.Popen(
             [*command, "--speed", "20"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )

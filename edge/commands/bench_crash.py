@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 DEFAULT_KILLS = 20
 

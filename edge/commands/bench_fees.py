@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 DEFAULT_TARIFF = (
     Path(__file__).resolve().parents[2] / "config" / "tariffs" / "riverside-parking.toml"
@@ -48,10 +48,10 @@ def register(groups: Groups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.config.loading import ConfigError
     from edge.fees.engine import quote
     from edge.fees.files import load_tariff
     from edge.fees.passage import Passage
+    from plumbing.config import ConfigError
 
     if args.quotes < 1:
         print(

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edge.cli import Groups
-from edge.records import FeeItem, Transaction, uuid7
+from contracts.records.transaction import FeeItem, Transaction
+from contracts.uuid7 import uuid7
 from edge.store.db import DURABLE_PRAGMAS
+from plumbing.cli import Groups
 
 TARGET_RATIO = 0.4
 BENCH_LANE = "bench-exit"

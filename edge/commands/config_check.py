@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.cli import Groups
-from edge.config.loading import ConfigError, load_any
+from edge.config.loading import load_any
+from plumbing.cli import Groups
+from plumbing.config import ConfigError
 
 
 def register(groups: Groups) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 
 def register(groups: Groups) -> None:

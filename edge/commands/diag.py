@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 
 def register(groups: Groups) -> None:
@@ -33,7 +33,7 @@ def register(groups: Groups) -> None:
 def run(args: argparse.Namespace) -> int:
     from drivers.diag import Diagnosis, Verdict, parse_checks
     from edge.config.lane import load_lane
-    from edge.config.loading import ConfigError
+    from plumbing.config import ConfigError
 
     try:
         checks = parse_checks(args.check)

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: no lane listens on the socket
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 def socket_of(args: argparse.Namespace) -> Path:
     """The socket to talk to: --socket, or the one the lane file names (ValueError if neither)."""
     from edge.config.lane import LaneConfig
-    from edge.config.loading import ConfigError, load
+    from plumbing.config import ConfigError, load
 
     if args.socket:
         return Path(args.socket)

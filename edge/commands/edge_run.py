@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 EXIT_FAILED = 1
 EXIT_STORE = 65  # EX_DATAERR: the store is damaged or lost records; not restarted either
@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from edge.config.lane import load_lane
-    from edge.config.loading import ConfigError
     from edge.daemon.lane_daemon import LaneDaemon, StartupError, StoreUnusableError
     from edge.daemon.runner import run_lane
+    from plumbing.config import ConfigError
 
     try:
         files = load_lane(args.config)

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 if TYPE_CHECKING:
     from edge.fees.clock import LocalClock
@@ -113,11 +113,11 @@ def _usage_error(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.config.loading import ConfigError
+    from contracts.money import format_amount
     from edge.fees.engine import quote
     from edge.fees.files import load_tariff
     from edge.fees.passage import Passage, QuoteError
-    from edge.money import format_amount
+    from plumbing.config import ConfigError
 
     try:
         tariff = load_tariff(args.tariff)

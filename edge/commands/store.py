@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.cli import Groups
+from plumbing.cli import Groups
 
 EXIT_BROKEN = 1
 EXIT_UNUSABLE = 2

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 SOCKET_NAME = "ctl-{lane_id}.sock"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 from edge.lane.policy import StoreFullOutcome, UnreadOutcome
 
 

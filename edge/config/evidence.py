@@ -8,7 +8,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 
 class EvidenceConfig(ConfigModel):

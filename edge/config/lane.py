@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from contracts.ids import LaneId
+from contracts.schema import ConfigModel
 from drivers.config import (
     BarrierConfig,
     CameraConfig,
@@ -15,11 +17,9 @@ from drivers.config import (
     IOModuleConfig,
     LoopsConfig,
 )
-from edge.config.base import ConfigModel
 from edge.config.control import ControlConfig, socket_path
 from edge.config.degraded import DegradedPolicy
 from edge.config.evidence import EvidenceConfig
-from edge.config.loading import ConfigError, load
 from edge.config.metrics import MetricsConfig
 from edge.config.plaza import PlazaConfig
 from edge.fees.network import Network
@@ -27,6 +27,7 @@ from edge.fees.tariff import Tariff
 from edge.lane.policy import LaneKind, LanePolicy
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from models.config import RecognitionConfig
+from plumbing.config import ConfigError, load
 
 
 class LanePayments(ConfigModel):
@@ -46,8 +47,7 @@ class LanePayments(ConfigModel):
 
 class LaneConfig(ConfigModel):
     kind: str = Field("lane", pattern="^lane$", title="Kind", description="Always `lane`.")
-    id: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+    id: LaneId = Field(
         title="Lane id",
         description="Unique id, used in MQTT topics and in every record.",
     )

@@ -6,7 +6,7 @@ from ipaddress import ip_address
 
 from pydantic import Field, field_validator
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 
 class MetricsConfig(ConfigModel):

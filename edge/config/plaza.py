@@ -6,13 +6,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from edge.config.base import ConfigModel
+from contracts.ids import PlazaId
+from contracts.schema import ConfigModel
 
 
 class PlazaConfig(ConfigModel):
     kind: str = Field("plaza", pattern="^plaza$", title="Kind", description="Always `plaza`.")
-    id: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+    id: PlazaId = Field(
         title="Plaza id",
         description="Short id used in MQTT topics and records (lower case, digits, - and _).",
     )

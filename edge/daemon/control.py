@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from contracts.commands import Command, CommandError, CommandResult, parse_command
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contracts.money import format_amount
 from edge.lane.actions import Message, ShowMessage
-from edge.money import format_amount
 from edge.payments.qr import QrPrompt
 
 TEXT: dict[Message, tuple[str, str]] = {

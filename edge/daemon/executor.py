@@ -47,7 +47,6 @@ from drivers.interfaces import (
     LoopChanged,
     Position,
 )
-from edge import log
 from edge.config.degraded import DegradedPolicy
 from edge.daemon.devices import lane_event_of
 from edge.daemon.display_text import lines_for, plate_page_lines, qr_lines
@@ -91,6 +90,7 @@ from edge.payments.config import Method
 from edge.payments.qr import QrPayments, QrPrompt
 from edge.payments.service import Payments
 from models.result import PlateRead as PlateReadResult
+from plumbing import log
 
 logger = log.get(__name__)
 

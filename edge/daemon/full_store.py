@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 
 from drivers.factory import LaneDrivers
 from drivers.interfaces import Position
-from edge import log
 from edge.daemon.recording import Recorder
 from edge.lane.store_space import BarrierMove, full_store_barrier
 from edge.store import StoreFullError
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -47,9 +47,7 @@ from prometheus_client import CollectorRegistry
 from drivers.errors import DriverUnavailableError
 from drivers.factory import LaneDrivers, build_lane
 from drivers.interfaces import DeviceEvent, DeviceFault, Position
-from edge import log
 from edge.config.lane import LaneFiles, LanePayments
-from edge.config.loading import ConfigError
 from edge.daemon.control import ControlServer, ControlSocketError
 from edge.daemon.devices import DeviceStartError, wait_until_up
 from edge.daemon.display_text import lines_for
@@ -95,7 +93,9 @@ from edge.store import (
     StoreFullError,
     check_store,
 )
-from edge.systemd import Notifier
+from plumbing import log
+from plumbing.config import ConfigError
+from plumbing.systemd import Notifier
 
 logger = log.get(__name__)
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from contracts.records.transaction import Transaction
 from edge.config.lane import LaneFiles
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import Passage, QuoteError
@@ -29,7 +30,6 @@ from edge.lane.credits import Credit, credits, deduct
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.policy import LaneKind
 from edge.lane.records import Fee, Listing, OpenEntry, PaymentMethod
-from edge.records import Transaction
 from edge.store import Store, StoreError, plate_key
 from models.match import MatchConfig, match_plate
 

@@ -23,7 +23,6 @@ from contracts.commands import (
     StatusCommand,
     TurnAwayCommand,
 )
-from edge import log
 from edge.daemon.executor import LaneShell
 from edge.lane import LaneState
 from edge.lane.events import (
@@ -36,6 +35,7 @@ from edge.lane.events import (
     TurnAway,
 )
 from edge.lane.state import Phase
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from edge import log
 from edge.payments.gateway import GatewayClient, GatewayError
 from edge.payments.protocol import PlateOrder
+from plumbing import log
 
 logger = log.get(__name__)
 

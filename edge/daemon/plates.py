@@ -22,10 +22,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from edge import log
 from models.config import RecognitionConfig
 from models.result import PlateRead
 from models.vote import fuse
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -1,7 +1,7 @@
 """Writing what the lane decided into its store, durably, before anything else happens.
 
 The lane machine speaks :class:`~edge.lane.records.Txn` and alarm/event actions;
-the store keeps :class:`~edge.records.Transaction` and :class:`~edge.records.LaneEvent`.
+the store keeps :class:`~contracts.records.transaction.Transaction` and :class:`~contracts.records.lane_event.LaneEvent`.
 :class:`Recorder` converts one into the other and commits it: when a method
 returns, the record is on disk. It also carries the shell's own knowledge into
 each version of a transaction: how the payment chain actually settled it
@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from edge import log
+from contracts.records.lane_event import LaneEvent
+from contracts.records.sealed import LaneEventRecord, TransactionRecord
+from contracts.records.transaction import FeeItem, Transaction
+from contracts.records.vocab import DetailValue, Severity
+from contracts.uuid7 import uuid7
 from edge.fees.passage import FeeItem as LaneFeeItem
 from edge.lane.actions import RaiseAlarm, RecordEvent
 from edge.lane.records import (
@@ -34,17 +38,8 @@ from edge.lane.records import (
     TxnStatus,
 )
 from edge.metrics import LaneMetrics
-from edge.records import (
-    DetailValue,
-    FeeItem,
-    LaneEvent,
-    LaneEventRecord,
-    Severity,
-    Transaction,
-    TransactionRecord,
-    uuid7,
-)
 from edge.store import EntryAlreadyOpenError, Store
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -30,14 +30,15 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from edge import log
+from contracts.records.sealed import TransactionRecord
+from contracts.records.vocab import FINAL_STATUSES
 from edge.daemon.recording import Recorder, txn_of
 from edge.lane.records import Txn
 from edge.payments.ids import debit_key_for
 from edge.payments.outcome import Charged, Unavailable
 from edge.payments.qr import QrPayments
-from edge.records import FINAL_STATUSES, TransactionRecord
 from edge.store import Store
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -15,10 +15,10 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from edge import log
 from edge.config.lane import LaneFiles
 from edge.daemon.lane_daemon import LaneDaemon
-from edge.loop_thread import LoopThread
+from plumbing import log
+from plumbing.loop_thread import LoopThread
 
 logger = log.get(__name__)
 

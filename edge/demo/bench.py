@@ -45,13 +45,14 @@ from pathlib import Path
 from typing import TextIO
 from uuid import UUID
 
+from contracts.records.transaction import Transaction
+from contracts.uuid7 import uuid7
 from edge.demo.burners import cpu_burners
 from edge.demo.driving import Driver, DriveTiming, LaneRecords, Passage
 from edge.demo.lane_files import derive_lane
 from edge.demo.lane_process import LaneProcess
 from edge.demo.plates import SHIPPED_PLATES
 from edge.demo.rig import LaneRig
-from edge.records import Transaction, uuid7
 from edge.store import EntryAlreadyOpenError, Store
 from simulators.camera import IMAGE_SUFFIXES, normalise, read_labels
 

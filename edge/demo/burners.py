@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -48,17 +48,17 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
 
-from edge import log
+from contracts.records.sealed import TransactionRecord
 from edge.demo.bench import BenchError, seed_entry
 from edge.demo.lane_files import derive_lane, gateway_payments
 from edge.demo.lane_process import LaneProcess, LaneStartError
 from edge.demo.rig import LaneRig
 from edge.demo.site import free_port
 from edge.payments.ids import txn_id_for
-from edge.records import TransactionRecord
 from edge.store import Store
 from edge.store.db import StoreError, read_only
 from edge.store.verify import verify
+from plumbing import log
 from simulators.camera import normalise, random_plate
 from simulators.gateway import GatewayFaults, GatewayServer
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.records.sealed import TransactionRecord
 from edge.daemon.display_text import PLATE_PAGE_PROMPT
 from edge.demo.rig import LaneRig
-from edge.records import TransactionRecord
 from edge.store import Store
 
 FINAL = frozenset({"passed", "voided", "unauthorised"})  # the lane is done with the vehicle

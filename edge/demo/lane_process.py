@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import IO, TextIO
 
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 
@@ -68,7 +68,7 @@ class LaneProcess:
         command = [
             sys.executable,
             "-m",
-            "edge.cli",
+            "plumbing.cli",
             "--log-format",
             "json",
             "edge",

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from edge import log
+from contracts.money import format_amount
 from edge.config.lane import LaneFiles
 from edge.demo.driving import Driver, LaneRecords
 from edge.demo.lane_files import derive_lane, gateway_payments
@@ -53,8 +53,8 @@ from edge.demo.rig import LaneRig
 from edge.demo.screen import Screen
 from edge.demo.stranded import StrandedHelp
 from edge.demo.traffic import DemoTraffic, Pays, Tally
-from edge.money import format_amount
 from edge.store import ListEntry, Store, verify
+from plumbing import log
 from simulators.gateway import GatewayFaults, GatewayServer
 
 ENTRY, EXIT = "riverside-entry", "riverside-exit"

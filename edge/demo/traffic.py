@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from contracts.money import format_amount
 from edge.demo.driving import Driver, Passage
 from edge.demo.screen import Screen
 from edge.demo.stranded import Helper, StrandedHelp
-from edge.money import format_amount
 
 Pays = Literal["qr", "prepaid", "whitelist"]
 PAYS_CYCLE: tuple[Pays, ...] = ("qr", "prepaid", "qr", "whitelist", "qr", "prepaid")

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from contracts.money import percent_of
 from edge.fees.clock import LocalClock, utc_seconds
 from edge.fees.flat import FlatPricing
 from edge.fees.highway import HighwayPricing
@@ -41,7 +42,6 @@ from edge.fees.network import Network
 from edge.fees.parking import DAY_S, ParkingPricing
 from edge.fees.passage import Fee, FeeItem, Passage, QuoteError
 from edge.fees.tariff import Coupon, Tariff, TariffVersion
-from edge.money import percent_of
 
 Pricing = ParkingPricing | HighwayPricing | FlatPricing
 

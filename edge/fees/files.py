@@ -6,10 +6,10 @@ from pathlib import Path
 
 from pydantic import ValidationInfo, model_validator
 
-from edge.config.loading import ConfigError, load
 from edge.fees.engine import CompiledTariff, compile_tariff
 from edge.fees.network import Network
 from edge.fees.tariff import Tariff
+from plumbing.config import ConfigError, load
 
 
 def load_tariff(path: Path | str) -> CompiledTariff:

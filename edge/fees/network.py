@@ -14,13 +14,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.config.base import ConfigModel
-
-PLAZA_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+from contracts.ids import NetworkId, PlazaId
+from contracts.schema import ConfigModel
 
 
 class NetworkPlaza(ConfigModel):
-    id: str = Field(pattern=PLAZA_ID, title="Plaza id", description="The plaza file's id.")
+    id: PlazaId = Field(title="Plaza id", description="The plaza file's id.")
     name: str = Field(min_length=1, title="Name", description="Shown on receipts.")
 
 
@@ -33,7 +32,7 @@ class Distance(ConfigModel):
 
 class Network(ConfigModel):
     kind: Literal["network"] = Field(title="Kind", description="Always `network`.")
-    id: str = Field(pattern=PLAZA_ID, title="Network id", description="E.g. `g60`.")
+    id: NetworkId = Field(title="Network id", description="E.g. `g60`.")
     name: str = Field(min_length=1, title="Name", description="Shown to supervisors.")
     plazas: list[NetworkPlaza] = Field(
         min_length=2, title="Plazas", description="The toll plazas of the closed system."

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from contracts.money import Rounding, divide
 from edge.fees.clock import LocalClock
 from edge.fees.passage import FeeItem, QuoteError
 from edge.fees.tariff import Band, CapMode, Parking, ParkingClass, RateTable
-from edge.money import Rounding, divide
 
 DAY_S = 24 * 3600
 

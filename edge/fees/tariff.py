@@ -12,7 +12,7 @@ takes effect and exactly one pricing scheme:
 - ``flat``: an open plaza, one fee per vehicle class.
 
 All prices are integers of the currency's minor unit; only the per-km rates
-and percentages may be decimals (see :mod:`edge.money`). Times of day are local
+and percentages may be decimals (see :mod:`contracts.money`). Times of day are local
 to the tariff's time zone; ``effective_from`` without an offset is local too.
 The engine (:mod:`edge.fees.engine`) works on the compiled form of this model.
 """
@@ -28,9 +28,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config.base import ConfigModel
+from contracts.ids import TariffId
+from contracts.money import Rounding, RoundingRule
+from contracts.schema import ConfigModel
 from edge.fees.clock import END_INSTANT, FIRST_INSTANT, PRICED_YEARS
-from edge.money import Rounding, RoundingRule
 
 MINUTES_PER_DAY = 24 * 60
 DEFAULT_MAX_STAY_DAYS = 366
@@ -468,8 +469,7 @@ class Coupon(ConfigModel):
 
 class Tariff(ConfigModel):
     kind: Literal["tariff"] = Field(title="Kind", description="Always `tariff`.")
-    id: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+    id: TariffId = Field(
         title="Tariff id",
         description="Recorded with every transaction together with the version.",
     )

@@ -17,7 +17,7 @@ Time
 Ids
     Transaction and lane-event ids are UUIDv7 derived from ``now``, a counter
     in the state and a nonce the shell draws once per daemon start
-    (:mod:`edge.lane.ids`). Timer tokens come from the same counter.
+    (:func:`contracts.uuid7.derive_uuid7`). Timer tokens come from the same counter.
 
 Events (:mod:`edge.lane.events`)
     Devices: ``ArmingLoop(occupied)``, ``SafetyLoop(occupied)``,

@@ -28,8 +28,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from contracts.records.transaction import Transaction
+from contracts.records.vocab import PaymentStatus, TxnStatus
 from edge.fees.passage import Fee, FeeItem
-from edge.records import PaymentStatus, Transaction, TxnStatus
 
 CREDIT_LABEL = "paid before a lane restart"
 """Label of the fee line that deducts a credit; the line names the credit's transaction."""

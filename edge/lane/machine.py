@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import get_args
 from uuid import UUID
 
+from contracts.uuid7 import derive_uuid7
 from edge.lane.actions import (
     Action,
     Alarm,
@@ -57,7 +58,6 @@ from edge.lane.events import (
     TurnAway,
     VehicleChecked,
 )
-from edge.lane.ids import derive_uuid7
 from edge.lane.policy import UnreadablePlate
 from edge.lane.records import (
     Authorisation,

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 
 class LaneKind(StrEnum):

@@ -14,9 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from edge.fees.passage import Fee, FeeItem
-from edge.lane.policy import LaneKind
-from edge.records import (
+from contracts.records.vocab import (
     FINAL_STATUSES,
     Authorisation,
     Listing,
@@ -25,6 +23,8 @@ from edge.records import (
     TxnKind,
     TxnStatus,
 )
+from edge.fees.passage import Fee, FeeItem
+from edge.lane.policy import LaneKind
 
 __all__ = [
     "FINAL_STATUSES",

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from contracts.uuid7 import MIN_NONCE_BYTES
 from edge.lane.events import Mode, Timer
-from edge.lane.ids import MIN_NONCE_BYTES
 from edge.lane.policy import LaneKind, LanePolicy
 from edge.lane.records import LaneInputError, PaymentMethod, Txn
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge import log
 from edge.payments.accounts import Debited, InsufficientBalance, Permits, PrepaidAccounts
 from edge.payments.config import Method, PaymentPolicy, PostPay
 from edge.payments.ids import debit_key_for
@@ -24,6 +23,7 @@ from edge.payments.outcome import (
     Unavailable,
 )
 from edge.payments.qr import QrPayments, QrPrompt
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import Field, SecretStr, model_validator
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 
 class RetryConfig(ConfigModel):

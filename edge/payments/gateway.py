@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from edge import log
 from edge.payments import protocol
 from edge.payments.config import GatewayConfig, RetryConfig
 from edge.payments.protocol import BadMessageError, Order, PlateOrder, Refund
@@ -27,6 +26,7 @@ from edge.payments.transport import (
     Transport,
     TransportError,
 )
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -18,10 +18,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from edge import log
 from edge.payments.outcome import AlarmKind, EventSink, NoticeVerdict, PaymentAlarm
 from edge.payments.protocol import BadMessageError, Notice
 from edge.payments.signing import SignatureError, Verifier
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from edge import log
 from edge.store.head import Head, head_file, read_heads, write_head_file
 from edge.store.schema import APPLICATION_ID, SchemaError, migrate, schema_version
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from edge.records import TransactionRecord
+from contracts.records.sealed import TransactionRecord
 from edge.store.db import Db
 from edge.store.plates import plate_key
 from edge.store.times import loaded_time, stored_time

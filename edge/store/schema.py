@@ -187,7 +187,7 @@ CREATE TABLE open_entries (
 
 # Version 2: record version 2 hashes a salted commitment to the plate instead of its
 # text, so that plate text past its retention can be replaced by a pseudonym while
-# the chain still verifies (see edge.records). Version 1 rows keep NULLs here.
+# the chain still verifies (see contracts.records.sealed). Version 1 rows keep NULLs here.
 _V2 = """
 ALTER TABLE transactions ADD COLUMN plate_nonce TEXT;
 ALTER TABLE transactions ADD COLUMN plate_digest TEXT;

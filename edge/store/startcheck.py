@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from edge import log
 from edge.store.db import StoreDamagedError, check_pages, read_only, wal_of
 from edge.store.head import HeadFileError, head_file, load_head_file, shortfalls
+from plumbing import log
 
 logger = log.get(__name__)
 

@@ -17,14 +17,9 @@ from pathlib import Path
 from types import TracebackType
 from uuid import UUID
 
-from edge import log
-from edge.records import (
-    GENESIS_HASH,
-    LaneEvent,
-    LaneEventRecord,
-    Transaction,
-    TransactionRecord,
-)
+from contracts.records.lane_event import LaneEvent
+from contracts.records.sealed import GENESIS_HASH, LaneEventRecord, TransactionRecord
+from contracts.records.transaction import Transaction
 from edge.store.accounts import Accounts
 from edge.store.db import Db
 from edge.store.entries import OpenEntries
@@ -33,6 +28,7 @@ from edge.store.plates import check_pseudonym_key, plate_pseudonym
 from edge.store.streams import EVENT, STREAMS, TXN, R, Stream, StreamName
 from edge.store.tariffs import Tariffs
 from edge.store.times import stored_time
+from plumbing import log
 
 logger = log.get(__name__)
 
@@ -221,7 +217,7 @@ class Store:
         """Replace the plate text of records made before ``before`` by its keyed pseudonym.
 
         Returns the number of records changed. The chain still verifies (see
-        :mod:`edge.records`). Each ``batch`` of records is its own short write
+        :mod:`contracts.records.sealed`). Each ``batch`` of records is its own short write
         transaction, so a lane appending a record never waits behind a long purge.
         Version 1 records cannot be pseudonymised without breaking the chain; they
         are left as they are and counted in the log.

@@ -14,13 +14,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
-from edge.records import (
-    LaneEventRecord,
-    RecordError,
-    SealedRecord,
-    TransactionRecord,
-    canonical_json,
-)
+from contracts.canonical import canonical_json
+from contracts.records.model import RecordError
+from contracts.records.sealed import LaneEventRecord, SealedRecord, TransactionRecord
 from edge.store.schema import EVENT_COLUMNS, TRANSACTION_COLUMNS
 
 StreamName = Literal["txn", "event"]

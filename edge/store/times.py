@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from edge.records import utc_text
+from contracts.time import utc_text
 
 
 def stored_time(moment: datetime, field: str) -> str:

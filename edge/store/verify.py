@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.records import GENESIS_HASH, RecordError
+from contracts.records.model import RecordError
+from contracts.records.sealed import GENESIS_HASH
 from edge.store.db import StoreError, check_pages, read_only
 from edge.store.head import HeadFileError, head_file, load_head_file, shortfalls
 from edge.store.schema import MIGRATIONS, SchemaError, schema_version

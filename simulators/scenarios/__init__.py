@@ -18,7 +18,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 Seconds = Annotated[float, Field(ge=0)]
 Device = Literal["io", "camera", "barrier", "gateway"]

@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from contracts.schema import ConfigModel
 from drivers.config import (
     DeviceSections,
     GpioIO,
@@ -42,7 +43,6 @@ from drivers.fakes import FakeBarrier, FakeLaneLight, FakeLoops
 from drivers.gpio import GpioTransport
 from drivers.interfaces import Barrier, LaneLight, Loop, LoopInputs
 from drivers.mock_gpio import MockGPIO
-from edge.config.base import ConfigModel
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 from simulators.serial_barrier import BarrierController, BarrierSimulator

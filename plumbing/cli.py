@@ -1,43 +1,25 @@
 """The ``lanewarden`` command.
 
-One entry point; every package adds its own subcommands through a module listed
-in ``COMMAND_MODULES``. Each such module has ``register(groups: Groups) -> None``
-and must not import heavy dependencies (OpenCV, ONNX, pymodbus) at module level,
-so that ``lanewarden --help`` stays instant.
+One entry point; every package adds its own subcommands through an entry point
+of the group ``lanewarden.commands`` (pyproject.toml), so this module names no
+other package and a new side (central) registers itself. Each entry point is a
+``register(groups: Groups) -> None`` function in a small command module, which must
+not import heavy dependencies (OpenCV, ONNX, pymodbus) at module level, so that
+``lanewarden --help`` stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from importlib.metadata import entry_points
 
-from edge import log
+from plumbing import log
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "edge.commands.config_check",
-    "edge.commands.fees",
-    "edge.commands.store",
-    "edge.commands.edge_run",
-    "edge.commands.edge_ctl",
-    "edge.commands.demo",
-    "edge.commands.diag",
-    "models.commands",
-    "simulators.io_module_cmd",
-    "simulators.barrier_cmd",
-    "simulators.camera_cmd",
-    "simulators.display_cmd",
-    "simulators.gateway_cmd",
-    "simulators.traffic_cmd",
-    "edge.commands.bench_fees",
-    "edge.commands.bench_store",
-    "edge.commands.bench_lane",
-    "edge.commands.bench_crash",
-)
+ENTRY_POINT_GROUP = "lanewarden.commands"
 
 GROUP_HELP: dict[str, str] = {
     "config": "validate lane, plaza, network and tariff configuration files",
@@ -89,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups = Groups(top)
-    for name in COMMAND_MODULES:
-        module: Any = importlib.import_module(name)
-        module.register(groups)
+    # By name, so that the help lists commands in the same order however they were installed.
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        register: Callable[[Groups], None] = entry.load()
+        register(groups)
     return parser
 
 

@@ -11,7 +11,7 @@ import os
 import socket
 from collections.abc import Mapping
 
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 

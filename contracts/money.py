@@ -18,7 +18,7 @@ from fractions import Fraction
 
 from pydantic import Field
 
-from edge.config.base import ConfigModel
+from contracts.schema import ConfigModel
 
 # ISO 4217 currencies whose minor unit is not a hundredth; every other code has two digits.
 _MINOR_DIGITS: dict[str, int] = {

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from edge import log
+from plumbing import log
 
 logger = log.get(__name__)
 
