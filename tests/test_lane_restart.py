@@ -336,9 +336,30 @@ class TestRandomKills:
             choices = lane.choices()
             if lane.kills >= 6:
                 choices.remove("kill")
+            if "pending" in lane.world.orders.values() and "back_out" in choices:
+                choices.remove("back_out")  # a known gap: TestAbandonedOrder
             if not choices:
                 break
             lane.do(data.draw(st.sampled_from(choices)))
+        lane.finish()
+        lane.check()
+
+
+class TestAbandonedOrder:
+    """A vehicle that backs out with its QR order unpaid, comes back and pays, is charged once."""
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="known gap (issue 14): the backed-out passage's QR order stays open at the gateway "
+        "until its window ends; paid late it is a late_payment alarmed for refund, and the "
+        "returning vehicle is charged again",
+    )
+    def test_the_abandoned_order_is_not_charged_as_well(self) -> None:
+        lane = Lane()
+        for choice in ["arrive", "deliver", "act", "act", "act", "deliver", "act", "act"]:
+            lane.do(choice)
+        lane.do("back_out")
+        lane.do("arrive")
         lane.finish()
         lane.check()
 
