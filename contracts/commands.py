@@ -100,16 +100,25 @@ class TurnAwayCommand(_Command):
     type: Literal["turn_away"] = "turn_away"
 
 
+class ResendCommand(_Command):
+    """Publish a stream's records again from ``from_seq`` (central asks when it sees a gap)."""
+
+    type: Literal["resend"] = "resend"
+    stream: Literal["txn", "event"] = Field(title="Stream", description="txn or event.")
+    from_seq: int = Field(ge=1, title="From", description="The first lane_seq to send again.")
+
+
 Command = Annotated[
     StatusCommand
     | OpenCommand
     | CloseCommand
     | SetModeCommand
     | ChargePlateCommand
-    | TurnAwayCommand,
+    | TurnAwayCommand
+    | ResendCommand,
     Field(discriminator="type"),
 ]
-COMMAND_TYPES = ("status", "open", "close", "set_mode", "charge_plate", "turn_away")
+COMMAND_TYPES = ("status", "open", "close", "set_mode", "charge_plate", "turn_away", "resend")
 
 _ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 

@@ -13,6 +13,7 @@ from contracts.commands import (
     CommandError,
     CommandResult,
     OpenCommand,
+    ResendCommand,
     SetModeCommand,
     StatusCommand,
     new_command,
@@ -50,6 +51,9 @@ class TestParse:
         assert mode.mode == "free_passage"
         plate = parse_command(line(type="charge_plate", plate="皖A12345"), NOW)
         assert isinstance(plate, ChargePlateCommand)
+        resend = parse_command(line(type="resend", stream="event", from_seq=12), NOW)
+        assert isinstance(resend, ResendCommand)
+        assert (resend.stream, resend.from_seq) == ("event", 12)
 
     def test_a_new_command_round_trips_through_json(self) -> None:
         command = new_command(
@@ -78,6 +82,8 @@ class TestRefusals:
             (line(extra_field=1), "extra_field: Extra inputs are not permitted"),
             (line(type="set_mode", mode="party"), "mode: Input should be"),
             (line(type="charge_plate"), "plate: Field required"),
+            (line(type="resend", stream="txn", from_seq=0), "from_seq: Input should be greater"),
+            (line(type="resend", stream="alarms", from_seq=1), "stream: Input should be"),
         ],
     )
     def test_refused_with_a_clear_reason(self, raw: bytes, expected: str) -> None:

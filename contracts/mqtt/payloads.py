@@ -1,0 +1,287 @@
+"""The payloads on the MQTT topic tree, one model each, and the one way to read them.
+
+Every payload is a JSON object with ``kind`` (which model) and ``schema_version``
+(:data:`SCHEMA_VERSION`); a side refuses a version it does not speak with a
+message that says so, rather than guessing. :func:`parse_payload` is the only
+reader: it bounds the size, decodes, checks kind and version, validates strictly,
+checks that the payload belongs to the lane whose topic it came on, and for
+record batches checks every record's hash. Each problem is reported as
+``field: what is wrong`` in a :class:`PayloadError`, which ingest logs and counts.
+
+Records travel in batches of consecutive ``lane_seq`` of one stream (the outbox
+sends ranges), so that central can store a batch and move its ack in one step.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from contracts.ids import Identifier, LaneId, PlazaId, TariffId, Token
+from contracts.records.model import problems
+from contracts.records.sealed import LaneEventRecord, TransactionRecord
+from contracts.time import UtcTime
+
+SCHEMA_VERSION: Literal[1] = 1
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+"""Larger payloads are refused before they are decoded."""
+MAX_BATCH = 1000
+"""Records in one batch; the outbox sends at most this many per message."""
+
+Stream = Literal["txn", "event"]
+
+
+class PayloadError(ValueError):
+    """A payload that cannot be taken; ``problems`` holds one ``field: what`` line each."""
+
+    def __init__(self, what: str, problems: list[str]) -> None:
+        self.what = what
+        self.problems = problems
+        super().__init__(f"invalid {what}: " + "; ".join(problems))
+
+
+class Payload(BaseModel):
+    """Fields every payload carries: its kind and the contract version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    payload_kind: ClassVar[str]
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Payload contract version.")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class LanePayload(Payload):
+    """A payload that belongs to one lane: it must match the lane of its topic."""
+
+    plaza_id: PlazaId = Field(description="The plaza of the lane it comes from or goes to.")
+    lane_id: LaneId = Field(description="The lane it comes from or goes to.")
+
+
+R = TypeVar("R", TransactionRecord, LaneEventRecord)
+
+
+class _Batch(LanePayload, Generic[R]):
+    stream: ClassVar[Stream]
+    sent_at: UtcTime = Field(description="When the lane sent this batch (UTC).")
+    records: tuple[R, ...] = Field(
+        min_length=1, max_length=MAX_BATCH, description="Sealed records, consecutive lane_seq."
+    )
+
+    @model_validator(mode="after")
+    def _consecutive_and_own(self) -> Self:
+        records = self.records
+        for index, record in enumerate(records):
+            if record.lane_id != self.lane_id:
+                raise ValueError(
+                    f"records.{index}.lane_id: {record.lane_id!r} in a batch of lane "
+                    f"{self.lane_id!r}"
+                )
+            if index and record.lane_seq != records[index - 1].lane_seq + 1:
+                raise ValueError(
+                    f"records.{index}.lane_seq: {record.lane_seq} does not follow "
+                    f"{records[index - 1].lane_seq} (a batch is a run of consecutive lane_seq)"
+                )
+        return self
+
+    @property
+    def first_seq(self) -> int:
+        return self.records[0].lane_seq
+
+    @property
+    def last_seq(self) -> int:
+        return self.records[-1].lane_seq
+
+
+class TxnBatch(_Batch[TransactionRecord]):
+    """Transaction records of one lane, consecutive in ``lane_seq`` (topic ``txn``)."""
+
+    payload_kind: ClassVar[str] = "txn_batch"
+    stream: ClassVar[Stream] = "txn"
+    kind: Literal["txn_batch"] = "txn_batch"
+
+
+class EventBatch(_Batch[LaneEventRecord]):
+    """Lane events of one lane, consecutive in ``lane_seq`` (topic ``event``)."""
+
+    payload_kind: ClassVar[str] = "event_batch"
+    stream: ClassVar[Stream] = "event"
+    kind: Literal["event_batch"] = "event_batch"
+
+
+class Ack(LanePayload):
+    """Central has stored every record of ``stream`` up to ``acked_seq`` (topic ``ack``).
+
+    The highest *contiguous* sequence: a lane may forget records up to it and must
+    keep (and in time resend) everything after it. A gap central notices is asked
+    for with a ``resend`` command, not with this.
+    """
+
+    payload_kind: ClassVar[str] = "ack"
+    kind: Literal["ack"] = "ack"
+    stream: Stream = Field(description="txn or event.")
+    acked_seq: int = Field(ge=0, description="Highest contiguous lane_seq stored; 0 for none.")
+    at: UtcTime = Field(description="When central stored it (UTC).")
+
+
+class StreamCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    txn: int = Field(0, ge=0, description="Transaction records.")
+    event: int = Field(0, ge=0, description="Lane events.")
+
+
+class LaneState(LanePayload):
+    """The lane's status, retained (topic ``state``); the broker's will says offline.
+
+    The will is this model with ``online`` false and nothing else known, set when
+    the lane connects, so central learns of a lane that vanished without a word.
+    """
+
+    payload_kind: ClassVar[str] = "lane_state"
+    kind: Literal["lane_state"] = "lane_state"
+    online: bool = Field(description="False in the will and in a clean shutdown.")
+    at: UtcTime = Field(description="When the lane said this (UTC).")
+    mode: Identifier | None = Field(None, description="normal, closed, free_passage, ...")
+    barrier: Identifier | None = Field(None, description="up, down, moving, fault, unknown.")
+    software_version: str | None = Field(None, max_length=40, description="lanewarden version.")
+    config_version: int | None = Field(None, ge=1, description="Config bundle version in force.")
+    tariffs: dict[TariffId, int] = Field(
+        default_factory=dict, description="Tariff id to version in force."
+    )
+    backlog: StreamCounts = Field(
+        default_factory=StreamCounts, description="Records not yet acknowledged by central."
+    )
+
+
+class DayTotal(BaseModel):
+    """What a lane recorded on one plaza-local day: for reconciliation with central."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    day: date = Field(description="The plaza-local day.")
+    transactions: int = Field(ge=0, description="Final transaction records of the day.")
+    revenue: int = Field(description="Sum of their totals, minor units.")
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+
+
+class Telemetry(LanePayload):
+    """Health figures every few seconds (topic ``telemetry``, QoS 0)."""
+
+    payload_kind: ClassVar[str] = "telemetry"
+    kind: Literal["telemetry"] = "telemetry"
+    at: UtcTime = Field(description="When measured (UTC).")
+    uptime_s: float = Field(ge=0, description="Seconds since the daemon started.")
+    read_rate: float | None = Field(
+        None, ge=0, le=1, description="Plates read of vehicles seen, last hour; null if none."
+    )
+    backlog: StreamCounts = Field(
+        default_factory=StreamCounts, description="Records not yet acknowledged by central."
+    )
+    faults: tuple[Identifier, ...] = Field((), description="Faults standing now.")
+    versions: dict[Identifier, Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=dict, description="Software and model versions."
+    )
+    totals: tuple[DayTotal, ...] = Field(
+        (), max_length=7, description="Per-day totals, newest last (today and recent days)."
+    )
+
+
+class ListItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    plate: str = Field(min_length=2, max_length=16, description="Plate text.")
+    valid_from: UtcTime | None = Field(None, description="Start of validity, when limited.")
+    valid_until: UtcTime | None = Field(None, description="End of validity, when limited.")
+    note: str = Field("", max_length=200, description="Why the plate is listed.")
+
+
+class Account(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: Token = Field(description="The account's id.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    balance: int = Field(description="Balance in minor units.")
+    plates: tuple[str, ...] = Field((), description="Plates charged to the account.")
+
+
+class ConfigBundle(Payload):
+    """Versioned configuration for lanes, retained (topics ``{plaza}/config``, ``config``).
+
+    A lane applies a bundle whole or not at all, keeps it in its store, and reports
+    the version in force in its state. ``plaza_id`` is null on the network topic.
+    ``lanes`` names the lanes it is for (empty: all that read the topic). Tariff
+    documents are in the tariff file format the lane validates on load.
+    """
+
+    payload_kind: ClassVar[str] = "config"
+    kind: Literal["config"] = "config"
+    plaza_id: PlazaId | None = Field(None, description="The plaza; null for the network.")
+    version: int = Field(ge=1, description="Increases with every bundle published.")
+    issued_at: UtcTime = Field(description="When central published it (UTC).")
+    lanes: tuple[LaneId, ...] = Field((), description="Lanes it is for; empty for all.")
+    tariffs: tuple[dict[str, Any], ...] = Field((), description="Tariff documents.")
+    permits: tuple[ListItem, ...] | None = Field(None, description="Permit list; null: unchanged.")
+    whitelist: tuple[ListItem, ...] | None = Field(None, description="Whitelist; null: unchanged.")
+    blacklist: tuple[ListItem, ...] | None = Field(None, description="Blacklist; null: unchanged.")
+    accounts: tuple[Account, ...] | None = Field(None, description="Accounts; null: unchanged.")
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def parse_payload(
+    model: type[P],
+    raw: bytes | str,
+    *,
+    plaza_id: str | None = None,
+    lane_id: str | None = None,
+    limit: int = MAX_PAYLOAD_BYTES,
+) -> P:
+    """Read one payload of ``model`` from the lane a topic named; :class:`PayloadError`.
+
+    ``plaza_id`` / ``lane_id``, when given, are the topic's: a payload naming another
+    lane is refused (a lane may not speak for another). Record batches have every
+    record's hash checked.
+    """
+    what = model.payload_kind
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > limit:
+        raise PayloadError(what, [f"payload: {size} bytes, over the limit of {limit}"])
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(what, [f"payload: not JSON ({exc})"]) from None
+    if not isinstance(data, dict):
+        raise PayloadError(what, [f"payload: not a JSON object but {type(data).__name__}"])
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise PayloadError(
+            what, [f"schema_version: this side speaks {SCHEMA_VERSION}, got {version!r}"]
+        )
+    if data.get("kind") != what:
+        raise PayloadError(what, [f"kind: expected {what!r}, got {data.get('kind')!r}"])
+    try:
+        payload = model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        raise PayloadError(what, problems(exc)) from None
+    wrong = [
+        f"{name}: {getattr(payload, name)!r} on the topic of {expected!r}"
+        for name, expected in (("plaza_id", plaza_id), ("lane_id", lane_id))
+        if expected is not None and getattr(payload, name, expected) != expected
+    ]
+    if wrong:
+        raise PayloadError(what, wrong)
+    if isinstance(payload, _Batch):
+        bad = [
+            f"records.{index}.hash: does not match the record's content (lane_seq {r.lane_seq})"
+            for index, r in enumerate(payload.records)
+            if r.hash != r.computed_hash()
+        ]
+        if bad:
+            raise PayloadError(what, bad)
+    return payload
