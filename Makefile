@@ -9,10 +9,10 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@if command -v uv >/dev/null 2>&1; then \
-		uv venv --python $(PYTHON) $(VENV) && uv pip install --python $(BIN)/python -e '.[dev]'; \
+		uv venv --python $(PYTHON) $(VENV) && uv pip install --python $(BIN)/python -e '.[dev,central]'; \
 	else \
 		$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet --upgrade pip && \
-		$(BIN)/python -m pip install --quiet -e '.[dev]'; \
+		$(BIN)/python -m pip install --quiet -e '.[dev,central]'; \
 	fi
 	@touch $(STAMP)
 
