@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from contracts.network import Network
+from contracts.tariff import Tariff
 from edge.fees.engine import CompiledTariff, compile_tariff, quote
-from edge.fees.network import Network
 from edge.fees.passage import Fee, Passage
-from edge.fees.tariff import Tariff
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from contracts.tariff import Tariff
 from edge.demo.lane_files import CONFIG, derive_lane, toml_text, toml_value
 from edge.demo.lane_process import LaneProcess, LaneStartError
 from edge.demo.plates import demo_plates
 from edge.demo.screen import CLEAR_LINE, Screen
 from edge.demo.site import DemoLogs, no_free_minutes
-from edge.fees.tariff import Tariff
 from plumbing.config import ConfigError, load
 
 DEVICES = {

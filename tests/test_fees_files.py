@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from contracts.network import Network
+from contracts.tariff import Tariff
 from edge.config.loading import load_any
 from edge.fees.files import load_tariff
-from edge.fees.network import Network
-from edge.fees.tariff import Tariff
 from plumbing.cli import main
 from plumbing.config import ConfigError
 

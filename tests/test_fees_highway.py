@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from fees_support import compiled, price, total
 
+from contracts.network import Network
 from edge.fees.engine import CompiledTariff
-from edge.fees.network import Network
 from edge.fees.passage import FeeItem, QuoteError
 
 # a --10.0 km-- b --15.5 km-- c ; a to c is 25.5 km.

@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.money import Rounding, divide
+from contracts.tariff import LONGEST_MAX_STAY_DAYS, Band, RateTable, Tariff, minute_of_day
 from edge.fees.engine import CompiledTariff, compile_tariff, quote
 from edge.fees.passage import FeeItem, Passage
-from edge.fees.tariff import LONGEST_MAX_STAY_DAYS, Band, RateTable, Tariff, minute_of_day
 
 # Late March 2026: Europe/Berlin springs forward on the 29th (a 23 h day).
 ZONES = ["Asia/Shanghai", "Europe/Berlin"]

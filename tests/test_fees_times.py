@@ -14,10 +14,10 @@ from pydantic import ValidationError
 
 from contracts.records.sealed import GENESIS_HASH, TransactionRecord
 from contracts.records.transaction import Transaction
+from contracts.tariff import Tariff
 from edge.fees.clock import LocalClock
 from edge.fees.engine import quote
 from edge.fees.passage import FeeItem, Passage, QuoteError
-from edge.fees.tariff import Tariff
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,7 +8,9 @@ from pathlib import Path
 from pydantic import Field
 
 from contracts.ids import LaneId
+from contracts.network import Network
 from contracts.schema import ConfigModel
+from contracts.tariff import Tariff
 from drivers.config import (
     BarrierConfig,
     CameraConfig,
@@ -22,8 +24,6 @@ from edge.config.degraded import DegradedPolicy
 from edge.config.evidence import EvidenceConfig
 from edge.config.metrics import MetricsConfig
 from edge.config.plaza import PlazaConfig
-from edge.fees.network import Network
-from edge.fees.tariff import Tariff
 from edge.lane.policy import LaneKind, LanePolicy
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from models.config import RecognitionConfig

@@ -19,7 +19,7 @@ KINDS: dict[str, str] = {
     "lane": "edge.config.lane:LaneConfig",
     "plaza": "edge.config.plaza:PlazaConfig",
     "tariff": "edge.fees.files:TariffFile",
-    "network": "edge.fees.network:Network",
+    "network": "contracts.network:Network",
 }
 
 

@@ -20,18 +20,14 @@ occurrence when asked to).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from contracts.tariff import END_INSTANT, FIRST_INSTANT, PRICED_YEARS
 from edge.fees.passage import QuoteError
 
 _DAYS_CACHED = 4096
-
-#: The instants the fee engine prices: [FIRST_INSTANT, END_INSTANT), UTC seconds.
-FIRST_INSTANT = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp())
-END_INSTANT = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp())
-PRICED_YEARS = "1970 to 2199, UTC"
 
 
 def utc_seconds(moment: datetime, name: str) -> int:

@@ -35,13 +35,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from contracts.money import percent_of
+from contracts.network import Network
+from contracts.tariff import Coupon, Tariff, TariffVersion
 from edge.fees.clock import LocalClock, utc_seconds
 from edge.fees.flat import FlatPricing
 from edge.fees.highway import HighwayPricing
-from edge.fees.network import Network
 from edge.fees.parking import DAY_S, ParkingPricing
 from edge.fees.passage import Fee, FeeItem, Passage, QuoteError
-from edge.fees.tariff import Coupon, Tariff, TariffVersion
 
 Pricing = ParkingPricing | HighwayPricing | FlatPricing
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pydantic import ValidationInfo, model_validator
 
+from contracts.network import Network
+from contracts.tariff import Tariff
 from edge.fees.engine import CompiledTariff, compile_tariff
-from edge.fees.network import Network
-from edge.fees.tariff import Tariff
 from plumbing.config import ConfigError, load
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contracts.tariff import Flat
 from edge.fees.passage import FeeItem, QuoteError
-from edge.fees.tariff import Flat
 
 
 class FlatPricing:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from edge.fees.network import Network
+from contracts.network import Network
+from contracts.tariff import Highway
 from edge.fees.passage import FeeItem, Passage, QuoteError
-from edge.fees.tariff import Highway
 
 
 class HighwayPricing:

@@ -39,9 +39,9 @@ from datetime import date
 from functools import lru_cache
 
 from contracts.money import Rounding, divide
+from contracts.tariff import Band, CapMode, Parking, ParkingClass, RateTable
 from edge.fees.clock import LocalClock
 from edge.fees.passage import FeeItem, QuoteError
-from edge.fees.tariff import Band, CapMode, Parking, ParkingClass, RateTable
 
 DAY_S = 24 * 3600
 

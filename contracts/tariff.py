@@ -14,13 +14,15 @@ takes effect and exactly one pricing scheme:
 All prices are integers of the currency's minor unit; only the per-km rates
 and percentages may be decimals (see :mod:`contracts.money`). Times of day are local
 to the tariff's time zone; ``effective_from`` without an offset is local too.
-The engine (:mod:`edge.fees.engine`) works on the compiled form of this model.
+The lane's fee engine (``edge.fees.engine``) works on the compiled form of this
+model; the schema is a contract because central authors, validates and pushes
+tariffs too, and must read them exactly as a lane does.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -31,8 +33,11 @@ from pydantic import Field, field_validator, model_validator
 from contracts.ids import TariffId
 from contracts.money import Rounding, RoundingRule
 from contracts.schema import ConfigModel
-from edge.fees.clock import END_INSTANT, FIRST_INSTANT, PRICED_YEARS
 
+#: The instants the fee engine prices: [FIRST_INSTANT, END_INSTANT), UTC seconds.
+FIRST_INSTANT = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp())
+END_INSTANT = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp())
+PRICED_YEARS = "1970 to 2199, UTC"
 MINUTES_PER_DAY = 24 * 60
 DEFAULT_MAX_STAY_DAYS = 366
 LONGEST_MAX_STAY_DAYS = 3660
