@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +33,10 @@ from contracts.mqtt.topics import (
     plaza_config_topic,
     shared,
 )
+from contracts.tariff import Tariff
 from contracts.testing import event_chain, transaction_chain
+
+CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
@@ -216,3 +221,28 @@ class TestOtherPayloads:
         assert parsed.permits == ()
         with pytest.raises(PayloadError, match="plaza_id: None on the topic of 'riverside'"):
             parse_payload(ConfigBundle, bundle.to_bytes(), plaza_id="riverside")
+
+    def test_bundle_carries_tariffs_as_lanes_load_them(self) -> None:
+        tariff = Tariff.model_validate(
+            tomllib.loads((CONFIG / "tariffs" / "riverside-parking.toml").read_text())
+        )
+        bundle = ConfigBundle(plaza_id="riverside", version=4, issued_at=NOW, tariffs=(tariff,))
+        parsed = parse_payload(ConfigBundle, bundle.to_bytes(), plaza_id="riverside")
+        assert parsed.tariffs == (tariff,)
+
+    def test_a_bad_tariff_is_refused_by_field(self) -> None:
+        body = json.loads(
+            ConfigBundle(
+                plaza_id="riverside",
+                version=4,
+                issued_at=NOW,
+                tariffs=(
+                    Tariff.model_validate(
+                        tomllib.loads((CONFIG / "tariffs" / "bridge-flat.toml").read_text())
+                    ),
+                ),
+            ).to_bytes()
+        )
+        body["tariffs"][0]["currency"] = "yuan"
+        with pytest.raises(PayloadError, match=r"tariffs\.0\.currency"):
+            parse_payload(ConfigBundle, raw(body))

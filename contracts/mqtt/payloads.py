@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Annotated, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts.ids import Identifier, LaneId, PlazaId, TariffId, Token
+from contracts.network import Network
 from contracts.records.model import problems
 from contracts.records.sealed import LaneEventRecord, TransactionRecord
+from contracts.tariff import Tariff
 from contracts.time import UtcTime
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -214,8 +216,9 @@ class ConfigBundle(Payload):
 
     A lane applies a bundle whole or not at all, keeps it in its store, and reports
     the version in force in its state. ``plaza_id`` is null on the network topic.
-    ``lanes`` names the lanes it is for (empty: all that read the topic). Tariff
-    documents are in the tariff file format the lane validates on load.
+    ``lanes`` names the lanes it is for (empty: all that read the topic). Tariffs
+    and the network are the file schemas of :mod:`contracts.tariff` and
+    :mod:`contracts.network`, so a bundle that parses holds tariffs a lane can load.
     """
 
     payload_kind: ClassVar[str] = "config"
@@ -224,7 +227,8 @@ class ConfigBundle(Payload):
     version: int = Field(ge=1, description="Increases with every bundle published.")
     issued_at: UtcTime = Field(description="When central published it (UTC).")
     lanes: tuple[LaneId, ...] = Field((), description="Lanes it is for; empty for all.")
-    tariffs: tuple[dict[str, Any], ...] = Field((), description="Tariff documents.")
+    tariffs: tuple[Tariff, ...] = Field((), description="Tariffs, whole, as in tariff files.")
+    network: Network | None = Field(None, description="Highway network; null: unchanged.")
     permits: tuple[ListItem, ...] | None = Field(None, description="Permit list; null: unchanged.")
     whitelist: tuple[ListItem, ...] | None = Field(None, description="Whitelist; null: unchanged.")
     blacklist: tuple[ListItem, ...] | None = Field(None, description="Blacklist; null: unchanged.")
