@@ -9,6 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from mqtt_broker import mqtt_broker, private_broker
+
+__all__ = ["mqtt_broker", "private_broker"]  # the brokers' fixtures, for every test
 
 
 @pytest.fixture(autouse=True)
