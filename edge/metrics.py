@@ -3,7 +3,7 @@
 Every lane has its own :class:`~prometheus_client.CollectorRegistry` (never the
 library's global one), so several lanes in one process (the demo) and tests do not
 collide. The daemon creates the registry, a :class:`LaneMetrics` on it, and a
-:class:`MetricsServer` when metrics are enabled::
+:class:`~plumbing.metrics.MetricsServer` when metrics are enabled::
 
     registry = CollectorRegistry()
     metrics = LaneMetrics(registry, lane_kind=config.lane_kind.value)
@@ -21,14 +21,8 @@ small vocabularies (outcomes, methods, devices, alarm kinds), never plates or id
 from __future__ import annotations
 
 import threading
-from types import TracebackType
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-
-from plumbing import log
-
-logger = log.get(__name__)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 OPEN_LATENCY_BUCKETS: tuple[float, ...] = (
     0.05,
@@ -45,10 +39,6 @@ OPEN_LATENCY_BUCKETS: tuple[float, ...] = (
     5.0,
 )
 """Loop-to-open latency buckets (s): dense around the 300 ms target, up to 5 s."""
-
-
-class MetricsError(Exception):
-    """The metrics endpoint cannot be served (e.g. the port is taken)."""
 
 
 class LaneMetrics:
@@ -150,54 +140,3 @@ class LaneMetrics:
 
     def alarm(self, kind: str) -> None:
         self._alarms.labels(kind=kind).inc()
-
-
-class MetricsServer:
-    """Serves ``registry`` at ``http://host:port/metrics`` from one thread."""
-
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
-        self._registry = registry
-        self.host = host
-        self._port = port
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        """The bound port (the one the OS picked when configured as 0)."""
-        return self._port if self._server is None else self._server.server_port
-
-    def start(self) -> None:
-        if self._server is not None:
-            raise MetricsError("metrics: the server is already started")
-        try:
-            server, thread = start_http_server(self._port, addr=self.host, registry=self._registry)
-        except OSError as exc:
-            raise MetricsError(
-                f"metrics: cannot listen on {self.host}:{self._port}: {exc.strerror or exc}"
-            ) from None
-        self._server, self._thread = server, thread
-        logger.info("metrics_serving", host=self.host, port=self.port)
-
-    def stop(self) -> None:
-        """Stop serving and join the server thread; stopping twice does nothing."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.shutdown()
-        server.server_close()
-        thread.join()
-        self._server = self._thread = None
-        logger.info("metrics_stopped", host=self.host)
-
-    def __enter__(self) -> MetricsServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -15,8 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from edge.config.evidence import EvidenceConfig
-from edge.config.metrics import MetricsConfig
 from edge.evidence import Evidence, EvidenceError, Saved, SaveError, site_key
+from plumbing.metrics import MetricsConfig
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 LANE = "riverside-exit"

@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from edge.metrics import LaneMetrics, MetricsError, MetricsServer
+from edge.metrics import LaneMetrics
+from plumbing.metrics import MetricsError, MetricsServer
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

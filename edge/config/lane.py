@@ -22,12 +22,12 @@ from drivers.config import (
 from edge.config.control import ControlConfig, socket_path
 from edge.config.degraded import DegradedPolicy
 from edge.config.evidence import EvidenceConfig
-from edge.config.metrics import MetricsConfig
 from edge.config.plaza import PlazaConfig
 from edge.lane.policy import LaneKind, LanePolicy
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from models.config import RecognitionConfig
 from plumbing.config import ConfigError, load
+from plumbing.metrics import MetricsConfig
 
 
 class LanePayments(ConfigModel):

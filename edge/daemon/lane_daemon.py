@@ -80,7 +80,7 @@ from edge.lane.events import Mode, Restarted, SetMode
 from edge.lane.restart import settled
 from edge.lane.state import Position as LanePosition
 from edge.lane.store_space import SpaceChange, check_space
-from edge.metrics import LaneMetrics, MetricsError, MetricsServer
+from edge.metrics import LaneMetrics
 from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEvent
 from edge.payments.protocol import plate_page_url
 from edge.payments.service import Payments
@@ -95,6 +95,7 @@ from edge.store import (
 )
 from plumbing import log
 from plumbing.config import ConfigError
+from plumbing.metrics import MetricsError, MetricsServer
 from plumbing.systemd import Notifier
 
 logger = log.get(__name__)
