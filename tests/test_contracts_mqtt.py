@@ -55,6 +55,14 @@ def batch(count: int = 3, lane: str = "exit-1", **overrides: Any) -> dict[str, A
     return body
 
 
+def tampered() -> dict[str, Any]:
+    """A batch whose second record's fee was changed after it was sealed."""
+    body = batch()
+    body["records"][1]["fee_total"] = 1
+    body["records"][1]["fee_items"][0]["amount"] = 1
+    return body
+
+
 def raw(body: Any) -> bytes:
     return json.dumps(body).encode()
 
@@ -125,11 +133,8 @@ class TestBatches:
         assert parse_payload(EventBatch, raw(body)).last_seq == 2
 
     def test_tampered_record_is_named(self) -> None:
-        body = batch()
-        body["records"][1]["fee_total"] = 1
-        body["records"][1]["fee_items"][0]["amount"] = 1
         with pytest.raises(PayloadError, match=r"records\.1\.hash: does not match"):
-            parse_payload(TxnBatch, raw(body))
+            parse_payload(TxnBatch, raw(tampered()))
 
     def test_gap_inside_a_batch_is_refused(self) -> None:
         body = batch()
@@ -173,6 +178,25 @@ class TestReading:
         with pytest.raises(PayloadError) as caught:
             parse_payload(TxnBatch, payload)
         assert expected in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("payload", "reason"),
+        [
+            (b"\xff\xfe", "not_json"),
+            (b"[1, 2]", "schema"),
+            (raw(batch(schema_version=2)), "version"),
+            (raw(batch(kind="ack")), "kind"),
+            (raw(batch(extra=1)), "schema"),
+            (raw(batch(lane="exit-2")), "wrong_lane"),
+            (raw(tampered()), "hash"),
+            (b" " * 101, "too_large"),
+        ],
+    )
+    def test_each_refusal_says_which_check(self, payload: bytes, reason: str) -> None:
+        limit = 100 if reason == "too_large" else 10**7
+        with pytest.raises(PayloadError) as caught:
+            parse_payload(TxnBatch, payload, lane_id="exit-1", limit=limit)
+        assert caught.value.reason == reason
 
     def test_size_is_bounded_before_decoding(self) -> None:
         with pytest.raises(PayloadError, match="payload: 101 bytes, over the limit of 100"):

@@ -36,12 +36,21 @@ MAX_BATCH = 1000
 Stream = Literal["txn", "event"]
 
 
-class PayloadError(ValueError):
-    """A payload that cannot be taken; ``problems`` holds one ``field: what`` line each."""
+Rejection = Literal["too_large", "not_json", "version", "kind", "schema", "wrong_lane", "hash"]
+"""Why a payload was refused, as a small vocabulary a metric can carry as a label."""
 
-    def __init__(self, what: str, problems: list[str]) -> None:
+
+class PayloadError(ValueError):
+    """A payload that cannot be taken; ``problems`` holds one ``field: what`` line each.
+
+    ``reason`` says which check refused it (:data:`Rejection`), so that a reader counts
+    refusals by kind without parsing the messages.
+    """
+
+    def __init__(self, what: str, problems: list[str], reason: Rejection = "schema") -> None:
         self.what = what
         self.problems = problems
+        self.reason: Rejection = reason
         super().__init__(f"invalid {what}: " + "; ".join(problems))
 
 
@@ -255,20 +264,22 @@ def parse_payload(
     what = model.payload_kind
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > limit:
-        raise PayloadError(what, [f"payload: {size} bytes, over the limit of {limit}"])
+        raise PayloadError(what, [f"payload: {size} bytes, over the limit of {limit}"], "too_large")
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(what, [f"payload: not JSON ({exc})"]) from None
+        raise PayloadError(what, [f"payload: not JSON ({exc})"], "not_json") from None
     if not isinstance(data, dict):
         raise PayloadError(what, [f"payload: not a JSON object but {type(data).__name__}"])
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise PayloadError(
-            what, [f"schema_version: this side speaks {SCHEMA_VERSION}, got {version!r}"]
+            what,
+            [f"schema_version: this side speaks {SCHEMA_VERSION}, got {version!r}"],
+            "version",
         )
     if data.get("kind") != what:
-        raise PayloadError(what, [f"kind: expected {what!r}, got {data.get('kind')!r}"])
+        raise PayloadError(what, [f"kind: expected {what!r}, got {data.get('kind')!r}"], "kind")
     try:
         payload = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
@@ -279,7 +290,7 @@ def parse_payload(
         if expected is not None and getattr(payload, name, expected) != expected
     ]
     if wrong:
-        raise PayloadError(what, wrong)
+        raise PayloadError(what, wrong, "wrong_lane")
     if isinstance(payload, _Batch):
         bad = [
             f"records.{index}.hash: does not match the record's content (lane_seq {r.lane_seq})"
@@ -287,5 +298,5 @@ def parse_payload(
             if r.hash != r.computed_hash()
         ]
         if bad:
-            raise PayloadError(what, bad)
+            raise PayloadError(what, bad, "hash")
     return payload
