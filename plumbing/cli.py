@@ -29,6 +29,7 @@ GROUP_HELP: dict[str, str] = {
     "bench": "measure speed and accuracy; prints a table, --json FILE writes figures",
     "sim": "hardware simulators that speak the real protocols",
     "edge": "the lane daemon",
+    "central": "the central aggregator",
 }
 
 

@@ -1,0 +1,1 @@
+"""central's ``lanewarden`` subcommands, each registered through an entry point (pyproject.toml)."""
