@@ -15,8 +15,8 @@ def register(groups: Groups) -> None:
     parser = groups.group("config").add_parser(
         "check",
         help="validate configuration files",
-        description="Validate lane, plaza, network and tariff files (the kind is the file's "
-        "top-level `kind` key). A lane file is checked together with the plaza and tariff "
+        description="Validate lane, plaza, network, tariff and central files (the kind is the "
+        "file's top-level `kind` key). A lane file is checked together with the plaza and tariff "
         "files it refers to. Exit status 1 when any file has an error.",
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")

@@ -1,12 +1,15 @@
-"""Loading any of the lane's configuration files by the ``kind`` it names.
+"""Loading any configuration file by the ``kind`` it names.
 
 Reading and validating one file as a known model is :func:`plumbing.config.load`;
-this module adds the lane's file kinds and the model of each.
+this module adds the lane's file kinds and the model of each. Other packages add
+their kinds (central's ``central``) through entry points of the group
+:data:`KIND_ENTRY_POINT_GROUP` in pyproject.toml, so the lane names none of them.
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,10 +24,16 @@ KINDS: dict[str, str] = {
     "tariff": "edge.fees.files:TariffFile",
     "network": "contracts.network:Network",
 }
+KIND_ENTRY_POINT_GROUP = "lanewarden.config_kinds"
+
+
+def kinds() -> dict[str, str]:
+    """Every known file kind: the lane's own and those other packages register."""
+    return {entry.name: entry.value for entry in entry_points(group=KIND_ENTRY_POINT_GROUP)} | KINDS
 
 
 def model_for(kind: str) -> type[BaseModel]:
-    module, _, name = KINDS[kind].partition(":")
+    module, _, name = kinds()[kind].partition(":")
     model: type[BaseModel] = getattr(importlib.import_module(module), name)
     return model
 
@@ -33,7 +42,8 @@ def load_any(path: Path | str) -> BaseModel:
     """Read a file and validate it as the model its top-level ``kind`` names."""
     data = read_toml(path)
     kind = data.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
-        expected = ", ".join(sorted(KINDS))
+    known = kinds()
+    if not isinstance(kind, str) or kind not in known:
+        expected = ", ".join(sorted(known))
         raise ConfigError(path, [f"kind: expected one of {expected}, got {kind!r}"])
     return validate(path, data, model_for(kind))

@@ -1,0 +1,127 @@
+"""Central's configuration file (``config/central.toml``): broker, storage, ingest, metrics.
+
+Loaded with :func:`load_central`; a bad file raises :class:`plumbing.config.ConfigError`
+naming the file and the key (``central.toml: ingest.workers: Input should be ...``).
+The broker password is never in the file (:mod:`plumbing.broker`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from contracts.ids import SITE_ID_PATTERN
+from contracts.schema import ConfigModel
+from plumbing.broker import BrokerConfig
+from plumbing.config import load
+from plumbing.metrics import MetricsConfig
+
+DATABASE_FILE = "central.sqlite3"
+URL_SCHEMES = ("sqlite:///", "postgresql+psycopg://")
+
+
+class StorageConfig(ConfigModel):
+    """Where central keeps what it stores."""
+
+    state_dir: Path = Field(
+        Path(),
+        title="State directory",
+        description="Folder of central's own files: the SQLite database when no url is given "
+        "(relative paths are relative to the working directory; systemd: "
+        "/var/lib/lanewarden/central).",
+    )
+    url: str | None = Field(
+        None,
+        title="Database URL",
+        description="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB (SQLAlchemy form); "
+        f"absent: sqlite in the state directory ({DATABASE_FILE}).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(URL_SCHEMES):
+            raise ValueError(f"must start with one of {', '.join(URL_SCHEMES)}, got {value!r}")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        return self.url or f"sqlite:///{self.state_dir / DATABASE_FILE}"
+
+
+class IngestConfig(ConfigModel):
+    """The ingest workers: how many, their subscription group, and the gap rule."""
+
+    workers: int = Field(
+        2,
+        ge=1,
+        le=32,
+        title="Workers",
+        description="MQTT clients that split the lanes' messages through one shared "
+        "subscription; 1 on a broker without MQTT 5 shared subscriptions.",
+    )
+    group: str = Field(
+        "central",
+        pattern=SITE_ID_PATTERN,
+        title="Subscription group",
+        description="Shared-subscription group ($share/GROUP/...); every central instance "
+        "that should split the load with this one uses the same group.",
+    )
+    client_id: str = Field(
+        "lanewarden-central",
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+        title="Client id prefix",
+        description="Each worker connects as PREFIX-HOST-PID-N, unique per worker.",
+    )
+    gap_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        title="Gap timeout",
+        description="Seconds a gap in a lane's lane_seq may stay open (batches can arrive out "
+        "of order across workers) before central asks the lane to resend.",
+    )
+    resend_interval_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        title="Resend interval",
+        description="At most one resend command per lane and stream in this many seconds.",
+    )
+
+
+def _central_metrics() -> MetricsConfig:
+    return MetricsConfig(port=9490)
+
+
+class CentralConfig(ConfigModel):
+    """The central aggregator of one site or network (``lanewarden central run``)."""
+
+    kind: Literal["central"] = Field(title="Kind", description='Always "central".')
+    broker: BrokerConfig = Field(
+        default_factory=BrokerConfig,
+        title="Broker",
+        description="The MQTT broker the lanes publish to.",
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig,
+        title="Storage",
+        description="The database (SQLite by default, PostgreSQL for production).",
+    )
+    ingest: IngestConfig = Field(
+        default_factory=IngestConfig,
+        title="Ingest",
+        description="The workers that take the lanes' records.",
+    )
+    metrics: MetricsConfig = Field(
+        default_factory=_central_metrics,
+        title="Metrics",
+        description="The Prometheus metrics endpoint (default 127.0.0.1:9490).",
+    )
+
+
+def load_central(path: Path | str) -> CentralConfig:
+    """Read and validate a central file; :class:`~plumbing.config.ConfigError` naming the key."""
+    return load(path, CentralConfig)
