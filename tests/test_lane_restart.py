@@ -7,14 +7,19 @@ through kills, the loops and the barrier are physical and stay as they are. A
 kill throws away everything else (the machine's state, the events on their way,
 the rest of the step); the restart does what the daemon's start does: it reads
 the latest versions, settles unanswered payments at the gateway (closing the
-order; paid if the customer paid first), and hands the machine one
+order; paid if the customer paid first), refunds what the records say is due
+(:func:`edge.lane.credits.refunds_due`), and hands the machine one
 ``Restarted`` event with the loops as found. Credits come from the records
-(:func:`edge.lane.credits.credits`) at every lookup.
+(:func:`edge.lane.credits.credits`) at every lookup. The vehicle may back out
+and come back while its order is open; the order is closed when it backs out
+(a close may not reach the gateway: an outage), and money paid for it anyway
+is refunded.
 
-After the vehicle has driven out, whatever the kills: it paid the fee once, its
-passage is recorded ``passed`` with its plate and its entry is closed, every
-paid order is recorded as paid, nothing went through unauthorised, and no
-barrier closed on an occupied safety loop.
+After the vehicle has driven out, whatever the kills: it paid the fee once (paid
+orders less refunded ones), its passage is recorded ``passed`` with its plate
+and its entry is closed, every paid order is recorded as paid, every refund
+is recorded against the payment it returns, nothing went through
+unauthorised, and no barrier closed on an occupied safety loop.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from uuid import UUID
 
 import hypothesis.strategies as st
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 
+from contracts.records.transaction import FeeItem as TxnFeeItem
 from contracts.records.transaction import Transaction
 from contracts.records.vocab import FINAL_STATUSES, TxnStatus
 from edge.daemon.recording import ShellNotes, transaction_of, txn_of
@@ -37,13 +43,15 @@ from edge.lane.actions import (
     Capture,
     CaptureReason,
     CloseBarrier,
+    ClosePayment,
     LookUpVehicle,
     OpenBarrier,
     RecordTransaction,
+    RefundPayment,
     RequestPayment,
     ordering_problems,
 )
-from edge.lane.credits import credit_window, credits, deduct
+from edge.lane.credits import credit_window, credits, deduct, refunds_due
 from edge.lane.events import (
     ArmingLoop,
     BarrierDown,
@@ -78,7 +86,7 @@ class World:
     arming: bool = False
     safety: bool = False
     barrier_up: bool = False
-    orders: dict[UUID, str] = field(default_factory=dict)  # pending, paid or closed
+    orders: dict[UUID, str] = field(default_factory=dict)  # pending, paid, closed or refunded
     amounts: dict[UUID, int] = field(default_factory=dict)
     keys: dict[UUID, str] = field(default_factory=dict)
     versions: list[Transaction] = field(default_factory=list)
@@ -86,6 +94,9 @@ class World:
     gone: bool = False  # the vehicle drove out
     backed_out: int = 0
     closed_on_vehicle: int = 0
+    backed_out_open: int = 0  # of those, with an order open
+    outages: int = 0  # closes that did not reach the gateway (at most two an example)
+    close_fails: bool = False  # the next close does not reach the gateway
 
     def latest(self) -> dict[UUID, Transaction]:
         return {version.id: version for version in self.versions}
@@ -122,6 +133,8 @@ class Lane:
             txn, shell_flags = txn_of(record)  # type: ignore[arg-type]  # a stored version
             self.notes.flag(txn.id, "interrupted", *shell_flags)
             open_txns.append(txn)
+        for due in refunds_due(world.latest().values()):
+            self.refund(due.id)
         barrier = Position.UP if world.barrier_up else Position.DOWN
         nonce = self.kills.to_bytes(16, "big")
         self.state = LaneState.initial(LANE, LaneKind.PARKING_EXIT, POLICY, nonce, barrier=barrier)
@@ -161,6 +174,10 @@ class Lane:
                 world.keys[txn_id], world.amounts[txn_id] = key, amount
                 if world.orders.setdefault(txn_id, "pending") == "paid":
                     self.pending.append(self.paid(txn_id))
+            case ClosePayment(txn_id=txn_id, key=key):
+                self.pending.append(self.close(txn_id, key))
+            case RefundPayment(txn_id=txn_id):
+                self.refund(txn_id)
             case OpenBarrier():
                 world.barrier_up = True
                 self.pending.append(BarrierUp())
@@ -177,6 +194,45 @@ class Lane:
         fee = deduct(fee, [c for c in owed if c.plate == plate and at <= c.until])
         entry = ENTRY if self.world.entry_open else None
         return VehicleChecked(txn_id, Listing.NONE, entry, fee, 1)
+
+    def close(self, txn_id: UUID, key: str) -> PaymentResult:
+        """The gateway's answer to a close: paid if the customer came first, else closed."""
+        world = self.world
+        if world.close_fails:
+            world.close_fails = False
+            return PaymentResult(txn_id, key, PaymentOutcome.ERROR, reason="gateway unreachable")
+        if world.orders.get(txn_id) == "paid":
+            return self.paid(txn_id)
+        world.orders[txn_id] = "closed"
+        return PaymentResult(txn_id, key, PaymentOutcome.DECLINED, reason="closed")
+
+    def refund(self, txn_id: UUID) -> None:
+        """Refund a paid order at the gateway (once, whatever the tries) and record it."""
+        world = self.world
+        assert world.orders[txn_id] in ("paid", "refunded"), f"refunding unpaid order {txn_id}"
+        world.orders[txn_id] = "refunded"
+        original = world.latest()[txn_id]
+        amount = world.amounts[txn_id]
+        world.versions.append(
+            Transaction.build(
+                lane_id=LANE,
+                kind=original.kind,
+                status=original.status,
+                recorded_at=self.tick(),
+                plate_text=original.plate_text,
+                currency=original.currency,
+                fee_items=(
+                    TxnFeeItem(label="late payment received", amount=amount),
+                    TxnFeeItem(label="late payment refunded", amount=-amount),
+                ),
+                fee_total=0,
+                payment_method="terminal",
+                payment_status="refunded",
+                gateway_ref=original.gateway_ref,
+                references=txn_id,
+                flags=("late_payment",),
+            )
+        )
 
     def paid(self, txn_id: UUID) -> PaymentResult:
         amount = self.world.amounts[txn_id]
@@ -210,7 +266,7 @@ class Lane:
         if not w.arming and not w.safety:
             return {"arrive": (True, False)}
         options = {}
-        if w.arming and not w.safety and w.barrier_up:
+        if w.arming and not w.safety and self.waved_on():
             options["onto_safety"] = (True, True)
         if w.arming and w.safety:
             options["off_arming"] = (False, True)
@@ -220,11 +276,37 @@ class Lane:
             options["back_out"] = (False, False)
         return options
 
+    def waved_on(self) -> bool:
+        """Whether the barrier is up for the vehicle: a passage authorised, the lane caught up.
+
+        A driver who backed out and comes back while the barrier is still up
+        (the lane has decided to close it and not done so yet) would drive
+        under a closing arm: the lane cannot tell that from a tailgater.
+        """
+        if not self.world.barrier_up or self.actions:
+            return False
+        if any(isinstance(e, ArmingLoop | SafetyLoop) for e in self.pending):
+            return False
+        return any(r.status == "authorised" for r in self.world.latest().values())
+
+    def unheard_back_out(self) -> bool:
+        """The vehicle backed off its authorised passage and the lane has not recorded it yet.
+
+        A restart now finds an authorised passage with the loops clear, which it
+        cannot tell from a vehicle that drove through: TestUnheardBackOut.
+        """
+        w = self.world
+        if w.arming or w.safety or w.gone:
+            return False
+        return any(r.status == "authorised" for r in w.latest().values())
+
     def choices(self) -> list[str]:
         """Everything that can happen next, the kill included."""
         options = ["act"] if self.actions else ["deliver"] if self.pending else []
         if "pending" in self.world.orders.values():
             options.append("pay")
+            if self.world.outages < 2 and not self.world.close_fails:
+                options.append("outage")
         return options + sorted(self.moves()) + ["kill"]
 
     def do(self, choice: str) -> None:
@@ -236,10 +318,14 @@ class Lane:
             self.pay()
         elif choice == "kill":
             self.kill()
+        elif choice == "outage":
+            self.world.outages += 1
+            self.world.close_fails = True
         else:
             self.move(self.moves()[choice])
             if choice == "back_out":
                 self.world.backed_out += 1
+                self.world.backed_out_open += "pending" in self.world.orders.values()
             if choice == "off_safety":
                 self.world.gone = True
 
@@ -273,8 +359,13 @@ class Lane:
         latest = world.latest()
         paid = [t for t, s in world.orders.items() if s == "paid"]
         assert sum(world.amounts[t] for t in paid) == FEE, "charged other than once"
-        for txn_id in paid:
+        refunded = [t for t, s in world.orders.items() if s == "refunded"]
+        for txn_id in paid + refunded:
             assert latest[txn_id].payment_status == "approved", f"paid order {txn_id} not recorded"
+        refunds = [r for r in latest.values() if r.references is not None]
+        assert sorted(r.references for r in refunds) == sorted(refunded), "refunds not recorded"
+        assert refunds_due(latest.values()) == [], "a refund is left undone"
+        latest = {t: r for t, r in latest.items() if r.references is None}
         statuses = [r.status for r in latest.values()]
         assert statuses.count("passed") == 1
         (passed,) = [r for r in latest.values() if r.status == "passed"]
@@ -325,40 +416,73 @@ class TestKillAtEveryStep:
         lane.check()
 
 
+def walk(data: st.DataObject, *, back_out_with_an_order_only: bool = False) -> Lane:
+    """A random walk of the lane and its vehicle, then the lane left to finish; checked."""
+    lane = Lane()
+    kills = data.draw(st.integers(0, 6), label="kills")  # few kills: deeper into passages
+    for _ in range(data.draw(st.integers(0, 80), label="moves")):
+        choices = lane.choices()
+        if lane.kills >= kills or lane.unheard_back_out():
+            choices.remove("kill")  # the second: a known gap, TestUnheardBackOut
+        if back_out_with_an_order_only and "pending" not in lane.world.orders.values():
+            choices = [c for c in choices if c != "back_out"]
+        if not choices:
+            break
+        # the lane's own work three times as likely: the walk gets past the payment request
+        work = [c for c in choices if c in ("act", "deliver")]
+        lane.do(data.draw(st.sampled_from(choices + 2 * work)))
+    lane.finish()
+    lane.check()
+    world = lane.world
+    event(f"backed out with an order open: {min(world.backed_out_open, 1)}")
+    event(f"outage: {min(world.outages, 1)}")
+    event(f"refunded: {min(list(world.orders.values()).count('refunded'), 1)}")
+    return lane
+
+
 class TestRandomKills:
     """Kills, payments, duplicate callbacks and a vehicle backing off, in any order."""
 
     @settings(max_examples=300, deadline=None)
     @given(st.data())
     def test_one_charge_and_a_closed_entry(self, data: st.DataObject) -> None:
-        lane = Lane()
-        for _ in range(data.draw(st.integers(0, 80), label="moves")):
-            choices = lane.choices()
-            if lane.kills >= 6:
-                choices.remove("kill")
-            if "pending" in lane.world.orders.values() and "back_out" in choices:
-                choices.remove("back_out")  # a known gap: TestAbandonedOrder
-            if not choices:
-                break
-            lane.do(data.draw(st.sampled_from(choices)))
-        lane.finish()
-        lane.check()
+        walk(data)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.data())
+    def test_backing_out_with_the_order_open(self, data: st.DataObject) -> None:
+        """The walk above, the vehicle backing out only while an order is open (issue 14)."""
+        walk(data, back_out_with_an_order_only=True)
 
 
 class TestAbandonedOrder:
     """A vehicle that backs out with its QR order unpaid, comes back and pays, is charged once."""
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="known gap (issue 14): the backed-out passage's QR order stays open at the gateway "
-        "until its window ends; paid late it is a late_payment alarmed for refund, and the "
-        "returning vehicle is charged again",
-    )
     def test_the_abandoned_order_is_not_charged_as_well(self) -> None:
         lane = Lane()
         for choice in ["arrive", "deliver", "act", "act", "act", "deliver", "act", "act"]:
             lane.do(choice)
         lane.do("back_out")
+        lane.do("arrive")
+        lane.finish()
+        lane.check()
+
+
+class TestUnheardBackOut:
+    """A paid vehicle that backs off under the open barrier as the lane dies is charged once."""
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="known gap: a restart with the loops clear records the authorised passage passed "
+        "and closes its entry (it cannot tell a vehicle that backed off from one that drove "
+        "through); the vehicle that comes back is priced as an unmatched exit and pays again",
+    )
+    def test_the_returning_vehicle_is_not_charged_again(self) -> None:
+        lane = Lane()
+        while not lane.world.barrier_up:
+            lane.do(lane.progress() or "kill")
+        lane.do("back_out")
+        lane.kill()
         lane.do("arrive")
         lane.finish()
         lane.check()

@@ -28,6 +28,7 @@ from edge.lane.actions import (
     OpenBarrier,
     RecordEvent,
     RecordTransaction,
+    RefundPayment,
     RequestPayment,
     StartTimer,
     ordering_problems,
@@ -64,6 +65,7 @@ from edge.lane.records import (
     Flag,
     Listing,
     OpenEntry,
+    PaymentStatus,
     Txn,
     TxnStatus,
 )
@@ -116,7 +118,8 @@ class LaneRules(RuleBasedStateMachine):
         self.gateway: dict[str, PaymentOutcome] = {}  # sticky answers per key
         self.charged: dict[UUID, set[str]] = defaultdict(set)
         self.keys: dict[UUID, list[str]] = defaultdict(list)
-        self.final: dict[UUID, TxnStatus] = {}
+        self.final: dict[UUID, tuple[TxnStatus, PaymentStatus]] = {}
+        self.refunded: set[UUID] = set()
         self.operator_admitted: set[UUID] = set()
         self.free_admitted: set[UUID] = set()
         self.timers: list[StartTimer] = []
@@ -154,6 +157,8 @@ class LaneRules(RuleBasedStateMachine):
                     self.check_request(action)
                 case RecordTransaction(txn=txn):
                     self.check_record(txn)
+                case RefundPayment():
+                    self.check_refund(action)
                 case StartTimer():
                     self.timers.append(action)
 
@@ -219,10 +224,21 @@ class LaneRules(RuleBasedStateMachine):
     def check_record(self, txn: Txn) -> None:
         final = self.final.get(txn.id)
         if final is not None:
-            assert txn.status is final, f"{txn.id} was {final}, now {txn.status}"
-            assert Flag.LATE_PAYMENT in txn.flags, "a finished transaction recorded again"
-        elif txn.status in FINAL_STATUSES:
-            self.final[txn.id] = txn.status
+            status, payment = final
+            assert txn.status is status, f"{txn.id} was {status}, now {txn.status}"
+            # recorded again only with the answer to its payment, once
+            assert payment is PaymentStatus.REQUESTED, "a finished transaction recorded again"
+            assert txn.payment_status is not PaymentStatus.REQUESTED
+            assert (
+                Flag.LATE_PAYMENT in txn.flags or txn.payment_status is not PaymentStatus.APPROVED
+            )
+        if txn.status in FINAL_STATUSES:
+            self.final[txn.id] = (txn.status, txn.payment_status)
+
+    def check_refund(self, refund: RefundPayment) -> None:
+        assert self.charged[refund.txn_id], f"refunded without a charge: {refund}"
+        assert refund.txn_id not in self.refunded, "refunded twice"
+        self.refunded.add(refund.txn_id)
 
     @invariant()
     def one_charge_per_transaction(self) -> None:

@@ -16,6 +16,7 @@ from edge.lane.actions import (
     Capture,
     CaptureReason,
     CloseBarrier,
+    ClosePayment,
     EventKind,
     LookUpVehicle,
     Message,
@@ -23,6 +24,7 @@ from edge.lane.actions import (
     RaiseAlarm,
     RecordEvent,
     RecordTransaction,
+    RefundPayment,
     RequestPayment,
     ShowMessage,
     StartTimer,
@@ -318,8 +320,14 @@ class TestDetections:
         assert (txn.status, txn.payment_status) == (TxnStatus.VOIDED, PaymentStatus.REQUESTED)
         assert of(actions, RequestPayment) == []
         assert of(actions, OpenBarrier) == []
-        # the terminal declines the abandoned request: nothing more is asked
-        assert lane.feed(PaymentResult(req.txn_id, req.key, PaymentOutcome.DECLINED)) == ()
+        assert of(actions, ClosePayment) == [ClosePayment(req.txn_id, req.key)]
+        # the closed order is declined: recorded so, nothing more is asked
+        declined = lane.feed(PaymentResult(req.txn_id, req.key, PaymentOutcome.DECLINED))
+        assert [(t.status, t.payment_status) for t in txns(declined)] == [
+            (TxnStatus.VOIDED, PaymentStatus.DECLINED)
+        ]
+        assert txns(declined) == [a.txn for a in declined if isinstance(a, RecordTransaction)]
+        assert len(declined) == 1
         assert lane.state.outstanding == ()
 
     def test_backing_out_after_paying_is_voided_for_refund_review(self) -> None:
@@ -543,7 +551,7 @@ class TestPayments:
         assert txns(late)[0].authorisation is Authorisation.PAID
         assert of(late, OpenBarrier) == [OpenBarrier(req.txn_id)]
 
-    def test_approval_after_backing_out_is_recorded_for_refund(self) -> None:
+    def test_approval_after_backing_out_is_refunded(self) -> None:
         lane = Lane()
         req = lane.request()
         lane.feed(ArmingLoop(False))
@@ -552,9 +560,10 @@ class TestPayments:
         assert (txn.status, txn.payment_status, txn.flags) == (
             TxnStatus.VOIDED,
             PaymentStatus.APPROVED,
-            (Flag.LATE_PAYMENT,),
+            (Flag.LATE_PAYMENT, Flag.REFUND_DUE),
         )
         assert alarms(actions) == [Alarm.LATE_PAYMENT]
+        assert of(actions, RefundPayment) == [RefundPayment(req.txn_id, 500, "CNY", "g")]
         assert of(actions, OpenBarrier) == []
 
     def test_lookup_failure_calls_for_help_or_fails_open(self) -> None:

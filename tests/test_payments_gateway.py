@@ -101,7 +101,7 @@ class TestNotPaid:
         with real_rig() as rig:
             req = request()
             result = rig.qr.pay(req, window_s=30, on_prompt=lambda p: rig.qr.cancel(p.txn_id))
-            assert result == Declined(Method.QR, "cancelled")
+            assert result == Declined(Method.QR, "cancelled", cancelled=True)
             assert rig.sim.state()["orders"][0]["status"] == "closed"
 
 

@@ -18,7 +18,11 @@ step's actions out in list order before it takes the next event:
   ``PaymentResult``); lookups are answered at once, through the queue;
 - timers run on the loop's monotonic clock (``loop.call_later``);
 - ``WatchPlateOrders`` shows the gateway's pay-by-plate QR code and watches for
-  the plate the driver types there (:mod:`edge.daemon.plate_orders`).
+  the plate the driver types there (:mod:`edge.daemon.plate_orders`);
+- ``ClosePayment`` withdraws the payment still in progress: its QR order is
+  closed and the payment task answers the machine as ever (declined, or
+  approved when the customer paid first, or error when the gateway is out of
+  reach); ``RefundPayment`` gives money back (:mod:`edge.daemon.refunds`).
 
 Degraded modes are applied here, where they are seen: a dark camera or a failing
 reader answers the machine with an unreadable plate under the lane's degraded
@@ -54,6 +58,7 @@ from edge.daemon.lookup import VehicleLookup
 from edge.daemon.plate_orders import next_plate_order
 from edge.daemon.plates import Image, ReadLateError, Recognition, read_vehicle
 from edge.daemon.recording import Recorder, Settlement
+from edge.daemon.refunds import Refunds
 from edge.daemon.settling import lane_result, payment_request
 from edge.daemon.timings import Mark, PassageTimings
 from edge.evidence import Evidence
@@ -64,11 +69,13 @@ from edge.lane.actions import (
     Capture,
     CaptureReason,
     CloseBarrier,
+    ClosePayment,
     LookUpVehicle,
     OpenBarrier,
     RaiseAlarm,
     RecordEvent,
     RecordTransaction,
+    RefundPayment,
     RequestPayment,
     ShowMessage,
     StartTimer,
@@ -119,6 +126,7 @@ class LaneShell:
         lookup: VehicleLookup,
         plates: Recognition,
         payments: Payments,
+        refunds: Refunds,
         degraded: DegradedPolicy,
         evidence: Evidence | None = None,
         capture_frames: int = 2,
@@ -132,6 +140,7 @@ class LaneShell:
         self.lookup = lookup
         self.plates = plates
         self.payments = payments
+        self.refunds = refunds
         self.degraded = degraded
         self.evidence = evidence
         self.metrics = recorder.metrics
@@ -243,6 +252,10 @@ class LaneShell:
                 task = self.spawn(self.pay(action))
                 self.paying[txn_id] = task
                 task.add_done_callback(lambda _: self.paying.pop(txn_id, None))
+            case ClosePayment(txn_id=txn_id):
+                self.close_order(txn_id)
+            case RefundPayment(txn_id=txn_id, amount=amount, gateway_ref=gateway_ref):
+                self.spawn(self.refunds.refund(txn_id, amount, gateway_ref))
             case OpenBarrier(because=because):
                 self.timings.mark(because, Mark.BARRIER_COMMAND)
                 latency = self.timings.since_loop_on(because)
@@ -529,6 +542,17 @@ class LaneShell:
                 },
             )
         self.post(settled.result)
+
+    def close_order(self, txn_id: UUID) -> None:
+        """The vehicle backed out: withdraw its payment; the payment task closes the order.
+
+        A payment already answered has its answer on the way to the machine.
+        """
+        qr = self.payments.qr
+        if qr is None or txn_id not in self.paying:
+            return
+        logger.info("payment_withdrawn", txn_id=str(txn_id))
+        qr.cancel(str(txn_id))
 
     def on_prompt(self, prompt: QrPrompt) -> None:
         """The QR code to show (called from the payment thread)."""

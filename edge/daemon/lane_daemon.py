@@ -18,8 +18,9 @@
    passages (:mod:`edge.lane.restart`: one still authorised for the vehicle on
    the loops stays authorised), and the control socket for operator commands
    opens (``lanewarden edge ctl``); then systemd hears
-   READY; beside it run the watchdog pings, the payment sweep, the store check
-   and the retention work (images purged, old plate text pseudonymised).
+   READY; beside it run the watchdog pings, the payment sweep (with the refunds
+   the records say are due, :mod:`edge.daemon.refunds`), the store check and the
+   retention work (images purged, old plate text pseudonymised).
 
 Sync is not started yet. Anything that fails stops what was already started, in
 reverse order, and raises :class:`StartupError` with a message naming the problem.
@@ -69,6 +70,7 @@ from edge.daemon.recovery import (
     recent_records,
     report_recovered,
 )
+from edge.daemon.refunds import Refunds
 from edge.daemon.settling import StorePermits, StorePrepaid
 from edge.evidence import Evidence, EvidenceError, site_key
 from edge.fees.engine import CompiledTariff
@@ -210,6 +212,7 @@ class LaneDaemon:
                 qr_window_s=0.8 * lane.policy.payment_timeout_s,
                 transport=self.transport,
             )
+            self.refunds = Refunds(self.recorder, self.payments.qr, self.credits)
             self._start_payments(settings)
             stack.callback(self.payments.stop)
             # 6. the last run's credits, and the passages it left open, payments settled
@@ -355,6 +358,7 @@ class LaneDaemon:
         self._machine = self._run(shell.run())
         if self.desk is not None:
             self.desk.shell = shell  # operator commands go to the running machine
+        await self.refunds.due()  # what the last run decided to give back and did not
         return shell
 
     async def _start_machine(
@@ -391,6 +395,7 @@ class LaneDaemon:
             lookup=lookup,
             plates=plates,
             payments=self.payments,
+            refunds=self.refunds,
             degraded=lane.degraded,
             evidence=evidence,
             capture_frames=self.options.capture_frames,
@@ -453,6 +458,7 @@ class LaneDaemon:
 
     async def _sweep(self) -> None:
         await asyncio.to_thread(self.payments.sweep)
+        await self.refunds.due()
 
     async def _check_store(self) -> None:
         """Store nearly full: record, alarm and apply the degraded policy; undo when space is back."""
@@ -549,9 +555,7 @@ class LaneDaemon:
                 },
             )
         elif isinstance(event, LatePaymentRefunded):
-            original = self.store.transaction(UUID(event.txn_id))
-            if original is not None:
-                self.recorder.refund(original, event.amount, event.gateway_ref, now)
+            self.refunds.record(UUID(event.txn_id), event.amount, event.gateway_ref, now)
             self.recorder.event(
                 "late_payment_refunded",
                 now,

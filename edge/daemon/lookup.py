@@ -26,7 +26,7 @@ from contracts.records.transaction import Transaction
 from edge.config.lane import LaneFiles
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import Passage, QuoteError
-from edge.lane.credits import Credit, credits, deduct
+from edge.lane.credits import Credit, credits, deduct, refunds_due
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.policy import LaneKind
 from edge.lane.records import Fee, Listing, OpenEntry, PaymentMethod
@@ -107,6 +107,17 @@ class CreditBook:
         self._latest[record.id] = record  # the dict stays in recording order
         if len(self._latest) > PRUNE_AT:
             self._prune(record.recorded_at - self.window)
+
+    def refunds_due(self) -> list[Transaction]:
+        """The payments to give back that no refund record answers yet (:mod:`edge.lane.abandoned`)."""
+        return refunds_due(self._latest.values())
+
+    def refunded(self, txn_id: UUID) -> bool:
+        """Whether a refund of ``txn_id``'s payment is recorded."""
+        return any(
+            record.references == txn_id and record.payment_status == "refunded"
+            for record in self._latest.values()
+        )
 
     def take(self, plate: str, at: datetime, txn_id: UUID) -> list[Credit]:
         """The plate's credits valid at ``at``, for the passage ``txn_id`` to deduct."""

@@ -2,13 +2,17 @@
 
 At start the daemon reads the lane's latest records. A transaction whose last
 version is not final, or whose payment was asked and never answered, was
-interrupted. The shell does the I/O; the rule that settles each passage is the
-lane machine's (:mod:`edge.lane.restart`), applied to what the records say:
+interrupted; so was one whose payment an earlier start could not resolve (the
+gateway was down: flag ``payment_unresolved``), until a start resolves it. The
+shell does the I/O; the rule that settles each passage is the lane machine's
+(:mod:`edge.lane.restart`), applied to what the records say:
 
 1. The payment is resolved first. A prepaid debit is looked up in the ledger by
    its idempotency key (never posted again); a QR order is brought to its final
    state through the gateway (closed; paid if the customer paid first). Nothing
-   is charged anew.
+   is charged anew. A vehicle that backed out with its order open left such a
+   payment too: its order is closed here, and if it was paid the machine
+   refunds it (:mod:`edge.lane.abandoned`).
 2. At start, the passages go to the machine in one
    :class:`~edge.lane.events.Restarted` event with the loops as found: the
    newest authorised (or paid) passage stays authorised for a vehicle still on
@@ -90,8 +94,17 @@ async def resolve_payment(
     return PaymentFound("declined", None)
 
 
+UNRESOLVED = "payment_unresolved"
+"""The shell's flag on a passage whose payment a start could not bring to its end."""
+
+
+def unanswered(record: TransactionRecord) -> bool:
+    """Whether the record's payment still waits for its final state (asked, or left unresolved)."""
+    return record.payment_status == "requested" or UNRESOLVED in record.flags
+
+
 def interrupted(record: TransactionRecord) -> bool:
-    return record.status not in FINAL_STATUSES or record.payment_status == "requested"
+    return record.status not in FINAL_STATUSES or unanswered(record)
 
 
 def open_records(store: Store, lane_id: str) -> list[TransactionRecord]:
@@ -127,16 +140,17 @@ async def interrupted_passages(
     for record in open_records(store, lane_id):
         flags = ["interrupted"]
         settled = record
-        if record.payment_status == "requested":
+        if unanswered(record):
             payment = await resolve_payment(record, store, qr)
             settled = record.model_copy(
                 update={
                     "payment_status": payment.status,
                     "gateway_ref": payment.reference or record.gateway_ref,
+                    "flags": tuple(f for f in record.flags if f != UNRESOLVED),
                 }
             )
             if payment.unresolved:
-                flags.append("payment_unresolved")
+                flags.append(UNRESOLVED)
         txn, shell_flags = txn_of(settled)
         recorder.notes.flag(txn.id, *flags, *shell_flags)
         recorder.notes.evidence[txn.id] = tuple(record.evidence_image_ids)

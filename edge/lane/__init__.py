@@ -58,7 +58,10 @@ Events (:mod:`edge.lane.events`)
     The shell answers every ``RequestPayment`` (its own timeout is an
     ``error`` result): a vehicle gone with its payment unanswered stays in
     ``LaneState.outstanding`` until the answer comes, and a late approval is
-    recorded (``late_payment``) and alarmed for refund.
+    recorded (``late_payment``) and alarmed. A vehicle that backed out has its
+    order closed (``ClosePayment``, answered by the same ``PaymentResult``),
+    and money that still comes for it is refunded (``refund_due``,
+    ``RefundPayment``): :mod:`edge.lane.abandoned` says why a refund, not a credit.
 
 Actions (:mod:`edge.lane.actions`)
     Records, committed synchronously before the next action:
@@ -66,7 +69,8 @@ Actions (:mod:`edge.lane.actions`)
     ``RecordEvent(id, kind, at, txn_id, operator_id, reason)``,
     ``RaiseAlarm(id, alarm, at, txn_id, detail)``.
     Money and barrier: ``RequestPayment(txn_id, key, amount, currency, method,
-    account)``, ``OpenBarrier(because)``, ``CloseBarrier(because)``.
+    account)``, ``ClosePayment(txn_id, key)``, ``RefundPayment(txn_id, amount,
+    currency, gateway_ref)``, ``OpenBarrier(because)``, ``CloseBarrier(because)``.
     Other: ``Capture(txn_id, reason)``, ``LookUpVehicle(txn_id, plate, at)``,
     ``ShowMessage(message, amount, currency)``, ``WatchPlateOrders(txn_id)``
     (answered by ``PlateTyped``), ``StartTimer``, ``CancelTimer``.
@@ -96,14 +100,17 @@ Safety rules, held by construction in every state
       requested after an approval. Answers that match no waiting key are ignored.
     - Every ``OpenBarrier``/``CloseBarrier`` names in ``because`` a record
       earlier in the same list; every ``RequestPayment`` follows a
-      ``RecordTransaction`` of its transaction with status pending_payment.
+      ``RecordTransaction`` of its transaction with status pending_payment;
+      every ``ClosePayment`` follows the record of its passage voided with the
+      payment requested, every ``RefundPayment`` the record flagged ``refund_due``.
 
 Vehicle movement, from the two loops
     A vehicle arrives on the arming loop (a transaction starts: capture, plate,
     lookup, payment). It passes by reaching the safety loop, leaving the arming
     loop, then leaving the safety loop (recorded ``passed``). It backs out when
     the arming loop clears while the safety loop is clear (recorded ``voided``:
-    no charge; if it had paid, ``refund_review`` and an alarm). When an
+    no charge; if it had paid, ``refund_review`` and an alarm; if its payment
+    was still open, its order is closed). When an
     unauthorised vehicle leaves the arming loop onto an occupied safety loop,
     it went through on another's authorisation while the barrier was up
     (``tailgate``) or past a closed barrier (``barrier_forced``). The barrier

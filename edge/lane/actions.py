@@ -5,8 +5,12 @@ records (:class:`RecordTransaction`, :class:`RecordEvent`, :class:`RaiseAlarm`)
 that the shell commits to SQLite synchronously before it goes on. Every action
 that moves the barrier names, in ``because``, a record earlier in the same list;
 every :class:`RequestPayment` follows a :class:`RecordTransaction` of its
-transaction with the amount it asks for. So when the shell dies between two
-actions, nothing moved money or the barrier without a durable record first.
+transaction with the amount it asks for; every :class:`ClosePayment` follows
+the record of its passage voided with the payment still requested, and every
+:class:`RefundPayment` the record of the payment it gives back (``refund_due``).
+So when the shell dies between two actions, nothing moved money or the barrier
+without a durable record first, and a restart finds in the records what was
+still to be closed or refunded.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from edge.lane.events import Timer
-from edge.lane.records import PaymentMethod, PaymentStatus, Txn
+from edge.lane.records import Flag, PaymentMethod, PaymentStatus, Txn, TxnStatus
 
 
 class CaptureReason(StrEnum):
@@ -141,6 +145,39 @@ class RequestPayment:
 
 
 @dataclass(frozen=True)
+class ClosePayment:
+    """Close the order of ``txn_id``'s payment: its vehicle backed out before it was answered.
+
+    Once closed, the order can no longer be paid (:mod:`edge.lane.abandoned`).
+    The shell answers with the :class:`~edge.lane.events.PaymentResult` for
+    ``key``: declined once the order is closed, approved when the customer paid
+    before the close took effect, error when the gateway could not be reached
+    (the order may still be paid; its record keeps the payment requested, so
+    every start closes it until it is closed).
+    """
+
+    txn_id: UUID
+    key: str
+
+
+@dataclass(frozen=True)
+class RefundPayment:
+    """Give back ``amount`` taken for ``txn_id`` after the lane had closed its order.
+
+    The record before it carries ``refund_due``. The shell refunds once (the
+    refund's id derives from the order and the transaction, so any number of
+    tries refund once) and records a refund that references ``txn_id``; until
+    that record exists the records say the refund is due
+    (:func:`edge.lane.credits.refunds_due`) and the shell tries again.
+    """
+
+    txn_id: UUID
+    amount: int
+    currency: str
+    gateway_ref: str | None = None
+
+
+@dataclass(frozen=True)
 class OpenBarrier:
     because: UUID  # id of the record (transaction or event) earlier in the same list
 
@@ -192,6 +229,8 @@ Action = (
     | RecordEvent
     | RaiseAlarm
     | RequestPayment
+    | ClosePayment
+    | RefundPayment
     | OpenBarrier
     | CloseBarrier
     | ShowMessage
@@ -218,10 +257,13 @@ def ordering_problems(actions: Sequence[Action]) -> list[str]:
     problems = []
     recorded: set[UUID] = set()
     pending: dict[UUID, int] = {}  # txn id -> amount recorded as pending payment
+    latest: dict[UUID, Txn] = {}  # txn id -> the version recorded last in this list
     for index, action in enumerate(actions):
         ident = record_id(action)
         if ident is not None:
             recorded.add(ident)
+        if isinstance(action, RecordTransaction):
+            latest[action.txn.id] = action.txn
         if isinstance(action, RecordTransaction) and action.txn.fee_total is not None:
             requested = action.txn.payment_status is PaymentStatus.REQUESTED
             pending[action.txn.id] = action.txn.fee_total if requested else -1
@@ -229,4 +271,24 @@ def ordering_problems(actions: Sequence[Action]) -> list[str]:
             problems.append(f"action {index}: {action} names no record before it")
         if isinstance(action, RequestPayment) and pending.get(action.txn_id) != action.amount:
             problems.append(f"action {index}: {action} follows no record of that charge")
+        if isinstance(action, ClosePayment) and not _abandoned(latest.get(action.txn_id)):
+            problems.append(f"action {index}: {action} follows no record of the vehicle gone")
+        if isinstance(action, RefundPayment) and not _refund_due(latest.get(action.txn_id)):
+            problems.append(f"action {index}: {action} follows no record of the refund due")
     return problems
+
+
+def _abandoned(txn: Txn | None) -> bool:
+    return (
+        txn is not None
+        and txn.status is TxnStatus.VOIDED
+        and txn.payment_status is PaymentStatus.REQUESTED
+    )
+
+
+def _refund_due(txn: Txn | None) -> bool:
+    return (
+        txn is not None
+        and txn.payment_status is PaymentStatus.APPROVED
+        and Flag.REFUND_DUE in txn.flags
+    )

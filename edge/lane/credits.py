@@ -2,8 +2,11 @@
 
 A credit is a payment that was taken for a passage whose last version is
 ``voided`` with its payment ``approved``: the vehicle backed away after paying,
-a restart voided a paid passage it could not resume, or a payment landed after
-the vehicle had gone. It belongs to the passage's plate, and the plate's next
+or a restart voided a paid passage it could not resume. A payment that landed
+after the passage was voided (its order closed) is not a credit but a refund
+(:mod:`edge.lane.abandoned`): its record carries ``refund_due``, and
+:func:`refunds_due` finds it in the same records until a refund references it.
+A credit belongs to the passage's plate, and the plate's next
 passage at the lane deducts it from its fee (a fee item made by
 :func:`credit_item`, naming the credit's transaction), until one of these is
 recorded:
@@ -31,6 +34,7 @@ from uuid import UUID
 from contracts.records.transaction import Transaction
 from contracts.records.vocab import PaymentStatus, TxnStatus
 from edge.fees.passage import Fee, FeeItem
+from edge.lane.records import Flag
 
 CREDIT_LABEL = "paid before a lane restart"
 """Label of the fee line that deducts a credit; the line names the credit's transaction."""
@@ -89,6 +93,7 @@ def credits(
             record.status == TxnStatus.VOIDED
             and record.payment_status == PaymentStatus.APPROVED
             and record.references is None
+            and Flag.REFUND_DUE not in record.flags
             and record.plate_text is not None
             and record.currency is not None
             and (record.fee_total or 0) > 0
@@ -102,6 +107,27 @@ def credits(
             )
     left = [credit for txn_id, credit in owed.items() if txn_id not in used | refunded]
     return sorted(left, key=lambda credit: (credit.until, credit.txn_id))
+
+
+def refunds_due(latest: Iterable[Transaction]) -> list[Transaction]:
+    """The paid records flagged ``refund_due`` that no refund references yet, in record order.
+
+    ``latest`` holds the latest version of each recent transaction, refunds included.
+    """
+    records = list(latest)
+    refunded = {
+        record.references
+        for record in records
+        if record.references is not None and record.payment_status == PaymentStatus.REFUNDED
+    }
+    return [
+        record
+        for record in records
+        if Flag.REFUND_DUE in record.flags
+        and record.payment_status == PaymentStatus.APPROVED
+        and record.references is None
+        and record.id not in refunded
+    ]
 
 
 def deduct(fee: Fee, available: Iterable[Credit]) -> Fee:

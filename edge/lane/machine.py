@@ -15,6 +15,7 @@ from typing import get_args
 from uuid import UUID
 
 from contracts.uuid7 import derive_uuid7
+from edge.lane.abandoned import closes_order, paid_after_voided, refund_due
 from edge.lane.actions import (
     Action,
     Alarm,
@@ -22,6 +23,7 @@ from edge.lane.actions import (
     Capture,
     CaptureReason,
     CloseBarrier,
+    ClosePayment,
     EventKind,
     LookUpVehicle,
     Message,
@@ -29,6 +31,7 @@ from edge.lane.actions import (
     RaiseAlarm,
     RecordEvent,
     RecordTransaction,
+    RefundPayment,
     RequestPayment,
     ShowMessage,
     StartTimer,
@@ -287,12 +290,18 @@ class _Step:
         self.show(Message.HELP_CALLED)
 
     def finish(self, p: Passage, status: TxnStatus, *flags: Flag) -> Txn:
-        """Record a vehicle's last status; keep its payment if one is still unanswered."""
+        """Record a vehicle's last status; keep its payment if one is still unanswered.
+
+        A vehicle that backed out with its payment open has its order closed
+        (:mod:`edge.lane.abandoned`).
+        """
         txn = replace(p.txn, status=status, flags=p.txn.flagged(*flags))
         self.record(txn)
         self.close_because = txn.id
         if txn.payment_status is PaymentStatus.REQUESTED:
             self.s = replace(self.s, outstanding=(*self.s.outstanding, replace(p, txn=txn)))
+            if closes_order(txn) and p.payment is not None:
+                self.actions.append(ClosePayment(txn.id, p.payment.key))
         return txn
 
     # -- loops --------------------------------------------------------------
@@ -391,6 +400,8 @@ class _Step:
         for txn in e.open:
             if resumed is not None and txn.id == resumed.id:
                 self.resume(txn, on_arming=e.arming)
+            elif paid_after_voided(txn):
+                self.refund(txn, txn.gateway_ref, txn.fee_total or 0)
             else:
                 self.record(settled(txn, went=True))
         if e.arming and self.s.passage is None:
@@ -597,11 +608,16 @@ class _Step:
             leaving = tuple(self.late_payment(v, e) if awaited(v) else v for v in self.s.leaving)
             self.s = replace(self.s, leaving=leaving)
         elif any(awaited(v) for v in self.s.outstanding):
+            waiting = []
             for v in self.s.outstanding:
-                if awaited(v):
+                if not awaited(v):
+                    waiting.append(v)
+                elif closes_order(v.txn):
+                    if self.abandoned_answer(v, e):
+                        waiting.append(v)
+                else:
                     self.late_payment(v, e)
-            outstanding = tuple(v for v in self.s.outstanding if not awaited(v))
-            self.s = replace(self.s, outstanding=outstanding)
+            self.s = replace(self.s, outstanding=tuple(waiting))
 
     def settle_payment(self, p: Passage, payment: Payment, e: PaymentResult) -> None:
         """The answer for the vehicle in front of the barrier, paying or waiting for help."""
@@ -658,6 +674,31 @@ class _Step:
         self.record(txn)
         self.alarm(Alarm.LATE_PAYMENT, txn.id, f"{e.amount} taken after the vehicle was admitted")
         return replace(v, txn=txn)
+
+    def abandoned_answer(self, v: Passage, e: PaymentResult) -> bool:
+        """The answer for a backed-out vehicle's closed order; True while it is still awaited.
+
+        Declined: closed, nothing taken (recorded, so no start closes it again).
+        Approved: paid before the close took effect: refunded. Error: the close
+        did not reach the gateway; the record keeps the payment requested.
+        """
+        if e.outcome is PaymentOutcome.ERROR:
+            return True
+        if e.outcome is PaymentOutcome.DECLINED:
+            self.record(replace(v.txn, payment_status=PaymentStatus.DECLINED))
+        else:
+            self.refund(v.txn, e.gateway_ref, e.amount)
+        return False
+
+    def refund(self, txn: Txn, gateway_ref: str | None, amount: int) -> None:
+        """Money taken for a passage voided before it was paid: recorded as due, then given back."""
+        due = refund_due(txn, gateway_ref)
+        self.record(due)
+        self.alarm(
+            Alarm.LATE_PAYMENT, txn.id, f"{amount} taken after the vehicle backed out; refunded"
+        )
+        if amount > 0 and due.currency is not None:
+            self.actions.append(RefundPayment(txn.id, amount, due.currency, due.gateway_ref))
 
     # -- barrier --------------------------------------------------------------
 

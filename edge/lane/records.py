@@ -80,6 +80,7 @@ class Flag(StrEnum):
     FREE_PASSAGE = "free_passage"
     LATE_PAYMENT = "late_payment"
     REFUND_REVIEW = "refund_review"
+    REFUND_DUE = "refund_due"  # paid for an order the lane had closed: refunded, never a credit
     PAYMENT_MISMATCH = "payment_mismatch"
     PLATE_TYPED = "plate_typed"  # the plate was typed (by the driver or an operator), not read
 

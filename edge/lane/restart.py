@@ -21,7 +21,9 @@ from the same records:
   (:mod:`edge.lane.credits`), derived from this very record at every later
   start until a passage uses it or it is refunded.
 - A passage already final whose payment was unanswered (the vehicle had gone)
-  keeps its status and gets the payment's outcome.
+  keeps its status and gets the payment's outcome; one that had backed out
+  (voided) and turns out paid has that money refunded, not credited
+  (:mod:`edge.lane.abandoned`: voided, then paid, is a refund).
 
 A clean shutdown settles with :func:`settled` too, but resumes nothing: it
 closes the barrier, so no authorisation stays standing; the vehicle's next

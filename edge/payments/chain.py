@@ -78,6 +78,11 @@ class PaymentChain:
             gateway_down = gateway_down or (
                 isinstance(result, Unavailable) and result.method is Method.QR
             )
+            if result.cancelled:  # the vehicle left: nothing else is asked of it
+                why = f"{method.value}: {result.reason}"
+                return PaymentOutcome(
+                    PaymentStatus.NOT_PAID, None, 0, None, None, why, tuple(attempts)
+                )
         why = "; ".join(f"{a.method.value}: {a.reason}" for a in attempts)
         postpay = self.policy.postpay is PostPay.LAST_RESORT or (
             self.policy.postpay is PostPay.GATEWAY_DOWN and gateway_down

@@ -55,18 +55,27 @@ class Charged:
 
 @dataclass(frozen=True)
 class Declined:
-    """The method was asked and did not settle the fee (no permit, low balance, not paid)."""
+    """The method was asked and did not settle the fee (no permit, low balance, not paid).
+
+    ``cancelled``: the lane withdrew the payment (the vehicle left); the chain
+    tries no other method and post-pay does not apply.
+    """
 
     method: Method
     reason: str
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
 class Unavailable:
-    """The method could not be asked (gateway down): a degraded mode."""
+    """The method could not be asked (gateway down): a degraded mode.
+
+    ``cancelled`` as for :class:`Declined`: here the close did not reach the gateway.
+    """
 
     method: Method
     reason: str
+    cancelled: bool = False
 
 
 MethodResult = Charged | Declined | Unavailable

@@ -3,9 +3,10 @@
 ``pay`` creates the order (id derived from the transaction id, so a retry finds
 the same order), shows the prompt, then waits for a verified callback or for
 a query to say the order is paid or declined, querying on the configured
-schedule. When the payment window ends, or the daemon cancels, the order is
-closed; the close's answer is the last word (``paid`` if the payment came
-first). An order the lane has given up on (closed, declined, or left
+schedule. When the payment window ends, or the daemon cancels (the vehicle
+backed out, the lane stops), the order is closed; the close's answer is the
+last word (``paid`` if the payment came first). A cancel that comes before
+``pay`` has created the order is remembered, and no order is created. An order the lane has given up on (closed, declined, or left
 unresolved because the gateway was down) and that is nevertheless paid later
 is refunded, and the refund reported as an event for the daemon to record.
 
@@ -104,6 +105,7 @@ class QrPayments:
         self.max_tracks = max_tracks
         self.monotonic = monotonic
         self._tracks: dict[str, _Track] = {}
+        self._cancelled: dict[str, None] = {}  # cancelled before pay created them (ordered)
         self._cond = threading.Condition()
 
     # -- the daemon's calls --------------------------------------------------------------------
@@ -118,6 +120,9 @@ class QrPayments:
         order_id = order_id_for(request.txn_id)
         with self._cond:
             track = self._tracks.get(order_id)
+            if track is None and order_id in self._cancelled:
+                del self._cancelled[order_id]
+                return Declined(Method.QR, "cancelled before the order was made", cancelled=True)
             if track is not None and track.state is not _State.OPEN:
                 return self._result(track, f"order {order_id} already {track.state.value}")
             if track is None:
@@ -146,7 +151,7 @@ class QrPayments:
             return Unavailable(Method.QR, f"gateway refused the order: {exc}")
         with self._cond:
             self._apply(track, order)
-            show = track.state is _State.OPEN
+            show = track.state is _State.OPEN and not track.cancelled
         if show and on_prompt is not None:
             on_prompt(
                 QrPrompt(request.txn_id, order_id, order.qr_url, order.amount, order.currency)
@@ -155,12 +160,21 @@ class QrPayments:
         return self._finish(track, f"not paid within {window_s:g} s")
 
     def cancel(self, txn_id: str) -> None:
-        """Stop waiting for the payment of ``txn_id`` (the vehicle left); ``pay`` closes the order."""
+        """Stop waiting for the payment of ``txn_id`` (the vehicle left); ``pay`` closes the order.
+
+        Before ``pay`` has made the order, the cancel is remembered (the last
+        ``max_tracks`` of them) and ``pay`` makes none.
+        """
+        order_id = order_id_for(txn_id)
         with self._cond:
-            track = self._tracks.get(order_id_for(txn_id))
+            track = self._tracks.get(order_id)
             if track is not None:
                 track.cancelled = True
                 self._cond.notify_all()
+                return
+            self._cancelled[order_id] = None
+            if len(self._cancelled) > self.max_tracks:
+                del self._cancelled[next(iter(self._cancelled))]
 
     def resolve(self, txn_id: str, amount: int, currency: str) -> MethodResult:
         """Bring to an end an order whose ``pay`` was interrupted (daemon restart): close it.
@@ -287,7 +301,8 @@ class QrPayments:
             if exc.status == 404:
                 with self._cond:
                     track.state = _State.CLOSED
-                return Declined(Method.QR, f"{reason}; no such order at the gateway")
+                why = f"{reason}; no such order at the gateway"
+                return Declined(Method.QR, why, cancelled=track.cancelled)
             return self._unresolved(track, f"close refused: {exc}")
         except GatewayDownError as exc:
             return self._unresolved(track, f"close failed: {exc}")
@@ -303,7 +318,9 @@ class QrPayments:
                 return self._result(track, why)
             track.state = _State.UNRESOLVED
         self._alarm(AlarmKind.ORDER_UNRESOLVED, why, track)
-        return Unavailable(Method.QR, f"order {track.order_id} left unresolved: {why}")
+        return Unavailable(
+            Method.QR, f"order {track.order_id} left unresolved: {why}", track.cancelled
+        )
 
     def _apply(self, track: _Track, order: Order) -> None:
         """Take the gateway's view of the order (under the lock)."""
@@ -328,10 +345,11 @@ class QrPayments:
         if track.state is _State.PAID:
             return Charged(Method.QR, track.amount, track.gateway_ref, track.order_id)
         if track.state is _State.DECLINED:
-            return Declined(Method.QR, "declined by the gateway")
+            return Declined(Method.QR, "declined by the gateway", track.cancelled)
         if track.state is _State.UNRESOLVED:
-            return Unavailable(Method.QR, f"order {track.order_id} unresolved: {reason}")
-        return Declined(Method.QR, reason)
+            why = f"order {track.order_id} unresolved: {reason}"
+            return Unavailable(Method.QR, why, track.cancelled)
+        return Declined(Method.QR, reason, track.cancelled)
 
     def _refund_late(self, track: _Track) -> NoticeVerdict:
         with self._cond:
