@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import grp
+import os
 import stat
 from pathlib import Path
 
 import pytest
+from needs import program
 
 from central.broker_config.acl import central_rules, lane_rules, render_acl
 from central.broker_config.bundle import BrokerConfigError, write_broker_config
@@ -14,7 +17,6 @@ from central.broker_config.lanes import LaneFilesError, LaneRef, read_lanes
 from central.broker_config.passwd import PasswdError, hash_password, parse_line, verify_password
 from central.commands.broker_config import register
 from plumbing.cli import Groups
-from tests.needs import program
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -304,6 +306,16 @@ class TestWrite:
             write_broker_config(lanes, out)
         write_broker_config(lanes, out, rotate=True)
         assert "\n" not in credential.read_text()
+
+    def test_group_of_the_password_file(self, tmp_path: Path) -> None:
+        lanes = read_lanes([good_lane(tmp_path, "lane-1")])
+        out = tmp_path / "out"
+        own = grp.getgrgid(os.getgid()).gr_name  # a group any process may give its files
+        write_broker_config(lanes, out, group=own)
+        assert out.joinpath("passwd").stat().st_gid == os.getgid()
+        assert stat.S_IMODE(out.joinpath("passwd").stat().st_mode) == 0o640
+        with pytest.raises(BrokerConfigError, match="group 'no-such-grp': no such group"):
+            write_broker_config(lanes, out, group="no-such-grp")
 
     def test_central_user_names(self, tmp_path: Path) -> None:
         path = good_lane(tmp_path, "console")

@@ -3,7 +3,7 @@
 Layout of ``DIR``::
 
     DIR/acl                  Mosquitto acl_file (0644)
-    DIR/passwd               Mosquitto password_file, $7$ hashes (0640)
+    DIR/passwd               Mosquitto password_file, $7$ hashes (0640, optionally of a group)
     DIR/mosquitto.conf       listener fragment naming the two files above (0644)
     DIR/credentials/<user>   the plain password of each user, nothing else (0600)
 
@@ -15,10 +15,15 @@ new users; ``rotate`` gives every user a new one. Credentials are written before
 the password file, each file by rename, so an interrupted run leaves the old files
 or a set that a rerun completes. Credentials of users no longer in the set are
 left in place and reported: deleting secrets is the operator's decision.
+
+Mosquitto started as root drops to its own user (``mosquitto``) before it reads the
+password file, so a password file written by root must be given the broker's group
+(``group="mosquitto"``) or the broker refuses to start.
 """
 
 from __future__ import annotations
 
+import grp
 import os
 import re
 import secrets
@@ -89,9 +94,14 @@ def write_broker_config(
     rotate: bool = False,
     port: int = 1883,
     bind: str | None = None,
+    group: str | None = None,
 ) -> Written:
-    """Write ACL, password file, credentials and conf fragment for ``lanes`` into ``out``."""
+    """Write ACL, password file, credentials and conf fragment for ``lanes`` into ``out``.
+
+    ``group`` is the group the password file is given (the broker's, read access only).
+    """
     users = _users(lanes, central_users)
+    gid = _group_id(group)
     files = BrokerFiles(out.resolve())
     files.credentials.mkdir(parents=True, exist_ok=True)
     files.credentials.chmod(0o700)
@@ -111,7 +121,7 @@ def write_broker_config(
             old if old is not None and verify_password(password, old) else hash_password(password)
         )
         lines.append(f"{user}:{hashed}\n")
-    _write_atomic(files.passwd, "".join(lines), 0o640)
+    _write_atomic(files.passwd, "".join(lines), 0o640, gid=gid)
     _write_atomic(files.acl, render_acl(lanes, central_users), 0o644)
     _write_atomic(files.conf, render_conf(files, port=port, bind=bind), 0o644)
     written.stale = sorted(
@@ -197,12 +207,30 @@ def _old_hashes(path: Path) -> dict[str, str]:
     return hashes
 
 
-def _write_atomic(path: Path, text: str, mode: int) -> None:
+def _group_id(group: str | None) -> int | None:
+    if group is None:
+        return None
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise BrokerConfigError(f"group {group!r}: no such group on this machine") from None
+
+
+def _write_atomic(path: Path, text: str, mode: int, gid: int | None = None) -> None:
     """Write ``text`` to ``path`` by rename, the file created with ``mode`` from its first byte."""
     temp = path.with_name(f".{path.name}.tmp")
     temp.unlink(missing_ok=True)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "wb") as handle:
+        if gid is not None:
+            try:
+                os.fchown(fd, -1, gid)
+            except PermissionError:
+                temp.unlink()
+                raise BrokerConfigError(
+                    f"{path}: cannot give it group id {gid} (run as root, or as a member of "
+                    "the group)"
+                ) from None
         os.fchmod(fd, mode)  # the umask may have narrowed it; say exactly what it is
         handle.write(text.encode("utf-8"))
         handle.flush()

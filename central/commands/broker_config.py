@@ -51,6 +51,12 @@ def register(groups: Groups) -> None:
         "--port", type=_port, default=1883, help="the listener's port (default: 1883)"
     )
     parser.add_argument("--bind", metavar="ADDRESS", help="the listener's address (default: all)")
+    parser.add_argument(
+        "--group",
+        metavar="GROUP",
+        help="give the password file (mode 0640) this group, the broker's (e.g. mosquitto): "
+        "mosquitto started as root reads it as its own user",
+    )
     parser.set_defaults(func=run)
 
 
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             rotate=args.rotate,
             port=args.port,
             bind=args.bind,
+            group=args.group,
         )
     except LaneFilesError as exc:
         for line in exc.problems:
