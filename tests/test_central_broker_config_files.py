@@ -317,6 +317,14 @@ class TestWrite:
         with pytest.raises(BrokerConfigError, match="group 'no-such-grp': no such group"):
             write_broker_config(lanes, out, group="no-such-grp")
 
+    def test_what_mosquitto_conf_cannot_say(self, tmp_path: Path) -> None:
+        lanes = read_lanes([good_lane(tmp_path, "lane-1")])
+        with pytest.raises(BrokerConfigError, match="cannot name a path with a blank"):
+            write_broker_config(lanes, tmp_path / "my broker")
+        with pytest.raises(BrokerConfigError, match=r"bind address '127\.0\.0\.1\\nlistener 1' is"):
+            write_broker_config(lanes, tmp_path / "out", bind="127.0.0.1\nlistener 1")
+        assert not (tmp_path / "my broker").exists()
+
     def test_central_user_names(self, tmp_path: Path) -> None:
         path = good_lane(tmp_path, "console")
         lanes = read_lanes([path])

@@ -103,6 +103,11 @@ def write_broker_config(
     users = _users(lanes, central_users)
     gid = _group_id(group)
     files = BrokerFiles(out.resolve())
+    # mosquitto.conf is one setting per line, values up to the first blank.
+    if re.search(r"\s", str(files.root)):
+        raise BrokerConfigError(f"{files.root}: mosquitto.conf cannot name a path with a blank")
+    if bind is not None and not re.fullmatch(r"[^\s]+", bind):
+        raise BrokerConfigError(f"bind address {bind!r} is empty or has a blank")
     files.credentials.mkdir(parents=True, exist_ok=True)
     files.credentials.chmod(0o700)
     old_hashes = _old_hashes(files.passwd)
