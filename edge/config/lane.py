@@ -23,6 +23,7 @@ from edge.config.control import ControlConfig, socket_path
 from edge.config.degraded import DegradedPolicy
 from edge.config.evidence import EvidenceConfig
 from edge.config.plaza import PlazaConfig
+from edge.config.sync import SyncConfig
 from edge.lane.policy import LaneKind, LanePolicy
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from models.config import RecognitionConfig
@@ -111,6 +112,13 @@ class LaneConfig(ConfigModel):
         title="Control socket",
         description="The local socket for operator commands (lanewarden edge ctl); absent: "
         "ctl-<lane id>.sock beside the store, group lanewarden.",
+    )
+
+    sync: SyncConfig | None = Field(
+        None,
+        title="Sync",
+        description="The MQTT broker through which the lane hands its records to central; "
+        "absent: the lane does not sync and keeps every record.",
     )
 
     def control_socket(self) -> Path:
