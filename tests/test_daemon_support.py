@@ -171,7 +171,8 @@ class Gateway:
     """The gateway simulator without sockets, reached through a ``MockTransport``.
 
     Delayed work (callbacks) is done at once; callbacks go straight to the lane's
-    receiver. ``down`` makes every request fail to connect.
+    receiver. ``down`` makes every request fail to connect; ``before`` sees each
+    request that reaches the gateway first (a customer who pays just then).
     """
 
     def __init__(self, faults: GatewayFaults | None = None) -> None:
@@ -183,12 +184,15 @@ class Gateway:
             seed=3,
         )
         self.down = False
+        self.before: Callable[[HttpRequest], None] | None = None
         self.receiver: CallbackReceiver | None = None
         self.transport = MockTransport(self._handle)
 
     def _handle(self, request: HttpRequest) -> HttpResponse:
         if self.down:
             raise ConnectError(f"{request.method} {request.path}: connection refused")
+        if self.before is not None:
+            self.before(request)
         return self.sim.transport_handler(request)
 
     def _deliver(self, url: str, headers: dict[str, str], body: bytes) -> int:
