@@ -19,7 +19,7 @@ from plumbing.config import load
 from plumbing.metrics import MetricsConfig
 
 DATABASE_FILE = "central.sqlite3"
-URL_SCHEMES = ("sqlite:///", "postgresql+psycopg://")
+URL_SCHEMES = ("sqlite:///", "postgresql+psycopg://", "postgresql://")
 
 
 class StorageConfig(ConfigModel):

@@ -1,0 +1,231 @@
+"""One message in, what it means for the store, and what to publish back.
+
+:class:`Ingest` takes a topic and its payload, reads it with the contract's reader
+(:func:`contracts.mqtt.payloads.parse_payload`, with the topic's plaza and lane so a
+lane cannot speak for another), stores it, and returns the messages to publish: the
+lane's ack after a record batch, nothing otherwise. It does no MQTT itself, so the
+worker stays a thin shell and tests drive this directly.
+
+A message that cannot be taken is refused with one log line and one count by
+reason; nothing of it is stored and the worker goes on with the next.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from central.ingest.gaps import GapTracker
+from central.ingest.metrics import IngestMetrics
+from contracts.commands import CommandResult
+from contracts.mqtt.payloads import (
+    MAX_PAYLOAD_BYTES,
+    Ack,
+    EventBatch,
+    LaneState,
+    PayloadError,
+    Stream,
+    Telemetry,
+    TxnBatch,
+    parse_payload,
+)
+from contracts.mqtt.topics import SPECS, LaneAddress, LaneTopic, TopicError, lane_topic
+from contracts.mqtt.topics import parse_lane_topic as read_topic
+from contracts.records.model import problems as validation_problems
+from plumbing import log
+
+logger = log.get(__name__)
+
+
+class Outcome(Protocol):
+    """What storing one batch did (``central.storage.BatchOutcome``)."""
+
+    @property
+    def stored(self) -> int: ...
+    @property
+    def duplicates(self) -> int: ...
+    @property
+    def conflicts(self) -> tuple[int, ...]: ...
+    @property
+    def acked_seq(self) -> int: ...
+    @property
+    def gap_from(self) -> int | None: ...
+    @property
+    def chain_breaks(self) -> tuple[int, ...]: ...
+
+
+class IngestStore(Protocol):
+    """The part of ``central.storage.CentralStore`` that ingest uses."""
+
+    def store_batch(
+        self, plaza_id: str, batch: TxnBatch | EventBatch, received_at: datetime
+    ) -> Outcome: ...
+    def acked_seq(self, lane_id: str, stream: Stream) -> int: ...
+    def note_state(self, state: LaneState, received_at: datetime) -> None: ...
+    def note_telemetry(self, telemetry: Telemetry, received_at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to publish."""
+
+    topic: str
+    payload: bytes
+    qos: int
+
+
+class RejectedError(Exception):
+    """A message refused: ``reason`` is the metric's label, ``problems`` the log's detail."""
+
+    def __init__(self, reason: str, problems: list[str]) -> None:
+        super().__init__(f"{reason}: " + "; ".join(problems))
+        self.reason = reason
+        self.problems = problems
+
+
+P = TypeVar("P", TxnBatch, EventBatch, LaneState, Telemetry)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ingest:
+    """Handles every message a worker receives; shared by the workers of one process."""
+
+    def __init__(
+        self,
+        store: IngestStore,
+        metrics: IngestMetrics,
+        gaps: GapTracker,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        limit: int = MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.gaps = gaps
+        self._clock = clock
+        self._monotonic = monotonic
+        self._limit = limit
+
+    def handle(self, topic: str, payload: bytes) -> list[Outgoing]:
+        """Take one message; the messages to publish in answer (empty when refused)."""
+        try:
+            return self._take(topic, payload)
+        except RejectedError as exc:
+            self.metrics.rejected.labels(reason=exc.reason).inc()
+            logger.warning(
+                "payload_rejected",
+                reason=exc.reason,
+                topic=topic[:200],
+                size=len(payload),
+                problems=exc.problems[:5],
+            )
+            return []
+
+    def _take(self, topic: str, payload: bytes) -> list[Outgoing]:
+        try:
+            address = read_topic(topic)
+        except TopicError as exc:
+            raise RejectedError("unknown_topic", [str(exc)]) from None
+        kind = address.kind
+        now = self._clock()
+        if kind is LaneTopic.TXN:
+            return self._batch(address, self._read(TxnBatch, address, payload), now)
+        if kind is LaneTopic.EVENT:
+            return self._batch(address, self._read(EventBatch, address, payload), now)
+        if kind is LaneTopic.STATE:
+            self.store.note_state(self._read(LaneState, address, payload), now)
+        elif kind is LaneTopic.TELEMETRY:
+            self.store.note_telemetry(self._read(Telemetry, address, payload), now)
+        elif kind is LaneTopic.CMD_RESULT:
+            self._result(address, payload)
+        else:
+            raise RejectedError("unknown_topic", [f"topic {topic!r}: central does not take {kind}"])
+        return []
+
+    def _read(self, model: type[P], address: LaneAddress, payload: bytes) -> P:
+        try:
+            return parse_payload(
+                model,
+                payload,
+                plaza_id=address.plaza_id,
+                lane_id=address.lane_id,
+                limit=self._limit,
+            )
+        except PayloadError as exc:
+            raise RejectedError(exc.reason, exc.problems) from None
+
+    def _batch(
+        self, address: LaneAddress, batch: TxnBatch | EventBatch, now: datetime
+    ) -> list[Outgoing]:
+        stream = batch.stream
+        outcome = self.store.store_batch(address.plaza_id, batch, now)
+        metrics = self.metrics
+        metrics.stored.labels(stream=stream).inc(outcome.stored)
+        metrics.duplicates.labels(stream=stream).inc(outcome.duplicates)
+        metrics.conflicts.labels(stream=stream).inc(len(outcome.conflicts))
+        metrics.chain_breaks.labels(stream=stream).inc(len(outcome.chain_breaks))
+        last_at = (
+            batch.records[-1].recorded_at if isinstance(batch, TxnBatch) else batch.records[-1].time
+        )
+        metrics.lag.labels(lane_id=address.lane_id, stream=stream).set(
+            (now - last_at).total_seconds()
+        )
+        if outcome.conflicts or outcome.chain_breaks:
+            logger.warning(
+                "records_suspect",
+                lane_id=address.lane_id,
+                stream=stream,
+                conflicts=list(outcome.conflicts[:10]),
+                chain_breaks=list(outcome.chain_breaks[:10]),
+            )
+        self.gaps.note(
+            address.plaza_id,
+            address.lane_id,
+            stream,
+            gap_from=outcome.gap_from,
+            last_seq=batch.last_seq,
+            now=self._monotonic(),
+        )
+        ack = Ack(
+            plaza_id=address.plaza_id,
+            lane_id=address.lane_id,
+            stream=stream,
+            acked_seq=outcome.acked_seq,
+            at=now,
+        )
+        metrics.acks.inc()
+        topic = lane_topic(address.plaza_id, address.lane_id, LaneTopic.ACK)
+        return [Outgoing(topic, ack.to_bytes(), SPECS[LaneTopic.ACK].qos)]
+
+    def _result(self, address: LaneAddress, payload: bytes) -> None:
+        """A lane's answer to a command: checked and logged (the console reads the log)."""
+        if len(payload) > self._limit:
+            raise RejectedError(
+                "too_large", [f"payload: {len(payload)} bytes, over the limit of {self._limit}"]
+            )
+        try:
+            json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RejectedError("not_json", [f"payload: not JSON ({exc})"]) from None
+        try:
+            result = CommandResult.model_validate_json(payload, strict=True)
+        except ValidationError as exc:
+            raise RejectedError("schema", validation_problems(exc)) from None
+        self.metrics.command_results.labels(outcome="ok" if result.ok else "failed").inc()
+        logger.info(
+            "command_result",
+            lane_id=address.lane_id,
+            command_id=result.command_id,
+            ok=result.ok,
+            error=result.error,
+        )

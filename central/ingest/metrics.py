@@ -1,0 +1,99 @@
+"""Central's Prometheus metrics for ingest, on a registry of its own.
+
+Labels are small vocabularies (stream, rejection reason, alarm kind) plus the lane
+id for the lag, since a supervisor asks "which lane is behind": a site has tens to
+hundreds of lanes, which Prometheus holds easily. Every method only updates
+memory, so workers call them from their network threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class IngestMetrics:
+    """The ingest metrics of one central process."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.stored = Counter(
+            "lanewarden_central_records_stored",
+            "Records stored (new), by stream.",
+            ["stream"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "lanewarden_central_records_duplicate",
+            "Records received again and already stored (resends), by stream.",
+            ["stream"],
+            registry=registry,
+        )
+        self.conflicts = Counter(
+            "lanewarden_central_records_conflicting",
+            "Records whose lane_seq is stored with other content (never overwritten; alarm).",
+            ["stream"],
+            registry=registry,
+        )
+        self.chain_breaks = Counter(
+            "lanewarden_central_chain_breaks",
+            "Records whose prev_hash does not match the stored predecessor (alarm).",
+            ["stream"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "lanewarden_central_payloads_rejected",
+            "Messages refused and not stored, by reason (not_json, schema, version, too_large, "
+            "kind, wrong_lane, hash, unknown_topic).",
+            ["reason"],
+            registry=registry,
+        )
+        self.store_failures = Counter(
+            "lanewarden_central_store_failures",
+            "Messages that could not be stored because the database failed (not acked).",
+            registry=registry,
+        )
+        self.acks = Counter(
+            "lanewarden_central_acks_sent", "Acks published to lanes.", registry=registry
+        )
+        self.resends = Counter(
+            "lanewarden_central_resends_sent",
+            "Resend commands published for gaps that outlasted the gap timeout.",
+            registry=registry,
+        )
+        self.command_results = Counter(
+            "lanewarden_central_command_results",
+            "Command results received from lanes, by outcome (ok or failed).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "lanewarden_central_lag_seconds",
+            "When the lane's latest batch was stored, its receipt time minus the time of its "
+            "last record (s), by lane and stream.",
+            ["lane_id", "stream"],
+            registry=registry,
+        )
+        self.gaps_open = Gauge(
+            "lanewarden_central_gaps_open",
+            "Gaps in a lane's lane_seq seen by this process and not filled yet.",
+            registry=registry,
+        )
+        self.alarms_open = Gauge(
+            "lanewarden_central_alarms_open",
+            "Alarms in state open, by kind (from the store).",
+            ["kind"],
+            registry=registry,
+        )
+        self.workers_connected = Gauge(
+            "lanewarden_central_workers_connected",
+            "Ingest workers connected and subscribed to the broker.",
+            registry=registry,
+        )
+        self._alarm_kinds: set[str] = set()
+
+    def set_alarms_open(self, counts: Mapping[str, int]) -> None:
+        """Open alarms by kind; kinds no longer open drop to 0 rather than vanish."""
+        self._alarm_kinds |= set(counts)
+        for kind in self._alarm_kinds:
+            self.alarms_open.labels(kind=kind).set(counts.get(kind, 0))

@@ -1,0 +1,121 @@
+"""Simulated lanes for central's tests: sealed chains published with paho, acks and commands read.
+
+A :class:`SimLane` is what central sees of a lane on the broker: it publishes
+batches of one real record chain (``contracts.testing``) on its ``txn`` topic and
+listens on its ``ack`` and ``cmd`` topics. It does not keep an outbox: a test that
+wants a resend calls :meth:`SimLane.resend_unacked` itself.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from contracts.commands import Command, parse_command
+from contracts.mqtt.payloads import Ack, TxnBatch
+from contracts.mqtt.topics import LaneTopic, lane_topic
+from contracts.records.sealed import TransactionRecord
+from contracts.testing import EPOCH, transaction_chain
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    tick: Callable[[], None] | None = None,
+) -> None:
+    """Poll ``condition`` (running ``tick`` between polls) until true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        if tick is not None:
+            tick()
+        time.sleep(0.05)
+
+
+class SimLane:
+    """One lane's records and its MQTT client (MQTT 5 unless ``mqtt5`` is false)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        plaza_id: str,
+        lane_id: str,
+        records: int,
+        *,
+        mqtt5: bool = True,
+    ) -> None:
+        self.plaza_id, self.lane_id = plaza_id, lane_id
+        self.chain: tuple[TransactionRecord, ...] = tuple(transaction_chain(lane_id, records))
+        self.acked = 0
+        self.acks = 0
+        self.commands: queue.Queue[Command] = queue.Queue()
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"sim-{plaza_id}-{lane_id}",
+            protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
+        )
+        self.client.on_connect = self._connected
+        self.client.on_subscribe = lambda *_: self._ready.set()
+        self.client.on_message = self._message
+        self.client.connect(host, port)
+        self.client.loop_start()
+        if not self._ready.wait(10):
+            self.close()
+            raise RuntimeError(f"lane {lane_id}: not subscribed within 10 s")
+
+    def _connected(self, client: mqtt.Client, *_: object) -> None:
+        client.subscribe(
+            [
+                (lane_topic(self.plaza_id, self.lane_id, LaneTopic.ACK), 1),
+                (lane_topic(self.plaza_id, self.lane_id, LaneTopic.CMD), 1),
+            ]
+        )
+
+    def _message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/ack"):
+            ack = Ack.model_validate_json(message.payload)
+            with self._lock:
+                self.acks += 1
+                self.acked = max(self.acked, ack.acked_seq)
+        else:
+            self.commands.put(parse_command(message.payload, EPOCH))
+
+    def batch(self, first: int, count: int) -> TxnBatch:
+        records = self.chain[first - 1 : first - 1 + count]
+        return TxnBatch(
+            plaza_id=self.plaza_id, lane_id=self.lane_id, sent_at=EPOCH, records=records
+        )
+
+    def publish(self, payload: bytes, kind: LaneTopic = LaneTopic.TXN) -> None:
+        topic = lane_topic(self.plaza_id, self.lane_id, kind)
+        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
+
+    def send(self, first: int, count: int) -> None:
+        self.publish(self.batch(first, count).to_bytes())
+
+    def send_all(self, size: int) -> None:
+        for first in range(1, len(self.chain) + 1, size):
+            self.send(first, min(size, len(self.chain) - first + 1))
+
+    def resend_unacked(self, size: int) -> None:
+        """What a lane's outbox does after its ack timeout: everything past the ack again."""
+        for first in range(self.acked + 1, len(self.chain) + 1, size):
+            self.send(first, min(size, len(self.chain) - first + 1))
+
+    @property
+    def done(self) -> bool:
+        return self.acked == len(self.chain)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,222 @@
+"""Ingest's handling of one message: store, ack, note gaps, refuse bad payloads by reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from central.ingest.gaps import GapTracker
+from central.ingest.handler import Ingest
+from central.ingest.metrics import IngestMetrics
+from central.storage import CentralStore
+from contracts.commands import CommandResult
+from contracts.mqtt.payloads import Ack, EventBatch, LaneState, Telemetry, TxnBatch
+from contracts.mqtt.topics import LaneTopic, lane_topic
+from contracts.testing import EPOCH, event_chain, transaction_chain
+
+NOW = EPOCH + timedelta(minutes=5)
+PLAZA, LANE = "riverside", "exit-1"
+
+
+CHAINS = {lane: tuple(transaction_chain(lane, 20)) for lane in (LANE, "exit-2")}
+"""One chain per lane for the whole module: records are built with fresh ids, so two
+chains of the same lane are different records (a conflict, not a resend)."""
+
+
+def txn_batch(first: int, count: int, lane: str = LANE) -> TxnBatch:
+    records = CHAINS[lane][first - 1 : first - 1 + count]
+    return TxnBatch(plaza_id=PLAZA, lane_id=lane, sent_at=NOW, records=records)
+
+
+def topic(kind: LaneTopic, lane: str = LANE) -> str:
+    return lane_topic(PLAZA, lane, kind)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[CentralStore]:
+    store = CentralStore.open(f"sqlite:///{tmp_path / 'central.sqlite3'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def ingest(store: CentralStore, registry: CollectorRegistry) -> Ingest:
+    return Ingest(
+        store, IngestMetrics(registry), GapTracker(10, 30), clock=lambda: NOW, monotonic=lambda: 0
+    )
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+class TestBatches:
+    """A batch is stored once and acked with the highest contiguous lane_seq."""
+
+    def test_stored_and_acked(self, ingest: Ingest, registry: CollectorRegistry) -> None:
+        (answer,) = ingest.handle(topic(LaneTopic.TXN), txn_batch(1, 5).to_bytes())
+        assert answer.topic == "lanewarden/v1/riverside/exit-1/ack"
+        assert answer.qos == 1
+        ack = Ack.model_validate_json(answer.payload)
+        assert (ack.stream, ack.acked_seq, ack.lane_id) == ("txn", 5, LANE)
+        assert value(registry, "lanewarden_central_records_stored_total", stream="txn") == 5
+        lag = value(registry, "lanewarden_central_lag_seconds", lane_id=LANE, stream="txn")
+        assert lag == (NOW - txn_batch(5, 1).records[0].recorded_at).total_seconds()
+
+    def test_a_resend_is_counted_as_duplicates_and_acked_again(
+        self, ingest: Ingest, registry: CollectorRegistry
+    ) -> None:
+        ingest.handle(topic(LaneTopic.TXN), txn_batch(1, 5).to_bytes())
+        (answer,) = ingest.handle(topic(LaneTopic.TXN), txn_batch(1, 5).to_bytes())
+        assert Ack.model_validate_json(answer.payload).acked_seq == 5
+        assert value(registry, "lanewarden_central_records_stored_total", stream="txn") == 5
+        assert value(registry, "lanewarden_central_records_duplicate_total", stream="txn") == 5
+
+    def test_a_gap_is_noted_and_the_ack_stays_below_it(
+        self, ingest: Ingest, store: CentralStore
+    ) -> None:
+        ingest.handle(topic(LaneTopic.TXN), txn_batch(1, 3).to_bytes())
+        (answer,) = ingest.handle(topic(LaneTopic.TXN), txn_batch(6, 3).to_bytes())
+        assert Ack.model_validate_json(answer.payload).acked_seq == 3
+        assert ingest.gaps.open_count == 1
+        (due,) = ingest.gaps.due(10.0, store.acked_seq)
+        assert (due.from_seq, due.held_to) == (4, 8)
+        (answer,) = ingest.handle(topic(LaneTopic.TXN), txn_batch(4, 2).to_bytes())
+        assert Ack.model_validate_json(answer.payload).acked_seq == 8
+        assert ingest.gaps.open_count == 0
+
+    def test_events_are_a_stream_of_their_own(self, ingest: Ingest) -> None:
+        records = tuple(event_chain(LANE, 4))
+        batch = EventBatch(plaza_id=PLAZA, lane_id=LANE, sent_at=NOW, records=records)
+        (answer,) = ingest.handle(topic(LaneTopic.EVENT), batch.to_bytes())
+        ack = Ack.model_validate_json(answer.payload)
+        assert (ack.stream, ack.acked_seq) == ("event", 4)
+
+
+def state() -> bytes:
+    return LaneState(plaza_id=PLAZA, lane_id=LANE, online=True, at=NOW).to_bytes()
+
+
+def telemetry() -> bytes:
+    return Telemetry(plaza_id=PLAZA, lane_id=LANE, at=NOW, uptime_s=5).to_bytes()
+
+
+def result() -> bytes:
+    return CommandResult(command_id="c1", ok=True).model_dump_json().encode()
+
+
+GOOD: dict[LaneTopic, bytes] = {
+    LaneTopic.TXN: txn_batch(1, 2).to_bytes(),
+    LaneTopic.STATE: state(),
+    LaneTopic.TELEMETRY: telemetry(),
+    LaneTopic.CMD_RESULT: result(),
+}
+
+
+def edit(raw: bytes, **fields: Any) -> bytes:
+    body = json.loads(raw)
+    body.update(fields)
+    return json.dumps(body).encode()
+
+
+def bad_payloads(kind: LaneTopic) -> list[tuple[bytes, str]]:
+    good = GOOD[kind]
+    cases = [
+        (b"\x00not json{", "not_json"),
+        (edit(good, surprise=1), "schema"),
+        (b" " * 5000, "too_large"),
+    ]
+    if kind is not LaneTopic.CMD_RESULT:  # command results carry no version or lane
+        other_lane = (
+            txn_batch(1, 2, lane="exit-2").to_bytes()
+            if kind is LaneTopic.TXN
+            else edit(good, lane_id="exit-2")
+        )
+        cases += [(edit(good, schema_version=2), "version"), (other_lane, "wrong_lane")]
+    return cases
+
+
+CASES = [
+    pytest.param(kind, raw, reason, id=f"{kind.value}-{reason}")
+    for kind in GOOD
+    for raw, reason in bad_payloads(kind)
+]
+
+
+class TestRefusals:
+    """Bad payloads on every topic are refused by reason and nothing of them is stored."""
+
+    @pytest.mark.parametrize(("kind", "raw", "reason"), CASES)
+    def test_refused_by_reason(
+        self,
+        store: CentralStore,
+        registry: CollectorRegistry,
+        kind: LaneTopic,
+        raw: bytes,
+        reason: str,
+    ) -> None:
+        ingest = Ingest(
+            store, IngestMetrics(registry), GapTracker(10, 30), clock=lambda: NOW, limit=4096
+        )
+        assert ingest.handle(topic(kind), raw) == []
+        assert value(registry, "lanewarden_central_payloads_rejected_total", reason=reason) == 1
+        assert store.acked_seq(LANE, "txn") == 0
+        assert store.acked_seq("exit-2", "txn") == 0
+
+    def test_the_good_ones_are_taken(self, ingest: Ingest, registry: CollectorRegistry) -> None:
+        for kind, raw in GOOD.items():
+            ingest.handle(topic(kind), raw)
+        assert (
+            registry.get_sample_value(
+                "lanewarden_central_payloads_rejected_total", {"reason": "schema"}
+            )
+            is None
+        )
+        assert value(registry, "lanewarden_central_command_results_total", outcome="ok") == 1
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "lanewarden/v1/riverside/Exit 1/txn",
+            "lanewarden/v1/riverside/exit-1/ack",
+            "lanewarden/v1/riverside/exit-1/cmd",
+            "lanewarden/v2/riverside/exit-1/txn",
+        ],
+    )
+    def test_unknown_topics(self, ingest: Ingest, registry: CollectorRegistry, name: str) -> None:
+        assert ingest.handle(name, txn_batch(1, 1).to_bytes()) == []
+        assert value(registry, "lanewarden_central_payloads_rejected_total", reason="unknown_topic")
+
+    def test_a_tampered_record_is_refused(
+        self, ingest: Ingest, registry: CollectorRegistry
+    ) -> None:
+        body = json.loads(txn_batch(1, 2).to_bytes())
+        body["records"][1]["plate_confidence"] = 0.5
+        assert ingest.handle(topic(LaneTopic.TXN), json.dumps(body).encode()) == []
+        assert value(registry, "lanewarden_central_payloads_rejected_total", reason="hash") == 1
+
+    def test_one_log_line_each(self, ingest: Ingest) -> None:
+        from structlog.testing import capture_logs
+
+        with capture_logs() as logs:
+            ingest.handle(topic(LaneTopic.TXN), b"nope")
+        assert [(e["event"], e["reason"]) for e in logs] == [("payload_rejected", "not_json")]
+
+
+def test_naive_clock_is_not_needed() -> None:
+    """The handler's default clock is aware UTC (records are compared with it)."""
+    from central.ingest.handler import utc_now
+
+    assert utc_now().tzinfo is UTC
+    assert abs((utc_now() - datetime.now(UTC)).total_seconds()) < 5
