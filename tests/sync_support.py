@@ -53,7 +53,6 @@ def facts(lane_id: str = LANE) -> LaneFacts:
         tz=ZoneInfo("Asia/Shanghai"),
         software_version="0.0-test",
         versions={"lanewarden": "0.0-test"},
-        tariffs={"riverside-parking": 1},
     )
 
 

@@ -72,6 +72,7 @@ from edge.daemon.recovery import (
 )
 from edge.daemon.refunds import Refunds
 from edge.daemon.settling import StorePermits, StorePrepaid
+from edge.daemon.syncing import SyncStartError, start_sync, view_of
 from edge.evidence import Evidence, EvidenceError, site_key
 from edge.fees.engine import CompiledTariff
 from edge.fees.files import load_tariff
@@ -95,6 +96,7 @@ from edge.store import (
     StoreFullError,
     check_store,
 )
+from edge.sync import LaneView, SyncService
 from plumbing import log
 from plumbing.config import ConfigError
 from plumbing.metrics import MetricsError, MetricsServer
@@ -163,6 +165,7 @@ class LaneDaemon:
         self.metrics_server: MetricsServer | None = None
         self.control: ControlServer | None = None
         self.desk: OperatorDesk | None = None
+        self.sync: SyncService | None = None
         self.failed: asyncio.Future[BaseException] | None = None
 
     # -- the start-up sequence ------------------------------------------------------------------
@@ -220,15 +223,13 @@ class LaneDaemon:
             # 7. the lane machine, from the devices' actual state and the passages left open
             self._parts = (drivers, plates, tariff, evidence)
             await self._open_control(await self._begin(interrupted, "restart"))
-            self._run(self._watchdog())
-            self._run(self._every(self.options.sweep_s, self._sweep))
-            self._run(self._every(lane.degraded.store_check_s, self._check_store))
-            if evidence is not None:
-                self._run(self._every(self.options.retention_s, lambda: self._retain(evidence)))
+            self._background(evidence)
             await self._check_store()
             self.recorder.event(
                 "lane_started", datetime.now(UTC), detail={"kind": lane.lane_kind.value}
             )
+            # 8. sync with central, when configured
+            await self._start_sync()
         except (
             ConfigError,
             ControlSocketError,
@@ -238,6 +239,7 @@ class LaneDaemon:
             RecognitionStartError,
             StartupError,
             StoreFullError,
+            SyncStartError,
             ValueError,
         ) as exc:
             await self._unwind()
@@ -275,6 +277,37 @@ class LaneDaemon:
         self.control = ControlServer(lane.control_socket(), self.desk.handle, group=group)
         await self.control.start()
         self._stack.push_async_callback(self.control.stop)
+
+    def _background(self, evidence: Evidence | None) -> None:
+        """Beside the lane: watchdog pings, payment sweep, store check, retention."""
+        self._run(self._watchdog())
+        self._run(self._every(self.options.sweep_s, self._sweep))
+        self._run(self._every(self.lane.degraded.store_check_s, self._check_store))
+        if evidence is not None:
+            self._run(self._every(self.options.retention_s, lambda: self._retain(evidence)))
+
+    async def _start_sync(self) -> None:
+        """Sync with central in its own thread; operator commands from it go to the desk."""
+        assert self.desk is not None
+        self.sync = start_sync(
+            self.files,
+            view=self._sync_view,
+            handler=self.desk.handle,
+            loop=self._loop,
+            environ=self.environ,
+        )
+        if self.sync is not None:
+            self._stack.push_async_callback(asyncio.to_thread, self.sync.stop)
+
+    def _sync_view(self) -> LaneView:
+        """From the sync thread: the lane's mode, barrier and faults now."""
+        shell = self._shell
+        return view_of(
+            shell.state if shell is not None else None,
+            self.files.tariff,
+            store_full=self.store_full,
+            now=datetime.now(UTC),
+        )
 
     def _open_evidence(self) -> Evidence | None:
         config = self.lane.evidence

@@ -9,6 +9,7 @@ before it moves the barrier. A command repeated with the same ``command_id``
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
@@ -50,11 +51,24 @@ class OperatorDesk:
         self.timeout_s = timeout_s
         self.remember = remember
         self._answered: OrderedDict[str, CommandResult] = OrderedDict()
+        self._running: dict[str, asyncio.Future[CommandResult]] = {}
 
     async def handle(self, command: Command) -> CommandResult:
         earlier = self._answered.get(command.command_id)
         if earlier is not None:
             return earlier
+        if isinstance(command, StatusCommand):
+            return await self._answer(command)
+        # A repeat that arrives while the first is still being carried out (MQTT hands
+        # commands over concurrently) waits for the first one's answer.
+        running = self._running.get(command.command_id)
+        if running is None:
+            running = asyncio.ensure_future(self._answer(command))
+            self._running[command.command_id] = running
+            running.add_done_callback(lambda _: self._running.pop(command.command_id, None))
+        return await asyncio.shield(running)
+
+    async def _answer(self, command: Command) -> CommandResult:
         result = await self._carry_out(command)
         if not isinstance(command, StatusCommand):
             self._answered[command.command_id] = result

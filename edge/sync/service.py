@@ -67,6 +67,8 @@ class LaneView:
     mode: str | None = None
     barrier: str | None = None
     faults: tuple[str, ...] = ()
+    tariffs: tuple[tuple[str, int], ...] = ()
+    """Tariff id and the version in force, of each tariff the lane prices with."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,6 @@ class LaneFacts:
     tz: ZoneInfo
     software_version: str | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
-    tariffs: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -150,15 +151,20 @@ class SyncService:
         self._windows = {
             name: StreamWindow(heads[name].acked_seq, pacing, self._rng) for name in STREAMS
         }
-        self._link = Link(
-            self.config,
-            self.facts.plaza_id,
-            self.facts.lane_id,
-            will=self._state(online=False, view=LaneView(), heads=None),
-            password=password,
-            inbox=self._inbox,
-            wake=self._wake,
-        )
+        try:
+            self._link = Link(
+                self.config,
+                self.facts.plaza_id,
+                self.facts.lane_id,
+                will=self._state(online=False, view=LaneView(), heads=None),
+                password=password,
+                inbox=self._inbox,
+                wake=self._wake,
+            )
+        except BaseException:
+            self._store.close()
+            self._reader.close()
+            raise
         self._thread = threading.Thread(
             target=self._main, name=f"sync-{self.facts.lane_id}", daemon=True
         )
@@ -326,7 +332,7 @@ class SyncService:
             mode=view.mode,
             barrier=view.barrier,
             software_version=facts.software_version,
-            tariffs=dict(facts.tariffs),
+            tariffs=dict(view.tariffs),
             backlog=_counts(heads),
         ).to_bytes()
 

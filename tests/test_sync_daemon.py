@@ -1,0 +1,193 @@
+"""A lane daemon with a [sync] section: records out, commands in, state and will, no broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
+from sync_support import PLAZA, acked, central, fill, until
+from test_daemon_support import FakeLane, lane_files, load
+
+from contracts.commands import new_command
+from contracts.mqtt.topics import LaneTopic
+from edge.daemon.syncing import tariff_in_force
+
+LANE = "riverside-exit"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sync_section(broker: MqttBroker, **extra: Any) -> str:
+    lines = [
+        "[sync]",
+        f'host = "{broker.host}"',
+        f"port = {broker.port}",
+        "keepalive_s = 5",
+        "resend_timeout_s = 1.0",
+        "telemetry_s = 0.3",
+        "poll_s = 0.05",
+        *(f"{key} = {json.dumps(value)}" for key, value in extra.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def synced_lane(tmp_path: Path, broker: MqttBroker) -> FakeLane:
+    return FakeLane(load(lane_files(tmp_path, extra=sync_section(broker))))
+
+
+def command(kind: str, *, command_id: str, now: datetime | None = None, **fields: Any) -> bytes:
+    issued = now or datetime.now(UTC)
+    made = new_command(kind, operator_id="sup-3", reason="from the console", now=issued, **fields)
+    return made.model_copy(update={"command_id": command_id}).model_dump_json().encode()
+
+
+def run(lane: FakeLane, scenario: Any) -> None:
+    async def main() -> None:
+        await lane.start()
+        try:
+            await scenario(lane)
+        finally:
+            await lane.daemon.stop()
+
+    asyncio.run(main())
+
+
+class TestDaemonSync:
+    """A lane with [sync] sends its records, reports its state and obeys central, once."""
+
+    def test_records_state_and_commands(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
+        lane = synced_lane(tmp_path, mqtt_broker)
+        store = Path(lane.files.lane.store)
+
+        async def scenario(lane: FakeLane) -> None:
+            await lane.settle(lambda: fake.held("event") >= 1, "lane_started reached central")
+            await lane.settle(
+                lambda: any(s.online and s.mode == "normal" for s in fake.got.states),
+                "the lane online in normal mode",
+            )
+            closing = command("set_mode", command_id="cmd-1", mode="closed")
+            fake.publish(LaneTopic.CMD, closing)
+            fake.publish(LaneTopic.CMD, closing)
+            stale = command(
+                "set_mode",
+                command_id="cmd-2",
+                mode="normal",
+                now=datetime.now(UTC) - timedelta(hours=1),
+            )
+            fake.publish(LaneTopic.CMD, stale)
+            await lane.settle(lambda: len(fake.got.results) >= 3, "three answers")
+            await lane.settle(
+                lambda: any(s.mode == "closed" for s in fake.got.states), "the closed state"
+            )
+            await lane.settle(lambda: bool(fake.got.telemetry), "telemetry")
+
+        with central(mqtt_broker.host, mqtt_broker.port) as fake:
+            run(lane, scenario)
+            until(lambda: bool(fake.got.states) and not fake.got.states[-1].online, "offline")
+        by_id: dict[str | None, list[Any]] = {}
+        for result in fake.got.results:
+            by_id.setdefault(result.command_id, []).append(result)
+        first, again = by_id["cmd-1"]
+        assert first.ok
+        assert first == again  # the repeat got the first answer
+        (expired,) = by_id["cmd-2"]
+        assert not expired.ok
+        assert "expired" in (expired.error or "")
+        recorded = lane.events("operator_command")
+        assert [e.detail["command_id"] for e in recorded] == ["cmd-1"]
+        assert recorded[0].detail["operator_id"] == "sup-3"
+        telemetry = fake.got.telemetry[-1]
+        assert telemetry.backlog.txn == 0
+        assert telemetry.uptime_s > 0
+        last = fake.got.states[-1]
+        assert (last.online, last.lane_id, last.plaza_id) == (False, LANE, PLAZA)
+        assert last.tariffs == {"riverside-parking": 2}  # version 2 since 2026-07-01
+        assert acked(store)[1] >= 1
+
+    def test_offline_lane_works_and_drains(
+        self, private_broker: MosquittoBroker | AmqttBroker, tmp_path: Path
+    ) -> None:
+        private_broker.stop()
+        lane = synced_lane(tmp_path, private_broker)
+        store = Path(lane.files.lane.store)
+
+        async def scenario(lane: FakeLane) -> None:
+            assert lane.daemon.sync is not None
+            assert not lane.daemon.sync.online
+            await lane.settle(lambda: bool(lane.events("lane_started")), "lane_started")
+            private_broker.start()
+            with central(private_broker.host, private_broker.port) as fake:
+                last = len(lane.events())
+                await lane.settle(lambda: fake.held("event") >= last, "the backlog drained", 30.0)
+
+        started = time.monotonic()
+        run(lane, scenario)
+        assert time.monotonic() - started < 60
+        assert acked(store)[1] >= 1
+
+
+class TestWill:
+    """A lane process killed outright is marked offline by the broker's will."""
+
+    def test_sigkill(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
+        store = tmp_path / "site.db"
+        fill(store, txns=3, lane_id=LANE)
+        with central(mqtt_broker.host, mqtt_broker.port) as fake:
+            child = subprocess.Popen(
+                [sys.executable, "-c", CHILD, mqtt_broker.host, str(mqtt_broker.port), str(store)],
+                env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"},
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+
+                def online() -> bool:
+                    assert child.poll() is None, "the child died"
+                    return any(s.online for s in fake.got.states)
+
+                until(online, "the child online", 30.0)
+                until(lambda: fake.held("txn") == 3, "the child's records")
+                os.kill(child.pid, signal.SIGKILL)
+                child.wait(10)
+                until(lambda: not fake.got.states[-1].online, "the will", 20.0)
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait(10)
+        will = fake.got.states[-1]
+        assert will.mode is None  # the will knows nothing but that the lane is gone
+        assert will.lane_id == LANE
+
+
+CHILD = """
+import sys, time
+from sync_support import facts, sync_config
+from edge.sync import SyncService
+host, port, store = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+from pathlib import Path
+SyncService(sync_config(host, port), facts(), Path(store)).start()
+while True:
+    time.sleep(1)
+"""
+
+
+class TestTariffInForce:
+    """The state names the tariff version in force now, not the newest listed."""
+
+    def test_versions_by_date(self, tmp_path: Path) -> None:
+        tariff = load(lane_files(tmp_path)).tariff
+        shanghai_june = datetime(2026, 6, 30, 15, 59, tzinfo=UTC)  # 23:59 local
+        assert tariff_in_force(tariff, shanghai_june) == (("riverside-parking", 1),)
+        assert tariff_in_force(tariff, shanghai_june + timedelta(minutes=1)) == (
+            ("riverside-parking", 2),
+        )
+        assert tariff_in_force(tariff, datetime(2025, 1, 1, tzinfo=UTC)) == ()
+        assert tariff_in_force(None, shanghai_june) == ()
