@@ -1,4 +1,4 @@
-"""The systemd units: the lane daemon's template unit and the simulators' units."""
+"""The systemd units: the lane daemon's template unit, central's unit and the simulators'."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from needs import program
 
+from central.commands import run as central_run
 from edge.commands.edge_run import EXIT_CONFIG, EXIT_STORE
 from plumbing.cli import build_parser
 
@@ -68,6 +69,37 @@ class TestLaneUnit:
             args = build_parser().parse_args(command_of(unit))
             assert args.sim_command == name
             assert settings(unit)["NoNewPrivileges"] == ["yes"]
+
+
+class TestCentralUnit:
+    """Central's unit runs central run on /etc/lanewarden/central.toml, notify-type, hardened."""
+
+    unit = UNITS / "lanewarden-central.service"
+
+    def test_runs_central(self) -> None:
+        args = build_parser().parse_args(command_of(self.unit))
+        assert args.config == "/etc/lanewarden/central.toml"
+        assert args.func is central_run.run
+
+    def test_notify_watchdog_and_restart(self) -> None:
+        s = settings(self.unit)
+        assert (s["Type"], s["WatchdogSec"], s["Restart"]) == (["notify"], ["10"], ["on-failure"])
+        assert s["RestartPreventExitStatus"] == [str(central_run.EXIT_CONFIG)]
+        # The main loop pings every TICK_S: well inside half the watchdog.
+        assert central_run.TICK_S < 10 / 2
+
+    def test_hardening_and_state(self) -> None:
+        s = settings(self.unit)
+        expected = {
+            "ProtectSystem": ["strict"],
+            "NoNewPrivileges": ["yes"],
+            "PrivateDevices": ["yes"],
+            "User": ["lanewarden"],
+            "StateDirectory": ["lanewarden/central"],
+            "WorkingDirectory": ["/var/lib/lanewarden/central"],
+            "ReadWritePaths": ["/var/lib/lanewarden/central"],
+        }
+        assert {key: s.get(key) for key in expected} == expected
 
 
 def test_systemd_analyze_finds_nothing_but_the_install_path(tmp_path: Path) -> None:

@@ -1,0 +1,207 @@
+"""``lanewarden central run`` as systemd runs it: a subprocess, READY, SIGTERM, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mqtt_broker import AmqttBroker, MosquittoBroker, free_port
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
+
+from central.commands.run import EXIT_CONFIG
+from central.storage import CentralStore
+from central.storage.schema import transactions
+from tests.central_db import BACKENDS, central_db_url
+from tests.central_lanes import SimLane, wait_until
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+PLAZA = "riverside"
+
+
+def write_config(
+    tmp_path: Path, name: str, broker_port: int, url: str, workers: int
+) -> tuple[Path, int]:
+    path, metrics_port = tmp_path / f"{name}.toml", free_port()
+    path.write_text(
+        f"""kind = "central"
+[broker]
+port = {broker_port}
+[storage]
+url = "{url}"
+[ingest]
+workers = {workers}
+gap_timeout_s = 60
+[metrics]
+port = {metrics_port}
+"""
+    )
+    return path, metrics_port
+
+
+class Central:
+    """One ``lanewarden central run`` process."""
+
+    def __init__(
+        self, config: Path, metrics_port: int = 0, env: dict[str, str] | None = None
+    ) -> None:
+        self.config = config
+        self.port = metrics_port
+        self.log = config.with_suffix(".log").open("w+b")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "plumbing.cli",
+                "--log-format",
+                "json",
+                "central",
+                "run",
+                "--config",
+                str(config),
+            ],
+            stdout=self.log,
+            stderr=self.log,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+
+    def metric(self, name: str) -> float | None:
+        try:
+            url = f"http://127.0.0.1:{self.port}/metrics"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name:
+                    return sample.value
+        return None
+
+    def wait_connected(self, workers: int) -> None:
+        wait_until(
+            lambda: (
+                self.proc.poll() is None
+                and self.metric("lanewarden_central_workers_connected") == workers
+            ),
+            30,
+            f"{workers} workers connected ({self.output()[-500:]})",
+        )
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def centrals() -> Iterator[list[Central]]:
+    made: list[Central] = []
+    yield made
+    for central in made:
+        central.close()
+
+
+@pytest.fixture
+def mosquitto(private_broker: MosquittoBroker | AmqttBroker) -> MosquittoBroker:
+    if not isinstance(private_broker, MosquittoBroker):
+        pytest.skip("shared subscriptions need mosquitto (MQTT 5)")
+    return private_broker
+
+
+class TestCentralRun:
+    """It reports READY, serves metrics, and stops cleanly on SIGTERM."""
+
+    def test_starts_and_stops_cleanly(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, centrals: list[Central]
+    ) -> None:
+        sock_path = str(tmp_path / "notify.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+            notify.bind(sock_path)
+            notify.settimeout(30)
+            url = f"sqlite:///{tmp_path / 'central.sqlite3'}"
+            config, port = write_config(tmp_path, "c", mosquitto.port, url, 2)
+            central = Central(config, port, {"NOTIFY_SOCKET": sock_path})
+            centrals.append(central)
+            assert notify.recv(256).startswith(b"READY=1\nSTATUS=central up: 2 workers")
+            central.wait_connected(2)
+            central.proc.send_signal(signal.SIGTERM)
+            assert central.proc.wait(20) == 0, central.output()
+        out = central.output()
+        assert '"event": "central_stopped"' in out
+        assert "Traceback" not in out
+
+    def test_bad_config_exits_78_naming_the_key(
+        self, tmp_path: Path, centrals: list[Central]
+    ) -> None:
+        path = tmp_path / "bad.toml"
+        path.write_text('kind = "central"\n[ingest]\nworkers = "two"\n')
+        central = Central(path)
+        centrals.append(central)
+        assert central.proc.wait(30) == EXIT_CONFIG
+        assert f"{path}: ingest.workers: Input should be a valid integer" in central.output()
+
+
+def count_records(url: str) -> int:
+    store = CentralStore.open(url)
+    try:
+        with store.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(transactions)).scalar())
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_killed_worker_loses_nothing_once_the_lane_resends(
+    backend: str, tmp_path: Path, mosquitto: MosquittoBroker, centrals: list[Central]
+) -> None:
+    """Two processes share the load; one is SIGKILLed mid-stream; lanes resend past their ack."""
+    with central_db_url(backend, tmp_path) as url:
+        CentralStore.open(url).close()  # migrate once, before two processes race to
+        for name in ("a", "b"):
+            centrals.append(Central(*write_config(tmp_path, name, mosquitto.port, url, 1)))
+        for central in centrals:
+            central.wait_connected(1)
+        lanes = [SimLane(mosquitto.host, mosquitto.port, PLAZA, f"exit-{n}", 300) for n in range(3)]
+        try:
+            for first in range(1, 301, 10):
+                if first == 101:
+                    centrals[0].proc.send_signal(signal.SIGKILL)
+                for lane in lanes:
+                    lane.send(first, 10)
+            assert centrals[0].proc.wait(10) == -signal.SIGKILL
+            for _ in range(10):  # the lane's outbox: resend from the ack until it covers all
+                if all(lane.done for lane in lanes):
+                    break
+                quiet_since, seen = time.monotonic(), [lane.acks for lane in lanes]
+                while time.monotonic() - quiet_since < 1.0:
+                    time.sleep(0.1)
+                    now = [lane.acks for lane in lanes]
+                    if now != seen:
+                        quiet_since, seen = time.monotonic(), now
+                for lane in lanes:
+                    if not lane.done:
+                        lane.resend_unacked(10)
+            assert [lane.acked for lane in lanes] == [300, 300, 300]
+        finally:
+            for lane in lanes:
+                lane.close()
+        assert centrals[1].proc.poll() is None
+        stored = centrals[1].metric("lanewarden_central_records_stored_total")
+        assert (stored or 0) > 0, "the surviving process stored nothing"
+        assert count_records(url) == 900
