@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Table, func, select
+from sqlalchemy import JSON, Column, MetaData, Table, func, select
 
 from central.storage import AlarmError, CentralStore, StoreUrlError, migrate
+from central.storage.bulk import pg_binary_type
 from central.storage.schema import (
     day_totals,
     lane_events,
@@ -459,3 +460,16 @@ class TestAlarms:
             store.change_alarm(opened, "closed", "x", NOW)  # type: ignore[arg-type]
         with pytest.raises(AlarmError, match="by: who changes the alarm must be named"):
             store.change_alarm(opened, "resolved", "", NOW)
+
+
+class TestBinaryCopy:
+    """Every record column has a binary COPY type; a column without one is named."""
+
+    def test_record_tables_map_whole(self) -> None:
+        types = {pg_binary_type(column) for t in (transactions, lane_events) for column in t.c}
+        assert types == {"text", "int8", "int4", "float8", "uuid", "timestamptz"}
+
+    def test_a_column_without_a_binary_type_is_named(self) -> None:
+        table = Table("t", MetaData(), Column("doc", JSON))
+        with pytest.raises(TypeError, match=r"t\.doc: no binary COPY type for JSON"):
+            pg_binary_type(table.c.doc)
