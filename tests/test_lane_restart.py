@@ -33,10 +33,9 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import event, given, settings
 
-from contracts.records.transaction import FeeItem as TxnFeeItem
 from contracts.records.transaction import Transaction
 from contracts.records.vocab import FINAL_STATUSES, TxnStatus
-from edge.daemon.recording import ShellNotes, transaction_of, txn_of
+from edge.daemon.recording import ShellNotes, refund_of, transaction_of, txn_of
 from edge.lane import LaneState, step
 from edge.lane.actions import (
     Action,
@@ -213,26 +212,7 @@ class Lane:
         world.orders[txn_id] = "refunded"
         original = world.latest()[txn_id]
         amount = world.amounts[txn_id]
-        world.versions.append(
-            Transaction.build(
-                lane_id=LANE,
-                kind=original.kind,
-                status=original.status,
-                recorded_at=self.tick(),
-                plate_text=original.plate_text,
-                currency=original.currency,
-                fee_items=(
-                    TxnFeeItem(label="late payment received", amount=amount),
-                    TxnFeeItem(label="late payment refunded", amount=-amount),
-                ),
-                fee_total=0,
-                payment_method="terminal",
-                payment_status="refunded",
-                gateway_ref=original.gateway_ref,
-                references=txn_id,
-                flags=("late_payment",),
-            )
-        )
+        world.versions.append(refund_of(original, amount, original.gateway_ref, self.tick()))
 
     def paid(self, txn_id: UUID) -> PaymentResult:
         amount = self.world.amounts[txn_id]

@@ -150,6 +150,30 @@ def txn_of(record: TransactionRecord) -> tuple[Txn, tuple[str, ...]]:
     return txn, tuple(flag for flag in record.flags if flag not in machine_flags)
 
 
+def refund_of(
+    original: Transaction, amount: int, gateway_ref: str | None, at: datetime
+) -> Transaction:
+    """The record of a refund of ``amount`` paid for ``original`` (it references it): net zero."""
+    return Transaction.build(
+        lane_id=original.lane_id,
+        kind=original.kind,
+        status=original.status,
+        recorded_at=at,
+        plate_text=original.plate_text,
+        currency=original.currency,
+        fee_items=(
+            FeeItem(label="late payment received", amount=amount),
+            FeeItem(label="late payment refunded", amount=-amount),
+        ),
+        fee_total=0,
+        payment_method=PaymentMethod.TERMINAL.value,
+        payment_status="refunded",
+        gateway_ref=gateway_ref or None,
+        references=original.id,
+        flags=("late_payment",),
+    )
+
+
 class Recorder:
     """Commits transactions and lane events of one lane; each call is durable on return.
 
@@ -205,27 +229,10 @@ class Recorder:
             self.store.entries.close(plate)
 
     def refund(
-        self, original: TransactionRecord, amount: int, gateway_ref: str, at: datetime
+        self, original: TransactionRecord, amount: int, gateway_ref: str | None, at: datetime
     ) -> None:
         """A payment that landed after its order was closed, and was refunded: net zero."""
-        content = Transaction.build(
-            lane_id=self.lane_id,
-            kind=original.kind,
-            status=original.status,
-            recorded_at=at,
-            plate_text=original.plate_text,
-            currency=original.currency,
-            fee_items=(
-                FeeItem(label="late payment received", amount=amount),
-                FeeItem(label="late payment refunded", amount=-amount),
-            ),
-            fee_total=0,
-            payment_method=PaymentMethod.TERMINAL.value,
-            payment_status="refunded",
-            gateway_ref=gateway_ref,
-            references=original.id,
-            flags=("late_payment",),
-        )
+        content = refund_of(original, amount, gateway_ref, at)
         self.observe(self.store.append_transaction(content))
 
     def machine_event(self, action: RecordEvent) -> LaneEventRecord:

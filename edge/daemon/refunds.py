@@ -76,7 +76,7 @@ class Refunds:
         if original is None:
             logger.error("refund_of_unknown_transaction", txn_id=str(txn_id), amount=amount)
             return
-        self.recorder.refund(original, amount, gateway_ref or original.gateway_ref or "", at)
+        self.recorder.refund(original, amount, gateway_ref or original.gateway_ref, at)
         logger.warning("payment_refunded", txn_id=str(txn_id), amount=amount)
 
     def _failed(self, txn_id: UUID, amount: int, why: str) -> None:
