@@ -27,6 +27,8 @@ def _all_config_models() -> Iterator[type[BaseModel]]:
     for package in ("edge", "drivers", "models", "simulators", "central"):
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, prefix=f"{package}."):
+            if ".migrations." in f"{info.name}.":
+                continue  # Alembic's scripts run only inside a migration; they hold no models
             try:
                 importlib.import_module(info.name)
             except ModuleNotFoundError as exc:
