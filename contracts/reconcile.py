@@ -61,29 +61,52 @@ NOTHING = Contribution(0, 0)
 
 def contribution(record: Counted) -> Contribution:
     """What ``record`` adds to the totals of its day (see the module's rule)."""
-    if record.status not in FINAL_STATUSES or record.payment_status is PaymentStatus.REQUESTED:
+    if record.status not in FINAL_STATUSES or record.payment_status == PaymentStatus.REQUESTED:
         return NOTHING
     total = record.fee_total or 0
     if record.references is not None:
         return Contribution(0, total)
-    return Contribution(1, total if record.payment_status is PaymentStatus.APPROVED else 0)
+    return Contribution(1, total if record.payment_status == PaymentStatus.APPROVED else 0)
 
 
 def plaza_day(moment: datetime, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
 
 
-def day_totals(records: Iterable[Counted], tz: ZoneInfo) -> list[DayTotal]:
-    """The totals of ``records`` per plaza-local day, oldest first; days with nothing left out."""
-    days: dict[date, tuple[int, int, str | None]] = {}
-    for record in records:
+class DayBook:
+    """Per-day totals, record by record (each record adds to its day on its own)."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._days: dict[date, tuple[int, int, str | None]] = {}
+
+    def add(self, record: Counted) -> None:
         add = contribution(record)
-        if add is NOTHING:
-            continue
-        day = plaza_day(record.recorded_at, tz)
-        count, revenue, currency = days.get(day, (0, 0, None))
-        days[day] = (count + add.transactions, revenue + add.revenue, currency or record.currency)
-    return [
-        DayTotal(day=day, transactions=count, revenue=revenue, currency=currency)
-        for day, (count, revenue, currency) in sorted(days.items())
-    ]
+        if add.transactions == 0 and add.revenue == 0:
+            return
+        day = plaza_day(record.recorded_at, self.tz)
+        count, revenue, currency = self._days.get(day, (0, 0, None))
+        self._days[day] = (
+            count + add.transactions,
+            revenue + add.revenue,
+            currency or record.currency,
+        )
+
+    def forget_before(self, oldest: date) -> None:
+        for day in [d for d in self._days if d < oldest]:
+            del self._days[day]
+
+    def totals(self) -> list[DayTotal]:
+        """Oldest first; days to which nothing was added are left out."""
+        return [
+            DayTotal(day=day, transactions=count, revenue=revenue, currency=currency)
+            for day, (count, revenue, currency) in sorted(self._days.items())
+        ]
+
+
+def day_totals(records: Iterable[Counted], tz: ZoneInfo) -> list[DayTotal]:
+    """The totals of ``records`` per plaza-local day, oldest first."""
+    book = DayBook(tz)
+    for record in records:
+        book.add(record)
+    return book.totals()

@@ -43,7 +43,8 @@ from edge.sync import LaneFacts, SyncService
 
 PLAZA = "riverside"
 LANE = "riverside-exit"
-START = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+"""Records start a few hours ago, so that they fall in the telemetry's days."""
 
 
 def facts(lane_id: str = LANE) -> LaneFacts:

@@ -40,6 +40,11 @@ class TestContribution:
         voided = contribution(Rec(AT, status=TxnStatus.VOIDED, payment_status=PaymentStatus.NONE))
         assert (voided.transactions, voided.revenue) == (1, 0)
 
+    def test_values_as_records_hold_them(self) -> None:
+        as_stored = Rec(AT, status="passed", payment_status="approved")  # type: ignore[arg-type]
+        paid = contribution(as_stored)
+        assert (paid.transactions, paid.revenue) == (1, 500)
+
     def test_refund_adds_money_not_a_transaction(self) -> None:
         refund = contribution(Rec(AT, fee_total=-200, references="orig"))
         assert (refund.transactions, refund.revenue) == (0, -200)
@@ -57,3 +62,8 @@ class TestDays:
             (date(2026, 12, 5), 1, 500),
         ]
         assert totals[0].currency == "CNY"
+
+    def test_a_day_with_nothing_counted_is_left_out(self) -> None:
+        zero_refund = Rec(AT, fee_total=0, references="orig")
+        unfinished = Rec(AT, status=TxnStatus.AUTHORISED)
+        assert day_totals([zero_refund, unfinished], SHANGHAI) == []

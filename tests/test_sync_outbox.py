@@ -18,6 +18,7 @@ from sync_support import (
 )
 
 from contracts.mqtt.topics import LaneTopic
+from contracts.reconcile import day_totals
 from edge.store import Store
 from edge.store.head import head_file, load_head_file
 from edge.sync import SyncService
@@ -193,6 +194,30 @@ class TestOutages:
             with central(broker.host, broker.port) as fake:
                 until(lambda: acked(store)[0] == 80, "the backlog drained", 30.0)
                 assert sorted(fake.got.records["txn"]) == list(range(1, 81))
+
+
+class TestTelemetry:
+    """Telemetry carries the backlog and per-day totals that central's own count matches."""
+
+    def test_day_totals_match_what_central_holds(
+        self, mqtt_broker: MqttBroker, tmp_path: Path
+    ) -> None:
+        store = tmp_path / "site.db"
+        fill(store, txns=12, events=2)
+        with (
+            central(mqtt_broker.host, mqtt_broker.port) as fake,
+            running(service(mqtt_broker, store)),
+        ):
+            until(lambda: acked(store) == (12, 2), "acked")
+            seen = len(fake.got.telemetry)
+            until(lambda: len(fake.got.telemetry) > seen + 1, "telemetry after the acks")
+        report = fake.got.telemetry[-1]
+        assert (report.backlog.txn, report.backlog.event) == (0, 0)
+        held = fake.got.records["txn"].values()
+        assert report.totals == tuple(day_totals(held, facts().tz))
+        assert sum(t.transactions for t in report.totals) == 12
+        assert sum(t.revenue for t in report.totals) == sum(100 + i % 5 * 50 for i in range(12))
+        assert {t.currency for t in report.totals} == {"USD"}
 
 
 class TestHeads:

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts.mqtt.payloads import DayTotal
-from contracts.reconcile import Contribution, contribution, plaza_day
+from contracts.reconcile import DayBook, plaza_day
 from contracts.records.vocab import PaymentStatus, TxnStatus
 from edge.store import StoreError
 from edge.store.streams import STREAMS, StreamName
@@ -95,12 +95,10 @@ class DayTally:
         self.tz = tz
         self.days = days
         self._seen = 0
-        self._totals: dict[Any, tuple[int, int, str | None]] = {}
+        self._book = DayBook(tz)
 
     def update(self, now: datetime) -> list[DayTotal]:
         """The totals of today and the ``days - 1`` before it (plaza-local), oldest first."""
-        today = plaza_day(now, self.tz)
-        oldest = today - timedelta(days=self.days - 1)
         since = stored_time(now - timedelta(days=self.days + 1), "since")
         rows = self.reader.conn.execute(
             'SELECT lane_seq, recorded_at, status, payment_status, fee_total, "references", '
@@ -110,18 +108,15 @@ class DayTally:
         ).fetchall()
         for seq, at, status, payment, total, refs, currency in rows:
             self._seen = seq
-            row = _Row(
-                loaded_time(at), TxnStatus(status), PaymentStatus(payment), total, refs, currency
+            self._book.add(
+                _Row(
+                    loaded_time(at),
+                    TxnStatus(status),
+                    PaymentStatus(payment),
+                    total,
+                    refs,
+                    currency,
+                )
             )
-            add: Contribution = contribution(row)
-            if add.transactions == 0 and add.revenue == 0:
-                continue
-            day = plaza_day(row.recorded_at, self.tz)
-            count, revenue, kept = self._totals.get(day, (0, 0, None))
-            self._totals[day] = (count + add.transactions, revenue + add.revenue, kept or currency)
-        for day in [d for d in self._totals if d < oldest]:
-            del self._totals[day]
-        return [
-            DayTotal(day=day, transactions=count, revenue=revenue, currency=currency)
-            for day, (count, revenue, currency) in sorted(self._totals.items())
-        ]
+        self._book.forget_before(plaza_day(now, self.tz) - timedelta(days=self.days - 1))
+        return self._book.totals()

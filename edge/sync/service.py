@@ -191,6 +191,10 @@ class SyncService:
         """Look for new records now (the store's write path may call this)."""
         self._wake.set()
 
+    def acked(self, stream: StreamName) -> int:
+        """The highest lane_seq of ``stream`` central acked, as written to the store."""
+        return self._windows[stream].acked_seq
+
     def backlog(self) -> dict[StreamName, int]:
         return {name: head.backlog for name, head in self._reader.heads().items()}
 
