@@ -88,6 +88,9 @@ class TestDaemonSync:
                 lambda: any(s.mode == "closed" for s in fake.got.states), "the closed state"
             )
             await lane.settle(lambda: bool(fake.got.telemetry), "telemetry")
+            sent = lane.daemon.registry.get_sample_value("lanewarden_sync_records_sent_total")
+            assert sent is not None
+            assert sent >= 1
 
         with central(mqtt_broker.host, mqtt_broker.port) as fake:
             run(lane, scenario)

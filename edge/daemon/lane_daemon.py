@@ -184,7 +184,7 @@ class LaneDaemon:
             self.store = self._open_store()
             stack.callback(self.store.close)
             evidence = self._open_evidence()
-            registry = CollectorRegistry()
+            registry = self.registry = CollectorRegistry()
             self.metrics = LaneMetrics(registry, lane_kind=lane.lane_kind.value)
             if lane.metrics is not None and lane.metrics.enabled:
                 self.metrics_server = MetricsServer(registry, lane.metrics.host, lane.metrics.port)
@@ -295,6 +295,7 @@ class LaneDaemon:
             handler=self.desk.handle,
             loop=self._loop,
             environ=self.environ,
+            registry=self.registry,
         )
         if self.sync is not None:
             self._stack.push_async_callback(asyncio.to_thread, self.sync.stop)

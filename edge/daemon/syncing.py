@@ -15,6 +15,8 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from contracts.tariff import Tariff
 from edge.config.lane import LaneFiles
 from edge.config.sync import SyncCredentialError
@@ -22,6 +24,7 @@ from edge.lane import LaneState
 from edge.store import StoreError
 from edge.sync import LaneFacts, LaneView, SyncService
 from edge.sync.commands import Handler
+from edge.sync.metrics import register
 
 
 class SyncStartError(Exception):
@@ -83,6 +86,7 @@ def start_sync(
     handler: Handler,
     loop: asyncio.AbstractEventLoop,
     environ: Mapping[str, str],
+    registry: CollectorRegistry,
 ) -> SyncService | None:
     """Start the lane's sync when its file asks for it; None when it does not."""
     config = files.lane.sync
@@ -105,4 +109,5 @@ def start_sync(
         raise SyncStartError(f"sync.tls: cannot load the certificates: {exc}") from exc
     except StoreError as exc:
         raise SyncStartError(f"sync: cannot read the store: {exc}") from exc
+    register(registry, service)
     return service

@@ -127,6 +127,8 @@ class SyncService:
         self._windows: dict[StreamName, StreamWindow] = {}
         self._said: tuple[bool, LaneView] | None = None
         self._telemetry_due = 0.0
+        self.last_backlog: dict[StreamName, int] = {}
+        """The backlog at the outbox's last look (for metrics, read from any thread)."""
         self.commands = RemoteCommands(handler, loop, self._resend, self._answer)
 
     # -- life -----------------------------------------------------------------------------
@@ -288,6 +290,7 @@ class SyncService:
     def _step(self) -> None:
         now = time.monotonic()
         heads = self._reader.heads()
+        self.last_backlog = {name: head.backlog for name, head in heads.items()}
         for name, window in self._windows.items():
             if window.timed_out(now):
                 self.counters.timeouts += 1
