@@ -30,6 +30,8 @@ from typing import Protocol
 import pytest
 
 ENV_VAR = "LANEWARDEN_TEST_MQTT"
+EMBEDDED_VAR = "LANEWARDEN_TEST_MQTT_EMBEDDED"
+"""Set to 1 to use amqtt even where mosquitto is installed (to try the fallback)."""
 READY_TIMEOUT_S = 10.0
 
 

@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
 from sync_support import PLAZA, acked, central, fill, until
 from test_daemon_support import FakeLane, lane_files, load
 
 from contracts.commands import new_command
 from contracts.mqtt.topics import LaneTopic
+from edge.daemon.lane_daemon import StartupError
 from edge.daemon.syncing import tariff_in_force
 
 LANE = "riverside-exit"
@@ -194,3 +196,23 @@ class TestTariffInForce:
         )
         assert tariff_in_force(tariff, datetime(2025, 1, 1, tzinfo=UTC)) == ()
         assert tariff_in_force(None, shanghai_june) == ()
+
+
+class TestStartFailures:
+    """A sync section that cannot be used fails the start, naming the setting."""
+
+    def test_unreadable_password_file(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
+        missing = tmp_path / "no-such-password"
+        section = sync_section(mqtt_broker, username="riverside-exit", password_file=str(missing))
+        lane = FakeLane(load(lane_files(tmp_path, extra=section)))
+        with pytest.raises(StartupError, match=r"sync\.password_file: cannot read"):
+            asyncio.run(lane.start())
+        assert lane.daemon.sync is None
+
+    def test_unloadable_ca_file(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
+        bad_ca = tmp_path / "ca.pem"
+        bad_ca.write_text("not a certificate\n")
+        section = sync_section(mqtt_broker) + f'[sync.tls]\nca_file = "{bad_ca}"\n'
+        lane = FakeLane(load(lane_files(tmp_path, extra=section)))
+        with pytest.raises(StartupError, match=r"sync\.tls: cannot load the certificates"):
+            asyncio.run(lane.start())
