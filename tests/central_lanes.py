@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -61,7 +62,7 @@ class SimLane:
         self._ready = threading.Event()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"sim-{plaza_id}-{lane_id}",
+            client_id=f"sim-{plaza_id}-{lane_id}-{uuid.uuid4().hex[:6]}",
             protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
         )
         self.client.on_connect = self._connected

@@ -74,7 +74,7 @@ class Central:
             start_new_session=True,
         )
 
-    def metric(self, name: str) -> float | None:
+    def metric(self, name: str, **labels: str) -> float | None:
         try:
             url = f"http://127.0.0.1:{self.port}/metrics"
             with urllib.request.urlopen(url, timeout=2) as response:
@@ -83,7 +83,7 @@ class Central:
             return None
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == name:
+                if sample.name == name and labels.items() <= sample.labels.items():
                     return sample.value
         return None
 
@@ -140,6 +140,22 @@ class TestCentralRun:
             centrals.append(central)
             assert notify.recv(256).startswith(b"READY=1\nSTATUS=central up: 2 workers")
             central.wait_connected(2)
+            lane = SimLane(mosquitto.host, mosquitto.port, PLAZA, "exit-1", 5)
+            impostor = SimLane(mosquitto.host, mosquitto.port, PLAZA, "exit-1", 5)
+            try:
+                lane.send_all(5)
+                wait_until(lambda: lane.done, 10, "the ack")
+                impostor.send_all(5)  # other records under the same lane_seq: conflicts
+                wait_until(
+                    lambda: (
+                        central.metric("lanewarden_central_alarms_open", kind="seq_conflict") == 5
+                    ),
+                    20,
+                    "five open conflict alarms",
+                )
+            finally:
+                lane.close()
+                impostor.close()
             central.proc.send_signal(signal.SIGTERM)
             assert central.proc.wait(20) == 0, central.output()
         out = central.output()

@@ -68,11 +68,12 @@ def serve(config: CentralConfig, store: CentralStore) -> int:
     """Run the ingest service on ``store`` until SIGTERM or SIGINT."""
     import signal
     import threading
-    from collections import Counter
 
+    from sqlalchemy import func, select
     from sqlalchemy.exc import SQLAlchemyError
 
     from central.ingest.service import IngestService
+    from central.storage.schema import alarms
     from plumbing import log
     from plumbing.broker import BrokerSetupError
     from plumbing.metrics import MetricsError
@@ -80,8 +81,16 @@ def serve(config: CentralConfig, store: CentralStore) -> int:
 
     logger = log.get("central.run")
 
-    def open_alarms() -> Counter[str]:
-        return Counter(alarm.kind for alarm in store.alarms(state="open"))
+    def open_alarms() -> dict[str, int]:
+        # Counted in the database (its index is on state and kind): a storm of alarms
+        # (every conflicting record opens one) must not slow the main loop down.
+        query = (
+            select(alarms.c.kind, func.count())
+            .where(alarms.c.state == "open")
+            .group_by(alarms.c.kind)
+        )
+        with store.engine.connect() as connection:
+            return {kind: int(count) for kind, count in connection.execute(query)}
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
