@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -194,6 +195,29 @@ class TestOutages:
             with central(broker.host, broker.port) as fake:
                 until(lambda: acked(store)[0] == 80, "the backlog drained", 30.0)
                 assert sorted(fake.got.records["txn"]) == list(range(1, 81))
+
+
+class TestBusyStore:
+    """A store another writer holds locked fails an ack's write: retried, nothing lost."""
+
+    def test_ack_written_once_the_lock_is_gone(
+        self, mqtt_broker: MqttBroker, tmp_path: Path
+    ) -> None:
+        store = tmp_path / "site.db"
+        fill(store, txns=10)
+        blocker = sqlite3.connect(store, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with (
+                central(mqtt_broker.host, mqtt_broker.port),
+                running(service(mqtt_broker, store, resend_timeout_s=0.5)) as sync,
+            ):
+                until(lambda: sync.counters.store_errors >= 1, "the locked write", 30.0)
+                blocker.execute("ROLLBACK")
+                until(lambda: acked(store)[0] == 10, "the ack, written later", 30.0)
+                assert sync.failure is None
+        finally:
+            blocker.close()
 
 
 class TestTelemetry:

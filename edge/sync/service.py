@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import random
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -43,7 +44,7 @@ from contracts.mqtt.payloads import (
 )
 from contracts.mqtt.topics import LaneTopic
 from edge.config.sync import SyncConfig
-from edge.store import Store
+from edge.store import Store, StoreError
 from edge.store.streams import STREAMS, StreamName
 from edge.sync.commands import Handler, RemoteCommands
 from edge.sync.link import Inbound, Link
@@ -92,6 +93,7 @@ class SyncCounters:
     acks: int = 0
     bad_acks: Counter[str] = field(default_factory=Counter)
     connections: int = 0
+    store_errors: int = 0
     results_sent: int = 0
 
 
@@ -213,20 +215,35 @@ class SyncService:
     # -- the thread ---------------------------------------------------------------------------
 
     def _main(self) -> None:
+        pause = self.config.poll_s
         try:
             while not self._stopping:
-                self._wake.wait(self.config.poll_s)
+                self._wake.wait(pause)
                 self._wake.clear()
-                self._take_inbox()
-                if self.online and not self._stopping:
-                    self._step()
+                try:
+                    self._take_inbox()
+                    if self.online and not self._stopping:
+                        self._step()
+                    pause = self.config.poll_s
+                except (sqlite3.Error, StoreError) as exc:
+                    # A busy or failing store: try again later; unwritten acks come again.
+                    pause = min(30.0, max(1.0, 2 * pause))
+                    self.counters.store_errors += 1
+                    logger.error("sync_store_error", error=str(exc), retry_s=pause)
         except Exception as exc:
             self.failure = exc
             logger.exception("sync_failed")
         finally:
-            last = None
+            self._close()
+
+    def _close(self) -> None:
+        last = None
+        try:
             if self.online:
                 last = self._state(online=False, view=self.view(), heads=self._reader.heads())
+        except (sqlite3.Error, StoreError) as exc:
+            logger.error("sync_last_state_unknown", error=str(exc))
+        finally:
             self._link.stop(last)
             self._store.close()
             self._reader.close()
