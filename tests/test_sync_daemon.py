@@ -20,6 +20,7 @@ from test_daemon_support import FakeLane, lane_files, load
 
 from contracts.commands import new_command
 from contracts.mqtt.topics import LaneTopic
+from edge.daemon.control import send
 from edge.daemon.lane_daemon import StartupError
 from edge.daemon.syncing import tariff_in_force
 
@@ -128,10 +129,29 @@ class TestDaemonSync:
             assert lane.daemon.sync is not None
             assert not lane.daemon.sync.online
             await lane.settle(lambda: bool(lane.events("lane_started")), "lane_started")
+            # The lane works offline: an operator closes it through the control socket.
+            closing = new_command(
+                "set_mode",
+                operator_id="op-1",
+                reason="offline",
+                now=datetime.now(UTC),
+                mode="closed",
+            )
+            (result,) = await send(lane.files.lane.control_socket(), [closing])
+            assert result.ok
+            assert result.lane["mode"] == "closed"
+            await asyncio.sleep(1.0)
+            assert acked(store) == (0, 0)
             private_broker.start()
             with central(private_broker.host, private_broker.port) as fake:
                 last = len(lane.events())
                 await lane.settle(lambda: fake.held("event") >= last, "the backlog drained", 30.0)
+                kinds = [fake.got.records["event"][seq].kind for seq in range(1, last + 1)]
+                assert "operator_command" in kinds
+                await lane.settle(
+                    lambda: any(s.online and s.mode == "closed" for s in fake.got.states),
+                    "the closed lane online",
+                )
 
         started = time.monotonic()
         run(lane, scenario)
