@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker
+from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
 from central.config import CentralConfig
@@ -198,6 +199,53 @@ class TestSharedWorkers:
             assert 'lanewarden_central_records_stored_total{stream="txn"} 3.0' in text
             assert 'lanewarden_central_lag_seconds{lane_id="exit-1",stream="txn"}' in text
             assert "lanewarden_central_workers_connected 2.0" in text
+        finally:
+            service.stop()
+
+
+class FailingStore:
+    """The real store, whose first ``failures`` batches fail as a lost database connection."""
+
+    def __init__(self, store: CentralStore, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+
+    def store_batch(self, plaza_id: str, batch: Any, received_at: Any) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise OperationalError("INSERT", {}, Exception("connection lost"))
+        return self._store.store_batch(plaza_id, batch, received_at)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+class TestDatabaseFailure:
+    """A batch the database fails on is not acked; the worker goes on with the next."""
+
+    def test_not_acked_then_taken_on_resend(
+        self, mosquitto: MosquittoBroker, store: CentralStore, lanes: list[SimLane]
+    ) -> None:
+        failing = FailingStore(store, failures=1)
+        service = IngestService(central_config(mosquitto.port, workers=1), failing)
+        service.start()
+        try:
+            wait_until(lambda: service.healthy, 10, "the worker", service.tick)
+            lane = SimLane(mosquitto.host, mosquitto.port, PLAZA, "exit-1", 10)
+            lanes.append(lane)
+            with capture_logs() as logs:
+                lane.send(1, 5)
+                wait_until(
+                    lambda: value(service, "lanewarden_central_store_failures_total") == 1,
+                    10,
+                    "the failure",
+                )
+            assert lane.acks == 0
+            assert [e["event"] for e in logs if e["log_level"] == "error"] == ["message_failed"]
+            lane.send(1, 5)
+            lane.send(6, 5)
+            wait_until(lambda: lane.done, 10, "the acks after the resend", service.tick)
+            assert service.healthy
         finally:
             service.stop()
 
