@@ -3,11 +3,13 @@
 :meth:`LaneDaemon.start` is the whole start, one step after the other:
 
 1. config: the lane files are loaded and validated by the caller
-   (:func:`edge.config.lane.load_lane`); the tariff is compiled here;
+   (:func:`edge.config.lane.load_lane`);
 2. the store is checked read-only (pages, heads against its head file: a damaged
    store is refused with its files untouched, :mod:`edge.store.startcheck`), then
    opened (created and migrated when new), with the evidence images' folder and
-   the metrics endpoint when they are configured;
+   the metrics endpoint when they are configured; the lane prices with the tariff
+   central sent last, kept in the store, else its tariff file's
+   (:func:`edge.daemon.config_push.initial_pricing`);
 3. the drivers are built and started, and the start waits until every device is
    up (a missing device fails the start naming it);
 4. plate recognition is started in its worker (a model that fails to load fails
@@ -49,6 +51,7 @@ from drivers.errors import DriverUnavailableError
 from drivers.factory import LaneDrivers, build_lane
 from drivers.interfaces import DeviceEvent, DeviceFault, Position
 from edge.config.lane import LaneFiles, LanePayments
+from edge.daemon.config_push import ConfigPush, PricingInForce, initial_pricing
 from edge.daemon.control import ControlServer, ControlSocketError
 from edge.daemon.devices import DeviceStartError, wait_until_up
 from edge.daemon.display_text import lines_for
@@ -74,8 +77,6 @@ from edge.daemon.refunds import Refunds
 from edge.daemon.settling import StorePermits, StorePrepaid
 from edge.daemon.syncing import SyncStartError, start_sync, view_of
 from edge.evidence import Evidence, EvidenceError, site_key
-from edge.fees.engine import CompiledTariff
-from edge.fees.files import load_tariff
 from edge.lane import LaneState
 from edge.lane.actions import Message, ShowMessage
 from edge.lane.credits import credit_window
@@ -176,13 +177,11 @@ class LaneDaemon:
         self._loop = asyncio.get_running_loop()
         self.failed = self._loop.create_future()
         try:
-            # 1. config (validated by load_lane): compile the tariff
-            tariff = None
-            if lane.tariff is not None:
-                tariff = load_tariff(self.files.path.parent / lane.tariff)
-            # 2. store, evidence images and metrics
+            # 1. config (validated by load_lane), 2. the store: the tariff central sent
+            # last, else the lane's file, compiled
             self.store = self._open_store()
             stack.callback(self.store.close)
+            self.pricing = PricingInForce(initial_pricing(self.files, self.store))
             evidence = self._open_evidence()
             registry = self.registry = CollectorRegistry()
             self.metrics = LaneMetrics(registry, lane_kind=lane.lane_kind.value)
@@ -193,6 +192,7 @@ class LaneDaemon:
             self.recorder = Recorder(
                 self.store, lane.id, self.metrics, observe=self.credits.observe
             )
+            self.config_push = ConfigPush(self.files, self.store, self.pricing, self.recorder)
             # 3. drivers, up before anything else
             drivers = self.drivers or self._build_drivers()
             self.drivers = drivers
@@ -221,7 +221,7 @@ class LaneDaemon:
             # 6. the last run's credits, and the passages it left open, payments settled
             interrupted = await self._last_run()
             # 7. the lane machine, from the devices' actual state and the passages left open
-            self._parts = (drivers, plates, tariff, evidence)
+            self._parts = (drivers, plates, evidence)
             await self._open_control(await self._begin(interrupted, "restart"))
             self._background(evidence)
             await self._check_store()
@@ -399,7 +399,6 @@ class LaneDaemon:
         self,
         drivers: LaneDrivers,
         plates: Recognition,
-        tariff: CompiledTariff | None,
         evidence: Evidence | None,
         *,
         interrupted: list[Interrupted],
@@ -417,7 +416,7 @@ class LaneDaemon:
         lookup = VehicleLookup(
             self.files,
             self.store,
-            tariff,
+            self.pricing,
             LocalEntries(self.store, self.files.plaza.id),
             self.credits,
         )

@@ -138,6 +138,13 @@ PRUNE_AT = 2000
 """Transactions the book holds before it forgets those older than the window."""
 
 
+class TariffSource(Protocol):
+    """The tariff the lane prices with now (central may replace it while the lane runs)."""
+
+    @property
+    def compiled(self) -> CompiledTariff | None: ...
+
+
 class VehicleLookup:
     """The shell's answer to one lookup, from the store, the entries and the fee engine."""
 
@@ -145,14 +152,14 @@ class VehicleLookup:
         self,
         files: LaneFiles,
         store: Store,
-        tariff: CompiledTariff | None,
+        tariffs: TariffSource,
         entries: EntrySource,
         credits: CreditBook,
     ) -> None:
         self.kind = files.lane.lane_kind
         self.plaza_id = files.plaza.id
         self.store = store
-        self.tariff = tariff
+        self.tariffs = tariffs
         self.entries = entries
         self.credits = credits
 
@@ -201,7 +208,8 @@ class VehicleLookup:
         vehicle_class: int,
         listing: Listing,
     ) -> Fee:
-        if self.tariff is None:
+        tariff = self.tariffs.compiled  # once: both quotes below price with the same one
+        if tariff is None:
             raise QuoteError(f"lane kind {self.kind.value} charges but has no tariff")
         passage = Passage(
             exit=at,
@@ -210,15 +218,13 @@ class VehicleLookup:
             entry_plaza=entry.plaza_id if entry else None,
             exit_plaza=self.plaza_id,
         )
-        fee = quote(self.tariff, passage)
+        fee = quote(tariff, passage)
         if listing is Listing.PREPAID:
             # The tariff's account discount is due when the account settles the fee,
             # which the payment chain does when the balance covers it; otherwise the
             # vehicle falls through to another method and pays in full.
             account = self.store.accounts.for_plate(plate)
-            discounted = quote(
-                self.tariff, replace(passage, payment_method=PaymentMethod.ACCOUNT.value)
-            )
+            discounted = quote(tariff, replace(passage, payment_method=PaymentMethod.ACCOUNT.value))
             if account is not None and account.balance >= discounted.total:
                 fee = discounted
         return fee

@@ -6,7 +6,7 @@ Use :class:`Store`::
         record = store.append_transaction(txn)   # durable when it returns
 
 See :mod:`edge.store.store` for records and sync, and the ``lists``, ``accounts``,
-``tariffs`` and ``entries`` attributes for the rest. :func:`verify` checks a file;
+``tariffs``, ``config`` and ``entries`` attributes for the rest. :func:`verify` checks a file;
 :func:`check_store` is a lane's read-only check before it opens its store.
 """
 
@@ -16,6 +16,11 @@ from edge.store.accounts import (
     InsufficientFundsError,
     Posting,
     UnknownAccountError,
+)
+from edge.store.config_versions import (
+    AppliedBundle,
+    PricingDocuments,
+    StaleConfigError,
 )
 from edge.store.db import StoreDamagedError, StoreError, StoreFullError
 from edge.store.entries import EntryAlreadyOpenError, OpenEntry
@@ -36,6 +41,7 @@ from edge.store.verify import Break, Report, verify
 __all__ = [
     "Account",
     "AckBeyondHeadError",
+    "AppliedBundle",
     "Break",
     "DuplicateRecordIdError",
     "EntryAlreadyOpenError",
@@ -45,8 +51,10 @@ __all__ = [
     "ListName",
     "OpenEntry",
     "Posting",
+    "PricingDocuments",
     "Report",
     "SchemaError",
+    "StaleConfigError",
     "StaleListVersionError",
     "Store",
     "StoreDamagedError",

@@ -195,7 +195,29 @@ ALTER TABLE transactions ADD COLUMN plate_pseudonym TEXT;
 CREATE INDEX transactions_plate_kept ON transactions (recorded_at) WHERE plate_text IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Version 3: configuration bundles from central (edge.store.config_versions). Each lane
+# keeps the bundles it applied, per config topic, and what it prices with now, so a
+# restart without the network uses the last good configuration, not the lane's files.
+_V3 = """
+CREATE TABLE config_bundles (
+    lane_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    issued_at TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (lane_id, scope, version)
+) STRICT;
+
+CREATE TABLE lane_config (
+    lane_id TEXT PRIMARY KEY,
+    tariff TEXT,
+    network TEXT
+) STRICT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 
 class SchemaError(Exception):

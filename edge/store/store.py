@@ -21,6 +21,7 @@ from contracts.records.lane_event import LaneEvent
 from contracts.records.sealed import GENESIS_HASH, LaneEventRecord, TransactionRecord
 from contracts.records.transaction import Transaction
 from edge.store.accounts import Accounts
+from edge.store.config_versions import ConfigVersions
 from edge.store.db import Db
 from edge.store.entries import OpenEntries
 from edge.store.lists import Lists
@@ -67,6 +68,7 @@ class Store:
         self.lists = Lists(db)
         self.accounts = Accounts(db)
         self.tariffs = Tariffs(db)
+        self.config = ConfigVersions(db)
         self.entries = OpenEntries(db)
         self._unlimited_pages: int | None = None
 
