@@ -91,6 +91,10 @@ class TestDaemonSync:
                 lambda: any(s.mode == "closed" for s in fake.got.states), "the closed state"
             )
             await lane.settle(lambda: bool(fake.got.telemetry), "telemetry")
+            fake.ack("txn", 5)  # the lane has no transaction: its store lost them, or central lies
+            await lane.settle(
+                lambda: bool(lane.events("store_behind_central")), "the lost-tail alarm"
+            )
             sent = lane.daemon.registry.get_sample_value("lanewarden_sync_records_sent_total")
             assert sent is not None
             assert sent >= 1
@@ -117,6 +121,9 @@ class TestDaemonSync:
         assert (last.online, last.lane_id, last.plaza_id) == (False, LANE, PLAZA)
         assert last.tariffs == {"riverside-parking": 2}  # version 2 since 2026-07-01
         assert acked(store)[1] >= 1
+        (behind,) = lane.events("store_behind_central")
+        assert behind.severity == "alarm"
+        assert behind.detail == {"stream": "txn", "central_acked_seq": 5, "store_last_seq": 0}
 
     def test_offline_lane_works_and_drains(
         self, private_broker: MosquittoBroker | AmqttBroker, tmp_path: Path

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
+from prometheus_client import CollectorRegistry
 from sync_support import (
     LANE,
     acked,
@@ -23,6 +24,7 @@ from contracts.reconcile import day_totals
 from edge.store import Store
 from edge.store.head import head_file, load_head_file
 from edge.sync import SyncService
+from edge.sync.metrics import register
 
 
 def service(broker: MqttBroker, store: Path, **overrides: object) -> SyncService:
@@ -143,21 +145,37 @@ class TestBadAcks:
     def test_bad_acks_are_ignored(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
         store = tmp_path / "site.db"
         fill(store, txns=20)
+        alarms: list[tuple[str, dict[str, object]]] = []
+        config = sync_config(mqtt_broker.host, mqtt_broker.port, resend_timeout_s=0.3)
+        sync = SyncService(config, facts(), store, alarm=lambda k, d: alarms.append((k, d)))
         with (
             central(mqtt_broker.host, mqtt_broker.port, auto_ack=False) as fake,
-            running(service(mqtt_broker, store, resend_timeout_s=0.3)) as sync,
+            running(sync),
         ):
             until(lambda: len(fake.batches("txn")) >= 1, "the first batch")
             fake.publish(LaneTopic.ACK, b"not json")
             fake.ack("txn", 20, lane_id="riverside-entry")  # another lane's, on this topic
             fake.ack("txn", 21)  # beyond the head
-            until(lambda: sum(sync.counters.bad_acks.values()) == 3, "three refusals")
-            assert sync.counters.bad_acks == {"invalid": 2, "beyond_head": 1}
+            fake.ack("txn", 25)  # again: one alarm is enough
+            until(lambda: sum(sync.counters.bad_acks.values()) == 4, "four refusals")
+            assert sync.counters.bad_acks == {"invalid": 2, "beyond_head": 2}
+            registry = CollectorRegistry()
+            register(registry, sync)
+            refused = "lanewarden_sync_acks_refused_total"
+            assert registry.get_sample_value(refused, {"reason": "invalid"}) == 2
+            assert registry.get_sample_value(refused, {"reason": "beyond_head"}) == 2
+            assert registry.get_sample_value("lanewarden_sync_online") == 1
             assert acked(store) == (0, 0)
             until(lambda: len(fake.batches("txn")) >= 2, "the records sent again")
             fake.ack("txn", 20)
             until(lambda: acked(store)[0] == 20, "the good ack")
         assert sorted(fake.got.records["txn"]) == list(range(1, 21))
+        assert alarms == [
+            (
+                "store_behind_central",
+                {"stream": "txn", "central_acked_seq": 21, "store_last_seq": 20},
+            )
+        ]
 
 
 class TestOutages:

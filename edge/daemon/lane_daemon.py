@@ -47,6 +47,7 @@ from uuid import UUID
 
 from prometheus_client import CollectorRegistry
 
+from contracts.records.vocab import DetailValue
 from drivers.errors import DriverUnavailableError
 from drivers.factory import LaneDrivers, build_lane
 from drivers.interfaces import DeviceEvent, DeviceFault, Position
@@ -296,9 +297,21 @@ class LaneDaemon:
             loop=self._loop,
             environ=self.environ,
             registry=self.registry,
+            alarm=self._sync_alarm,
         )
         if self.sync is not None:
             self._stack.push_async_callback(asyncio.to_thread, self.sync.stop)
+
+    def _sync_alarm(self, kind: str, detail: dict[str, DetailValue]) -> None:
+        """From the sync thread: an alarm, recorded on the loop like the lane's own."""
+
+        def record() -> None:
+            try:
+                self.recorder.event(kind, datetime.now(UTC), severity="alarm", detail=detail)
+            except StoreFullError as exc:
+                self._store_full(exc)
+
+        self._loop.call_soon_threadsafe(record)
 
     def _sync_view(self) -> LaneView:
         """From the sync thread: the lane's mode, barrier and faults now."""

@@ -25,6 +25,7 @@ from edge.store import StoreError
 from edge.sync import LaneFacts, LaneView, SyncService
 from edge.sync.commands import Handler
 from edge.sync.metrics import register
+from edge.sync.service import Alarm
 
 
 class SyncStartError(Exception):
@@ -87,6 +88,7 @@ def start_sync(
     loop: asyncio.AbstractEventLoop,
     environ: Mapping[str, str],
     registry: CollectorRegistry,
+    alarm: Alarm,
 ) -> SyncService | None:
     """Start the lane's sync when its file asks for it; None when it does not."""
     config = files.lane.sync
@@ -100,6 +102,7 @@ def start_sync(
         handler=handler,
         loop=loop,
         environ=environ,
+        alarm=alarm,
     )
     try:
         service.start()

@@ -86,6 +86,9 @@ class Link:
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
+        self._failing = False
+        """Whether the broker is known unreachable (said once per outage, not per try)."""
 
     def start(self) -> None:
         self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
@@ -121,12 +124,23 @@ class Link:
         if reason.is_failure:
             logger.warning("sync_connect_refused", reason=str(reason))
             return
+        self._failing = False
         wanted: list[tuple[str, int]] = [(self.topics[k], SPECS[k].qos) for k in SUBSCRIBED]
         result, mid = client.subscribe(wanted)
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             logger.warning("sync_subscribe_failed", result=str(result))
             return
         self._pending_subscribe = mid
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        if not self._failing:
+            self._failing = True
+            logger.warning(
+                "sync_broker_unreachable",
+                host=self.config.host,
+                port=self.config.port,
+                note="trying again; records are kept until central acks them",
+            )
 
     def _on_subscribe(
         self, _c: mqtt.Client, _u: Any, mid: int, reasons: list[ReasonCode], _p: Any

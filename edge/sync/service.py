@@ -43,6 +43,7 @@ from contracts.mqtt.payloads import (
     parse_payload,
 )
 from contracts.mqtt.topics import LaneTopic
+from contracts.records.vocab import DetailValue
 from edge.config.sync import SyncConfig
 from edge.store import Store, StoreError
 from edge.store.streams import STREAMS, StreamName
@@ -59,6 +60,8 @@ BATCHES: dict[StreamName, type[TxnBatch] | type[EventBatch]] = {
     "event": EventBatch,
 }
 TOPICS: dict[StreamName, LaneTopic] = {"txn": LaneTopic.TXN, "event": LaneTopic.EVENT}
+Alarm = Callable[[str, dict[str, DetailValue]], None]
+"""Raises a lane alarm (kind, detail); called from the sync thread."""
 
 
 @dataclass(frozen=True)
@@ -111,12 +114,15 @@ class SyncService:
         loop: asyncio.AbstractEventLoop | None = None,
         environ: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        alarm: Alarm | None = None,
     ) -> None:
         self.config = config
         self.facts = facts
         self.store_path = store_path
         self.view = view
         self.environ = environ
+        self.alarm = alarm
+        self._alarmed: set[StreamName] = set()
         self.counters = SyncCounters()
         self.online = False
         self.failure: BaseException | None = None
@@ -296,9 +302,24 @@ class SyncService:
                 "beyond_head",
                 f"{ack.stream} ack of lane_seq {ack.acked_seq}, the store ends at {head.last_seq}",
             )
+            self._behind(ack.stream, ack.acked_seq, head.last_seq)
             return
         self.counters.acks += 1
         acks[ack.stream] = max(acks.get(ack.stream, 0), ack.acked_seq)
+
+    def _behind(self, stream: StreamName, acked: int, last: int) -> None:
+        """Central holds records this store does not: it lost its tail (edge.store.head).
+
+        Said once per stream and run, as an alarm record; the ack itself is ignored,
+        and the lane goes on numbering from its own head.
+        """
+        if self.alarm is None or stream in self._alarmed:
+            return
+        self._alarmed.add(stream)
+        self.alarm(
+            "store_behind_central",
+            {"stream": stream, "central_acked_seq": acked, "store_last_seq": last},
+        )
 
     def _bad_ack(self, why: str, error: str) -> None:
         self.counters.bad_acks[why] += 1
