@@ -34,6 +34,7 @@ from edge.config.lane import LaneFiles, load_lane
 from edge.config_bundle import Plan, Refusal, Unchanged
 from edge.daemon.config_push import ConfigPush, PricingInForce, initial_pricing
 from edge.daemon.recording import Recorder
+from edge.daemon.syncing import tariff_in_force
 from edge.metrics import LaneMetrics
 from edge.store import ListEntry, Store
 
@@ -94,20 +95,20 @@ class TestApplied:
         assert isinstance(decision, Plan)
         assert lane.fee() == 1200
         assert lane.in_force() == 5
-        assert lane.push.config_version() == 5
+        assert lane.push.version_in_force == 5
         assert [v.version for v in lane.store.tariffs.versions("bridge-flat")] == [1, 2]
         (applied,) = lane.events("config_applied")
         assert applied["version"] == 5
         assert applied["scope"] == TOPIC
         assert (applied["tariff_id"], applied["tariff_version"]) == ("bridge-flat", 2)
-        assert lane.pricing.now.tariff_versions(NOW) == (("bridge-flat", 2),)
+        assert tariff_in_force(lane.pricing.now.tariff, NOW) == (("bridge-flat", 2),)
 
     def test_future_version_waits_for_its_time(self, lane: Lane) -> None:
         later = (FILE_VERSION, (2, "2026-12-05T00:00:00", 1500))
         lane.push.take(TOPIC, bundle(2, tariffs=(flat(*later),)))
         assert lane.fee() == 1000
         assert lane.fee(NOW + timedelta(days=1)) == 1500
-        assert lane.pricing.now.tariff_versions(NOW) == (("bridge-flat", 1),)
+        assert tariff_in_force(lane.pricing.now.tariff, NOW) == (("bridge-flat", 1),)
 
     def test_a_version_late_for_its_time_takes_effect_at_once(self, lane: Lane) -> None:
         """Central meant it for yesterday; the lane was offline: it applies now."""
@@ -142,7 +143,7 @@ class TestApplied:
         decision = lane.push.take(NETWORK_CONFIG_TOPIC, bundle(2, plaza_id=None, whitelist=()))
         assert isinstance(decision, Plan)
         assert (lane.in_force(), lane.in_force(NETWORK_CONFIG_TOPIC)) == (7, 2)
-        assert lane.push.config_version() == 7
+        assert lane.push.version_in_force == 7
 
     def test_a_restart_prices_with_the_stored_tariff_not_the_file(self, tmp_path: Path) -> None:
         first = open_lane(tmp_path / "site.db")
@@ -151,7 +152,7 @@ class TestApplied:
         again = open_lane(tmp_path / "site.db")
         try:
             assert again.fee() == 1200
-            assert again.push.config_version() == 5
+            assert again.push.version_in_force == 5
             assert again.push.take(TOPIC, bundle(5, tariffs=(flat(*NEW_PRICE),))) == Unchanged(5)
         finally:
             again.store.close()

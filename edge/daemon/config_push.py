@@ -48,6 +48,7 @@ from edge.config_bundle import (
     known_versions,
     version_document,
 )
+from edge.daemon.syncing import tariff_in_force
 from edge.fees.engine import CompiledTariff, compile_tariff
 from edge.fees.files import load_tariff
 from edge.store import (
@@ -79,18 +80,6 @@ class Pricing:
     tariff: Tariff | None
     compiled: CompiledTariff | None
     network: Network | None
-
-    def tariff_versions(self, now: datetime) -> tuple[tuple[str, int], ...]:
-        """The lane's tariff and its version in force at ``now`` (none before the first)."""
-        tariff = self.tariff
-        if tariff is None:
-            return ()
-        started = [
-            v.version
-            for v, start in zip(tariff.versions, tariff.version_starts(), strict=True)
-            if start <= now
-        ]
-        return ((tariff.id, started[-1]),) if started else ()
 
 
 class PricingInForce:
@@ -180,9 +169,11 @@ class ConfigPush:
         self.plaza_topic = plaza_config_topic(plaza.id)
         self.topics = (self.plaza_topic, NETWORK_CONFIG_TOPIC)
         self._refused: set[tuple[str, str]] = set()
+        self.version_in_force = self._version_in_force()
+        """The version in force on the plaza's config topic (else the network's), for the
+        lane's state; read from any thread."""
 
-    def config_version(self) -> int | None:
-        """The version in force on the plaza's config topic (else the network's), for the state."""
+    def _version_in_force(self) -> int | None:
         for topic in self.topics:
             applied = self.store.config.in_force(self.target.lane_id, topic)
             if applied is not None:
@@ -227,6 +218,7 @@ class ConfigPush:
         self.pricing.now = Pricing(
             decision.tariff, decision.compiled or old.compiled, decision.network
         )
+        self.version_in_force = self._version_in_force()
         logger.info("config_applied", topic=topic, version=bundle.version)
         return decision
 
@@ -322,7 +314,7 @@ class ConfigPush:
             "network": bundle.network is not None,
         }
         if plan.tariff is not None:
-            for tariff_id, version in Pricing(plan.tariff, None, None).tariff_versions(now):
+            for tariff_id, version in tariff_in_force(plan.tariff, now):
                 detail["tariff_id"] = tariff_id
                 detail["tariff_version"] = version
         return detail

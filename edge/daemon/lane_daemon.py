@@ -298,6 +298,7 @@ class LaneDaemon:
             environ=self.environ,
             registry=self.registry,
             alarm=self._sync_alarm,
+            on_config=self.config_push.take,
         )
         if self.sync is not None:
             self._stack.push_async_callback(asyncio.to_thread, self.sync.stop)
@@ -314,13 +315,14 @@ class LaneDaemon:
         self._loop.call_soon_threadsafe(record)
 
     def _sync_view(self) -> LaneView:
-        """From the sync thread: the lane's mode, barrier and faults now."""
+        """From the sync thread: the lane's mode, barrier, faults and configuration now."""
         shell = self._shell
         return view_of(
             shell.state if shell is not None else None,
-            self.files.tariff,
+            self.pricing.now.tariff,
             store_full=self.store_full,
             now=datetime.now(UTC),
+            config_version=self.config_push.version_in_force,
         )
 
     def _open_evidence(self) -> Evidence | None:

@@ -64,9 +64,14 @@ def tariff_in_force(tariff: Tariff | None, now: datetime) -> tuple[tuple[str, in
 
 
 def view_of(
-    state: LaneState | None, tariff: Tariff | None, *, store_full: bool, now: datetime
+    state: LaneState | None,
+    tariff: Tariff | None,
+    *,
+    store_full: bool,
+    now: datetime,
+    config_version: int | None = None,
 ) -> LaneView:
-    """The lane's mode, barrier, standing faults and tariff, for its state and telemetry."""
+    """The lane's mode, barrier, standing faults, tariff and configuration version in force."""
     faults = []
     if state is not None and state.barrier.value == "fault":
         faults.append("barrier_fault")
@@ -77,6 +82,7 @@ def view_of(
         barrier=state.barrier.value if state is not None else None,
         faults=tuple(faults),
         tariffs=tariff_in_force(tariff, now),
+        config_version=config_version,
     )
 
 
@@ -89,6 +95,7 @@ def start_sync(
     environ: Mapping[str, str],
     registry: CollectorRegistry,
     alarm: Alarm,
+    on_config: Callable[[str, bytes], object] | None = None,
 ) -> SyncService | None:
     """Start the lane's sync when its file asks for it; None when it does not."""
     config = files.lane.sync
@@ -103,6 +110,7 @@ def start_sync(
         loop=loop,
         environ=environ,
         alarm=alarm,
+        on_config=on_config,
     )
     try:
         service.start()

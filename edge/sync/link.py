@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from contracts.mqtt.topics import SPECS, LaneTopic, lane_topic
+from contracts.mqtt.topics import CONFIG_SPEC, SPECS, LaneTopic, lane_topic
 from edge.config.sync import SyncConfig
 from plumbing import log
 
@@ -31,7 +31,10 @@ SUBSCRIBED = (LaneTopic.ACK, LaneTopic.CMD)
 
 @dataclass(frozen=True)
 class Inbound:
-    """What the connection tells the outbox: ``up``, ``down`` or a ``message``."""
+    """What the connection tells the outbox: ``up``, ``down``, a ``message`` or ``config``.
+
+    A ``config`` item carries the config topic it came on in ``detail``.
+    """
 
     what: str
     kind: LaneTopic | None = None
@@ -52,6 +55,7 @@ class Link:
         password: str | None,
         inbox: queue.Queue[Inbound],
         wake: threading.Event,
+        config_topics: tuple[str, ...] = (),
     ) -> None:
         self.config = config
         self.plaza_id = plaza_id
@@ -60,6 +64,7 @@ class Link:
         self.wake = wake
         self.topics = {kind: lane_topic(plaza_id, lane_id, kind) for kind in LaneTopic}
         self._by_topic = {topic: kind for kind, topic in self.topics.items()}
+        self.config_topics = config_topics
         self._pending_subscribe: int | None = None
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -126,6 +131,7 @@ class Link:
             return
         self._failing = False
         wanted: list[tuple[str, int]] = [(self.topics[k], SPECS[k].qos) for k in SUBSCRIBED]
+        wanted += [(topic, CONFIG_SPEC.qos) for topic in self.config_topics]
         result, mid = client.subscribe(wanted)
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             logger.warning("sync_subscribe_failed", result=str(result))
@@ -159,6 +165,9 @@ class Link:
         self._put(Inbound("down", detail=str(reason)))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic in self.config_topics:
+            self._put(Inbound("config", payload=bytes(message.payload), detail=message.topic))
+            return
         kind = self._by_topic.get(message.topic)
         if kind is None:
             logger.warning("sync_message_on_unknown_topic", topic=message.topic)

@@ -42,7 +42,7 @@ from contracts.mqtt.payloads import (
     TxnBatch,
     parse_payload,
 )
-from contracts.mqtt.topics import LaneTopic
+from contracts.mqtt.topics import NETWORK_CONFIG_TOPIC, LaneTopic, plaza_config_topic
 from contracts.records.vocab import DetailValue
 from edge.config.sync import SyncConfig
 from edge.store import Store, StoreError
@@ -73,6 +73,8 @@ class LaneView:
     faults: tuple[str, ...] = ()
     tariffs: tuple[tuple[str, int], ...] = ()
     """Tariff id and the version in force, of each tariff the lane prices with."""
+    config_version: int | None = None
+    """The version of central's configuration bundle in force on the lane."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,11 @@ class SyncService:
         environ: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
         alarm: Alarm | None = None,
+        on_config: Callable[[str, bytes], object] | None = None,
     ) -> None:
         self.config = config
+        self.on_config = on_config
+        """Takes each message of the lane's two config topics (topic, payload), in this thread."""
         self.facts = facts
         self.store_path = store_path
         self.view = view
@@ -170,6 +175,11 @@ class SyncService:
                 password=password,
                 inbox=self._inbox,
                 wake=self._wake,
+                config_topics=(
+                    (plaza_config_topic(self.facts.plaza_id), NETWORK_CONFIG_TOPIC)
+                    if self.on_config is not None
+                    else ()
+                ),
             )
         except BaseException:
             self._store.close()
@@ -274,6 +284,8 @@ class SyncService:
                 self._read_ack(item.payload, acks)
             elif item.kind is LaneTopic.CMD:
                 self.commands.take(item.payload)
+            elif item.what == "config" and self.on_config is not None:
+                self.on_config(item.detail, item.payload)
         for stream, seq in acks.items():
             self._store.ack(self.facts.lane_id, stream, seq)
             self._windows[stream].acked(seq, time.monotonic())
@@ -378,6 +390,7 @@ class SyncService:
             barrier=view.barrier,
             software_version=facts.software_version,
             tariffs=dict(view.tariffs),
+            config_version=view.config_version,
             backlog=_counts(heads),
         ).to_bytes()
 
