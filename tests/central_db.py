@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from needs import unavailable
 from sqlalchemy.engine import make_url
-
-from tests.needs import unavailable
 
 PG_ENV = "LANEWARDEN_TEST_PG"
 BACKENDS = ("sqlite", "postgresql")

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from central_db import BACKENDS, central_db_url
+from central_lanes import SimLane, wait_until
 from mqtt_broker import AmqttBroker, MosquittoBroker, free_port
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
@@ -20,8 +22,6 @@ from sqlalchemy import func, select
 from central.commands.run import EXIT_CONFIG
 from central.storage import CentralStore
 from central.storage.schema import transactions
-from tests.central_db import BACKENDS, central_db_url
-from tests.central_lanes import SimLane, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 PLAZA = "riverside"

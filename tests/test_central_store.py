@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from central_db import BACKENDS, central_db_url
 from sqlalchemy import JSON, Column, MetaData, Table, func, select
 
 from central.storage import AlarmError, CentralStore, StoreUrlError, migrate
@@ -33,7 +34,6 @@ from contracts.mqtt.payloads import (
 )
 from contracts.records.sealed import GENESIS_HASH, TransactionRecord
 from contracts.testing import EPOCH, event_chain, paid_exit, transaction_chain
-from tests.central_db import BACKENDS, central_db_url
 
 PLAZA = "plaza-1"
 LANE = "lane-1"

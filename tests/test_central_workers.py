@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from central_lanes import SimLane, wait_until
 from mqtt_broker import AmqttBroker, MosquittoBroker
 from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
@@ -18,7 +19,6 @@ from central.storage import CentralStore
 from contracts.commands import ResendCommand
 from contracts.mqtt.topics import LaneTopic
 from plumbing.broker import BrokerConfig
-from tests.central_lanes import SimLane, wait_until
 
 pytestmark = pytest.mark.services
 PLAZA = "riverside"
