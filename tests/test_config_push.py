@@ -138,6 +138,13 @@ class TestApplied:
         assert lane.store.lists.lookup("京A12345", NOW) == frozenset()
         assert lane.fee() == 1000, "a bundle without tariffs keeps the lane's"
 
+    def test_a_withdrawn_bundle_changes_nothing(self, lane: Lane) -> None:
+        """An empty retained message deletes the broker's copy; the lane keeps its own."""
+        lane.push.take(TOPIC, bundle(5, tariffs=(flat(*NEW_PRICE),)))
+        assert lane.push.take(TOPIC, b"") is None
+        assert (lane.fee(), lane.in_force()) == (1200, 5)
+        assert lane.events("config_refused") == []
+
     def test_network_topic_has_its_own_versions(self, lane: Lane) -> None:
         lane.push.take(TOPIC, bundle(7, permits=()))
         decision = lane.push.take(NETWORK_CONFIG_TOPIC, bundle(2, plaza_id=None, whitelist=()))

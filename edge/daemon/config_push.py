@@ -180,10 +180,17 @@ class ConfigPush:
                 return applied.version
         return None
 
-    def take(self, topic: str, raw: bytes) -> Plan | Unchanged | Refusal:
-        """Apply or refuse the bundle ``raw`` that came on ``topic``; what was decided."""
+    def take(self, topic: str, raw: bytes) -> Plan | Unchanged | Refusal | None:
+        """Apply or refuse the bundle ``raw`` that came on ``topic``; what was decided.
+
+        An empty payload is how MQTT deletes a retained message (central withdrew the
+        topic's bundle): the lane keeps what it has, and None says nothing was decided.
+        """
         if topic not in self.topics:
             raise ValueError(f"topic: {topic!r} is not one of this lane's config topics")
+        if not raw:
+            logger.info("config_withdrawn", topic=topic)
+            return None
         now = self.clock()
         network_scope = topic == NETWORK_CONFIG_TOPIC
         digest = hashlib.sha256(raw).hexdigest()
