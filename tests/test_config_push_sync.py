@@ -5,7 +5,8 @@ A lane daemon with a [sync] section runs against the real broker; central's publ
 config topic. The lane applies it, its next quote uses the new version, its retained
 state says the version in force, and central hears ``config_applied``. A bundle with a
 tariff in another currency is then refused: ``config_refused`` reaches central and the
-lane keeps quoting as before.
+lane keeps quoting as before. Restarted with no broker, the lane still quotes with the
+tariff central sent (kept in its store), not with its tariff file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from mqtt_broker import MqttBroker
+from mqtt_broker import MqttBroker, free_port
 from paho.mqtt.enums import CallbackAPIVersion
 from sync_support import PLAZA, central
 from test_daemon_support import FakeLane, lane_files, load
@@ -135,3 +136,19 @@ class TestConfigPush:
         assert (refused.detail["version"], refused.detail["reason"]) == (4, "currency")
         assert "EUR" in str(refused.detail["problem"])
         assert fake.got.states[-1].config_version == 3
+        self._restart_offline(tmp_path, expected)
+
+    def _restart_offline(self, tmp_path: Path, expected: int) -> None:
+        """Restarted with no broker at all, the lane prices with the stored tariff, not the file."""
+        nowhere = f'[sync]\nhost = "127.0.0.1"\nport = {free_port()}\nkeepalive_s = 5\n'
+        lane = FakeLane(load(lane_files(tmp_path, extra=nowhere)))
+
+        async def scenario() -> None:
+            await lane.start()
+            try:
+                assert lane_fee(lane) == expected
+                assert lane.daemon.config_push.version_in_force == 3
+            finally:
+                await lane.daemon.stop()
+
+        asyncio.run(scenario())
