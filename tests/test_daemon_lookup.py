@@ -13,6 +13,7 @@ from contracts.records.sealed import TransactionRecord
 from contracts.records.transaction import FeeItem, Transaction
 from contracts.uuid7 import uuid7
 from edge.config.lane import load_lane
+from edge.daemon.config_push import PricingInForce, initial_pricing
 from edge.daemon.lookup import CreditBook, FoundEntry, LocalEntries, VehicleLookup
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
@@ -42,9 +43,9 @@ class RemoteEntries:
 
 def highway_lookup(tmp_path: Path, entries: RemoteEntries) -> VehicleLookup:
     files = load_lane(REPO / "config/lanes/south-exit.toml")
-    tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
     store = Store.open(tmp_path / "south.db")
-    return VehicleLookup(files, store, tariff, entries, CreditBook(WINDOW))
+    tariffs = PricingInForce(initial_pricing(files, store))  # the lane file's: g60-highway
+    return VehicleLookup(files, store, tariffs, entries, CreditBook(WINDOW))
 
 
 def checked(answer: VehicleChecked | LookupFailed) -> VehicleChecked:
@@ -105,9 +106,11 @@ class TestLocalEntries:
 
 def parking_exit_lookup(tmp_path: Path) -> VehicleLookup:
     files = load_lane(REPO / "config/lanes/riverside-exit.toml")
-    tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
     store = Store.open(tmp_path / "riverside.db")
-    return VehicleLookup(files, store, tariff, LocalEntries(store, "riverside"), CreditBook(WINDOW))
+    tariffs = PricingInForce(initial_pricing(files, store))  # the lane file's: riverside-parking
+    return VehicleLookup(
+        files, store, tariffs, LocalEntries(store, "riverside"), CreditBook(WINDOW)
+    )
 
 
 class TestAccountDiscount:
