@@ -54,6 +54,9 @@ class TestBenchLane:
         assert data["reads_late"] >= 0
         assert 0.0 <= data["read_rate"] <= 1.0
         assert data["rss_mb"] > 0
+        assert data["lane_cpu_weight"] in {100, 305}  # default, or the unit's 300 as nice -5
+        assert "plate reader" in data["lane_priority"]
+        assert "priority: " in out
         if data["account_paid"]:
             assert 0 < data["open_ms_p50"] <= data["open_ms_p95"] <= data["open_ms_p99"]
             assert data["vehicles_per_min"] > 0

@@ -10,6 +10,7 @@ from needs import program
 
 from central.commands import run as central_run
 from edge.commands.edge_run import EXIT_CONFIG, EXIT_STORE
+from edge.demo.priority import LANE_CPU_WEIGHT
 from plumbing.cli import build_parser
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
@@ -62,6 +63,9 @@ class TestLaneUnit:
             "ReadWritePaths": ["/var/lib/lanewarden"],
         }
         assert {key: s.get(key) for key in expected} == expected
+
+    def test_cpu_weight_is_the_one_the_lane_bench_gives(self) -> None:
+        assert settings(self.unit)["CPUWeight"] == [str(LANE_CPU_WEIGHT)]
 
     def test_every_simulator_has_a_unit_that_parses(self) -> None:
         for name in ("io", "camera", "gateway"):

@@ -23,7 +23,9 @@ def register(groups: Groups) -> None:
         "rss_mb (the daemon's peak resident memory) and stranded (vehicles neither let "
         "through nor turned away), with how each was measured. "
         "Targets: open_ms_p95 < 300, vehicles_per_min >= 20, rss_mb < 400, stranded 0. "
-        "--load N runs N CPU-burning processes beside the lane (a busy lane computer).",
+        "--load N runs N CPU-burning processes beside the lane (a busy lane computer). "
+        "The lane runs with its systemd unit's CPUWeight= where this process may give it "
+        "(root), else at the default weight; lane_priority in the output says which.",
     )
     parser.add_argument(
         "--vehicles",

@@ -24,6 +24,10 @@ Figures:
 - ``rss_mb``: the lane process's peak resident set (VmHWM) at the end of the run.
 - ``stranded``: vehicles the lane neither let through nor turned away before the
   driver's patience (15 s) ran out.
+- ``lane_cpu_weight``: the CPU weight the lane ran with against 100 for every
+  other process: its unit's ``CPUWeight=`` where this process may give it
+  (:func:`edge.demo.priority.run_as_unit`), else 100; ``lane_priority`` says which,
+  with the plate reader's threads and nice steps beside it.
 
 One warm-up vehicle goes first and is not counted. With ``load`` above 0, that
 many CPU-burning processes (:func:`edge.demo.burners.cpu_burners`) run beside the
@@ -52,8 +56,10 @@ from edge.demo.driving import Driver, DriveTiming, LaneRecords, Passage
 from edge.demo.lane_files import derive_lane
 from edge.demo.lane_process import LaneProcess
 from edge.demo.plates import SHIPPED_PLATES
+from edge.demo.priority import Priority, run_as_unit
 from edge.demo.rig import LaneRig
 from edge.store import EntryAlreadyOpenError, Store
+from models.config import RecognitionConfig
 from simulators.camera import IMAGE_SUFFIXES, normalise, read_labels
 
 LANE = "riverside-exit"
@@ -96,8 +102,12 @@ class Figures:
     """CPU-burning processes run beside the lane."""
     load_average: float
     """The machine's 1-minute load average at the end (other work competes for the CPUs)."""
+    lane_cpu_weight: int
+    """The lane's CPU weight against 100 for every other process (its unit's, where it could be given)."""
+    lane_priority: str
+    """How the lane ran: its CPU weight and where it came from, the plate reader's threads and nice."""
 
-    def as_json(self) -> dict[str, float | int | None]:
+    def as_json(self) -> dict[str, float | int | str | None]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
@@ -155,6 +165,9 @@ def run_bench(
         try:
             print(f"starting {LANE} (lanewarden edge run) ...", file=out, flush=True)
             lane.start(cancel=stop)
+            assert lane.pid is not None
+            priority = run_as_unit(lane.pid)
+            print(f"lane priority: {priority.how}", file=out, flush=True)
             driver = Driver(rig, LaneRecords(store_path, LANE), stop, TIMING)
             if load:
                 print(f"{load} CPU-burning processes beside the lane", file=out, flush=True)
@@ -167,7 +180,16 @@ def run_bench(
             return None
         if code != 0:
             raise BenchError(f"the lane exited with status {code}:\n{lane.tail()}")
-        return figures(passages, rss, lane_reads(store_path), rig.travel_s, load)
+        how = lane_priority(priority, files.lane.recognition)
+        return figures(
+            passages,
+            rss,
+            lane_reads(store_path),
+            rig.travel_s,
+            load=load,
+            priority=priority,
+            how=how,
+        )
     finally:
         rig.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -254,7 +276,10 @@ def figures(
     rss_mb: float | None,
     reads: LaneReads,
     travel_s: float,
-    load: int = 0,
+    *,
+    load: int,
+    priority: Priority,
+    how: str,
 ) -> Figures:
     correct = [p for p in passages if p.record is not None and _read_right(p)]
     paid = [
@@ -292,6 +317,16 @@ def figures(
         barrier_travel_s=travel_s,
         load=load,
         load_average=os.getloadavg()[0],
+        lane_cpu_weight=priority.weight,
+        lane_priority=how,
+    )
+
+
+def lane_priority(priority: Priority, reader: RecognitionConfig) -> str:
+    """The lane's CPU weight and where it came from, and the plate reader's settings."""
+    return (
+        f"{priority.how}; the plate reader {reader.nice} nice steps below the lane's loop, "
+        f"{reader.threads} inference thread{'s' if reader.threads > 1 else ''}"
     )
 
 
@@ -358,6 +393,7 @@ def table(f: Figures) -> str:
         f"{TIMING.patience_s:.0f} s of patience",
         f"load: {f.load} CPU-burning processes beside the lane during the run; "
         f"{f.reads_late} plate reads missed the lane's read deadline",
+        f"priority: {f.lane_priority}; the burners and the simulators at the default",
         f"machine: {os.cpu_count()} CPUs, load average {f.load_average:.1f} at the end of the run",
     ]
     return "\n".join(
