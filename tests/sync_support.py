@@ -40,6 +40,7 @@ from contracts.uuid7 import uuid7
 from edge.config.sync import SyncConfig
 from edge.store import Store
 from edge.sync import LaneFacts, SyncService
+from plumbing.broker import BrokerConfig
 
 PLAZA = "riverside"
 LANE = "riverside-exit"
@@ -59,9 +60,7 @@ def facts(lane_id: str = LANE) -> LaneFacts:
 
 def sync_config(host: str, port: int, **overrides: Any) -> SyncConfig:
     settings: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "keepalive_s": 5,
+        "broker": BrokerConfig(host=host, port=port, keepalive_s=5),
         "batch_size": 50,
         "window": 4,
         "resend_timeout_s": 1.0,

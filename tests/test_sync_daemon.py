@@ -28,16 +28,19 @@ LANE = "riverside-exit"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def sync_section(broker: MqttBroker, **extra: Any) -> str:
+def sync_section(broker: MqttBroker, **login: Any) -> str:
+    """A [sync] section for ``broker``, with ``login`` keys added to its [sync.broker]."""
     lines = [
         "[sync]",
-        f'host = "{broker.host}"',
-        f"port = {broker.port}",
-        "keepalive_s = 5",
         "resend_timeout_s = 1.0",
         "telemetry_s = 0.3",
         "poll_s = 0.05",
-        *(f"{key} = {json.dumps(value)}" for key, value in extra.items()),
+        "",
+        "[sync.broker]",
+        f'host = "{broker.host}"',
+        f"port = {broker.port}",
+        "keepalive_s = 5",
+        *(f"{key} = {json.dumps(value)}" for key, value in login.items()),
     ]
     return "\n".join(lines) + "\n"
 
@@ -232,14 +235,14 @@ class TestStartFailures:
         missing = tmp_path / "no-such-password"
         section = sync_section(mqtt_broker, username="riverside-exit", password_file=str(missing))
         lane = FakeLane(load(lane_files(tmp_path, extra=section)))
-        with pytest.raises(StartupError, match=r"sync\.password_file: cannot read"):
+        with pytest.raises(StartupError, match=r"sync\.broker\.password_file: cannot read"):
             asyncio.run(lane.start())
         assert lane.daemon.sync is None
 
     def test_unloadable_ca_file(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
         bad_ca = tmp_path / "ca.pem"
         bad_ca.write_text("not a certificate\n")
-        section = sync_section(mqtt_broker) + f'[sync.tls]\nca_file = "{bad_ca}"\n'
+        section = sync_section(mqtt_broker) + f'[sync.broker.tls]\nca_file = "{bad_ca}"\n'
         lane = FakeLane(load(lane_files(tmp_path, extra=section)))
-        with pytest.raises(StartupError, match=r"sync\.tls: cannot load the certificates"):
+        with pytest.raises(StartupError, match=r"sync\.broker\.tls: cannot load .*ca\.pem"):
             asyncio.run(lane.start())

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
 from prometheus_client import CollectorRegistry
 from sync_support import (
@@ -25,6 +26,7 @@ from edge.store import Store
 from edge.store.head import head_file, load_head_file
 from edge.sync import SyncService
 from edge.sync.metrics import register
+from plumbing.broker import BrokerConfig
 
 
 def service(broker: MqttBroker, store: Path, **overrides: object) -> SyncService:
@@ -70,6 +72,25 @@ class TestDelivery:
             until(lambda: acked(store)[0] == 150, "the second run acked")
         assert fake.batches("txn")[0][0] == 121
         assert sorted(fake.got.records["txn"]) == list(range(121, 151))
+
+
+class TestMqtt5:
+    """With ``protocol = "5"`` the lane speaks MQTT 5 (clean start), and delivery is the same."""
+
+    def test_delivery_over_mqtt5(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
+        if not mqtt_broker.mqtt5:
+            pytest.skip("the embedded broker speaks MQTT 3.1.1 only")
+        store = tmp_path / "site.db"
+        fill(store, txns=60, events=3)
+        five = BrokerConfig(host=mqtt_broker.host, port=mqtt_broker.port, protocol="5")
+        config = sync_config(mqtt_broker.host, mqtt_broker.port, broker=five)
+        with (
+            central(mqtt_broker.host, mqtt_broker.port) as fake,
+            running(SyncService(config, facts(), store)) as sync,
+        ):
+            until(lambda: acked(store) == (60, 3), "acked over MQTT 5")
+            assert sync.online
+        assert sorted(fake.got.records["txn"]) == list(range(1, 61))
 
 
 class TestResend:

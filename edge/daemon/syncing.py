@@ -3,13 +3,12 @@
 A lane whose file has a ``[sync]`` section syncs; without one it works as an
 island. A broker that cannot be reached never fails the start (the lane keeps
 every record and drains when the broker appears); a password that cannot be read
-or TLS files that cannot be loaded do, naming the setting.
+or TLS files that cannot be loaded do, naming the key (``sync.broker.password_file``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -19,13 +18,13 @@ from prometheus_client import CollectorRegistry
 
 from contracts.tariff import Tariff
 from edge.config.lane import LaneFiles
-from edge.config.sync import SyncCredentialError
 from edge.lane import LaneState
 from edge.store import StoreError
 from edge.sync import LaneFacts, LaneView, SyncService
 from edge.sync.commands import Handler
 from edge.sync.metrics import register
 from edge.sync.service import Alarm
+from plumbing.broker import BrokerSetupError
 
 
 class SyncStartError(Exception):
@@ -114,10 +113,8 @@ def start_sync(
     )
     try:
         service.start()
-    except SyncCredentialError as exc:
-        raise SyncStartError(str(exc)) from exc
-    except (OSError, ssl.SSLError) as exc:
-        raise SyncStartError(f"sync.tls: cannot load the certificates: {exc}") from exc
+    except BrokerSetupError as exc:
+        raise SyncStartError(f"sync.{exc}") from exc  # the key within the lane file
     except StoreError as exc:
         raise SyncStartError(f"sync: cannot read the store: {exc}") from exc
     register(registry, service)

@@ -11,8 +11,8 @@ paho's thread.
 from __future__ import annotations
 
 import queue
-import ssl
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from contracts.mqtt.topics import CONFIG_SPEC, SPECS, LaneTopic, lane_topic
 from edge.config.sync import SyncConfig
 from plumbing import log
+from plumbing.broker import configure_client, paho_protocol
 
 logger = log.get(__name__)
 
@@ -43,7 +44,13 @@ class Inbound:
 
 
 class Link:
-    """One lane's connection to the broker; ``start()`` returns at once, connected or not."""
+    """One lane's connection to the broker; ``start()`` returns at once, connected or not.
+
+    MQTT 5 when the broker section asks for ``5``; otherwise (``3.1.1`` and ``auto``)
+    MQTT 3.1.1, which every broker speaks and which carries all the lane needs. A
+    password or TLS file that cannot be used raises
+    :class:`~plumbing.broker.BrokerSetupError` naming the key.
+    """
 
     def __init__(
         self,
@@ -52,10 +59,10 @@ class Link:
         lane_id: str,
         *,
         will: bytes,
-        password: str | None,
         inbox: queue.Queue[Inbound],
         wake: threading.Event,
         config_topics: tuple[str, ...] = (),
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.plaza_id = plaza_id
@@ -66,24 +73,18 @@ class Link:
         self._by_topic = {topic: kind for kind, topic in self.topics.items()}
         self.config_topics = config_topics
         self._pending_subscribe: int | None = None
+        broker = config.broker
+        self.mqtt5 = broker.protocol == "5"
+        session: dict[str, Any] = {} if self.mqtt5 else {"clean_session": True}
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"lanewarden-{plaza_id}-{lane_id}",
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
+            protocol=paho_protocol("5" if self.mqtt5 else "3.1.1"),
+            **session,
         )
         client = self.client
         client.will_set(self.topics[LaneTopic.STATE], will, qos=1, retain=True)
-        if config.username is not None:
-            client.username_pw_set(config.username, password)
-        if config.tls is not None:
-            tls = config.tls
-            client.tls_set(
-                ca_certs=str(tls.ca_file),
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+        configure_client(client, broker, environ)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(2 * config.window + 8)
         client.max_queued_messages_set(4 * config.window + 16)  # bounded: see publish()
@@ -96,7 +97,9 @@ class Link:
         """Whether the broker is known unreachable (said once per outage, not per try)."""
 
     def start(self) -> None:
-        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
+        broker = self.config.broker
+        fresh: dict[str, Any] = {"clean_start": True} if self.mqtt5 else {}
+        self.client.connect_async(broker.host, broker.port, broker.keepalive_s, **fresh)
         self.client.loop_start()
 
     def stop(self, last_words: bytes | None, timeout_s: float = 2.0) -> None:
@@ -143,8 +146,8 @@ class Link:
             self._failing = True
             logger.warning(
                 "sync_broker_unreachable",
-                host=self.config.host,
-                port=self.config.port,
+                host=self.config.broker.host,
+                port=self.config.broker.port,
                 note="trying again; records are kept until central acks them",
             )
 

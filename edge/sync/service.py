@@ -148,7 +148,6 @@ class SyncService:
 
     def start(self) -> None:
         """Open the store for reading and acks, start connecting; returns at once."""
-        password = self.config.read_password(self.environ)
         self._reader = StoreReader(self.store_path, self.facts.lane_id)
         try:
             self._store = Store.open(self.store_path)
@@ -172,7 +171,6 @@ class SyncService:
                 self.facts.plaza_id,
                 self.facts.lane_id,
                 will=self._state(online=False, view=LaneView(), heads=None),
-                password=password,
                 inbox=self._inbox,
                 wake=self._wake,
                 config_topics=(
@@ -180,6 +178,7 @@ class SyncService:
                     if self.on_config is not None
                     else ()
                 ),
+                environ=self.environ,
             )
         except BaseException:
             self._store.close()
@@ -192,8 +191,8 @@ class SyncService:
         self._link.start()
         logger.info(
             "sync_started",
-            host=self.config.host,
-            port=self.config.port,
+            host=self.config.broker.host,
+            port=self.config.broker.port,
             acked={name: w.acked_seq for name, w in self._windows.items()},
         )
 
