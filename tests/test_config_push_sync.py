@@ -140,7 +140,7 @@ class TestConfigPush:
 
     def _restart_offline(self, tmp_path: Path, expected: int) -> None:
         """Restarted with no broker at all, the lane prices with the stored tariff, not the file."""
-        nowhere = f'[sync]\nhost = "127.0.0.1"\nport = {free_port()}\nkeepalive_s = 5\n'
+        nowhere = f'[sync.broker]\nhost = "127.0.0.1"\nport = {free_port()}\nkeepalive_s = 5\n'
         lane = FakeLane(load(lane_files(tmp_path, extra=nowhere)))
 
         async def scenario() -> None:
