@@ -1,4 +1,5 @@
-"""Central's configuration file (``config/central.toml``): broker, storage, ingest, metrics.
+"""Central's configuration file (``config/central.toml``): broker, storage, ingest, metrics,
+plazas (their time zones) and reconciliation.
 
 Loaded with :func:`load_central`; a bad file raises :class:`plumbing.config.ConfigError`
 naming the file and the key (``central.toml: ingest.workers: Input should be ...``).
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from contracts.ids import SITE_ID_PATTERN
+from contracts.ids import SITE_ID_PATTERN, PlazaId
 from contracts.schema import ConfigModel
 from plumbing.broker import BrokerConfig
 from plumbing.config import load
@@ -92,6 +94,43 @@ class IngestConfig(ConfigModel):
     )
 
 
+class PlazaConfig(ConfigModel):
+    """What central must know of a plaza: the zone its days and hours are counted in."""
+
+    timezone: str = Field(
+        "UTC",
+        title="Time zone",
+        description="IANA zone of the plaza (its plaza file's timezone): the lane counts its "
+        "day totals in it, so reconciliation and reports must count in it too.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class ReconcileConfig(ConfigModel):
+    """Comparing the lanes' reported day totals with what central stored."""
+
+    grace_s: float = Field(
+        120.0,
+        gt=0,
+        le=86400,
+        title="Grace period",
+        description="Seconds a difference between a lane's day totals and central's count "
+        "may last (records still in flight) before it is a reconcile_mismatch alarm.",
+    )
+
+
 def _central_metrics() -> MetricsConfig:
     return MetricsConfig(port=9490)
 
@@ -120,6 +159,23 @@ class CentralConfig(ConfigModel):
         title="Metrics",
         description="The Prometheus metrics endpoint (default 127.0.0.1:9490).",
     )
+    plazas: dict[PlazaId, PlazaConfig] = Field(
+        default_factory=dict,
+        title="Plazas",
+        description="Per plaza id, its time zone ([plazas.ID] timezone = ...). A plaza not "
+        "listed is counted in UTC: list every plaza whose zone is not UTC, or its days and "
+        "hours will not be the lane's.",
+    )
+    reconcile: ReconcileConfig = Field(
+        default_factory=ReconcileConfig,
+        title="Reconciliation",
+        description="Lane day totals against central's count.",
+    )
+
+    def plaza_tz(self, plaza_id: str) -> ZoneInfo:
+        """The zone of ``plaza_id``; UTC for a plaza the file does not list."""
+        plaza = self.plazas.get(plaza_id)
+        return plaza.tz if plaza is not None else ZoneInfo("UTC")
 
 
 def load_central(path: Path | str) -> CentralConfig:
