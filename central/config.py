@@ -131,6 +131,84 @@ class ReconcileConfig(ConfigModel):
     )
 
 
+class RepeatedConfig(ConfigModel):
+    """N lane events of a kind within a window is an alarm."""
+
+    count: int = Field(ge=1, le=10000, title="Count", description="Events that make the alarm.")
+    window_s: float = Field(
+        gt=0, le=86400, title="Window", description="Seconds in which they must fall."
+    )
+
+
+def _unreadable() -> RepeatedConfig:
+    return RepeatedConfig(count=5, window_s=600.0)
+
+
+def _payment_failures() -> RepeatedConfig:
+    return RepeatedConfig(count=3, window_s=600.0)
+
+
+class RevenueConfig(ConfigModel):
+    """Unusual revenue for an hour against the same weekday-hour of previous weeks."""
+
+    factor: float = Field(
+        3.0,
+        gt=1,
+        le=100,
+        title="Factor",
+        description="An hour whose revenue is above factor × the median of the previous "
+        "weeks' same weekday-hour, or below that median / factor, is unusual.",
+    )
+    weeks: int = Field(4, ge=1, le=52, title="Weeks", description="Previous weeks compared.")
+    min_weeks: int = Field(
+        3,
+        ge=1,
+        le=52,
+        title="History needed",
+        description="Previous weeks that must have traffic in that hour before an hour is "
+        "judged (a new plaza raises nothing).",
+    )
+
+
+class AlarmsConfig(ConfigModel):
+    """Alarms central raises from what the lanes send, and the sweep for time-based ones."""
+
+    sweep_s: float = Field(
+        30.0, gt=0, le=3600, title="Sweep", description="Seconds between time-based checks."
+    )
+    offline_after_s: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        title="Offline after",
+        description="A lane offline (its state says so, or nothing heard) this long is an "
+        "alarm, resolved when it is back.",
+    )
+    gap_after_s: float = Field(
+        300.0,
+        gt=0,
+        le=86400,
+        title="Gap alarm after",
+        description="A gap in lane_seq still open this long (resends did not fill it).",
+    )
+    unreadable_plates: RepeatedConfig = Field(
+        default_factory=_unreadable,
+        title="Unreadable plates",
+        description="unreadable_plate events of one lane (default 5 in 600 s).",
+    )
+    payment_failures: RepeatedConfig = Field(
+        default_factory=_payment_failures,
+        title="Payment failures",
+        description="payment_failed, payment_timeout and gateway_refused events of one lane "
+        "(default 3 in 600 s).",
+    )
+    revenue: RevenueConfig = Field(
+        default_factory=RevenueConfig,
+        title="Hourly revenue",
+        description="The unusual-revenue rule.",
+    )
+
+
 def _central_metrics() -> MetricsConfig:
     return MetricsConfig(port=9490)
 
@@ -165,6 +243,11 @@ class CentralConfig(ConfigModel):
         description="Per plaza id, its time zone ([plazas.ID] timezone = ...). A plaza not "
         "listed is counted in UTC: list every plaza whose zone is not UTC, or its days and "
         "hours will not be the lane's.",
+    )
+    alarms: AlarmsConfig = Field(
+        default_factory=AlarmsConfig,
+        title="Alarms",
+        description="Thresholds of the alarms central raises.",
     )
     reconcile: ReconcileConfig = Field(
         default_factory=ReconcileConfig,

@@ -44,17 +44,22 @@ class Settled:
     payment_method: str | None
 
 
-def settled_on(
-    connection: Connection,
-    day: date,
-    zone_of: ZoneOf,
-    *,
-    lane_id: str | None = None,
-    recorded_until: datetime | None = None,
-) -> Iterator[Settled]:
-    """Final versions recorded on ``day`` in their plaza's zone (of one lane, up to a time)."""
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """A UTC window holding plaza-local ``day`` of every zone."""
     start = datetime.combine(day, time(), UTC) - WIDEST_OFFSET
     end = datetime.combine(day + timedelta(days=1), time(), UTC) + WIDEST_OFFSET
+    return start, end
+
+
+def settled_between(
+    connection: Connection,
+    start: datetime,
+    end: datetime,
+    *,
+    plaza_id: str | None = None,
+    lane_id: str | None = None,
+) -> Iterator[Settled]:
+    """Final versions recorded in ``[start, end)`` (of one plaza or lane), in lane order."""
     t = transactions.c
     query = select(
         t.plaza_id,
@@ -68,22 +73,19 @@ def settled_on(
         t.vehicle_class,
         t.payment_method,
     ).where(
-        t.recorded_at >= start,
-        t.recorded_at < end,
+        t.recorded_at >= start.astimezone(UTC),
+        t.recorded_at < end.astimezone(UTC),
         t.status.in_([str(s) for s in FINAL_STATUSES]),
     )
+    if plaza_id is not None:
+        query = query.where(t.plaza_id == plaza_id)
     if lane_id is not None:
         query = query.where(t.lane_id == lane_id)
-    if recorded_until is not None:
-        query = query.where(t.recorded_at <= recorded_until.astimezone(UTC))
     for row in connection.execute(query.order_by(t.lane_id, t.lane_seq)):
-        at = utc_out(row.recorded_at)
-        if at.astimezone(zone_of(row.plaza_id)).date() != day:
-            continue
         yield Settled(
             plaza_id=row.plaza_id,
             lane_id=row.lane_id,
-            recorded_at=at,
+            recorded_at=utc_out(row.recorded_at),
             status=TxnStatus(row.status),
             payment_status=PaymentStatus(row.payment_status),
             fee_total=row.fee_total,
@@ -92,3 +94,20 @@ def settled_on(
             vehicle_class=row.vehicle_class,
             payment_method=row.payment_method,
         )
+
+
+def settled_on(
+    connection: Connection,
+    day: date,
+    zone_of: ZoneOf,
+    *,
+    lane_id: str | None = None,
+    recorded_until: datetime | None = None,
+) -> Iterator[Settled]:
+    """Final versions recorded on ``day`` in their plaza's zone (of one lane, up to a time)."""
+    start, end = day_window(day)
+    if recorded_until is not None:
+        end = min(end, recorded_until + timedelta(microseconds=1))
+    for record in settled_between(connection, start, end, lane_id=lane_id):
+        if record.recorded_at.astimezone(zone_of(record.plaza_id)).date() == day:
+            yield record
