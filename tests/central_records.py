@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.mqtt.payloads import TxnBatch
-from contracts.records.sealed import GENESIS_HASH, TransactionRecord
+from contracts.mqtt.payloads import EventBatch, TxnBatch
+from contracts.records.lane_event import LaneEvent
+from contracts.records.sealed import GENESIS_HASH, LaneEventRecord, TransactionRecord
 from contracts.records.transaction import Transaction
 from contracts.uuid7 import uuid7
 
@@ -62,3 +63,35 @@ def batch(plaza_id: str, records: Sequence[TransactionRecord]) -> TxnBatch:
     return TxnBatch(
         plaza_id=plaza_id, lane_id=records[0].lane_id, sent_at=NOW, records=tuple(records)
     )
+
+
+class Lane:
+    """One lane's two streams, sealed on from where the last call stopped."""
+
+    def __init__(self, plaza_id: str, lane_id: str) -> None:
+        self.plaza_id = plaza_id
+        self.lane_id = lane_id
+        self._txn = (1, GENESIS_HASH)
+        self._event = (1, GENESIS_HASH)
+
+    def txns(self, *contents: Transaction) -> TxnBatch:
+        seq, prev = self._txn
+        records = seal(contents, seq, prev)
+        self._txn = (seq + len(records), records[-1].hash)
+        return batch(self.plaza_id, records)
+
+    def events(self, *happened: tuple[str, datetime]) -> EventBatch:
+        """Lane events of ``(kind, time)``."""
+        seq, prev = self._event
+        records = []
+        for kind, at in happened:
+            event = LaneEvent.build(
+                id=uuid7(at), lane_id=self.lane_id, time=at, kind=kind, severity="alarm"
+            )
+            record, _ = LaneEventRecord.seal(event, seq, prev)
+            records.append(record)
+            seq, prev = seq + 1, record.hash
+        self._event = (seq, prev)
+        return EventBatch(
+            plaza_id=self.plaza_id, lane_id=self.lane_id, sent_at=NOW, records=tuple(records)
+        )

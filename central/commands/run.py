@@ -68,10 +68,12 @@ def serve(config: CentralConfig, store: CentralStore) -> int:
     """Run the ingest service on ``store`` until SIGTERM or SIGINT."""
     import signal
     import threading
+    import time
 
     from sqlalchemy import func, select
     from sqlalchemy.exc import SQLAlchemyError
 
+    from central.alarms.watch import AlarmingStore, AlarmSweep
     from central.ingest.service import IngestService
     from central.storage.schema import alarms
     from plumbing import log
@@ -96,7 +98,8 @@ def serve(config: CentralConfig, store: CentralStore) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     notifier = Notifier()
-    service = IngestService(config, store, alarm_counts=open_alarms)
+    service = IngestService(config, AlarmingStore(store, config), alarm_counts=open_alarms)
+    sweep = AlarmSweep(store, config)
     try:
         try:
             service.start()
@@ -115,6 +118,10 @@ def serve(config: CentralConfig, store: CentralStore) -> int:
                 service.tick()
             except SQLAlchemyError as exc:  # the database is away: ingest retries per message
                 logger.warning("tick_failed", error=str(exc).splitlines()[0])
+            try:
+                sweep.tick(time.monotonic())
+            except SQLAlchemyError as exc:
+                logger.warning("alarm_sweep_failed", error=str(exc).splitlines()[0])
             notifier.watchdog()
         notifier.stopping("central stopping")
         logger.info("central_stopping")

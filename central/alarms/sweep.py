@@ -1,0 +1,114 @@
+"""The time-based alarms, checked every ``[alarms] sweep_s``: what silence and age reveal.
+
+- ``lane_offline``: the lane's state says offline, or nothing (state or telemetry)
+  was heard from it, for ``offline_after_s``; resolved when it is online and heard.
+- ``gap_unfilled``: a gap in a lane's stream (records held beyond the ack) open for
+  ``gap_after_s`` (resends did not fill it); resolved when the ack reaches the
+  highest record held. How long a gap has been open is kept in memory.
+- ``plates_unreadable`` and ``payment_failures`` resolved once their window holds
+  fewer events than the threshold.
+- reconciliation (:mod:`central.alarms.reconcile`) and the hourly revenue rule
+  (:mod:`central.alarms.revenue`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from central.alarms.events import Repeated, repeated_rules
+from central.alarms.raising import resolve, unresolved_subjects
+from central.alarms.reconcile import Reconciler
+from central.alarms.revenue import HourlyRevenue
+from central.config import AlarmsConfig
+from central.storage.alarms import open_alarm
+from central.storage.schema import lanes, stream_acks
+from central.storage.times import utc_out
+
+
+class Sweeper:
+    """One sweep: every time-based rule, inside the caller's transaction."""
+
+    def __init__(
+        self, config: AlarmsConfig, zone_of: Callable[[str], ZoneInfo], grace: timedelta
+    ) -> None:
+        self.config = config
+        self.repeated = repeated_rules(config)
+        self.reconciler = Reconciler(zone_of, grace)
+        self.revenue = HourlyRevenue(config.revenue, zone_of)
+        self._gaps: dict[tuple[str, str], tuple[int, datetime]] = {}
+
+    def sweep(self, connection: Connection, now: datetime) -> None:
+        self.offline(connection, now)
+        self.gaps(connection, now)
+        for rule in self.repeated:
+            self.repeated_ended(connection, rule, now)
+        self.reconciler.sweep(connection, now)
+        self.revenue.sweep(connection, now)
+
+    def offline(self, connection: Connection, now: datetime) -> None:
+        after = timedelta(seconds=self.config.offline_after_s)
+        for row in connection.execute(select(lanes)).mappings().all():
+            seen = None if row["last_seen"] is None else utc_out(row["last_seen"])
+            changed = utc_out(row["online_changed_at"])
+            silent = seen is None or now - seen >= after
+            said_offline = not row["online"] and now - changed >= after
+            if silent or said_offline:
+                open_alarm(
+                    connection,
+                    kind="lane_offline",
+                    plaza_id=row["plaza_id"],
+                    lane_id=row["lane_id"],
+                    subject="lane",
+                    severity="alarm",
+                    detail={
+                        "online": bool(row["online"]),
+                        "last_seen": None if seen is None else seen.isoformat(),
+                        "reason": "said offline" if said_offline else "not heard",
+                    },
+                    at=now,
+                )
+            elif row["online"]:
+                resolve(connection, "lane_offline", lane_id=row["lane_id"], subject="lane", at=now)
+
+    def gaps(self, connection: Connection, now: datetime) -> None:
+        after = timedelta(seconds=self.config.gap_after_s)
+        open_now: set[tuple[str, str]] = set()
+        for row in connection.execute(select(stream_acks)).mappings().all():
+            key = (row["lane_id"], row["stream"])
+            subject = f"{row['stream']}:gap"
+            if row["held_max"] <= row["acked_seq"]:
+                resolve(connection, "gap_unfilled", lane_id=row["lane_id"], subject=subject, at=now)
+                continue
+            open_now.add(key)
+            acked, since = self._gaps.get(key, (row["acked_seq"], now))
+            if acked != row["acked_seq"]:
+                since = now  # an earlier gap was filled; this one begins now
+            self._gaps[key] = (row["acked_seq"], since)
+            if now - since >= after:
+                open_alarm(
+                    connection,
+                    kind="gap_unfilled",
+                    plaza_id=row["plaza_id"],
+                    lane_id=row["lane_id"],
+                    subject=subject,
+                    severity="alarm",
+                    detail={
+                        "stream": row["stream"],
+                        "from_seq": int(row["acked_seq"]) + 1,
+                        "held_max": int(row["held_max"]),
+                        "since": since.isoformat(),
+                    },
+                    at=now,
+                )
+        for key in set(self._gaps) - open_now:
+            del self._gaps[key]
+
+    @staticmethod
+    def repeated_ended(connection: Connection, rule: Repeated, now: datetime) -> None:
+        for lane_id, subject in unresolved_subjects(connection, rule.kind):
+            if lane_id is not None and rule.count(connection, lane_id, now) < rule.rule.count:
+                resolve(connection, rule.kind, lane_id=lane_id, subject=subject, at=now)

@@ -1,0 +1,94 @@
+"""Central's alarms beside ingest: a store that runs the event rules on each batch it
+stores, and the sweep that runs the time-based ones.
+
+:class:`AlarmingStore` is the ingest's store (``central.ingest.handler.IngestStore``)
+with the event rules after each batch, in a transaction of their own: an alarm
+rule that fails is logged and never costs the lane its ack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from central.alarms.events import EventAlarms
+from central.alarms.sweep import Sweeper
+from central.config import CentralConfig
+from central.storage import BatchOutcome, CentralStore
+from central.storage.engine import writer
+from contracts.mqtt.payloads import EventBatch, LaneState, Stream, Telemetry, TxnBatch
+from plumbing import log
+
+logger = log.get(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlarmingStore:
+    """``store`` for ingest, raising the event-driven alarms of every batch it stores."""
+
+    def __init__(self, store: CentralStore, config: CentralConfig) -> None:
+        self.store = store
+        self.rules = EventAlarms(config.alarms)
+
+    def store_batch(
+        self, plaza_id: str, batch: TxnBatch | EventBatch, received_at: datetime
+    ) -> BatchOutcome:
+        outcome = self.store.store_batch(plaza_id, batch, received_at)
+        try:
+            with writer(self.store.engine).begin() as connection:
+                if isinstance(batch, EventBatch):
+                    self.rules.on_events(connection, plaza_id, batch.records, received_at)
+                else:
+                    self.rules.on_transactions(
+                        connection, batch.lane_id, batch.records, received_at
+                    )
+        except SQLAlchemyError as exc:
+            logger.warning(
+                "alarm_rules_failed", lane_id=batch.lane_id, error=str(exc).splitlines()[0]
+            )
+        return outcome
+
+    def acked_seq(self, lane_id: str, stream: Stream) -> int:
+        return self.store.acked_seq(lane_id, stream)
+
+    def note_state(self, state: LaneState, received_at: datetime) -> None:
+        self.store.note_state(state, received_at)
+
+    def note_telemetry(self, telemetry: Telemetry, received_at: datetime) -> None:
+        self.store.note_telemetry(telemetry, received_at)
+
+
+class AlarmSweep:
+    """Runs :class:`Sweeper` every ``[alarms] sweep_s`` of the monotonic clock."""
+
+    def __init__(
+        self,
+        store: CentralStore,
+        config: CentralConfig,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.every_s = config.alarms.sweep_s
+        self.sweeper = Sweeper(
+            config.alarms, config.plaza_tz, timedelta(seconds=config.reconcile.grace_s)
+        )
+        self._clock = clock
+        self._due: float | None = None
+
+    def tick(self, monotonic: float) -> bool:
+        """Sweep when due; whether it swept."""
+        if self._due is not None and monotonic < self._due:
+            return False
+        self._due = monotonic + self.every_s
+        self.run(self._clock())
+        return True
+
+    def run(self, now: datetime) -> None:
+        with writer(self.store.engine).begin() as connection:
+            self.sweeper.sweep(connection, now)
