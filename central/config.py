@@ -49,8 +49,13 @@ class StorageConfig(ConfigModel):
         return value
 
     @property
+    def database_path(self) -> Path:
+        """The default SQLite file, used when no url is given."""
+        return self.state_dir / DATABASE_FILE
+
+    @property
     def database_url(self) -> str:
-        return self.url or f"sqlite:///{self.state_dir / DATABASE_FILE}"
+        return self.url or f"sqlite:///{self.database_path}"
 
 
 class IngestConfig(ConfigModel):

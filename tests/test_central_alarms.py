@@ -72,6 +72,21 @@ class TestIncidents:
         assert of(store, kind)[0].changed_by == "sup-anna"
 
 
+class TestChainBroken:
+    """A record whose prev_hash is not its predecessor's hash: storage's chain_broken alarm."""
+
+    def test_raised_through_the_alarming_store(
+        self, store: CentralStore, alarming: AlarmingStore
+    ) -> None:
+        lane = Lane("west", "w1")
+        alarming.store_batch("west", lane.txns(paid_exit("w1", T)), T)
+        other = Lane("west", "w1")  # a second chain of the same lane: seq 1 again, then 2
+        other.txns(paid_exit("w1", T, fee=1))
+        alarming.store_batch("west", other.txns(paid_exit("w1", T)), T)
+        [alarm] = of(store, "chain_broken")
+        assert (alarm.subject, alarm.state) == ("txn:2", "open")
+
+
 class TestConditions:
     """A barrier fault stands until recovered; a stuck loop until a vehicle passes."""
 

@@ -237,6 +237,14 @@ class TestCommand:
         assert args.func(args) == command.EXIT_CONFIG
         assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
 
+    def test_no_database_refused(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        path = tmp_path / "central.toml"
+        path.write_text(f'kind = "central"\n[storage]\nstate_dir = "{tmp_path / "none"}"\n')
+        args = parse(["--day", "2026-12-03", "--config", str(path)])
+        assert args.func(args) == command.EXIT_FAILED
+        assert "no database at" in capsys.readouterr().err
+        assert not (tmp_path / "none").exists()
+
     def test_choices_are_the_reports(self) -> None:
         assert parse(["--day", "2026-12-03", "--by", "hour"]).by == "hour"
         assert BY == ("plaza", "lane", "class", "method", "hour")

@@ -77,6 +77,26 @@ class EventAlarms:
 
     def __init__(self, config: AlarmsConfig) -> None:
         self.repeated = repeated_rules(config)
+        self.kinds = INCIDENTS | BARRIER_KINDS | {LOOP_STUCK}
+        for rule in self.repeated:
+            self.kinds |= rule.events
+
+    def concern(self, records: Sequence[LaneEventRecord]) -> bool:
+        """Whether any of ``records`` is of a kind a rule reads (most batches are not)."""
+        return any(record.kind in self.kinds for record in records)
+
+    @staticmethod
+    def stuck_since(connection: Connection, lane_id: str) -> datetime | None:
+        """The lane time of the loop_stuck alarm standing on the lane, if any."""
+        detail = connection.execute(
+            select(alarms.c.detail).where(
+                alarms.c.kind == LOOP_STUCK,
+                alarms.c.lane_id == lane_id,
+                alarms.c.subject == "loops",
+                alarms.c.state != "resolved",
+            )
+        ).scalar()
+        return None if detail is None else datetime.fromisoformat(detail["time"])
 
     def on_events(
         self,
@@ -126,19 +146,10 @@ class EventAlarms:
         lane_id: str,
         records: Sequence[TransactionRecord],
         at: datetime,
+        stuck_since: datetime,
     ) -> None:
-        passed = [r.recorded_at for r in records if r.status == TxnStatus.PASSED]
-        if not passed:
-            return
-        standing = connection.execute(
-            select(alarms.c.detail).where(
-                alarms.c.kind == LOOP_STUCK,
-                alarms.c.lane_id == lane_id,
-                alarms.c.subject == "loops",
-                alarms.c.state != "resolved",
-            )
-        ).scalar()
-        if standing is not None and max(passed) > datetime.fromisoformat(standing["time"]):
+        """Resolve the lane's loop_stuck (stuck at ``stuck_since``) if a vehicle passed since."""
+        if any(r.status == TxnStatus.PASSED and r.recorded_at > stuck_since for r in records):
             resolve(connection, LOOP_STUCK, lane_id=lane_id, subject="loops", at=at)
 
     @staticmethod

@@ -65,6 +65,13 @@ def report(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"lanewarden central report: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if config.storage.url is None and not config.storage.database_path.exists():
+        print(
+            f"lanewarden central report: no database at {config.storage.database_path} "
+            "(storage.state_dir; central run creates it)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     try:
         store = CentralStore.open(config.storage.database_url)
     except StoreUrlError as exc:
