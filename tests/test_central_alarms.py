@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from central_db import BACKENDS, central_db_url
 from central_records import Lane, refund
+from sqlalchemy import text
 
 from central.alarms.revenue import last_complete_hour, same_hour_weeks_before
-from central.alarms.watch import AlarmingStore, AlarmSweep
+from central.alarms.watch import STUCK_REFRESH_S, SWEEP_LOCK, AlarmingStore, AlarmSweep
 from central.config import CentralConfig
 from central.storage import Alarm, CentralStore
 from contracts.mqtt.payloads import LaneState, Telemetry
@@ -108,6 +109,26 @@ class TestConditions:
         alarming.store_batch("west", lane.txns(paid_exit("w1", T - timedelta(minutes=1))), T)
         assert states(store, "loop_stuck") == ["open"]  # recorded before the loop stuck
         alarming.store_batch("west", lane.txns(paid_exit("w1", T + timedelta(minutes=1))), T)
+        assert states(store, "loop_stuck") == ["resolved"]
+
+    def test_stuck_loop_opened_by_another_process(self, store: CentralStore) -> None:
+        clock = [0.0]
+        alarming = AlarmingStore(store, CONFIG, monotonic=lambda: clock[0])
+        lane = Lane("west", "w1")
+        alarming.store_batch("west", lane.txns(paid_exit("w1", T - timedelta(minutes=9))), T)
+        store.open_alarm(  # as another central process's rule would
+            "loop_stuck",
+            plaza_id="west",
+            lane_id="w1",
+            subject="loops",
+            detail={"time": (T - timedelta(minutes=5)).isoformat()},
+            at=T,
+        )
+        clock[0] = STUCK_REFRESH_S - 0.1
+        alarming.store_batch("west", lane.txns(paid_exit("w1", T)), T)
+        assert states(store, "loop_stuck") == ["open"]  # not read again yet
+        clock[0] = STUCK_REFRESH_S
+        alarming.store_batch("west", lane.txns(paid_exit("w1", T)), T)
         assert states(store, "loop_stuck") == ["resolved"]
 
 
@@ -263,7 +284,15 @@ class TestRevenue:
 
 
 class TestSweepTiming:
-    """The sweep runs when due on the monotonic clock."""
+    """The sweep runs when due on the monotonic clock, one process at a time."""
+
+    def test_one_sweeper_at_a_time(self, store: CentralStore, sweep: AlarmSweep) -> None:
+        if store.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite's BEGIN IMMEDIATE serialises sweeps already")
+        with store.engine.begin() as other:
+            other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SWEEP_LOCK})
+            assert not sweep.run(T)
+        assert sweep.run(T)
 
     def test_due(self, store: CentralStore) -> None:
         sweep = AlarmSweep(store, CONFIG, clock=lambda: T)

@@ -5,17 +5,22 @@ stores, and the sweep that runs the time-based ones.
 with the event rules after each batch, in a transaction of their own: an alarm
 rule that fails is logged and never costs the lane its ack. Most batches concern
 no rule (transactions while no loop is stuck, events of other kinds): those take
-no write transaction at all, so ingest's throughput is not halved on SQLite.
+no transaction at all: which lanes have a stuck loop standing is read at most
+every :data:`STUCK_REFRESH_S` (at once after this process stored a loop_stuck), so
+a transaction batch costs one set lookup, and ingest keeps its throughput.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from central.alarms.events import EventAlarms
+from central.alarms.events import LOOP_STUCK, EventAlarms
+from central.alarms.raising import unresolved_subjects
 from central.alarms.sweep import Sweeper
 from central.config import CentralConfig
 from central.storage import BatchOutcome, CentralStore
@@ -24,6 +29,8 @@ from contracts.mqtt.payloads import EventBatch, LaneState, Stream, Telemetry, Tx
 from plumbing import log
 
 logger = log.get(__name__)
+STUCK_REFRESH_S = 5.0
+SWEEP_LOCK = 0x4C57_414C  # "LWAL": the advisory lock of the alarm sweep
 
 
 def utc_now() -> datetime:
@@ -33,9 +40,18 @@ def utc_now() -> datetime:
 class AlarmingStore:
     """``store`` for ingest, raising the event-driven alarms of every batch it stores."""
 
-    def __init__(self, store: CentralStore, config: CentralConfig) -> None:
+    def __init__(
+        self,
+        store: CentralStore,
+        config: CentralConfig,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.rules = EventAlarms(config.alarms)
+        self._monotonic = monotonic
+        self._stuck: frozenset[str] = frozenset()
+        self._stuck_read: float | None = None
 
     def store_batch(
         self, plaza_id: str, batch: TxnBatch | EventBatch, received_at: datetime
@@ -56,12 +72,25 @@ class AlarmingStore:
             if self.rules.concern(batch.records):
                 with writer(engine).begin() as connection:
                     self.rules.on_events(connection, plaza_id, batch.records, at)
+                if any(r.kind == LOOP_STUCK for r in batch.records):
+                    self._stuck_read = None
             return
-        with engine.connect() as connection:
+        if batch.lane_id not in self._stuck_lanes():
+            return
+        with writer(engine).begin() as connection:
             stuck = self.rules.stuck_since(connection, batch.lane_id)
-        if stuck is not None:
-            with writer(engine).begin() as connection:
+            if stuck is not None:
                 self.rules.on_transactions(connection, batch.lane_id, batch.records, at, stuck)
+
+    def _stuck_lanes(self) -> frozenset[str]:
+        now = self._monotonic()
+        if self._stuck_read is None or now - self._stuck_read >= STUCK_REFRESH_S:
+            with self.store.engine.connect() as connection:
+                self._stuck = frozenset(
+                    lane for lane, _ in unresolved_subjects(connection, LOOP_STUCK) if lane
+                )
+            self._stuck_read = now
+        return self._stuck
 
     def acked_seq(self, lane_id: str, stream: Stream) -> int:
         return self.store.acked_seq(lane_id, stream)
@@ -99,6 +128,16 @@ class AlarmSweep:
         self.run(self._clock())
         return True
 
-    def run(self, now: datetime) -> None:
+    def run(self, now: datetime) -> bool:
+        """Sweep now; False when another central process is sweeping (PostgreSQL)."""
         with writer(self.store.engine).begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several central processes share the database: one sweeps at a time, so
+                # that two never open the same alarm side by side.
+                taken = connection.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK}
+                ).scalar_one()
+                if not taken:
+                    return False
             self.sweeper.sweep(connection, now)
+        return True
