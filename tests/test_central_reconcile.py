@@ -12,6 +12,8 @@ from central_db import BACKENDS, central_db_url
 from central_records import batch, refund, seal, voided
 
 from central.alarms.reconcile import KIND, Reconciler
+from central.alarms.watch import AlarmSweep
+from central.config import CentralConfig
 from central.storage import CentralStore
 from central.storage.engine import writer
 from contracts.mqtt.payloads import DayTotal, Telemetry
@@ -123,3 +125,28 @@ class TestReconcile:
         sweep(store, reconciler, at)
         sweep(store, reconciler, at + GRACE * 3)
         assert mismatches(store) == []
+
+
+class TestThroughTheSweep:
+    """central run's sweep reconciles with the plaza zones and grace of the config."""
+
+    def test_raised_and_resolved(self, store: CentralStore) -> None:
+        config = CentralConfig.model_validate(
+            {
+                "kind": "central",
+                "plazas": {"east": {"timezone": "Asia/Shanghai"}},
+                "reconcile": {"grace_s": 60},
+            }
+        )
+        sweep = AlarmSweep(store, config)
+        sealed = records()
+        store.store_batch("east", batch("east", sealed[:2]), T0)
+        now = T0 + timedelta(minutes=20)
+        report(store, now, *day_totals(sealed, SHANGHAI))
+        sweep.run(now)
+        sweep.run(now + timedelta(seconds=60))
+        [(state, detail)] = mismatches(store)
+        assert (state, detail["lane_revenue"], detail["central_revenue"]) == ("open", 550, 800)
+        store.store_batch("east", batch("east", sealed[2:]), now)
+        sweep.run(now + timedelta(seconds=61))
+        assert [s for s, _ in mismatches(store)] == ["resolved"]

@@ -38,6 +38,19 @@ class Figures:
     revenue: int
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One lane-day: the lane's figures and central's."""
+
+    plaza_id: str
+    lane_id: str
+    day: date
+    reported: Figures
+    stored: Figures
+    currency: str | None
+    reported_at: datetime
+
+
 @dataclass
 class Reconciler:
     """Compares every recent lane-day at each sweep; remembers when differences began."""
@@ -46,21 +59,39 @@ class Reconciler:
     grace: timedelta
     _since: dict[tuple[str, date], datetime] = field(default_factory=dict)
 
-    def sweep(self, connection: Connection, now: datetime) -> None:
+    def findings(self, connection: Connection, now: datetime) -> list[Finding]:
+        """Every recent lane-day compared (reads only: run it outside the write lock)."""
         rows = connection.execute(
             select(day_totals).where(day_totals.c.received_at >= now - timedelta(RECENT_DAYS))
         ).mappings()
+        found = []
         for row in list(rows):
-            lane_id, day = row["lane_id"], row["day"]
+            reported_at = utc_out(row["reported_at"])
             reported = Figures(int(row["transactions"]), int(row["revenue"]))
             stored = self.stored(
-                connection, row["plaza_id"], lane_id, day, utc_out(row["reported_at"])
+                connection, row["plaza_id"], row["lane_id"], row["day"], reported_at
             )
-            key = (lane_id, day)
-            subject = f"day:{day.isoformat()}"
-            if stored == reported:
+            found.append(
+                Finding(
+                    row["plaza_id"],
+                    row["lane_id"],
+                    row["day"],
+                    reported,
+                    stored,
+                    row["currency"],
+                    reported_at,
+                )
+            )
+        return found
+
+    def apply(self, connection: Connection, findings: list[Finding], now: datetime) -> None:
+        """Open or resolve the alarms the findings call for (inside the write transaction)."""
+        for found in findings:
+            key = (found.lane_id, found.day)
+            subject = f"day:{found.day.isoformat()}"
+            if found.stored == found.reported:
                 self._since.pop(key, None)
-                resolve(connection, KIND, lane_id=lane_id, subject=subject, at=now)
+                resolve(connection, KIND, lane_id=found.lane_id, subject=subject, at=now)
                 continue
             since = self._since.setdefault(key, now)
             if now - since < self.grace:
@@ -68,22 +99,26 @@ class Reconciler:
             open_alarm(
                 connection,
                 kind=KIND,
-                plaza_id=row["plaza_id"],
-                lane_id=lane_id,
+                plaza_id=found.plaza_id,
+                lane_id=found.lane_id,
                 subject=subject,
                 severity="alarm",
                 detail={
-                    "day": day.isoformat(),
-                    "lane_transactions": reported.transactions,
-                    "lane_revenue": reported.revenue,
-                    "central_transactions": stored.transactions,
-                    "central_revenue": stored.revenue,
-                    "currency": row["currency"],
-                    "reported_at": utc_out(row["reported_at"]).isoformat(),
+                    "day": found.day.isoformat(),
+                    "lane_transactions": found.reported.transactions,
+                    "lane_revenue": found.reported.revenue,
+                    "central_transactions": found.stored.transactions,
+                    "central_revenue": found.stored.revenue,
+                    "currency": found.currency,
+                    "reported_at": found.reported_at.isoformat(),
                     "since": since.isoformat(),
                 },
                 at=now,
             )
+
+    def sweep(self, connection: Connection, now: datetime) -> None:
+        """Compare and apply on one connection (tests; the sweep splits the two)."""
+        self.apply(connection, self.findings(connection, now), now)
 
     def stored(
         self, connection: Connection, plaza_id: str, lane_id: str, day: date, until: datetime

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 
 from central.alarms.events import Repeated, repeated_rules
 from central.alarms.raising import resolve, unresolved_subjects
-from central.alarms.reconcile import Reconciler
+from central.alarms.reconcile import Finding, Reconciler
 from central.alarms.revenue import HourlyRevenue
 from central.config import AlarmsConfig
 from central.storage.alarms import open_alarm
@@ -41,12 +41,17 @@ class Sweeper:
         self.revenue = HourlyRevenue(config.revenue, zone_of)
         self._gaps: dict[tuple[str, str], tuple[int, datetime]] = {}
 
-    def sweep(self, connection: Connection, now: datetime) -> None:
+    def sweep(
+        self, connection: Connection, now: datetime, findings: list[Finding] | None = None
+    ) -> None:
+        """Every rule; reconciliation's ``findings`` read beforehand (else read here)."""
         self.offline(connection, now)
         self.gaps(connection, now)
         for rule in self.repeated:
             self.repeated_ended(connection, rule, now)
-        self.reconciler.sweep(connection, now)
+        if findings is None:
+            findings = self.reconciler.findings(connection, now)
+        self.reconciler.apply(connection, findings, now)
         self.revenue.sweep(connection, now)
 
     def offline(self, connection: Connection, now: datetime) -> None:

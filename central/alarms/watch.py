@@ -129,7 +129,13 @@ class AlarmSweep:
         return True
 
     def run(self, now: datetime) -> bool:
-        """Sweep now; False when another central process is sweeping (PostgreSQL)."""
+        """Sweep now; False when another central process is sweeping (PostgreSQL).
+
+        Reconciliation, the heavy reading, runs first on a read connection: on SQLite
+        the write transaction locks ingest out, so it holds only the short checks.
+        """
+        with self.store.engine.connect() as reading:
+            findings = self.sweeper.reconciler.findings(reading, now)
         with writer(self.store.engine).begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Several central processes share the database: one sweeps at a time, so
@@ -139,5 +145,5 @@ class AlarmSweep:
                 ).scalar_one()
                 if not taken:
                     return False
-            self.sweeper.sweep(connection, now)
+            self.sweeper.sweep(connection, now, findings)
         return True

@@ -103,6 +103,7 @@ transactions = Table(
     *_seal(),
     Index(None, "recorded_at"),
     Index(None, "plaza_id", "recorded_at"),
+    Index(None, "lane_id", "recorded_at"),
     Index(None, "plate_text"),
     Index(None, "txn_id"),
 )
@@ -120,6 +121,7 @@ lane_events = Table(
     *_seal(),
     Index(None, "time"),
     Index(None, "kind", "time"),
+    Index(None, "lane_id", "kind", "time"),
 )
 
 stream_acks = Table(
