@@ -15,7 +15,7 @@ from central_records import NOW, batch, refund, seal, version, voided
 
 from central.commands import report as command
 from central.reports.groups import BY
-from central.reports.revenue import ReportRow, day_report, write_csv
+from central.reports.revenue import ReportRow, day_report, days_report, table, write_csv
 from central.storage import CentralStore
 from contracts.testing import paid_exit
 from plumbing.cli import Groups
@@ -125,6 +125,16 @@ class TestFigures:
             ("west", "10:00"): (1, 300),
             ("west", "11:00"): (1, -200),
         }
+
+    def test_days_by_day(self, store: CentralStore) -> None:
+        rows = days_report(store.engine, date(2026, 12, 2), date(2026, 12, 4), "day", zone)
+        assert [(r.day, r.plaza_id, r.group, r.transactions, r.revenue) for r in rows] == [
+            (date(2026, 12, 2), "west", "2026-12-02", 1, 1),
+            (DAY, "east", "2026-12-03", 2, 3000),
+            (DAY, "west", "2026-12-03", 4, 850),
+            (date(2026, 12, 4), "east", "2026-12-04", 1, 4000),
+            (date(2026, 12, 4), "west", "2026-12-04", 1, 900),
+        ]
 
     def test_a_day_with_nothing(self, store: CentralStore) -> None:
         assert day_report(store.engine, date(2026, 11, 1), "lane", zone) == []
@@ -245,6 +255,44 @@ class TestCommand:
         assert "no database at" in capsys.readouterr().err
         assert not (tmp_path / "none").exists()
 
+    def test_a_range(
+        self, store: CentralStore, url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        args = parse(
+            [
+                "--day",
+                "2026-12-02",
+                "--to",
+                "2026-12-04",
+                "--by",
+                "day",
+                "--config",
+                str(config_file(tmp_path, url)),
+            ]
+        )
+        assert args.func(args) == 0
+        last = capsys.readouterr().out.splitlines()[-1].split()
+        assert last == ["2026-12-02..2026-12-04", "total", "9", "8751", "USD", "87.51", "USD"]
+
+    @pytest.mark.parametrize(
+        ("to", "message"),
+        [
+            ("2026-12-01", "--to: 2026-12-01 is before --day 2026-12-03"),
+            ("2028-01-01", "--to: 395 days, more than 366"),
+        ],
+    )
+    def test_bad_range_refused(
+        self, to: str, message: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        args = parse(["--day", "2026-12-03", "--to", to])
+        assert args.func(args) == 2
+        assert message in capsys.readouterr().err
+
     def test_choices_are_the_reports(self) -> None:
         assert parse(["--day", "2026-12-03", "--by", "hour"]).by == "hour"
-        assert BY == ("plaza", "lane", "class", "method", "hour")
+        assert BY == ("plaza", "lane", "class", "method", "hour", "day")
+
+    def test_unpaid_rows_count_in_the_currency_total(self, store: CentralStore) -> None:
+        rows = day_report(store.engine, DAY, "method", zone)
+        last = table(rows, "method", "2026-12-03").splitlines()[-1].split()
+        assert last == ["2026-12-03", "total", "6", "3850", "USD", "38.50", "USD"]

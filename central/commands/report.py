@@ -12,6 +12,7 @@ from plumbing.cli import Groups
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 78
+MAX_DAYS = 366
 
 
 def plaza_day(text: str) -> date:
@@ -29,9 +30,10 @@ def plaza_day(text: str) -> date:
 def register(groups: Groups) -> None:
     parser = groups.group("central").add_parser(
         "report",
-        help="revenue and traffic of a day, by plaza, lane, class, payment method or hour",
-        description="Print the revenue and traffic of one plaza-local day from central's "
-        "database, grouped by plaza, lane, vehicle class, payment method or hour (plaza time; "
+        help="revenue and traffic of a day, by plaza, lane, class, payment method, hour or day",
+        description="Print the revenue and traffic of one plaza-local day (or --day to --to) from "
+        "central's database, grouped by plaza, lane, vehicle class, payment method, hour or "
+        "day (plaza time; "
         "each plaza's zone is its [plazas.ID] timezone in the config, UTC when not listed). "
         "Counted as the lanes count their day totals: a settled transaction once, revenue when "
         "paid, refunds subtracted. --csv FILE also writes the rows as CSV. "
@@ -40,6 +42,12 @@ def register(groups: Groups) -> None:
     )
     parser.add_argument(
         "--day", required=True, type=plaza_day, metavar="YYYY-MM-DD", help="the plaza-local day"
+    )
+    parser.add_argument(
+        "--to",
+        type=plaza_day,
+        metavar="YYYY-MM-DD",
+        help=f"the last day of a range from --day (inclusive, at most {MAX_DAYS} days)",
     )
     parser.add_argument("--by", choices=BY, default="lane", help="grouping (default lane)")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="also write the rows as CSV")
@@ -56,9 +64,22 @@ def report(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from central.config import load_central
-    from central.reports.revenue import day_report, table, write_csv
+    from central.reports.revenue import days_report, table, write_csv
     from central.storage import CentralStore, StoreUrlError
     from plumbing.config import ConfigError
+
+    first: date = args.day
+    last: date = args.to or first
+    if last < first:
+        print(f"lanewarden central report: --to: {last} is before --day {first}", file=sys.stderr)
+        return 2
+    if (last - first).days >= MAX_DAYS:
+        print(
+            f"lanewarden central report: --to: {(last - first).days + 1} days, "
+            f"more than {MAX_DAYS}",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         config = load_central(args.config)
@@ -81,16 +102,17 @@ def report(args: argparse.Namespace) -> int:
         print(f"lanewarden central report: cannot open the database: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        rows = day_report(store.engine, args.day, args.by, config.plaza_tz)
+        rows = days_report(store.engine, first, last, args.by, config.plaza_tz)
     except SQLAlchemyError as exc:
         print(f"lanewarden central report: cannot read the database: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         store.close()
+    days = first.isoformat() if last == first else f"{first.isoformat()}..{last.isoformat()}"
     if rows:
-        print(table(rows, args.by))
+        print(table(rows, args.by, days))
     else:
-        print(f"no transactions on {args.day.isoformat()}")
+        print(f"no transactions on {days}")
     if args.csv is not None:
         try:
             with args.csv.open("w", encoding="utf-8", newline="") as out:

@@ -4,5 +4,5 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-By = Literal["plaza", "lane", "class", "method", "hour"]
+By = Literal["plaza", "lane", "class", "method", "hour", "day"]
 BY: tuple[By, ...] = get_args(By)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TextIO
 
 from sqlalchemy import Engine
@@ -29,7 +29,7 @@ class ReportRow:
     day: date
     plaza_id: str
     group: str
-    """The lane, class, method or hour (HH:00 plaza time); the plaza again for ``plaza``."""
+    """The lane, class, method, hour (HH:00 plaza time) or day; the plaza for ``plaza``."""
     transactions: int
     revenue: int
     """Minor units of ``currency``."""
@@ -57,6 +57,8 @@ def _group(record: Settled, by: By, zone_of: ZoneOf) -> str:
         return "-" if record.vehicle_class is None else str(record.vehicle_class)
     if by == "method":
         return record.payment_method or "-"
+    if by == "day":
+        return record.recorded_at.astimezone(zone_of(record.plaza_id)).date().isoformat()
     return f"{record.recorded_at.astimezone(zone_of(record.plaza_id)).hour:02d}:00"
 
 
@@ -88,6 +90,20 @@ def day_report(engine: Engine, day: date, by: By, zone_of: ZoneOf) -> list[Repor
         return aggregate(settled_on(connection, day, zone_of), day, by, zone_of)
 
 
+def days_report(
+    engine: Engine, first: date, last: date, by: By, zone_of: ZoneOf
+) -> list[ReportRow]:
+    """The reports of ``first`` .. ``last`` (inclusive), day after day."""
+    if last < first:
+        raise ValueError(f"last: {last} is before the first day {first}")
+    rows: list[ReportRow] = []
+    day = first
+    while day <= last:
+        rows.extend(day_report(engine, day, by, zone_of))
+        day += timedelta(days=1)
+    return rows
+
+
 def write_csv(rows: Iterable[ReportRow], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
@@ -95,16 +111,24 @@ def write_csv(rows: Iterable[ReportRow], out: TextIO) -> None:
         writer.writerow(row.cells())
 
 
-def table(rows: list[ReportRow], by: By) -> str:
-    """A plain-text table with a total line per currency."""
+def table(rows: list[ReportRow], by: By, days: str) -> str:
+    """A plain-text table with a total line per currency (over ``days``, its day cell).
+
+    Rows with no currency (only unpaid passages) count in the total of the one
+    currency when there is one.
+    """
     header = (*HEADER[:2], by, *HEADER[3:])
     body = [row.cells() for row in rows]
+    currencies = {row.currency for row in rows if row.currency}
+    only = next(iter(currencies)) if len(currencies) == 1 else None
     totals: dict[str | None, tuple[int, int]] = {}
     for row in rows:
-        count, revenue = totals.get(row.currency, (0, 0))
-        totals[row.currency] = (count + row.transactions, revenue + row.revenue)
+        currency = row.currency or only
+        count, revenue = totals.get(currency, (0, 0))
+        totals[currency] = (count + row.transactions, revenue + row.revenue)
     for currency, (count, revenue) in sorted(totals.items(), key=lambda i: i[0] or ""):
-        body.append(ReportRow(rows[0].day, "total", "", count, revenue, currency).cells())
+        cells = ReportRow(rows[0].day, "total", "", count, revenue, currency).cells()
+        body.append((days, *cells[1:]))
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
