@@ -1,0 +1,183 @@
+"""What the bench runs against: a broker, a throwaway database, central's worker processes.
+
+The broker is the one given (``host:port``) or ``mosquitto`` on a free loopback port.
+A PostgreSQL run gets a schema of its own (first on ``search_path``), dropped after; a
+SQLite run a file in a temporary directory. Workers are ``lanewarden central run``
+processes (one ingest worker each, one shared-subscription group), so that each has its
+own interpreter and its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from central.storage import CentralStore
+
+READY_S = 60.0
+CENTRAL_RUN = [sys.executable, "-m", "plumbing.cli", "--log-level", "warning", "central", "run"]
+
+
+class BenchSetupError(RuntimeError):
+    """The bench cannot start: no broker, no database, a worker that does not come up."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_listening(host: str, port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise BenchSetupError(f"no MQTT broker listening on {host}:{port}: {exc}") from exc
+            time.sleep(0.05)
+
+
+def parse_broker(text: str) -> tuple[str, int]:
+    """``host:port`` of ``--broker``, or an error naming what is wrong with it."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--broker must be host:port, got {text!r}")
+    return host, int(port)
+
+
+@contextmanager
+def broker(given: str | None, workdir: Path) -> Iterator[tuple[str, int]]:
+    """The broker to use: ``given``, else mosquitto started on a free port (stopped after)."""
+    if given is not None:
+        host, port = parse_broker(given)
+        _wait_listening(host, port)
+        yield host, port
+        return
+    executable = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(executable).exists():
+        raise BenchSetupError("mosquitto is not installed: give a broker with --broker HOST:PORT")
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_inflight_messages 0\nmax_queued_messages 100000\n",
+        encoding="utf-8",
+    )
+    with (workdir / "mosquitto.log").open("wb") as log:
+        # the machine's mosquitto, a config file this function wrote.
+        proc = subprocess.Popen([executable, "-c", str(conf)], stdout=log, stderr=log)  # noqa: S603
+    try:
+        _wait_listening("127.0.0.1", port)
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def pg_database(server: str) -> Iterator[str]:
+    """A SQLAlchemy URL of a fresh schema on ``server``, dropped on exit."""
+    schema = f"bench_{secrets.token_hex(6)}"
+    try:
+        with psycopg.connect(server, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.Error as exc:
+        raise BenchSetupError(f"PostgreSQL at {server}: {exc}") from exc
+    url = make_url(server).set(
+        drivername="postgresql+psycopg", query={"options": f"-csearch_path={schema}"}
+    )
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    """A SQLite file in a temporary directory, removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="lanewarden-bench-sqlite-") as tmp:
+        yield f"sqlite:///{Path(tmp) / 'central.db'}"
+
+
+def _workers_connected(port: int) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("lanewarden_central_workers_connected "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise BenchSetupError(f"no VmHWM for process {pid}")
+
+
+class Workers:
+    """``count`` central processes of one ingest worker each, on one database and group."""
+
+    def __init__(self, count: int, broker: tuple[str, int], url: str, workdir: Path) -> None:
+        CentralStore.open(url).close()  # migrated once, before the processes race to it
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._logs: list[Path] = []
+        ports = []
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        for index in range(count):
+            port = free_port()
+            ports.append(port)
+            config = workdir / f"central-{index}.toml"
+            config.write_text(
+                f'kind = "central"\n[broker]\nhost = "{broker[0]}"\nport = {broker[1]}\n'
+                f'[storage]\nurl = "{url}"\n[ingest]\nworkers = 1\n[metrics]\nport = {port}\n',
+                encoding="utf-8",
+            )
+            log_path = workdir / f"central-{index}.log"
+            self._logs.append(log_path)
+            with log_path.open("wb") as log:
+                command = [*CENTRAL_RUN, "--config", str(config)]
+                # this Python, this package, a config file written here
+                self.procs.append(subprocess.Popen(command, stderr=log, env=env))  # noqa: S603
+        deadline = time.monotonic() + READY_S
+        while sum(_workers_connected(port) for port in ports) < count:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                self.stop()
+                tail = self._logs[0].read_text(errors="replace")[-2000:]
+                raise BenchSetupError(f"central's workers did not connect; log:\n{tail}")
+            time.sleep(0.2)
+
+    def peak_rss_mb(self) -> list[float]:
+        return [peak_rss_mb(proc.pid) for proc in self.procs]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
