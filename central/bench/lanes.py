@@ -2,8 +2,8 @@
 
 A :class:`SimLane` sends its records from ``acked + 1`` in consecutive batches of at most
 ``batch`` records, keeps at most ``window`` batches unacked, and when the oldest unacked
-batch has waited ``resend_s`` it starts again from the last ack (as edge/sync's window
-does). Records are sealed before the clock starts; a record becomes sendable at its
+batch has waited ``resend_s`` (doubled at each try) it starts again from the last ack (as edge/sync's
+window does). Records are sealed before the clock starts; a record becomes sendable at its
 release time (all at once for a backlog, two a second for the steady state).
 :class:`Fleet` drives many lanes over one paho client: one thread pumps, paho's thread
 takes the acks; both under one condition.
@@ -25,6 +25,7 @@ from contracts.mqtt.topics import LaneTopic, lane_filter, lane_topic
 from contracts.records.sealed import TransactionRecord
 
 PUMP_S = 0.002
+RESEND_MAX_S = 300.0  # the lane's default [sync] resend_max_s
 
 
 @dataclass
@@ -74,7 +75,8 @@ class SimLane:
 
     def pump(self, now: float, since: float, publish: Callable[[str, bytes], None]) -> None:
         """Send what the window allows; start again from the ack when the oldest timed out."""
-        if self.in_flight and now - self.in_flight[0][1] > self.resend_s:
+        wait = min(self.resend_s * 2**self.resends, RESEND_MAX_S)  # doubled per try, as the lane
+        if self.in_flight and now - self.in_flight[0][1] > wait:
             self.resends += 1
             self.in_flight.clear()
             self.next_seq = self.acked + 1
