@@ -9,13 +9,14 @@ The broker password is never in the file (:mod:`plumbing.broker`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Literal, Self
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from contracts.ids import SITE_ID_PATTERN, PlazaId
 from contracts.schema import ConfigModel
+from contracts.tariff import known_zone
 from plumbing.broker import BrokerConfig
 from plumbing.config import load
 from plumbing.metrics import MetricsConfig
@@ -112,11 +113,7 @@ class PlazaConfig(ConfigModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -173,6 +170,14 @@ class RevenueConfig(ConfigModel):
         description="Previous weeks that must have traffic in that hour before an hour is "
         "judged (a new plaza raises nothing).",
     )
+
+    @model_validator(mode="after")
+    def _history_possible(self) -> Self:
+        if self.min_weeks > self.weeks:
+            raise ValueError(
+                f"min_weeks: {self.min_weeks} is more than the {self.weeks} weeks compared"
+            )
+        return self
 
 
 class AlarmsConfig(ConfigModel):

@@ -247,6 +247,15 @@ class TestCommand:
         assert args.func(args) == command.EXIT_CONFIG
         assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
 
+    def test_impossible_history_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "central.toml"
+        path.write_text('kind = "central"\n[alarms.revenue]\nweeks = 2\nmin_weeks = 3\n')
+        args = parse(["--day", "2026-12-03", "--config", str(path)])
+        assert args.func(args) == command.EXIT_CONFIG
+        assert "min_weeks: 3 is more than the 2 weeks compared" in capsys.readouterr().err
+
     def test_no_database_refused(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         path = tmp_path / "central.toml"
         path.write_text(f'kind = "central"\n[storage]\nstate_dir = "{tmp_path / "none"}"\n')
