@@ -273,3 +273,114 @@ def passage_with(
             fee_total=sum(item.amount for item in fee_items),
         )
     )
+
+
+class TestAssumedPassage:
+    """A vehicle a restart took for gone comes back: its entry and its payment come with it."""
+
+    ENTERED = AT - timedelta(hours=2)
+
+    def after_restart(
+        self, tmp_path: Path, *, entry_open: bool = False
+    ) -> tuple[VehicleLookup, UUID]:
+        """A riverside exit whose last run assumed PLATE passed a minute ago, paid, entry closed."""
+        lookup = parking_exit_lookup(tmp_path)
+        store = lookup.store
+        with store.batch():
+            entry = store.append_transaction(
+                Transaction.build(
+                    lane_id="riverside-entry",
+                    kind="entry",
+                    status="passed",
+                    authorisation="rule",
+                    recorded_at=self.ENTERED,
+                    plate_text=PLATE,
+                    vehicle_class=1,
+                    entry_time=self.ENTERED,
+                )
+            )
+            if entry_open:  # it drove out after all, and came in again
+                store.entries.open(entry)
+        paid = self.fee(AT - timedelta(minutes=1))
+        assumed = store.append_transaction(
+            Transaction.build(
+                lane_id="riverside-exit",
+                kind="exit",
+                status="passed",
+                authorisation="paid",
+                recorded_at=AT - timedelta(minutes=1),
+                plate_text=PLATE,
+                vehicle_class=1,
+                entry_time=self.ENTERED,
+                exit_time=AT - timedelta(minutes=1, seconds=20),
+                entry_plaza="riverside",
+                entry_txn_id=entry.id,
+                currency="CNY",
+                fee_items=(FeeItem(label="parking", amount=paid),),
+                fee_total=paid,
+                payment_method="terminal",
+                payment_status="approved",
+                flags=("interrupted", "passage_assumed"),
+            )
+        )
+        lookup.credits.observe(assumed)
+        return lookup, entry.id
+
+    def fee(self, at: datetime) -> int:
+        tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
+        return quote(tariff, Passage(exit=at, entry=self.ENTERED)).total
+
+    def ask(self, lookup: VehicleLookup, plate: str = PLATE, at: datetime = AT) -> VehicleChecked:
+        try:
+            return checked(lookup.check(uuid7(at), plate, at))
+        finally:
+            lookup.store.close()
+
+    def test_the_return_is_priced_from_its_entry_less_what_it_paid(self, tmp_path: Path) -> None:
+        lookup, entry_id = self.after_restart(tmp_path)
+        answer = self.ask(lookup)
+        assert answer.open_entry is not None
+        assert (answer.open_entry.txn_id, answer.open_entry.at) == (entry_id, self.ENTERED)
+        assert answer.open_entry.lane_id == "riverside-entry"
+        assert answer.quote is not None
+        assert answer.quote.total == self.fee(AT) - self.fee(AT - timedelta(minutes=1))
+        assert answer.correction is not None
+        assert answer.correction.same_plate
+        assert str(answer.correction.txn_id) in answer.quote.items[-1].label
+
+    def test_a_confusable_plate_corrects_it_for_review(self, tmp_path: Path) -> None:
+        lookup, _ = self.after_restart(tmp_path)
+        answer = self.ask(lookup, "皖A1234S")
+        assert answer.correction is not None
+        assert not answer.correction.same_plate
+        assert answer.correction.plate == PLATE
+
+    def test_an_open_entry_of_its_own_leaves_it_standing(self, tmp_path: Path) -> None:
+        lookup, _ = self.after_restart(tmp_path, entry_open=True)
+        answer = self.ask(lookup)
+        assert answer.correction is None
+        assert answer.open_entry is not None
+        assert answer.quote is not None
+        assert not any(CREDIT_LABEL in item.label for item in answer.quote.items)
+
+    def test_another_plate_or_after_the_window_is_an_unmatched_exit(self, tmp_path: Path) -> None:
+        lookup, _ = self.after_restart(tmp_path)
+        other = checked(lookup.check(uuid7(AT), "皖B99999", AT))
+        late = AT + WINDOW
+        expired = self.ask(lookup, at=late)
+        for answer in (other, expired):
+            assert answer.correction is None
+            assert answer.open_entry is None
+
+    def test_taken_by_a_passage_that_passed_it_corrects_no_more(self, tmp_path: Path) -> None:
+        lookup, _ = self.after_restart(tmp_path)
+        first_id = uuid7(AT)
+        first = checked(lookup.check(first_id, PLATE, AT))
+        assert first.quote is not None
+        lookup.credits.observe(
+            passage_with(lookup.store, first_id, first.quote.items, status="passed")
+        )
+        later = AT + timedelta(minutes=2)
+        answer = self.ask(lookup, at=later)
+        assert answer.correction is None
+        assert answer.open_entry is None

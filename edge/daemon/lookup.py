@@ -10,7 +10,9 @@ ticket, maximum-distance fare) and the machine flags the record for review.
 A vehicle that had paid for a passage that did not happen (it backed away, or a
 restart voided it) is not charged again: :class:`CreditBook` finds such payments
 in the lane's records (:mod:`edge.lane.credits`), and the fee of the plate's next
-passage carries an item that deducts them.
+passage carries an item that deducts them. A vehicle that backed off unseen while
+the lane restarted (recorded passed, its entry closed) and comes back with no open
+entry gets that passage's entry and payment back (:mod:`edge.lane.assumed`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from contracts.records.transaction import Transaction
 from edge.config.lane import LaneFiles
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import Passage, QuoteError
+from edge.lane.assumed import Assumed, assumed_passages
 from edge.lane.credits import Credit, credits, deduct, refunds_due
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.policy import LaneKind
@@ -128,6 +131,24 @@ class CreditBook:
             if plate_key(credit.plate) == key and at <= credit.until
         ]
 
+    def returning(self, plate: str, at: datetime, txn_id: UUID) -> tuple[Assumed, bool] | None:
+        """The assumed passage the plate's return at ``at`` corrects, and whether the plate is its own.
+
+        The newest one recorded under this plate, else under the one plate that
+        differs from it only in confusable characters (:data:`ENTRY_MATCH`, as
+        entries are matched): :mod:`edge.lane.assumed`.
+        """
+        recent = [
+            a
+            for a in assumed_passages(self._latest.values(), self.window, holder=txn_id)
+            if at <= a.until
+        ]
+        match = match_plate(plate, [a.plate for a in recent], ENTRY_MATCH)
+        if match.entry is None or match.ambiguous:
+            return None
+        mine = [a for a in recent if plate_key(a.plate) == plate_key(match.entry)]
+        return (mine[-1], match.exact) if mine else None
+
     def _prune(self, before: datetime) -> None:
         """Forget versions older than the window: every credit they could hold has expired."""
         for txn_id in [t for t, r in self._latest.items() if r.recorded_at < before]:
@@ -177,15 +198,34 @@ class VehicleLookup:
             if found is not None:
                 open_entry = OpenEntry(found.txn_id, found.entry_time, self.plaza_id, found.lane_id)
             return VehicleChecked(txn_id, listing, open_entry)
-        entry = self.entries.find(plate) if self.kind is not LaneKind.OPEN_PLAZA else None
+        exit_lane = self.kind is not LaneKind.OPEN_PLAZA
+        entry = self.entries.find(plate) if exit_lane else None
+        back = self.credits.returning(plate, at, txn_id) if exit_lane and entry is None else None
+        if back is not None:
+            entry = self._restored(back[0])
         vehicle_class = entry.vehicle_class if entry and entry.vehicle_class else DEFAULT_CLASS
-        fee = self._with_credit(
-            txn_id, plate, at, self._quote(plate, at, entry, vehicle_class, listing)
-        )
+        fee = self._quote(plate, at, entry, vehicle_class, listing)
+        owed = self.credits.take(plate, at, txn_id)
+        if back is not None and (credit := back[0].credit()) is not None:
+            owed.append(credit)
+        fee = deduct(fee, owed)
         open_entry = None
         if entry is not None:
             open_entry = OpenEntry(entry.txn_id, entry.at, entry.plaza_id, entry.lane_id)
-        return VehicleChecked(txn_id, listing, open_entry, fee, vehicle_class)
+        correction = back[0].correction(same_plate=back[1]) if back is not None else None
+        return VehicleChecked(
+            txn_id, listing, open_entry, fee, vehicle_class, correction=correction
+        )
+
+    def _restored(self, assumed: Assumed) -> FoundEntry | None:
+        """The entry an assumed passage closed, back for its returning vehicle (None: it had none)."""
+        stored = self.store.transaction(assumed.entry_txn_id) if assumed.entry_txn_id else None
+        entry = assumed.entry(stored.lane_id if stored is not None else "unknown")
+        if entry is None:
+            return None
+        return FoundEntry(
+            entry.txn_id, entry.at, entry.plaza_id, entry.lane_id, assumed.vehicle_class
+        )
 
     def _listing(self, plate: str, at: datetime) -> Listing:
         lists = self.store.lists.lookup(plate, at)
@@ -228,7 +268,3 @@ class VehicleLookup:
             if account is not None and account.balance >= discounted.total:
                 fee = discounted
         return fee
-
-    def _with_credit(self, txn_id: UUID, plate: str, at: datetime, fee: Fee) -> Fee:
-        """``fee`` less what the plate paid for a passage that did not happen, if it did."""
-        return deduct(fee, self.credits.take(plate, at, txn_id))

@@ -61,6 +61,7 @@ class Alarm(StrEnum):
     LATE_PAYMENT = "late_payment"
     PAID_BACKED_OUT = "paid_backed_out"
     ASSISTANCE = "assistance"  # a driver waits at the barrier for a typed plate or an operator
+    PASSAGE_CORRECTION_REVIEW = "passage_correction_review"  # corrected on a confusable plate
 
 
 class EventKind(StrEnum):
@@ -73,6 +74,7 @@ class EventKind(StrEnum):
     BARRIER_REOPEN = "barrier_reopen"  # the barrier fell while it had to stay open
     OPERATOR_PLATE = "operator_plate"  # an operator typed the plate of an unread vehicle
     OPERATOR_TURN_AWAY = "operator_turn_away"
+    PASSAGE_CORRECTED = "passage_corrected"  # a passage a restart assumed had not happened
 
 
 @dataclass(frozen=True)

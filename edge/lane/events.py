@@ -90,6 +90,20 @@ class PlateUnreadable:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A passage a restart assumed passed, that this vehicle's return shows had not happened.
+
+    ``txn_id`` is the assumed passage (:mod:`edge.lane.assumed`), ``plate`` the
+    plate it recorded; ``same_plate`` False when the plate read now only differs
+    from it in confusable characters (the lane cannot be sure it is the same vehicle).
+    """
+
+    txn_id: UUID
+    plate: str
+    same_plate: bool = True
+
+
+@dataclass(frozen=True)
 class VehicleChecked:
     """The shell's answer to :class:`~edge.lane.actions.LookUpVehicle`.
 
@@ -105,6 +119,9 @@ class VehicleChecked:
     - ``vehicle_class``: the class the shell determined, when it knows one.
     - ``account``: the prepaid account to debit when ``listing`` is ``PREPAID``
       (the plate is used when absent).
+    - ``correction``: on an exit lane, the assumed passage this vehicle's return
+      corrects; ``open_entry`` is then that passage's entry and ``quote`` deducts
+      what it was worth (:mod:`edge.lane.assumed`).
     """
 
     txn_id: UUID
@@ -113,8 +130,13 @@ class VehicleChecked:
     quote: Fee | None = None
     vehicle_class: int | None = None
     account: str | None = None
+    correction: Correction | None = None
 
     def __post_init__(self) -> None:
+        if self.correction is not None and self.correction.txn_id == self.txn_id:
+            raise LaneInputError(
+                f"VehicleChecked.correction: passage {self.txn_id} cannot correct itself"
+            )
         if self.vehicle_class is not None and self.vehicle_class < 0:
             raise LaneInputError(
                 f"VehicleChecked.vehicle_class: must not be negative, got {self.vehicle_class}"

@@ -42,6 +42,7 @@ from edge.lane.events import (
     BarrierDown,
     BarrierFault,
     BarrierUp,
+    Correction,
     Event,
     HelpPressed,
     LookupFailed,
@@ -519,6 +520,8 @@ class _Step:
             currency=quote.currency,
         )
         if txn.kind is TxnKind.EXIT:
+            if e.correction is not None:
+                txn = self.corrected(txn, e.correction)
             entry = e.open_entry
             if entry is None:
                 txn = replace(txn, flags=txn.flagged(Flag.UNMATCHED_EXIT))
@@ -541,6 +544,23 @@ class _Step:
             method = PaymentMethod.ACCOUNT if prepaid else PaymentMethod.TERMINAL
             account = (e.account or txn.plate) if prepaid else None
             self.charge(replace(p, txn=txn), quote.total, quote.currency, method, account)
+
+    def corrected(self, txn: Txn, c: Correction) -> Txn:
+        """This exit takes a passage a restart assumed passed (:mod:`edge.lane.assumed`): said so."""
+        self.lane_event(
+            EventKind.PASSAGE_CORRECTED,
+            txn_id=c.txn_id,
+            reason=f"plate {c.plate} came back: it had not passed; passage {txn.id} takes "
+            "its entry and what it paid",
+        )
+        if not c.same_plate:
+            self.alarm(
+                Alarm.PASSAGE_CORRECTION_REVIEW,
+                txn.id,
+                f"read {txn.plate}, assumed passage {c.txn_id} recorded {c.plate}: "
+                "its credit may be another vehicle's",
+            )
+        return replace(txn, flags=txn.flagged(Flag.PASSAGE_CORRECTED))
 
     def lookup_failed(self, p: Passage, reason: str) -> None:
         if self.s.policy.fail_open:

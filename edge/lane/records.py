@@ -83,6 +83,8 @@ class Flag(StrEnum):
     REFUND_DUE = "refund_due"  # paid for an order the lane had closed: refunded, never a credit
     PAYMENT_MISMATCH = "payment_mismatch"
     PLATE_TYPED = "plate_typed"  # the plate was typed (by the driver or an operator), not read
+    PASSAGE_ASSUMED = "passage_assumed"  # a restart recorded it passed, the loops clear: not seen
+    PASSAGE_CORRECTED = "passage_corrected"  # takes the entry and payment of an assumed passage
 
 
 def check_quote(quote: Fee) -> None:

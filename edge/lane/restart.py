@@ -15,7 +15,9 @@ from the same records:
   its passing completes it, closing its entry. On the arming loop it is the
   passage in front of the barrier; on the safety loop alone it is leaving.
 - **Passed**: any other authorised passage (the vehicle went; with the loops
-  clear, there is no other reading).
+  clear, there is no other reading), flagged ``passage_assumed``: a vehicle
+  that backed off unseen looks the same, and its return corrects the guess
+  (:mod:`edge.lane.assumed`).
 - **Voided**: every passage not authorised. A voided passage whose payment was
   approved carries ``refund_review``; its money is a credit for the plate
   (:mod:`edge.lane.credits`), derived from this very record at every later
@@ -68,10 +70,11 @@ def settled(txn: Txn, *, went: bool) -> Txn:
 
     ``went``: the vehicle is no longer at the lane (an authorised passage then passed).
     """
-    status = txn.status
+    status, flags = txn.status, txn.flags
     if status not in FINAL_STATUSES:
         status = TxnStatus.PASSED if went and status in AUTHORISED_STATUSES else TxnStatus.VOIDED
-    flags = txn.flags
+        if status is TxnStatus.PASSED:
+            flags = txn.flagged(Flag.PASSAGE_ASSUMED)  # not seen: edge.lane.assumed
     if status is TxnStatus.VOIDED and txn.payment_status is PaymentStatus.APPROVED:
         flags = txn.flagged(Flag.REFUND_REVIEW)
     if status is TxnStatus.PASSED and txn.plate is None:
