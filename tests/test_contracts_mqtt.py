@@ -127,6 +127,18 @@ class TestBatches:
         again = parse_payload(TxnBatch, parsed.to_bytes())
         assert again == parsed
 
+    def test_parsing_keeps_the_canonical_texts_of_its_records(self) -> None:
+        """The text the hash check made is the record's to_json, and only for those records."""
+        parsed = parse_payload(TxnBatch, raw(batch()))
+        texts = parsed.canonical_texts()
+        assert texts == {r.lane_seq: r.to_json() for r in parsed.records}
+        built = TxnBatch(
+            plaza_id="riverside", lane_id="exit-1", sent_at=NOW, records=parsed.records
+        )
+        assert built.canonical_texts() == {}
+        fewer = parsed.model_copy(update={"records": parsed.records[:2]})
+        assert fewer.canonical_texts() == {}
+
     def test_event_batch(self) -> None:
         records = [json.loads(r.to_json()) for r in event_chain("exit-1", 2)]
         body = batch(kind="event_batch", records=records)

@@ -17,7 +17,10 @@ Row = dict[str, Any]
 
 
 def _sealed(
-    record: TransactionRecord | LaneEventRecord, plaza_id: str, received_at: datetime
+    record: TransactionRecord | LaneEventRecord,
+    plaza_id: str,
+    received_at: datetime,
+    canonical: str | None,
 ) -> Row:
     return {
         "lane_id": record.lane_id,
@@ -27,14 +30,17 @@ def _sealed(
         "hash": record.hash,
         "record_version": record.record_version,
         "received_at": received_at,
-        "canonical": record.to_json(),
+        "canonical": record.to_json() if canonical is None else canonical,
     }
 
 
-def transaction_row(record: SealedRecord, plaza_id: str, received_at: datetime) -> Row:
+def transaction_row(
+    record: SealedRecord, plaza_id: str, received_at: datetime, canonical: str | None = None
+) -> Row:
+    """The row of ``record``; ``canonical`` its canonical JSON when the caller has it."""
     if not isinstance(record, TransactionRecord):
         raise TypeError(f"a {type(record).__name__} is not a transaction record")
-    row = _sealed(record, plaza_id, received_at)
+    row = _sealed(record, plaza_id, received_at, canonical)
     row.update(
         txn_id=record.id,
         kind=record.kind,
@@ -62,10 +68,13 @@ def transaction_row(record: SealedRecord, plaza_id: str, received_at: datetime) 
     return row
 
 
-def event_row(record: SealedRecord, plaza_id: str, received_at: datetime) -> Row:
+def event_row(
+    record: SealedRecord, plaza_id: str, received_at: datetime, canonical: str | None = None
+) -> Row:
+    """The row of ``record``; ``canonical`` its canonical JSON when the caller has it."""
     if not isinstance(record, LaneEventRecord):
         raise TypeError(f"a {type(record).__name__} is not a lane event record")
-    row = _sealed(record, plaza_id, received_at)
+    row = _sealed(record, plaza_id, received_at, canonical)
     row.update(
         event_id=record.id,
         time=record.time,
@@ -83,7 +92,7 @@ class StreamSpec:
 
     table: Table
     record_type: type[TransactionRecord] | type[LaneEventRecord]
-    row: Callable[[SealedRecord, str, datetime], Row]
+    row: Callable[[SealedRecord, str, datetime, str | None], Row]
 
 
 STREAMS: dict[Stream, StreamSpec] = {

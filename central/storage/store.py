@@ -119,7 +119,11 @@ class CentralStore:
             ack = self._lock_ack(connection, plaza_id, lane, batch.stream, received_at)
             held = _held(connection, spec.table, lane, first - 1, last + 1)
             sorting = sort_batch(batch.records, held)
-            rows = [spec.row(record, plaza_id, received_at) for record in sorting.new]
+            texts = batch.canonical_texts()
+            rows = [
+                spec.row(record, plaza_id, received_at, texts.get(record.lane_seq))
+                for record in sorting.new
+            ]
             insert_new(connection, spec.table, rows)
             breaks = chain_breaks(sorting.new, held)
             present = held.keys() | {record.lane_seq for record in sorting.new}

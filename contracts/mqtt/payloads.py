@@ -18,8 +18,9 @@ import json
 from datetime import date
 from typing import Annotated, ClassVar, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from contracts.canonical import canonical_json
 from contracts.ids import Identifier, LaneId, PlazaId, TariffId, Token
 from contracts.network import Network
 from contracts.records.model import problems
@@ -98,6 +99,20 @@ class _Batch(LanePayload, Generic[R]):
                     f"{records[index - 1].lane_seq} (a batch is a run of consecutive lane_seq)"
                 )
         return self
+
+    _texts: tuple[tuple[R, ...], tuple[str, ...]] | None = PrivateAttr(None)
+    """The records' canonical JSON, kept by :func:`parse_payload` with the records it is of."""
+
+    def canonical_texts(self) -> dict[int, str]:
+        """lane_seq → canonical JSON of the records whose text parsing already made.
+
+        Empty unless the batch came from :func:`parse_payload` and its records are still
+        the ones parsed (a ``model_copy`` with other records gets none): the store takes
+        these instead of serialising each record again, and serialises the rest itself.
+        """
+        if self._texts is None or self._texts[0] is not self.records:
+            return {}
+        return {r.lane_seq: text for r, text in zip(self.records, self._texts[1], strict=True)}
 
     @property
     def first_seq(self) -> int:
@@ -292,11 +307,14 @@ def parse_payload(
     if wrong:
         raise PayloadError(what, wrong, "wrong_lane")
     if isinstance(payload, _Batch):
+        # One model_dump per record for both the hash check and the text central stores.
+        bodies = [record.canonical() for record in payload.records]
         bad = [
             f"records.{index}.hash: does not match the record's content (lane_seq {r.lane_seq})"
-            for index, r in enumerate(payload.records)
-            if r.hash != r.computed_hash()
+            for index, (r, body) in enumerate(zip(payload.records, bodies, strict=True))
+            if r.hash != r.hash_of(body)
         ]
         if bad:
             raise PayloadError(what, bad, "hash")
+        payload._texts = (payload.records, tuple(canonical_json(body) for body in bodies))
     return payload

@@ -108,8 +108,15 @@ class SealedRecord(RecordModel):
 
     def computed_hash(self) -> str:
         """The hash this record's content should carry."""
-        body = self.canonical()
-        del body["hash"]
+        return self.hash_of(self.canonical())
+
+    def hash_of(self, canonical: Mapping[str, Any]) -> str:
+        """The hash that ``canonical`` (this record's :meth:`canonical` values) should carry.
+
+        For a caller that needs the values anyway (ingest checks the hash, then stores
+        the canonical text): one ``model_dump`` instead of two. ``canonical`` is not changed.
+        """
+        body = {key: value for key, value in canonical.items() if key != "hash"}
         return sha256_of(self._hashed(body))
 
     def to_json(self) -> str:
