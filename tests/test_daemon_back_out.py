@@ -177,3 +177,60 @@ async def _started(lane: FakeLane, scenario: Any) -> None:
     """Start the lane and play a scenario that stops it itself."""
     await lane.start()
     await scenario(lane)
+
+
+class TestUnheardBackOff:
+    """A paid vehicle the last run recorded passed unseen (it had backed off) comes back: once."""
+
+    def test_the_return_keeps_its_entry_and_pays_nothing_more(self, tmp_path: Path) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from test_daemon_support import PLATE
+
+        from contracts.records.transaction import FeeItem, Transaction
+        from edge.store import Store
+
+        lane = exit_lane(tmp_path)  # seeds the plate's entry
+        at = datetime.now(UTC) - timedelta(minutes=1)
+        with Store.open(lane.files.lane.store) as store, store.batch():
+            entry = store.entries.close(PLATE)
+            assert entry is not None
+            assumed = store.append_transaction(
+                Transaction.build(
+                    lane_id=lane.files.lane.id,
+                    kind="exit",
+                    status="passed",
+                    authorisation="paid",
+                    recorded_at=at,
+                    plate_text=PLATE,
+                    vehicle_class=1,
+                    entry_time=entry.entry_time,
+                    exit_time=at - timedelta(seconds=20),
+                    entry_plaza=lane.files.plaza.id,
+                    entry_txn_id=entry.txn_id,
+                    currency="CNY",
+                    fee_items=(FeeItem(label="parking", amount=100_000),),
+                    fee_total=100_000,  # more than any fee since: nothing left to pay
+                    payment_method="terminal",
+                    payment_status="approved",
+                    flags=("interrupted", "passage_assumed"),
+                )
+            )
+
+        async def scenario(lane: FakeLane) -> None:
+            await lane.arrive()
+            await lane.settle(barrier_is(lane, Position.UP), "barrier up")
+            await lane.drive_through()
+            passed = lambda: any(  # noqa: E731
+                r.status == "passed" and r.id != assumed.id for r in lane.latest()
+            )
+            await lane.settle(passed, "passed")
+
+        run(lane, scenario)
+        (passed,) = [r for r in lane.latest() if r.status == "passed" and r.id != assumed.id]
+        assert passed.entry_txn_id == entry.txn_id
+        assert passed.fee_total == 0
+        assert "passage_corrected" in passed.flags
+        assert lane.gateway.orders() == []
+        (event,) = lane.events("passage_corrected")
+        assert event.txn_id == assumed.id
