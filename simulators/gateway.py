@@ -1,7 +1,7 @@
 """A payment gateway simulator that speaks the lane's gateway protocol over HTTP.
 
 It keeps orders and refunds in memory, answers create/query/close/refund
-(:mod:`edge.payments.protocol`), and posts signed callbacks to the lane. A
+(:mod:`contracts.gateway.protocol`), and posts signed callbacks to the lane. A
 technician or a test plays the customer with ``POST /_sim/pay``, or lets the
 simulator pay every order after a delay (auto-pay). Faults: latency, declined
 payments, requests processed but never answered (timeouts), duplicate, late
@@ -40,10 +40,17 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from edge.payments import protocol
-from edge.payments.protocol import BadMessageError, Notice, Order, OrderStatus, PlateOrder, Refund
-from edge.payments.signing import H_MERCHANT, SignatureError, Verifier, sign
-from edge.payments.transport import HttpRequest, HttpResponse, NoReplyError
+from contracts.gateway import protocol
+from contracts.gateway.protocol import (
+    BadMessageError,
+    Notice,
+    Order,
+    OrderStatus,
+    PlateOrder,
+    Refund,
+)
+from contracts.gateway.signing import H_MERCHANT, SignatureError, Verifier, sign
+from contracts.gateway.transport import HttpRequest, HttpResponse, NoReplyError
 from plumbing import log
 
 logger = log.get(__name__)

@@ -14,9 +14,9 @@ import pytest
 
 from contracts.records.transaction import FeeItem, Transaction
 from contracts.uuid7 import uuid7
-from edge.demo.crash import Killing, Visit, tally
 from edge.payments.ids import order_id_for
 from edge.store import Store
+from fleet.crash import Killing, Visit, tally
 from plumbing.cli import main
 
 KEYS = {"kills", "vehicles", "paid_orders", "lost", "doubled", "stranded_entries", "chain_ok"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.demo.bench import BenchError, labelled_images, percentile
+from fleet.bench import BenchError, labelled_images, percentile
 from plumbing.cli import main
 
 PLATES = Path(__file__).parent / "data" / "plates"

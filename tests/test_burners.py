@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.demo.burners import cpu_burners
+from fleet.burners import cpu_burners
 
 
 def alive(pid: int) -> bool:

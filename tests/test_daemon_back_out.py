@@ -16,9 +16,9 @@ import pytest
 from test_daemon_shell import barrier_is, exit_lane, run
 from test_daemon_support import FakeLane, image_of, load
 
+from contracts.gateway.transport import HttpRequest
 from contracts.records.sealed import TransactionRecord
 from drivers.interfaces import Position
-from edge.payments.transport import HttpRequest
 from simulators.gateway import GatewayFaults
 
 CLOSE_S = 5.0

@@ -28,10 +28,10 @@ import pytest
 from test_daemon_support import MERCHANT, SECRET, lane_files, seed_entry
 
 from contracts.records.sealed import TransactionRecord
-from edge.demo.burners import cpu_burners
 from edge.lane.credits import CREDIT_LABEL
 from edge.payments.ids import txn_id_for
 from edge.store import Store, verify
+from fleet.burners import cpu_burners
 from simulators.camera import CameraSimulator
 from simulators.control import ControlClient, ControlServer
 from simulators.faults import Faults

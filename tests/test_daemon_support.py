@@ -24,6 +24,7 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from contracts.gateway.transport import ConnectError, HttpRequest, HttpResponse, MockTransport
 from contracts.records.sealed import TransactionRecord
 from contracts.records.transaction import FeeItem, Transaction
 from contracts.uuid7 import uuid7
@@ -35,7 +36,6 @@ from edge.payments.config import RetryConfig
 from edge.payments.gateway import GatewayClient
 from edge.payments.ids import order_id_for
 from edge.payments.receiver import CallbackReceiver
-from edge.payments.transport import ConnectError, HttpRequest, HttpResponse, MockTransport
 from edge.store import Store
 from models.config import RecognitionConfig
 from models.result import PlateRead, unreadable

@@ -10,7 +10,7 @@ from needs import program
 
 from central.commands import run as central_run
 from edge.commands.edge_run import EXIT_CONFIG, EXIT_STORE
-from edge.demo.priority import LANE_CPU_WEIGHT
+from fleet.priority import LANE_CPU_WEIGHT
 from plumbing.cli import build_parser
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from contracts.tariff import Tariff
-from edge.demo.lane_files import CONFIG, derive_lane, toml_text, toml_value
-from edge.demo.lane_process import LaneProcess, LaneStartError
-from edge.demo.plates import demo_plates
-from edge.demo.screen import CLEAR_LINE, Screen
-from edge.demo.site import DemoLogs, no_free_minutes
+from fleet.lane_files import CONFIG, derive_lane, toml_text, toml_value
+from fleet.lane_process import LaneProcess, LaneStartError
+from fleet.plates import demo_plates
+from fleet.screen import CLEAR_LINE, Screen
+from fleet.site import DemoLogs, no_free_minutes
 from plumbing.config import ConfigError, load
 
 DEVICES = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.demo.priority import (
+from fleet.priority import (
     DEFAULT_CPU_WEIGHT,
     LANE_CPU_WEIGHT,
     autogroup_nice,

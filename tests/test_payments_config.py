@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from contracts.gateway.transport import HttpTransport
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy, RetryConfig
 from edge.payments.gateway import GatewayClient
-from edge.payments.transport import HttpTransport
 
 BASE = {"base_url": "http://127.0.0.1:8090", "merchant_id": "m1"}
 

@@ -17,6 +17,7 @@ from test_payments_support import (
     wait_for,
 )
 
+from contracts.gateway.transport import HttpTransport
 from edge.payments.chain import PaymentChain
 from edge.payments.config import Method, PaymentPolicy, PostPay
 from edge.payments.gateway import GatewayClient, GatewayDownError, GatewayRefusedError
@@ -31,7 +32,6 @@ from edge.payments.outcome import (
     Unavailable,
 )
 from edge.payments.qr import QrPayments, QrPrompt
-from edge.payments.transport import HttpTransport
 from simulators.gateway import GatewayFaults
 
 QR_ONLY = PaymentPolicy(methods=(Method.QR,))

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_payments_support import InProcessRig, request
 
+from contracts.gateway.transport import HttpRequest
 from edge.payments.outcome import Charged, LatePaymentRefunded
 from edge.payments.qr import QrPrompt
-from edge.payments.transport import HttpRequest
 from simulators.gateway import GatewayFaults
 
 ACTIONS = st.sampled_from(["pay", "late_pay", "deliver", "redeliver", "forge", "query"])

@@ -9,9 +9,9 @@ import time
 import pytest
 from test_payments_support import SECRET, InProcessRig
 
+from contracts.gateway.signing import Verifier, sign
 from edge.payments.outcome import AlarmKind, PaymentAlarm
 from edge.payments.receiver import MAX_BODY, CallbackReceiver
-from edge.payments.signing import Verifier, sign
 
 
 def notice(**changes: object) -> dict[str, object]:

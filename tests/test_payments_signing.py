@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.payments.signing import (
+from contracts.gateway.signing import (
     H_NONCE,
     H_SIGNATURE,
     H_TIMESTAMP,

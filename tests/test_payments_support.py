@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.gateway.signing import Verifier
+from contracts.gateway.transport import HttpRequest, HttpTransport, MockTransport
 from edge.payments.config import RetryConfig
 from edge.payments.gateway import GatewayClient
 from edge.payments.outcome import PaymentEvent, PaymentRequest
 from edge.payments.qr import QrPayments
 from edge.payments.receiver import CallbackReceiver
-from edge.payments.signing import Verifier
-from edge.payments.transport import HttpRequest, HttpTransport, MockTransport
 from simulators.control import ControlClient
 from simulators.gateway import GatewayFaults, GatewayServer, GatewaySim
 

@@ -14,8 +14,8 @@ import pytest
 from sim_lines import addresses
 from test_payments_support import MERCHANT, SECRET, lane_client, wait_for
 
+from contracts.gateway.protocol import OrderStatus
 from edge.payments.gateway import GatewayClient, GatewayRefusedError
-from edge.payments.protocol import OrderStatus
 from simulators.control import ControlClient, ControlError
 from simulators.gateway import GatewayFaults, GatewayServer
 

@@ -47,6 +47,8 @@ from uuid import UUID
 
 from prometheus_client import CollectorRegistry
 
+from contracts.gateway.protocol import plate_page_url
+from contracts.gateway.transport import Transport
 from contracts.records.vocab import DetailValue
 from drivers.errors import DriverUnavailableError
 from drivers.factory import LaneDrivers, build_lane
@@ -87,9 +89,7 @@ from edge.lane.state import Position as LanePosition
 from edge.lane.store_space import SpaceChange, check_space
 from edge.metrics import LaneMetrics
 from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEvent
-from edge.payments.protocol import plate_page_url
 from edge.payments.service import Payments
-from edge.payments.transport import Transport
 from edge.store import (
     SchemaError,
     Store,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from contracts.gateway.protocol import PlateOrder
 from edge.payments.gateway import GatewayClient, GatewayError
-from edge.payments.protocol import PlateOrder
 from plumbing import log
 
 logger = log.get(__name__)

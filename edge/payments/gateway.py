@@ -14,11 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from edge.payments import protocol
-from edge.payments.config import GatewayConfig, RetryConfig
-from edge.payments.protocol import BadMessageError, Order, PlateOrder, Refund
-from edge.payments.signing import WallClock, sign
-from edge.payments.transport import (
+from contracts.gateway import protocol
+from contracts.gateway.protocol import BadMessageError, Order, PlateOrder, Refund
+from contracts.gateway.signing import WallClock, sign
+from contracts.gateway.transport import (
     ConnectError,
     HttpRequest,
     HttpTransport,
@@ -26,6 +25,7 @@ from edge.payments.transport import (
     Transport,
     TransportError,
 )
+from edge.payments.config import GatewayConfig, RetryConfig
 from plumbing import log
 
 logger = log.get(__name__)

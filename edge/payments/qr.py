@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import chain, repeat
 
+from contracts.gateway.protocol import Notice, Order, OrderStatus, Refund
 from edge.payments.config import Method
 from edge.payments.gateway import GatewayClient, GatewayDownError, GatewayError, GatewayRefusedError
 from edge.payments.ids import order_id_for, refund_id_for
@@ -39,7 +40,6 @@ from edge.payments.outcome import (
     PaymentRequest,
     Unavailable,
 )
-from edge.payments.protocol import Notice, Order, OrderStatus, Refund
 from plumbing import log
 
 logger = log.get(__name__)

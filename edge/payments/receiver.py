@@ -18,9 +18,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from contracts.gateway.protocol import BadMessageError, Notice
+from contracts.gateway.signing import SignatureError, Verifier
 from edge.payments.outcome import AlarmKind, EventSink, NoticeVerdict, PaymentAlarm
-from edge.payments.protocol import BadMessageError, Notice
-from edge.payments.signing import SignatureError, Verifier
 from plumbing import log
 
 logger = log.get(__name__)

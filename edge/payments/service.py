@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from contracts.gateway.signing import Verifier
+from contracts.gateway.transport import Transport
 from edge.payments.accounts import Permits, PrepaidAccounts
 from edge.payments.chain import PaymentChain
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
@@ -27,8 +29,6 @@ from edge.payments.gateway import GatewayClient
 from edge.payments.outcome import EventSink
 from edge.payments.qr import QrPayments
 from edge.payments.receiver import CallbackReceiver
-from edge.payments.signing import Verifier
-from edge.payments.transport import Transport
 
 
 class Payments:

@@ -44,8 +44,8 @@ def register(groups: Groups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.demo.bench import BenchError
-    from edge.demo.crash import TARGETS, run_crash_bench, table
+    from fleet.bench import BenchError
+    from fleet.crash import TARGETS, run_crash_bench, table
     from simulators.running import stop_on_signal
 
     with stop_on_signal() as stop:

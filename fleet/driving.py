@@ -17,8 +17,8 @@ from pathlib import Path
 
 from contracts.records.sealed import TransactionRecord
 from edge.daemon.display_text import PLATE_PAGE_PROMPT
-from edge.demo.rig import LaneRig
 from edge.store import Store
+from fleet.rig import LaneRig
 
 FINAL = frozenset({"passed", "voided", "unauthorised"})  # the lane is done with the vehicle
 REFUSED = frozenset({"denied", "unauthorised", "voided"})  # no use waiting for the barrier

@@ -26,11 +26,11 @@ Figures:
   driver's patience (15 s) ran out.
 - ``lane_cpu_weight``: the CPU weight the lane ran with against 100 for every
   other process: its unit's ``CPUWeight=`` where this process may give it
-  (:func:`edge.demo.priority.run_as_unit`), else 100; ``lane_priority`` says which,
+  (:func:`fleet.priority.run_as_unit`), else 100; ``lane_priority`` says which,
   with the plate reader's threads and nice steps beside it.
 
 One warm-up vehicle goes first and is not counted. With ``load`` above 0, that
-many CPU-burning processes (:func:`edge.demo.burners.cpu_burners`) run beside the
+many CPU-burning processes (:func:`fleet.burners.cpu_burners`) run beside the
 lane from the warm-up vehicle on, as other work on a busy lane computer would.
 """
 
@@ -51,14 +51,14 @@ from uuid import UUID
 
 from contracts.records.transaction import Transaction
 from contracts.uuid7 import uuid7
-from edge.demo.burners import cpu_burners
-from edge.demo.driving import Driver, DriveTiming, LaneRecords, Passage
-from edge.demo.lane_files import derive_lane
-from edge.demo.lane_process import LaneProcess
-from edge.demo.plates import SHIPPED_PLATES
-from edge.demo.priority import Priority, run_as_unit
-from edge.demo.rig import LaneRig
 from edge.store import EntryAlreadyOpenError, Store
+from fleet.burners import cpu_burners
+from fleet.driving import Driver, DriveTiming, LaneRecords, Passage
+from fleet.lane_files import derive_lane
+from fleet.lane_process import LaneProcess
+from fleet.plates import SHIPPED_PLATES
+from fleet.priority import Priority, run_as_unit
+from fleet.rig import LaneRig
 from models.config import RecognitionConfig
 from simulators.camera import IMAGE_SUFFIXES, normalise, read_labels
 

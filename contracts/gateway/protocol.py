@@ -1,6 +1,6 @@
 """The gateway's wire protocol: one definition shared by the lane's client and the simulator.
 
-JSON over HTTP, every request and callback signed (see :mod:`edge.payments.signing`).
+JSON over HTTP, every request and callback signed (see :mod:`contracts.gateway.signing`).
 
 ==========================================  ==================================================
 ``POST /v1/orders``                         create: ``order_id, amount, currency, description``

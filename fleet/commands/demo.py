@@ -47,7 +47,7 @@ def register(groups: Groups) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from edge.demo.site import DemoOptions, run_demo
+    from fleet.site import DemoOptions, run_demo
     from simulators.running import stop_on_signal
 
     if args.duration is not None and args.duration <= 0:

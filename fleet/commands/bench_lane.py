@@ -52,8 +52,8 @@ def register(groups: Groups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.demo.bench import BenchError, run_bench, table
-    from edge.demo.lane_process import LaneStartError
+    from fleet.bench import BenchError, run_bench, table
+    from fleet.lane_process import LaneStartError
     from simulators.running import stop_on_signal
 
     with stop_on_signal() as stop:

@@ -1,7 +1,7 @@
 """``lanewarden bench crash``: a paying exit lane killed with SIGKILL at random moments, under traffic.
 
 The lane is the shipped ``riverside-exit`` as its own process (``lanewarden edge
-run``) on the lane bench's simulators (:class:`~edge.demo.rig.LaneRig`: loops on
+run``) on the lane bench's simulators (:class:`~fleet.rig.LaneRig`: loops on
 a Modbus TCP module, the serial barrier controller on a pty, the camera an MJPEG
 stream), paying by QR through the gateway simulator over HTTP with duplicate
 callbacks on; a simulated customer pays each order 0.2–3 s after it is created.
@@ -49,15 +49,15 @@ from typing import Any, TextIO
 from uuid import UUID
 
 from contracts.records.sealed import TransactionRecord
-from edge.demo.bench import BenchError, seed_entry
-from edge.demo.lane_files import derive_lane, gateway_payments
-from edge.demo.lane_process import LaneProcess, LaneStartError
-from edge.demo.rig import LaneRig
-from edge.demo.site import free_port
 from edge.payments.ids import txn_id_for
 from edge.store import Store
 from edge.store.db import StoreError, read_only
 from edge.store.verify import verify
+from fleet.bench import BenchError, seed_entry
+from fleet.lane_files import derive_lane, gateway_payments
+from fleet.lane_process import LaneProcess, LaneStartError
+from fleet.rig import LaneRig
+from fleet.site import free_port
 from plumbing import log
 from simulators.camera import normalise, random_plate
 from simulators.gateway import GatewayFaults, GatewayServer

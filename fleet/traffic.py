@@ -8,7 +8,7 @@ third vehicle has a dirty plate at the entry (the entry admits it for review,
 so its exit finds no entry: the unmatched-exit fee, flagged), and the fifth
 backs out of the entry once the barrier is up. The first two leave with a
 plate the exit cannot read and are stranded until helped
-(:mod:`edge.demo.stranded`): the first by its driver, who types the plate on
+(:mod:`fleet.stranded`): the first by its driver, who types the plate on
 the pay-by-plate page, the second by an operator over the lane's control
 socket. Each lane has its own worker
 thread, so the two lanes work at the same time; every passage is printed as it
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from contracts.money import format_amount
-from edge.demo.driving import Driver, Passage
-from edge.demo.screen import Screen
-from edge.demo.stranded import Helper, StrandedHelp
+from fleet.driving import Driver, Passage
+from fleet.screen import Screen
+from fleet.stranded import Helper, StrandedHelp
 
 Pays = Literal["qr", "prepaid", "whitelist"]
 PAYS_CYCLE: tuple[Pays, ...] = ("qr", "prepaid", "qr", "whitelist", "qr", "prepaid")

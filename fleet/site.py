@@ -13,16 +13,16 @@
 4. each lane daemon starts as its own process (``lanewarden edge run``), as
    systemd would start it, and the demo waits until both are ready, showing
    which are still starting;
-5. traffic runs (:mod:`edge.demo.traffic`) until ``--duration`` passes, or
+5. traffic runs (:mod:`fleet.traffic`) until ``--duration`` passes, or
    SIGINT / SIGTERM; the exit offers help to a car whose plate it cannot read
    (``offer_help``), and the first two cars out are helped that way, one by its
-   driver (pay by plate), one by an operator (:mod:`edge.demo.stranded`);
+   driver (pay by plate), one by an operator (:mod:`fleet.stranded`);
 6. the lanes stop with SIGTERM, then the simulators; the summary counts the
    vehicles and fees and verifies the store's hash chains.
 
 A person at the terminal reads only the demo's own lines, all printed through
-one :class:`edge.demo.screen.Screen` (these steps, a line per vehicle from
-:mod:`edge.demo.traffic`, the summary). The log lines, this process's
+one :class:`fleet.screen.Screen` (these steps, a line per vehicle from
+:mod:`fleet.traffic`, the summary). The log lines, this process's
 (simulators, gateway) and each lane daemon's, go to files in the work folder,
 named at the start and the end; the folder stays for them. ``--verbose`` shows
 them on stderr as well.
@@ -45,15 +45,15 @@ from typing import TextIO
 
 from contracts.money import format_amount
 from edge.config.lane import LaneFiles
-from edge.demo.driving import Driver, LaneRecords
-from edge.demo.lane_files import derive_lane, gateway_payments
-from edge.demo.lane_process import LaneProcess, LaneStartError
-from edge.demo.plates import demo_plates
-from edge.demo.rig import LaneRig
-from edge.demo.screen import Screen
-from edge.demo.stranded import StrandedHelp
-from edge.demo.traffic import DemoTraffic, Pays, Tally
 from edge.store import ListEntry, Store, verify
+from fleet.driving import Driver, LaneRecords
+from fleet.lane_files import derive_lane, gateway_payments
+from fleet.lane_process import LaneProcess, LaneStartError
+from fleet.plates import demo_plates
+from fleet.rig import LaneRig
+from fleet.screen import Screen
+from fleet.stranded import StrandedHelp
+from fleet.traffic import DemoTraffic, Pays, Tally
 from plumbing import log
 from simulators.gateway import GatewayFaults, GatewayServer
 
