@@ -22,10 +22,15 @@
    opens (``lanewarden edge ctl``); then systemd hears
    READY; beside it run the watchdog pings, the payment sweep (with the refunds
    the records say are due, :mod:`edge.daemon.refunds`), the store check and the
-   retention work (images purged, old plate text pseudonymised).
+   retention work (images purged, old plate text pseudonymised);
+8. sync with central starts when the lane file has a ``[sync]`` section
+   (:mod:`edge.daemon.syncing`): the outbox, lane state and its will, telemetry,
+   central's commands (to the operator desk) and configuration pushes, in a thread
+   of its own; a broker that cannot be reached does not fail the start (records
+   wait in the store), a password or TLS file that cannot be used does.
 
-Sync is not started yet. Anything that fails stops what was already started, in
-reverse order, and raises :class:`StartupError` with a message naming the problem.
+Anything that fails stops what was already started, in reverse order, and raises
+:class:`StartupError` with a message naming the problem.
 
 :meth:`LaneDaemon.stop` closes the lane to new vehicles, lets the current
 passage finish for up to ``shutdown_grace_s``, resolves what is still open by
