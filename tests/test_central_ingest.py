@@ -173,6 +173,7 @@ class TestRefusals:
         assert value(registry, "lanewarden_central_payloads_rejected_total", reason=reason) == 1
         assert store.acked_seq(LANE, "txn") == 0
         assert store.acked_seq("exit-2", "txn") == 0
+        assert store.command_results() == []
 
     def test_the_good_ones_are_taken(self, ingest: Ingest, registry: CollectorRegistry) -> None:
         for kind, raw in GOOD.items():
@@ -220,3 +221,43 @@ def test_naive_clock_is_not_needed() -> None:
 
     assert utc_now().tzinfo is UTC
     assert abs((utc_now() - datetime.now(UTC)).total_seconds()) < 5
+
+
+class TestCommandResults:
+    """A lane's answer to a command is stored: who answered, which command, when, the outcome."""
+
+    def test_carried_out_and_refused_are_both_kept(
+        self, ingest: Ingest, store: CentralStore, registry: CollectorRegistry
+    ) -> None:
+        done = CommandResult(command_id="c1", ok=True, lane={"mode": "closed"})
+        refused = CommandResult(command_id="c2", ok=False, error="expires_at: expired")
+        assert ingest.handle(topic(LaneTopic.CMD_RESULT), done.model_dump_json().encode()) == []
+        ingest.handle(topic(LaneTopic.CMD_RESULT, "exit-2"), refused.model_dump_json().encode())
+        first, second = store.command_results()
+        assert (first.plaza_id, first.lane_id, first.command_id, first.ok) == (
+            PLAZA,
+            LANE,
+            "c1",
+            True,
+        )
+        assert first.lane == {"mode": "closed"}
+        assert first.received_at == NOW
+        assert (second.lane_id, second.ok, second.error) == ("exit-2", False, "expires_at: expired")
+        assert [r.command_id for r in store.command_results("exit-2")] == ["c2"]
+        assert value(registry, "lanewarden_central_command_results_total", outcome="failed") == 1
+
+    def test_a_repeated_answer_is_kept_once(
+        self, ingest: Ingest, store: CentralStore, registry: CollectorRegistry
+    ) -> None:
+        for _ in range(2):
+            ingest.handle(topic(LaneTopic.CMD_RESULT), result())
+        assert [r.command_id for r in store.command_results()] == ["c1"]
+        assert value(registry, "lanewarden_central_command_results_total", outcome="ok") == 1
+
+    def test_an_answer_to_an_unreadable_command_is_kept_each_time(
+        self, ingest: Ingest, store: CentralStore
+    ) -> None:
+        unreadable = CommandResult(command_id=None, ok=False, error="not a JSON object")
+        for _ in range(2):
+            ingest.handle(topic(LaneTopic.CMD_RESULT), unreadable.model_dump_json().encode())
+        assert [(r.command_id, r.ok) for r in store.command_results()] == [(None, False)] * 2

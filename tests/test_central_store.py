@@ -24,6 +24,7 @@ from central.storage.schema import (
     stream_acks,
     transactions,
 )
+from contracts.commands import CommandResult
 from contracts.mqtt.payloads import (
     DayTotal,
     EventBatch,
@@ -473,3 +474,28 @@ class TestBinaryCopy:
         table = Table("t", MetaData(), Column("doc", JSON))
         with pytest.raises(TypeError, match=r"t\.doc: no binary COPY type for JSON"):
             pg_binary_type(table.c.doc)
+
+
+class TestCommandResults:
+    """Lanes' answers to commands are kept once per lane and command id, on both backends."""
+
+    def test_kept_once_with_who_what_when(self, store: CentralStore) -> None:
+        refused = CommandResult(command_id="c-9", ok=False, error="mode: unknown")
+        assert store.note_result(PLAZA, LANE, refused, NOW)
+        assert not store.note_result(PLAZA, LANE, refused, NOW + timedelta(seconds=1))
+        assert store.note_result(PLAZA, "lane-2", refused, NOW)  # another lane's answer
+        (kept,) = store.command_results(LANE)
+        assert (kept.lane_id, kept.command_id, kept.ok, kept.error) == (
+            LANE,
+            "c-9",
+            False,
+            "mode: unknown",
+        )
+        assert kept.received_at == NOW
+        assert len(store.command_results()) == 2
+
+    def test_a_naive_time_is_refused(self, store: CentralStore) -> None:
+        with pytest.raises(ValueError, match="received_at"):
+            store.note_result(
+                PLAZA, LANE, CommandResult(command_id="c", ok=True), NOW.replace(tzinfo=None)
+            )

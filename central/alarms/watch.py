@@ -25,6 +25,7 @@ from central.alarms.sweep import Sweeper
 from central.config import CentralConfig
 from central.storage import BatchOutcome, CentralStore
 from central.storage.engine import writer
+from contracts.commands import CommandResult
 from contracts.mqtt.payloads import EventBatch, LaneState, Stream, Telemetry, TxnBatch
 from plumbing import log
 
@@ -100,6 +101,11 @@ class AlarmingStore:
 
     def note_telemetry(self, telemetry: Telemetry, received_at: datetime) -> None:
         self.store.note_telemetry(telemetry, received_at)
+
+    def note_result(
+        self, plaza_id: str, lane_id: str, result: CommandResult, received_at: datetime
+    ) -> bool:
+        return self.store.note_result(plaza_id, lane_id, result, received_at)
 
 
 class AlarmSweep:

@@ -69,6 +69,9 @@ class IngestStore(Protocol):
     def acked_seq(self, lane_id: str, stream: Stream) -> int: ...
     def note_state(self, state: LaneState, received_at: datetime) -> None: ...
     def note_telemetry(self, telemetry: Telemetry, received_at: datetime) -> None: ...
+    def note_result(
+        self, plaza_id: str, lane_id: str, result: CommandResult, received_at: datetime
+    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ class Ingest:
         elif kind is LaneTopic.TELEMETRY:
             self.store.note_telemetry(self._read(Telemetry, address, payload), now)
         elif kind is LaneTopic.CMD_RESULT:
-            self._result(address, payload)
+            self._result(address, payload, now)
         else:
             raise RejectedError("unknown_topic", [f"topic {topic!r}: central does not take {kind}"])
         return []
@@ -207,8 +210,8 @@ class Ingest:
         topic = lane_topic(address.plaza_id, address.lane_id, LaneTopic.ACK)
         return [Outgoing(topic, ack.to_bytes(), SPECS[LaneTopic.ACK].qos)]
 
-    def _result(self, address: LaneAddress, payload: bytes) -> None:
-        """A lane's answer to a command: checked and logged (the console reads the log)."""
+    def _result(self, address: LaneAddress, payload: bytes, now: datetime) -> None:
+        """A lane's answer to a command: checked, stored (the console reads it) and logged."""
         if len(payload) > self._limit:
             raise RejectedError(
                 "too_large", [f"payload: {len(payload)} bytes, over the limit of {self._limit}"]
@@ -221,9 +224,11 @@ class Ingest:
             result = CommandResult.model_validate_json(payload, strict=True)
         except ValidationError as exc:
             raise RejectedError("schema", validation_problems(exc)) from None
-        self.metrics.command_results.labels(outcome="ok" if result.ok else "failed").inc()
+        kept = self.store.note_result(address.plaza_id, address.lane_id, result, now)
+        if kept:
+            self.metrics.command_results.labels(outcome="ok" if result.ok else "failed").inc()
         logger.info(
-            "command_result",
+            "command_result" if kept else "command_result_repeated",
             lane_id=address.lane_id,
             command_id=result.command_id,
             ok=result.ok,

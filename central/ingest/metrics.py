@@ -63,7 +63,8 @@ class IngestMetrics:
         )
         self.command_results = Counter(
             "lanewarden_central_command_results",
-            "Command results received from lanes, by outcome (ok or failed).",
+            "Command results from lanes stored, by outcome (ok or failed); a repeat of one is not "
+            "counted again.",
             ["outcome"],
             registry=registry,
         )

@@ -207,3 +207,24 @@ alarms = Table(
     Index(None, "state", "kind"),
     Index(None, "lane_id", "kind", "subject"),
 )
+
+command_results = Table(
+    "command_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plaza_id", String(SITE_ID), nullable=False),
+    Column("lane_id", String(SITE_ID), nullable=False, comment="The lane that answered."),
+    Column(
+        "command_id",
+        String(64),
+        comment="The command answered (its id in the cmd topic); null when the lane could "
+        "not read it.",
+    ),
+    Column("ok", Boolean, nullable=False, comment="Carried out (true) or refused (false)."),
+    Column("error", Text, comment="Why the lane refused it, when not ok."),
+    Column("lane", JSON, nullable=False, comment="The lane's status after the command."),
+    _when("received_at", nullable=False),
+    Index(None, "lane_id", "command_id", unique=True),
+    Index(None, "received_at"),
+)
+"""Lanes' answers to commands; a QoS 1 repeat of one answer is kept once."""

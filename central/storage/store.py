@@ -20,7 +20,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Table, select, update
 
-from central.storage import migrate, registry
+from central.storage import migrate, registry, results
 from central.storage.alarms import Alarm, AlarmState, change_alarm, open_alarm
 from central.storage.bulk import insert_new
 from central.storage.chain import ChainBreak, Held, chain_breaks, contiguous_end, sort_batch
@@ -28,6 +28,7 @@ from central.storage.engine import make_engine, upsert, writer
 from central.storage.rows import STREAMS
 from central.storage.schema import alarms, stream_acks
 from central.storage.times import utc_in
+from contracts.commands import CommandResult
 from contracts.mqtt.payloads import EventBatch, LaneState, Stream, Telemetry, TxnBatch
 from contracts.records.sealed import LaneEventRecord, TransactionRecord
 
@@ -197,6 +198,20 @@ class CentralStore:
         """Keep a lane's latest telemetry and its day totals, and that it was seen."""
         with self._writer.begin() as connection:
             registry.note_telemetry(connection, telemetry, utc_in(received_at, "received_at"))
+
+    def note_result(
+        self, plaza_id: str, lane_id: str, result: CommandResult, received_at: datetime
+    ) -> bool:
+        """Keep a lane's answer to a command (central.storage.results); False if kept already."""
+        with self._writer.begin() as connection:
+            return results.note_result(
+                connection, plaza_id, lane_id, result, utc_in(received_at, "received_at")
+            )
+
+    def command_results(self, lane_id: str | None = None) -> list[results.StoredResult]:
+        """Lanes' answers to commands, oldest first, optionally of one lane."""
+        with self._engine.connect() as connection:
+            return results.results(connection, lane_id)
 
     # -- alarms ----------------------------------------------------------------------------
 
