@@ -16,7 +16,7 @@ from central.ingest.handler import Ingest
 from central.ingest.metrics import IngestMetrics
 from central.storage import CentralStore
 from contracts.commands import CommandResult
-from contracts.mqtt.payloads import Ack, EventBatch, LaneState, Telemetry, TxnBatch
+from contracts.mqtt.payloads import Ack, EventBatch, LaneState, StreamCounts, Telemetry, TxnBatch
 from contracts.mqtt.topics import LaneTopic, lane_topic
 from contracts.testing import EPOCH, event_chain, transaction_chain
 
@@ -261,3 +261,51 @@ class TestCommandResults:
         for _ in range(2):
             ingest.handle(topic(LaneTopic.CMD_RESULT), unreadable.model_dump_json().encode())
         assert [(r.command_id, r.ok) for r in store.command_results()] == [(None, False)] * 2
+
+
+class TestLag:
+    """The lag is the last batch's until the lane says nothing waits; silence is its own gauge."""
+
+    def test_caught_up_telemetry_sets_the_lag_of_that_stream_to_zero(
+        self, ingest: Ingest, registry: CollectorRegistry
+    ) -> None:
+        records = tuple(event_chain(LANE, 2))
+        events = EventBatch(plaza_id=PLAZA, lane_id=LANE, sent_at=NOW, records=records)
+        ingest.handle(topic(LaneTopic.TXN), txn_batch(1, 3).to_bytes())
+        ingest.handle(topic(LaneTopic.EVENT), events.to_bytes())
+        lag = {
+            stream: lambda s=stream: value(
+                registry, "lanewarden_central_lag_seconds", lane_id=LANE, stream=s
+            )
+            for stream in ("txn", "event")
+        }
+        behind = lag["txn"]()
+        assert behind > 0
+        assert lag["event"]() > 0
+        waiting = Telemetry(
+            plaza_id=PLAZA, lane_id=LANE, at=NOW, uptime_s=9, backlog=StreamCounts(txn=4)
+        )
+        ingest.handle(topic(LaneTopic.TELEMETRY), waiting.to_bytes())
+        assert lag["txn"]() == behind  # records still wait: central is still behind
+        assert lag["event"]() == 0  # nothing waits in the event stream
+        ingest.handle(topic(LaneTopic.TELEMETRY), telemetry())
+        assert lag["txn"]() == 0
+
+    def test_last_heard_is_the_time_of_the_lanes_latest_valid_message(
+        self, store: CentralStore, registry: CollectorRegistry
+    ) -> None:
+        times = iter([NOW, NOW + timedelta(seconds=30), NOW + timedelta(seconds=60)])
+        clock = {"now": NOW}
+
+        def now() -> datetime:
+            return clock["now"]
+
+        ingest = Ingest(store, IngestMetrics(registry), GapTracker(10, 30), clock=now)
+        heard = "lanewarden_central_lane_last_heard_timestamp_seconds"
+        for kind in (LaneTopic.STATE, LaneTopic.CMD_RESULT):
+            clock["now"] = next(times)
+            ingest.handle(topic(kind), GOOD[kind])
+            assert value(registry, heard, lane_id=LANE) == clock["now"].timestamp()
+        clock["now"] = next(times)
+        ingest.handle(topic(LaneTopic.TELEMETRY), b"not json")  # refused: not heard
+        assert value(registry, heard, lane_id=LANE) == (NOW + timedelta(seconds=30)).timestamp()

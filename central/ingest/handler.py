@@ -148,7 +148,9 @@ class Ingest:
         if kind is LaneTopic.STATE:
             self.store.note_state(self._read(LaneState, address, payload), now)
         elif kind is LaneTopic.TELEMETRY:
-            self.store.note_telemetry(self._read(Telemetry, address, payload), now)
+            telemetry = self._read(Telemetry, address, payload)
+            self.store.note_telemetry(telemetry, now)
+            self.metrics.backlog_reported(address.lane_id, telemetry.backlog)
         elif kind is LaneTopic.CMD_RESULT:
             self._result(address, payload, now)
         else:
@@ -157,7 +159,7 @@ class Ingest:
 
     def _read(self, model: type[P], address: LaneAddress, payload: bytes) -> P:
         try:
-            return parse_payload(
+            taken = parse_payload(
                 model,
                 payload,
                 plaza_id=address.plaza_id,
@@ -166,6 +168,8 @@ class Ingest:
             )
         except PayloadError as exc:
             raise RejectedError(exc.reason, exc.problems) from None
+        self.metrics.heard(address.lane_id, self._clock())
+        return taken
 
     def _batch(
         self, address: LaneAddress, batch: TxnBatch | EventBatch, now: datetime
@@ -180,9 +184,7 @@ class Ingest:
         last_at = (
             batch.records[-1].recorded_at if isinstance(batch, TxnBatch) else batch.records[-1].time
         )
-        metrics.lag.labels(lane_id=address.lane_id, stream=stream).set(
-            (now - last_at).total_seconds()
-        )
+        metrics.batch_stored(address.lane_id, stream, (now - last_at).total_seconds())
         if outcome.conflicts or outcome.chain_breaks:
             logger.warning(
                 "records_suspect",
@@ -224,6 +226,7 @@ class Ingest:
             result = CommandResult.model_validate_json(payload, strict=True)
         except ValidationError as exc:
             raise RejectedError("schema", validation_problems(exc)) from None
+        self.metrics.heard(address.lane_id, now)
         kept = self.store.note_result(address.plaza_id, address.lane_id, result, now)
         if kept:
             self.metrics.command_results.labels(outcome="ok" if result.ok else "failed").inc()

@@ -9,8 +9,11 @@ memory, so workers call them from their network threads.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from contracts.mqtt.payloads import Stream, StreamCounts
 
 
 class IngestMetrics:
@@ -70,9 +73,19 @@ class IngestMetrics:
         )
         self.lag = Gauge(
             "lanewarden_central_lag_seconds",
-            "When the lane's latest batch was stored, its receipt time minus the time of its "
-            "last record (s), by lane and stream.",
+            "How far central is behind the lane (s), by lane and stream: the receipt time of "
+            "the latest batch stored minus the time of its last record, and 0 once the lane's "
+            "telemetry says none of the stream's records waits for an ack (a quiet lane that "
+            "is caught up reads 0, not its last batch's lag). A lane not heard from keeps its "
+            "last value: see lanewarden_central_lane_last_heard_timestamp_seconds.",
             ["lane_id", "stream"],
+            registry=registry,
+        )
+        self.last_heard = Gauge(
+            "lanewarden_central_lane_last_heard_timestamp_seconds",
+            "When central last took a valid message from the lane (Unix time, s); "
+            "time() minus this is how long the lane has been silent.",
+            ["lane_id"],
             registry=registry,
         )
         self.gaps_open = Gauge(
@@ -92,6 +105,18 @@ class IngestMetrics:
             registry=registry,
         )
         self._alarm_kinds: set[str] = set()
+
+    def batch_stored(self, lane_id: str, stream: Stream, lag_s: float) -> None:
+        self.lag.labels(lane_id=lane_id, stream=stream).set(lag_s)
+
+    def backlog_reported(self, lane_id: str, backlog: StreamCounts) -> None:
+        """The lane's telemetry: a stream with nothing waiting for an ack has no lag."""
+        for stream, waiting in (("txn", backlog.txn), ("event", backlog.event)):
+            if waiting == 0:
+                self.lag.labels(lane_id=lane_id, stream=stream).set(0)
+
+    def heard(self, lane_id: str, at: datetime) -> None:
+        self.last_heard.labels(lane_id=lane_id).set(at.timestamp())
 
     def set_alarms_open(self, counts: Mapping[str, int]) -> None:
         """Open alarms by kind; kinds no longer open drop to 0 rather than vanish."""
