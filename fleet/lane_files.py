@@ -21,7 +21,7 @@ from typing import Any
 
 from edge.config.lane import LaneFiles, load_lane
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+CONFIG = Path(__file__).resolve().parents[1] / "config"
 PLAZA = "riverside.toml"
 TARIFF = "riverside-parking.toml"
 DEVICE_SECTIONS = ("io", "barrier", "loops", "camera", "display")

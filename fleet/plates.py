@@ -17,7 +17,7 @@ from simulators.camera import random_plate
 
 K = TypeVar("K")
 
-SHIPPED_PLATES = Path(__file__).resolve().parents[2] / "tests" / "data" / "plates"
+SHIPPED_PLATES = Path(__file__).resolve().parents[1] / "tests" / "data" / "plates"
 
 
 def demo_plates(counts: Mapping[K, int], seed: int) -> dict[K, list[str]]:
