@@ -18,11 +18,15 @@ from typing import Any, Literal, Self
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import Field, model_validator
 
 from contracts.schema import ConfigModel
 
 Protocol = Literal["auto", "5", "3.1.1"]
+UNSUPPORTED_PROTOCOL = 0x84
+"""CONNACK reason: the broker does not speak the MQTT version asked for (an MQTT 3.1.1
+broker such as amqtt answers an MQTT 5 CONNECT so; paho reports it with this code)."""
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 
 
@@ -146,6 +150,16 @@ def read_password(config: BrokerConfig, environ: Mapping[str, str] | None = None
 
 def paho_protocol(version: Literal["5", "3.1.1"]) -> MQTTProtocolVersion:
     return mqtt.MQTTv5 if version == "5" else mqtt.MQTTv311
+
+
+def first_protocol(config: BrokerConfig) -> Literal["5", "3.1.1"]:
+    """The version to connect with first: 3.1.1 only when asked; ``auto`` tries 5 first."""
+    return "3.1.1" if config.protocol == "3.1.1" else "5"
+
+
+def refused_mqtt5(reason: ReasonCode) -> bool:
+    """Whether a CONNACK ``reason`` says the broker does not speak MQTT 5."""
+    return reason.is_failure and reason.value == UNSUPPORTED_PROTOCOL
 
 
 def configure_client(

@@ -8,6 +8,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from plumbing.broker import (
@@ -15,7 +17,9 @@ from plumbing.broker import (
     BrokerSetupError,
     TlsConfig,
     configure_client,
+    first_protocol,
     read_password,
+    refused_mqtt5,
 )
 
 
@@ -105,3 +109,16 @@ class TestClient:
         config = BrokerConfig(tls=TlsConfig(ca_file=tmp_path / "ca.pem"))
         with pytest.raises(BrokerSetupError, match=r"broker.tls: cannot load .*ca.pem"):
             configure_client(client(), config, {})
+
+
+class TestProtocol:
+    """auto connects with MQTT 5 first; a CONNACK "unsupported protocol version" says it is refused."""
+
+    @pytest.mark.parametrize(("asked", "first"), [("auto", "5"), ("5", "5"), ("3.1.1", "3.1.1")])
+    def test_first_protocol(self, asked: str, first: str) -> None:
+        assert first_protocol(BrokerConfig.model_validate({"protocol": asked})) == first
+
+    def test_only_unsupported_protocol_version_is_a_refusal_of_mqtt5(self) -> None:
+        assert refused_mqtt5(ReasonCode(PacketTypes.CONNACK, identifier=0x84))
+        assert not refused_mqtt5(ReasonCode(PacketTypes.CONNACK, identifier=0x87))  # not authorised
+        assert not refused_mqtt5(ReasonCode(PacketTypes.CONNACK, identifier=0))

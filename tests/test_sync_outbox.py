@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 from sync_support import (
     LANE,
     acked,
@@ -91,6 +92,65 @@ class TestMqtt5:
             until(lambda: acked(store) == (60, 3), "acked over MQTT 5")
             assert sync.online
         assert sorted(fake.got.records["txn"]) == list(range(1, 61))
+
+
+class TestAutoProtocol:
+    """``protocol = "auto"`` speaks MQTT 5 where the broker does, else falls back to 3.1.1."""
+
+    def test_mqtt5_with_a_broker_that_speaks_it(
+        self, mqtt_broker: MqttBroker, tmp_path: Path
+    ) -> None:
+        if not mqtt_broker.mqtt5:
+            pytest.skip("the embedded broker speaks MQTT 3.1.1 only")
+        store = tmp_path / "site.db"
+        fill(store, txns=20)
+        with (
+            central(mqtt_broker.host, mqtt_broker.port),
+            running(service(mqtt_broker, store)) as sync,
+        ):
+            until(lambda: acked(store)[0] == 20, "acked")
+            assert sync.config.broker.protocol == "auto"
+            assert sync.mqtt_version == "5"
+
+    def test_falls_back_to_3_1_1_when_the_broker_refuses_mqtt5(self, tmp_path: Path) -> None:
+        broker = AmqttBroker()  # MQTT 3.1.1 only: refuses an MQTT 5 CONNECT
+        try:
+            store = tmp_path / "site.db"
+            fill(store, txns=30, events=2)
+            with (
+                central(broker.host, broker.port) as fake,
+                capture_logs() as logs,
+                running(service(broker, store)) as sync,
+            ):
+                until(lambda: acked(store) == (30, 2), "acked after the fall-back")
+                assert sync.mqtt_version == "3.1.1"
+                assert sync.online
+            assert sorted(fake.got.records["txn"]) == list(range(1, 31))
+            assert [e for e in logs if e["event"] == "sync_mqtt5_refused"]
+        finally:
+            broker.close()
+
+    def test_protocol_5_keeps_asking_for_mqtt5(self, tmp_path: Path) -> None:
+        broker = AmqttBroker()
+        try:
+            store = tmp_path / "site.db"
+            fill(store, txns=3)
+            five = BrokerConfig(host=broker.host, port=broker.port, protocol="5", keepalive_s=5)
+            config = sync_config(broker.host, broker.port, broker=five)
+            with capture_logs() as logs, running(SyncService(config, facts(), store)) as sync:
+                unanswered = ("sync_connect_unanswered",)
+                until(
+                    lambda: sum(e["event"] in unanswered for e in logs) >= 2,
+                    "two CONNECTs unanswered",
+                    20.0,
+                )
+                time.sleep(0.5)  # the outbox takes what the link told it
+                assert sync.mqtt_version == "5"
+                assert not sync.online
+            assert not [e for e in logs if e["event"] == "sync_mqtt5_refused"]
+            assert acked(store) == (0, 0)
+        finally:
+            broker.close()
 
 
 class TestResend:

@@ -26,6 +26,7 @@ from central.ingest.worker import Worker
 from contracts.commands import new_command
 from contracts.mqtt.topics import SPECS, LaneTopic, lane_topic
 from plumbing import log
+from plumbing.broker import first_protocol
 from plumbing.metrics import MetricsServer
 
 logger = log.get(__name__)
@@ -61,7 +62,7 @@ class IngestService:
         self.store = store
         self.workers: list[Worker] = []
         self.shared = config.broker.protocol != "3.1.1"
-        self.protocol = "3.1.1" if config.broker.protocol == "3.1.1" else "5"
+        self.protocol = first_protocol(config.broker)
         self.metrics_server: MetricsServer | None = None
         self._alarm_counts = alarm_counts
         self._clock = clock

@@ -29,7 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from central.ingest.handler import Ingest
 from contracts.mqtt.topics import SPECS, LaneTopic, lane_filter, shared
 from plumbing import log
-from plumbing.broker import BrokerConfig, configure_client, paho_protocol
+from plumbing.broker import BrokerConfig, configure_client, paho_protocol, refused_mqtt5
 
 logger = log.get(__name__)
 
@@ -42,7 +42,6 @@ INGESTED: tuple[LaneTopic, ...] = (
 )
 """The lanes' topics central takes (edge to central)."""
 
-UNSUPPORTED_PROTOCOL = 0x84  # CONNACK: the broker does not speak this MQTT version
 SHARED_NOT_SUPPORTED = 0x9E  # SUBACK: shared subscriptions not supported
 
 NoShared = Callable[[str, bool], None]
@@ -152,7 +151,7 @@ class Worker:
     ) -> None:
         if reason.is_failure:
             self._log.warning("broker_refused", reason=str(reason), code=reason.value)
-            if reason.value == UNSUPPORTED_PROTOCOL and self.group is not None:
+            if refused_mqtt5(reason) and self.group is not None:
                 self._no_shared(f"the broker refused MQTT 5 ({reason})", mqtt5_refused=True)
             return
         available = getattr(properties, "SharedSubscriptionAvailable", 1)

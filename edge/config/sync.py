@@ -25,7 +25,9 @@ class SyncConfig(ConfigModel):
     broker: BrokerConfig = Field(
         title="Broker",
         description="Where the MQTT broker is and how the lane logs in (as central's [broker]); "
-        "protocol auto connects with MQTT 3.1.1, which every broker speaks.",
+        "protocol auto tries MQTT 5 and falls back to 3.1.1 when the broker refuses it, or leaves "
+        "two MQTT 5 CONNECTs unanswered for a keep-alive each (amqtt, with the lane's will): "
+        "give 3.1.1 for such a broker to connect at once.",
     )
     batch_size: int = Field(
         500, ge=1, le=MAX_BATCH, title="Batch size", description="Records in one message."

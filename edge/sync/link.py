@@ -23,16 +23,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 from contracts.mqtt.topics import CONFIG_SPEC, SPECS, LaneTopic, lane_topic
 from edge.config.sync import SyncConfig
 from plumbing import log
-from plumbing.broker import configure_client, paho_protocol
+from plumbing.broker import configure_client, first_protocol, paho_protocol, refused_mqtt5
 
 logger = log.get(__name__)
 
 SUBSCRIBED = (LaneTopic.ACK, LaneTopic.CMD)
+UNANSWERED_FALL_BACK = 2
+"""MQTT 5 CONNECTs in a row left without a CONNACK after which ``auto`` tries 3.1.1."""
 
 
 @dataclass(frozen=True)
 class Inbound:
-    """What the connection tells the outbox: ``up``, ``down``, a ``message`` or ``config``.
+    """What the connection tells the outbox: ``up``, ``down``, ``mqtt5_refused``, a
+    ``message`` or ``config``.
 
     A ``config`` item carries the config topic it came on in ``detail``.
     """
@@ -46,9 +49,15 @@ class Inbound:
 class Link:
     """One lane's connection to the broker; ``start()`` returns at once, connected or not.
 
-    MQTT 5 when the broker section asks for ``5``; otherwise (``3.1.1`` and ``auto``)
-    MQTT 3.1.1, which every broker speaks and which carries all the lane needs. A
-    password or TLS file that cannot be used raises
+    MQTT 3.1.1 when the broker section asks for it, else MQTT 5 with a clean start.
+    With ``auto``, a broker that refuses MQTT 5 is told to the outbox as
+    ``mqtt5_refused``, and the outbox calls :meth:`fall_back`: a new MQTT 3.1.1 client,
+    for the rest of the run (3.1.1 carries all the lane needs). Refusing is a CONNACK
+    "unsupported protocol version", or leaving :data:`UNANSWERED_FALL_BACK` MQTT 5
+    CONNECTs in a row without any CONNACK until the keep-alive runs out: an MQTT 3.1.1
+    broker that misreads a v5 CONNECT carrying a will, as amqtt does, answers nothing.
+    With ``5`` the lane keeps trying MQTT 5.
+    A password or TLS file that cannot be used raises
     :class:`~plumbing.broker.BrokerSetupError` naming the key.
     """
 
@@ -73,34 +82,58 @@ class Link:
         self._by_topic = {topic: kind for kind, topic in self.topics.items()}
         self.config_topics = config_topics
         self._pending_subscribe: int | None = None
-        broker = config.broker
-        self.mqtt5 = broker.protocol == "5"
+        self._will = will
+        self._environ = environ
+        self.mqtt5 = first_protocol(config.broker) == "5"
+        self.client = self._client()
+        self._answered = False
+        """Whether the broker answered the current connection's CONNECT."""
+        self._unanswered = 0
+        self._failing = False
+        """Whether the broker is known unreachable (said once per outage, not per try)."""
+
+    def _client(self) -> mqtt.Client:
         session: dict[str, Any] = {} if self.mqtt5 else {"clean_session": True}
-        self.client = mqtt.Client(
+        client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"lanewarden-{plaza_id}-{lane_id}",
+            client_id=f"lanewarden-{self.plaza_id}-{self.lane_id}",
             protocol=paho_protocol("5" if self.mqtt5 else "3.1.1"),
             **session,
         )
-        client = self.client
-        client.will_set(self.topics[LaneTopic.STATE], will, qos=1, retain=True)
-        configure_client(client, broker, environ)
+        client.will_set(self.topics[LaneTopic.STATE], self._will, qos=1, retain=True)
+        configure_client(client, self.config.broker, self._environ)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.max_inflight_messages_set(2 * config.window + 8)
-        client.max_queued_messages_set(4 * config.window + 16)  # bounded: see publish()
+        client.max_inflight_messages_set(2 * self.config.window + 8)
+        client.max_queued_messages_set(4 * self.config.window + 16)  # bounded: see publish()
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_connect_fail = self._on_connect_fail
-        self._failing = False
-        """Whether the broker is known unreachable (said once per outage, not per try)."""
+        return client
 
     def start(self) -> None:
         broker = self.config.broker
         fresh: dict[str, Any] = {"clean_start": True} if self.mqtt5 else {}
         self.client.connect_async(broker.host, broker.port, broker.keepalive_s, **fresh)
         self.client.loop_start()
+
+    def fall_back(self, why: str) -> None:
+        """From the outbox's thread: the broker refused MQTT 5; connect with 3.1.1 instead."""
+        if not self.mqtt5:
+            return
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.mqtt5 = False
+        self.client = self._client()
+        logger.warning(
+            "sync_mqtt5_refused",
+            host=self.config.broker.host,
+            port=self.config.broker.port,
+            why=why,
+            note="the broker does not speak MQTT 5 (protocol auto): connecting with MQTT 3.1.1",
+        )
+        self.start()
 
     def stop(self, last_words: bytes | None, timeout_s: float = 2.0) -> None:
         """Say ``last_words`` on the state topic (when connected), disconnect cleanly, stop."""
@@ -126,10 +159,18 @@ class Link:
         self.inbox.put(item)
         self.wake.set()
 
+    def _may_fall_back(self) -> bool:
+        return self.mqtt5 and self.config.broker.protocol == "auto"
+
     def _on_connect(
         self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
     ) -> None:
+        self._answered = True
+        self._unanswered = 0
         if reason.is_failure:
+            if self._may_fall_back() and refused_mqtt5(reason):
+                self._put(Inbound("mqtt5_refused", detail=str(reason)))
+                return
             logger.warning("sync_connect_refused", reason=str(reason))
             return
         self._failing = False
@@ -165,6 +206,18 @@ class Link:
     def _on_disconnect(
         self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
     ) -> None:
+        if not self._answered and reason.is_failure:  # not our own disconnect()
+            self._unanswered += 1
+            logger.warning(
+                "sync_connect_unanswered",
+                mqtt="5" if self.mqtt5 else "3.1.1",
+                tries=self._unanswered,
+                reason=str(reason),
+            )
+            if self._may_fall_back() and self._unanswered >= UNANSWERED_FALL_BACK:
+                why = f"{self._unanswered} MQTT 5 CONNECTs unanswered ({reason})"
+                self._put(Inbound("mqtt5_refused", detail=why))
+        self._answered = False
         self._put(Inbound("down", detail=str(reason)))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:

@@ -214,6 +214,11 @@ class SyncService:
         """The highest lane_seq of ``stream`` central acked, as written to the store."""
         return self._windows[stream].acked_seq
 
+    @property
+    def mqtt_version(self) -> str:
+        """The MQTT version the lane connects with now: 5, or 3.1.1 (asked, or fallen back to)."""
+        return "5" if self._link.mqtt5 else "3.1.1"
+
     def backlog(self) -> dict[StreamName, int]:
         return {name: head.backlog for name, head in self._reader.heads().items()}
 
@@ -276,6 +281,8 @@ class SyncService:
                 if self.online:
                     logger.warning("sync_disconnected", reason=item.detail)
                 self.online = False
+            elif item.what == "mqtt5_refused":
+                self._link.fall_back(item.detail)
             elif item.what == "result":
                 self.counters.results_sent += 1
                 self._link.publish(LaneTopic.CMD_RESULT, item.payload)
