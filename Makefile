@@ -4,15 +4,17 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every side's extra (pyproject.toml) and the test tools; rpi only installs on a Raspberry Pi.
+EXTRAS ?= edge,central,sim,dev
 
 .PHONY: demo test lint typecheck pytest clean plate-font
 
 $(STAMP): pyproject.toml
 	@if command -v uv >/dev/null 2>&1; then \
-		uv venv --python $(PYTHON) $(VENV) && uv pip install --python $(BIN)/python -e '.[dev,central]'; \
+		uv venv --python $(PYTHON) $(VENV) && uv pip install --python $(BIN)/python -e '.[$(EXTRAS)]'; \
 	else \
 		$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet --upgrade pip && \
-		$(BIN)/python -m pip install --quiet -e '.[dev,central]'; \
+		$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'; \
 	fi
 	@touch $(STAMP)
 

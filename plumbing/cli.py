@@ -6,6 +6,11 @@ other package and a new side (central) registers itself. Each entry point is a
 ``register(groups: Groups) -> None`` function in a small command module, which must
 not import heavy dependencies (OpenCV, ONNX, pymodbus) at module level, so that
 ``lanewarden --help`` stays instant.
+
+A machine installs only its side's extra (a lane ``.[edge]``, central ``.[central]``), so a
+command module may need a dependency that is not there: its commands are left out, and the
+help says which and what to install. A module of the package itself that is missing (an
+entry point naming a module that moved) is a broken install, and fails loudly.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points, packages_distributions
 
 from plumbing import log
 
@@ -57,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lanewarden",
         description="Controller for unattended toll lanes and parking gates.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--log-level",
@@ -72,11 +78,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups = Groups(top)
+    missing: dict[str, list[str]] = {}
     # By name, so that the help lists commands in the same order however they were installed.
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        register: Callable[[Groups], None] = entry.load()
+        try:
+            register: Callable[[Groups], None] = entry.load()
+        except ModuleNotFoundError as exc:
+            missing.setdefault(_dependency_of(entry, exc), []).append(entry.name)
+            continue
         register(groups)
+    if missing:
+        parser.epilog = (
+            "not installed here (install that side's extra, e.g. lanewarden[edge]):\n"
+            + "\n".join(
+                f"  {', '.join(names)}: needs {module}" for module, names in sorted(missing.items())
+            )
+        )
     return parser
+
+
+def _dependency_of(entry: EntryPoint, exc: ModuleNotFoundError) -> str:
+    """The missing third-party module an entry point needs; re-raises a broken install."""
+    name = (exc.name or "").split(".")[0]
+    own = entry.dist.name if entry.dist else None
+    if not name or own in packages_distributions().get(name, []):
+        raise exc
+    return name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
