@@ -176,12 +176,7 @@ class TestWill:
         store = tmp_path / "site.db"
         fill(store, txns=3, lane_id=LANE)
         with central(mqtt_broker.host, mqtt_broker.port) as fake:
-            child = subprocess.Popen(
-                [sys.executable, "-c", CHILD, mqtt_broker.host, str(mqtt_broker.port), str(store)],
-                env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"},
-                stdout=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            child = lane_process(mqtt_broker, store)
             try:
 
                 def online() -> bool:
@@ -201,6 +196,47 @@ class TestWill:
         assert will.mode is None  # the will knows nothing but that the lane is gone
         assert will.lane_id == LANE
 
+    def test_the_will_says_when_the_lane_went_online_not_when_it_started(
+        self, private_broker: MosquittoBroker | AmqttBroker, tmp_path: Path
+    ) -> None:
+        store = tmp_path / "site.db"
+        fill(store, txns=2, lane_id=LANE)
+        private_broker.stop()
+        child = lane_process(private_broker, store, stdout=subprocess.PIPE)
+        try:
+            assert child.stdout is not None
+            lines = iter(child.stdout.readline, b"")
+            assert any(line.strip() == b"started" for line in lines)  # sync started, no broker
+            time.sleep(2.0)
+            broker_up = datetime.now(UTC)
+            private_broker.start()
+            with central(private_broker.host, private_broker.port) as fake:
+                until(lambda: fake.held("txn") == 2, "the lane's records", 30.0)
+                os.kill(child.pid, signal.SIGKILL)
+                child.wait(10)
+                until(lambda: not fake.got.states[-1].online, "the will", 20.0)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait(10)
+            if child.stdout is not None:
+                child.stdout.close()
+        will = fake.got.states[-1]
+        assert will.mode is None
+        assert will.at >= broker_up  # the connection's start, not the process's (2 s earlier)
+
+
+def lane_process(
+    broker: MqttBroker, store: Path, stdout: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """A lane's sync in a process of its own (so that SIGKILL leaves no last word)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, broker.host, str(broker.port), str(store)],
+        env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"},
+        stdout=stdout,
+        start_new_session=True,
+    )
+
 
 CHILD = """
 import sys, time
@@ -209,6 +245,7 @@ from edge.sync import SyncService
 host, port, store = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 from pathlib import Path
 SyncService(sync_config(host, port), facts(), Path(store)).start()
+print("started", flush=True)
 while True:
     time.sleep(1)
 """

@@ -5,7 +5,8 @@ says is taken. An offline state is usually the broker's will, set when the lane
 connected and carrying nothing else, so it changes ``online`` (and when it
 flipped) but keeps the last known mode, versions, tariffs and backlog rather
 than blanking them. Messages are taken in arrival order: the will's ``at`` is
-the time it was set, not the time the lane vanished.
+when the lane's connection began (the will is set then), not when the lane
+vanished, which is when central received it (``online_changed_at``).
 
 Telemetry is proof of life: it moves ``last_seen`` and, unless older than the
 telemetry held, the backlog (registering, as online, a lane that has not stated

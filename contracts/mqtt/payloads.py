@@ -164,14 +164,19 @@ class StreamCounts(BaseModel):
 class LaneState(LanePayload):
     """The lane's status, retained (topic ``state``); the broker's will says offline.
 
-    The will is this model with ``online`` false and nothing else known, set when
-    the lane connects, so central learns of a lane that vanished without a word.
+    The will is this model with ``online`` false and nothing else known, set anew
+    before each connection, so central learns of a lane that vanished without a
+    word. Its ``at`` is when that connection began (the lane went online), since the
+    broker publishes it later, when the lane is gone; its backlog is not known (zero)
+    and its mode null, which tells a will from a clean shutdown's offline state.
     """
 
     payload_kind: ClassVar[str] = "lane_state"
     kind: Literal["lane_state"] = "lane_state"
     online: bool = Field(description="False in the will and in a clean shutdown.")
-    at: UtcTime = Field(description="When the lane said this (UTC).")
+    at: UtcTime = Field(
+        description="When the lane said this (UTC); in the will, when the connection it ends began."
+    )
     mode: Identifier | None = Field(None, description="normal, closed, free_passage, ...")
     barrier: Identifier | None = Field(None, description="up, down, moving, fault, unknown.")
     software_version: str | None = Field(None, max_length=40, description="lanewarden version.")

@@ -1,5 +1,10 @@
 """The lane's MQTT connection (paho): clean start, a will, its own topics, and an inbox.
 
+The will (the retained lane state saying offline, which the broker publishes when
+the lane vanishes without a word) is built again before every connection attempt,
+so its ``at`` is when that connection, the session the will ends, began: when the
+lane went online, not when the process started.
+
 paho runs its network loop in its own thread and reconnects by itself with a
 growing delay, so a lane started with no broker keeps trying until one appears.
 Every session starts clean: the broker is trusted with nothing, and the outbox
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +72,7 @@ class Link:
         plaza_id: str,
         lane_id: str,
         *,
-        will: bytes,
+        will: Callable[[], bytes],
         inbox: queue.Queue[Inbound],
         wake: threading.Event,
         config_topics: tuple[str, ...] = (),
@@ -100,7 +105,7 @@ class Link:
             protocol=paho_protocol("5" if self.mqtt5 else "3.1.1"),
             **session,
         )
-        client.will_set(self.topics[LaneTopic.STATE], self._will, qos=1, retain=True)
+        client.on_pre_connect = self._set_will
         configure_client(client, self.config.broker, self._environ)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(2 * self.config.window + 8)
@@ -154,6 +159,10 @@ class Link:
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     # -- paho's thread --------------------------------------------------------------------
+
+    def _set_will(self, client: mqtt.Client, _u: Any) -> None:
+        """Before each connection attempt: the will of the session about to begin."""
+        client.will_set(self.topics[LaneTopic.STATE], self._will(), qos=1, retain=True)
 
     def _put(self, item: Inbound) -> None:
         self.inbox.put(item)

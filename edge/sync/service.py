@@ -170,7 +170,7 @@ class SyncService:
                 self.config,
                 self.facts.plaza_id,
                 self.facts.lane_id,
-                will=self._state(online=False, view=LaneView(), heads=None),
+                will=self._will,
                 inbox=self._inbox,
                 wake=self._wake,
                 config_topics=(
@@ -399,6 +399,10 @@ class SyncService:
             config_version=view.config_version,
             backlog=_counts(heads),
         ).to_bytes()
+
+    def _will(self) -> bytes:
+        """Offline, at the start of the connection it ends (paho's thread): nothing else known."""
+        return self._state(online=False, view=LaneView(), heads=None)
 
     def _telemetry(self, view: LaneView, heads: Mapping[StreamName, StreamHead]) -> bytes:
         facts = self.facts
