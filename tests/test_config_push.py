@@ -14,18 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from config_push_support import (
-    BRIDGE_LANE,
-    FILE_VERSION,
-    LANE,
-    NOW,
-    PLAZA,
-    bundle,
-    class1_fee,
-    flat,
-    highway,
-    network,
-)
 from prometheus_client import CollectorRegistry
 
 from contracts.mqtt.payloads import Account, ListItem
@@ -35,6 +23,18 @@ from edge.config_bundle import Plan, Refusal, Unchanged
 from edge.daemon.config_push import ConfigPush, PricingInForce, initial_pricing
 from edge.daemon.recording import Recorder
 from edge.daemon.syncing import tariff_in_force
+from edge.fees.testing import (
+    BRIDGE_LANE,
+    FILE_VERSION,
+    class1_fee,
+    flat,
+    highway,
+    network,
+)
+from edge.fees.testing import BRIDGE_LANE_ID as LANE
+from edge.fees.testing import BRIDGE_NOW as NOW
+from edge.fees.testing import BRIDGE_PLAZA as PLAZA
+from edge.fees.testing import bridge_bundle as bundle
 from edge.metrics import LaneMetrics
 from edge.store import ListEntry, Store
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from fees_support import at, compiled, parking, price, total
 
 from edge.fees.engine import CompiledTariff, quote
 from edge.fees.passage import FeeItem, Passage, QuoteError
+from edge.fees.testing import at, compiled, parking, price, total
 
 COUPONS = [
     {"code": "PCT20", "name": "20% off", "percent": 20},

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fees_support import compiled, price, total
 
 from contracts.network import Network
 from edge.fees.engine import CompiledTariff
 from edge.fees.passage import FeeItem, QuoteError
+from edge.fees.testing import compiled, price, total
 
 # a --10.0 km-- b --15.5 km-- c ; a to c is 25.5 km.
 NETWORK = Network.model_validate(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
-from fees_support import DAY_NIGHT, at, band, cls, compiled, parking, price, total
 
 from edge.fees.passage import FeeItem, QuoteError
+from edge.fees.testing import DAY_NIGHT, at, band, cls, compiled, parking, price, total
 
 # Unless a test says otherwise: day 08:00-20:00 costs 200 per 30 min, night
 # 20:00-08:00 costs 100 per 60 min, partial units round up, rolling 24 h days.

@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fees_support import band, tariff_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from contracts.money import Rounding, divide
 from contracts.tariff import LONGEST_MAX_STAY_DAYS, Band, RateTable, Tariff, minute_of_day
 from edge.fees.engine import CompiledTariff, compile_tariff, quote
 from edge.fees.passage import FeeItem, Passage
+from edge.fees.testing import band, tariff_data
 
 # Late March 2026: Europe/Berlin springs forward on the 29th (a 23 h day).
 ZONES = ["Asia/Shanghai", "Europe/Berlin"]

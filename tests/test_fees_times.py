@@ -7,7 +7,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fees_support import at, band, cls, compiled, parking, price, tariff_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -18,6 +17,7 @@ from contracts.tariff import Tariff
 from edge.fees.clock import LocalClock
 from edge.fees.engine import quote
 from edge.fees.passage import FeeItem, Passage, QuoteError
+from edge.fees.testing import at, band, cls, compiled, parking, price, tariff_data
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
