@@ -10,11 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from paths import TEST_DATA
 
 from fleet.bench import BenchError, labelled_images, percentile
 from plumbing.cli import main
 
-PLATES = Path(__file__).parent / "data" / "plates"
+PLATES = TEST_DATA / "plates"
 KEYS = {
     "open_ms_p50",
     "open_ms_p95",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from needs import program
+from paths import REPO
 
 from central.broker_config.acl import central_rules, lane_rules, render_acl
 from central.broker_config.bundle import BrokerConfigError, write_broker_config
@@ -17,8 +18,6 @@ from central.broker_config.lanes import LaneFilesError, LaneRef, read_lanes
 from central.broker_config.passwd import PasswdError, hash_password, parse_line, verify_password
 from central.commands.broker_config import register
 from plumbing.cli import Groups
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def lane_file(folder: Path, name: str, body: str) -> Path:

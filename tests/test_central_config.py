@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
 from central.config import load_central
 from plumbing.config import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "central.toml"
+EXAMPLE = REPO / "config" / "central.toml"
 
 
 def write(tmp_path: Path, text: str) -> Path:

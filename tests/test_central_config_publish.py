@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from mqtt_broker import MqttBroker, free_port
 from paho.mqtt.enums import CallbackAPIVersion
+from paths import REPO
 
 from central.commands import config_publish as command
 from central.config_publish import (
@@ -27,7 +28,6 @@ from contracts.mqtt.topics import plaza_config_topic
 from plumbing.broker import BrokerConfig
 from plumbing.cli import Groups
 
-REPO = Path(__file__).resolve().parent.parent
 TARIFF = REPO / "config/tariffs/bridge-flat.toml"
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 PLAZA = "cfgpush-test"  # a plaza of this test alone: the session's broker keeps retained messages

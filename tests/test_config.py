@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from paths import REPO
 from pydantic import BaseModel
 
 from contracts.schema import ConfigModel
@@ -17,8 +18,7 @@ from edge.config.loading import load_any
 from plumbing.cli import main
 from plumbing.config import ConfigError, load
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "config"
+CONFIG = REPO / "config"
 SHIPPED = sorted(CONFIG.rglob("*.toml"))
 OPTIONAL_EXTRAS = {"torch"}
 

@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from mqtt_broker import MqttBroker, free_port
 from paho.mqtt.enums import CallbackAPIVersion
+from paths import REPO
 from sync_support import PLAZA, central
 from test_daemon_support import FakeLane, lane_files, load
 from test_sync_daemon import sync_section
@@ -34,8 +35,6 @@ from contracts.tariff import Tariff
 from edge.fees.engine import compile_tariff, quote
 from edge.fees.passage import Passage
 from plumbing.broker import BrokerConfig
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def riverside_with_version_3(**top: Any) -> Tariff:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import tomllib
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import REPO
 
 from contracts.mqtt.payloads import (
     MAX_BATCH,
@@ -36,7 +36,7 @@ from contracts.mqtt.topics import (
 from contracts.tariff import Tariff
 from contracts.testing import event_chain, transaction_chain
 
-CONFIG = Path(__file__).resolve().parent.parent / "config"
+CONFIG = REPO / "config"
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 

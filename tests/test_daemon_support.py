@@ -23,6 +23,7 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
+from paths import REPO
 
 from contracts.gateway.transport import ConnectError, HttpRequest, HttpResponse, MockTransport
 from contracts.records.sealed import TransactionRecord
@@ -41,7 +42,6 @@ from models.config import RecognitionConfig
 from models.result import PlateRead, unreadable
 from simulators.gateway import GatewayFaults, GatewaySim
 
-REPO = Path(__file__).resolve().parent.parent
 SECRET = "daemon-test-secret"
 MERCHANT = "m-daemon"
 PLATE = "皖A12345"

@@ -7,13 +7,14 @@ import subprocess
 from pathlib import Path
 
 from needs import program
+from paths import REPO
 
 from central.commands import run as central_run
 from edge.commands.edge_run import EXIT_CONFIG, EXIT_STORE
 from fleet.priority import LANE_CPU_WEIGHT
 from plumbing.cli import build_parser
 
-UNITS = Path(__file__).resolve().parent.parent / "systemd"
+UNITS = REPO / "systemd"
 INSTALLED = "/opt/lanewarden/venv/bin/lanewarden"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import REPO
 
 from drivers import factory
 from drivers.config import OpenCVCamera, SerialDisplay
@@ -17,8 +18,6 @@ from drivers.interfaces import EventSink
 from plumbing.cli import main
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -35,7 +34,7 @@ def sim() -> Iterator[IOModuleSimulator]:
 
 def lane_file(tmp_path: Path, port: int) -> Path:
     """A copy of the shipped riverside-entry lane whose I/O module is on ``port``."""
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(REPO / "config", tmp_path / "config")
     path = tmp_path / "config" / "lanes" / "riverside-entry.toml"
     text = path.read_text(encoding="utf-8")
     path.write_text(re.sub(r"(?m)^port = 5020$", f"port = {port}", text), encoding="utf-8")
@@ -159,12 +158,12 @@ class TestDiagArguments:
     """Bad arguments and bad configs are refused with a message naming them."""
 
     def test_unknown_check(self, capfd: pytest.CaptureFixture[str]) -> None:
-        lane = ROOT / "config" / "lanes" / "riverside-entry.toml"
+        lane = REPO / "config" / "lanes" / "riverside-entry.toml"
         assert diag(lane, "--check", "loops,door") == 2
         assert "--check: unknown check(s) ['door']" in capfd.readouterr().out
 
     def test_bad_watch(self, capfd: pytest.CaptureFixture[str]) -> None:
-        lane = ROOT / "config" / "lanes" / "riverside-entry.toml"
+        lane = REPO / "config" / "lanes" / "riverside-entry.toml"
         assert diag(lane, "--watch", "0") == 2
         assert "--watch: must be positive" in capfd.readouterr().out
 

@@ -10,6 +10,7 @@ from typing import Any, get_args
 
 import pytest
 from device_events import Events
+from paths import REPO
 
 from drivers import factory
 from drivers.config import (
@@ -35,11 +36,9 @@ from drivers.interfaces import BarrierMoved, DeviceFault, EventSink, Position
 from drivers.mock_gpio import MockGPIO
 from edge.config.lane import LaneConfig, load_lane
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def lane(name: str = "riverside-entry") -> LaneConfig:
-    return load_lane(ROOT / "config" / "lanes" / f"{name}.toml").lane
+    return load_lane(REPO / "config" / "lanes" / f"{name}.toml").lane
 
 
 def devices(name: str = "riverside-entry") -> DeviceSections:
@@ -121,7 +120,7 @@ class TestMockGpio:
     """A lane file can choose ``type = "gpio_mock"``: the GPIO driver on an in-memory GPIO."""
 
     def test_lane_file_with_gpio_mock_builds(self, tmp_path: Path) -> None:
-        shutil.copytree(ROOT / "config", tmp_path / "config")
+        shutil.copytree(REPO / "config", tmp_path / "config")
         path = tmp_path / "config" / "lanes" / "riverside-entry.toml"
         modbus_io = '[io]\ntype = "modbus_tcp"\nhost = "127.0.0.1"\nport = 5020\n'
         mock_io = (

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from paths import REPO
 from sim_lines import addresses
 from structlog.testing import capture_logs
 
@@ -27,8 +28,6 @@ from edge.config.lane import load_lane
 from simulators.display import DisplaySimulator, render, text_width
 from simulators.faults import Faults
 from simulators.serial_link import PtyLink
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # Any text a lane may show: letters of every script, no control characters.
 row_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=20)
@@ -279,7 +278,7 @@ class TestFactory:
     """A lane whose display section says ``type = "serial"`` gets this driver."""
 
     def test_riverside_exit_has_a_serial_display(self) -> None:
-        lane = load_lane(ROOT / "config" / "lanes" / "riverside-exit.toml").lane
+        lane = load_lane(REPO / "config" / "lanes" / "riverside-exit.toml").lane
         display = build_display(DriverParts(lane.device_sections()))
         assert isinstance(display, SerialDisplayDriver)
         assert display.config.port == "/dev/ttyUSB2"

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
 from plumbing.cli import main
 
-TARIFFS = Path(__file__).resolve().parents[1] / "config" / "tariffs"
+TARIFFS = REPO / "config" / "tariffs"
 PARKING = str(TARIFFS / "riverside-parking.toml")
 HIGHWAY = str(TARIFFS / "g60-highway.toml")
 FLAT = str(TARIFFS / "bridge-flat.toml")

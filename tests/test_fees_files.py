@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
 from contracts.network import Network
 from contracts.tariff import Tariff
@@ -14,8 +15,7 @@ from edge.fees.files import load_tariff
 from plumbing.cli import main
 from plumbing.config import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
-TARIFFS = sorted((ROOT / "config" / "tariffs").glob("*.toml"))
+TARIFFS = sorted((REPO / "config" / "tariffs").glob("*.toml"))
 
 PARKING = """\
 kind = "tariff"
@@ -112,7 +112,7 @@ class TestShippedTariffs:
         assert schemes == {"parking", "highway", "flat"}
 
     def test_parking_example_has_two_versions(self) -> None:
-        tariff = load_tariff(ROOT / "config" / "tariffs" / "riverside-parking.toml")
+        tariff = load_tariff(REPO / "config" / "tariffs" / "riverside-parking.toml")
         assert [v.version for v in tariff.versions] == [1, 2]
 
 

@@ -6,9 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from paths import REPO
 
 #: Top-level packages the core must not load (devices, recognition, simulators).
 FOREIGN = ("drivers", "models", "simulators")
@@ -24,7 +23,7 @@ print(json.dumps(sorted(sys.modules)))
 
 def loaded_by(module: str) -> list[str]:
     """The modules a fresh interpreter has loaded after importing ``module``."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module)],
         capture_output=True,
@@ -53,7 +52,7 @@ class TestCoreImports:
     def test_every_core_module_stays_pure(self) -> None:
         core = [
             f"edge.lane.{path.stem}"
-            for path in sorted((ROOT / "edge" / "lane").glob("*.py"))
+            for path in sorted((REPO / "edge" / "lane").glob("*.py"))
             if path.stem != "__init__"
         ]
         modules = loaded_by(", ".join(core))

@@ -14,11 +14,11 @@ import pytest
 from fontTools import subset as ft_subset
 from fontTools.ttLib import TTFont
 from needs import program
+from paths import REPO
 
 from models.grammar import CN_SUFFIXES, PROVINCES
 from simulators.plate_font import BUNDLED_FONT, FONTS, PLATE_GLYPHS, main, missing_glyphs, subset
 
-ROOT = Path(__file__).resolve().parents[1]
 LANEWARDEN = (sys.executable, "-m", "plumbing.cli")
 
 
@@ -46,10 +46,10 @@ class TestBundledFont:
         origin = (FONTS / "README.md").read_text(encoding="utf-8")
         assert "WenQuanYi Micro Hei" in origin
         assert "python -m simulators.plate_font" in origin
-        assert "simulators/fonts" in (ROOT / "README.md").read_text(encoding="utf-8")
+        assert "simulators/fonts" in (REPO / "README.md").read_text(encoding="utf-8")
 
     def test_package_data_ships_font_and_licence(self) -> None:
-        with (ROOT / "pyproject.toml").open("rb") as f:
+        with (REPO / "pyproject.toml").open("rb") as f:
             package_data = tomllib.load(f)["tool"]["setuptools"]["package-data"]
         patterns = package_data.get("simulators", []) + package_data.get("*", [])
         for path in (BUNDLED_FONT, FONTS / "LICENSE-Apache-2.0.txt", FONTS / "README.md"):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
 from models.training import manifest
 from models.training.manifest import ManifestError, SetPolicy
 from plumbing.cli import main
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = REPO.parent / "shared"
 
 
 def write_set(root: Path, folder: str, rows: list[str], header: str = "file,plate") -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import TEST_DATA
 
 from models.ctc import Vocabulary
 from models.grammar import grammar_for
@@ -100,7 +101,7 @@ class TestShippedModel:
     def test_reads_lprnet_crops(self, name: str, plate: str) -> None:
         from models.image import load_image
 
-        image = load_image(Path(__file__).parent / "data" / "plates" / name)
+        image = load_image(TEST_DATA / "plates" / name)
         (read,) = PlateNet().read([image], "cn")
         assert read.text == plate
         assert read.confidence > 0.9

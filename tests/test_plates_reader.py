@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from paths import TEST_DATA
 
 from models.colour import background
 from models.config import RecognitionConfig
@@ -35,7 +36,7 @@ from models.scenes import paste
 from models.worker import RecognitionWorker
 from plumbing.cli import main
 
-DATA = Path(__file__).parent / "data" / "plates"
+DATA = TEST_DATA / "plates"
 LABELS = {
     row["file"]: row["plate"]
     for row in csv.DictReader((DATA / "labels.csv").read_text(encoding="utf-8").splitlines())

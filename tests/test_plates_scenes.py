@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import TEST_DATA
 
 from models.bench import BenchError
 from models.image import load_image
 from models.scenes import paste, write_set
 from plumbing.cli import main
 
-DATA = Path(__file__).parent / "data" / "plates"
+DATA = TEST_DATA / "plates"
 FRAME = "ccpd_0bfc3934f7fc.jpg"
 FRAME_BOX = (249, 560, 561, 670)  # its plate, from its CCPD file name
 CROPS = {"cn_019d088c29af.jpg": "皖AB146Y", "cn_06036a07ca17.jpg": "皖ALG516"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from needs import program
+from paths import REPO
 from sim_lines import addresses
 from structlog.testing import capture_logs
 
@@ -36,8 +37,6 @@ from simulators.control import ControlClient, ControlError, ControlServer
 from simulators.faults import Faults
 from simulators.serial_barrier import BarrierController, BarrierSimulator
 from simulators.serial_link import PortLink, PtyLink
-
-ROOT = Path(__file__).resolve().parents[1]
 
 WAIT_S = 10.0  # generous: a bound for a hung test, not a speed requirement
 # Across processes (a simulator subprocess, socat) on a loaded CI machine, replies can be slow.
@@ -221,7 +220,7 @@ class TestFactory:
     """A lane whose barrier section says ``type = "serial"`` gets this driver."""
 
     def test_riverside_exit_has_a_serial_barrier(self) -> None:
-        lane = load_lane(ROOT / "config" / "lanes" / "riverside-exit.toml").lane
+        lane = load_lane(REPO / "config" / "lanes" / "riverside-exit.toml").lane
         barrier = build_barrier(DriverParts(lane.device_sections()))
         assert isinstance(barrier, SerialBarrierDriver)
         assert barrier.config.port == "/dev/ttyUSB1"

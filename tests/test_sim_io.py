@@ -7,18 +7,16 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from device_events import eventually
 from needs import program
+from paths import REPO
 from sim_lines import addresses
 
 from simulators.control import ControlClient, ControlError, ControlServer
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class Clock:
@@ -243,7 +241,7 @@ class TestCommand:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "plumbing.cli", "sim", "io", "--port", "0"]
         with subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env
         ) as proc:
             try:
                 modbus, url = addresses(proc, "I/O module, Modbus TCP", "control")
@@ -263,7 +261,7 @@ class TestCommand:
             [sys.executable, "-m", "plumbing.cli", "sim", "io", "--port", "0", "--rise-s", "0"],
             capture_output=True,
             text=True,
-            cwd=ROOT,
+            cwd=REPO,
             timeout=60,
             check=False,
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
+from paths import REPO
 from sync_support import PLAZA, acked, central, fill, until
 from test_daemon_support import FakeLane, lane_files, load
 
@@ -25,7 +26,6 @@ from edge.daemon.lane_daemon import StartupError
 from edge.daemon.syncing import tariff_in_force
 
 LANE = "riverside-exit"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def sync_section(broker: MqttBroker, **login: Any) -> str:
