@@ -219,6 +219,41 @@ class TestGap:
         sweep.run(T + timedelta(seconds=302))
         assert states(store, "gap_unfilled") == ["resolved"]
 
+    def test_a_restarted_central_goes_on_from_when_the_gap_began(
+        self, store: CentralStore, alarming: AlarmingStore
+    ) -> None:
+        lane = Lane("west", "w1")
+        first, lost, beyond = (lane.txns(paid_exit("w1", T)) for _ in range(3))
+        alarming.store_batch("west", first, T)
+        alarming.store_batch("west", beyond, T)
+        AlarmSweep(store, CONFIG).run(T)  # seen by the first process, which then stops
+        AlarmSweep(store, CONFIG).run(T + timedelta(seconds=299))  # restarted
+        assert of(store, "gap_unfilled") == []
+        AlarmSweep(store, CONFIG).run(T + timedelta(seconds=300))
+        [alarm] = of(store, "gap_unfilled")
+        assert alarm.detail["since"] == T.isoformat()
+        alarming.store_batch("west", lost, T + timedelta(seconds=301))
+        AlarmSweep(store, CONFIG).run(T + timedelta(seconds=302))
+        assert states(store, "gap_unfilled") == ["resolved"]
+
+    def test_a_later_gap_of_the_lane_starts_its_own_clock(
+        self, store: CentralStore, alarming: AlarmingStore
+    ) -> None:
+        lane = Lane("west", "w1")
+        b1, lost1, b3, _lost2, b5 = (lane.txns(paid_exit("w1", T)) for _ in range(5))
+        alarming.store_batch("west", b1, T)
+        alarming.store_batch("west", b3, T)
+        AlarmSweep(store, CONFIG).run(T)
+        later = T + timedelta(seconds=200)
+        alarming.store_batch("west", lost1, later)  # the first gap filled ...
+        alarming.store_batch("west", b5, later)  # ... and a new one beyond it
+        AlarmSweep(store, CONFIG).run(later)
+        AlarmSweep(store, CONFIG).run(T + timedelta(seconds=400))
+        assert of(store, "gap_unfilled") == []  # 200 s old, not 400
+        AlarmSweep(store, CONFIG).run(later + timedelta(seconds=300))
+        [alarm] = of(store, "gap_unfilled")
+        assert (alarm.detail["from_seq"], alarm.detail["since"]) == (4, later.isoformat())
+
 
 class TestRevenue:
     """The last hour against the median of the same weekday-hour of previous weeks."""

@@ -115,6 +115,26 @@ class TestReconcile:
         [alarm] = [a for a in store.alarms() if a.kind == KIND]
         assert (alarm.state, alarm.changed_by) == ("resolved", "central")
 
+    def test_a_restarted_central_does_not_wait_a_new_grace(self, store: CentralStore) -> None:
+        sealed = records()
+        store.store_batch("east", batch("east", sealed[:1]), T0)
+        now = T0 + timedelta(minutes=20)
+        report(store, now, DayTotal(day=DAY, transactions=3, revenue=550, currency="USD"))
+        sweep(store, Reconciler(lambda _: SHANGHAI, GRACE), now)  # the first process
+        restarted = Reconciler(lambda _: SHANGHAI, GRACE)
+        sweep(store, restarted, now + GRACE - timedelta(seconds=1))
+        assert mismatches(store) == []
+        sweep(store, restarted, now + GRACE)
+        [(state, detail)] = mismatches(store)
+        assert (state, detail["since"]) == ("open", now.isoformat())
+        store.store_batch("east", batch("east", sealed[1:]), now + GRACE)
+        sweep(store, Reconciler(lambda _: SHANGHAI, GRACE), now + GRACE * 2)
+        assert [state for state, _ in mismatches(store)] == ["resolved"]
+        report(store, now + GRACE * 3, DayTotal(day=DAY, transactions=4, revenue=600))
+        sweep(store, Reconciler(lambda _: SHANGHAI, GRACE), now + GRACE * 3)
+        sweep(store, Reconciler(lambda _: SHANGHAI, GRACE), now + GRACE * 4 - timedelta(seconds=1))
+        assert [state for state, _ in mismatches(store)] == ["resolved"]  # a new difference
+
     def test_records_after_the_report_are_not_counted(self, store: CentralStore) -> None:
         sealed = records()
         store.store_batch("east", batch("east", sealed), T0)

@@ -6,15 +6,16 @@ records it holds of that lane and day recorded up to that time, with the same
 rule (:class:`contracts.reconcile.DayBook`) in the plaza's zone from central's
 config. Records still in flight make a difference for a moment, so a difference
 is an alarm (``reconcile_mismatch``, both figures in its detail) only once it has
-lasted the grace period; it is resolved when the figures agree again. How long a
-difference has lasted is kept in memory: a restarted central waits one grace
-period again before raising it.
+lasted the grace period; it is resolved when the figures agree again. When a
+difference began is kept in the database (:mod:`central.storage.timers`), so a
+restarted central, or the next central process to sweep, does not wait a new
+grace period.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, select
 
 from central.alarms.raising import resolve
 from central.reports.settled import settled_on
+from central.storage import timers
 from central.storage.alarms import open_alarm
 from central.storage.schema import day_totals
 from central.storage.times import utc_out
@@ -53,11 +55,10 @@ class Finding:
 
 @dataclass
 class Reconciler:
-    """Compares every recent lane-day at each sweep; remembers when differences began."""
+    """Compares every recent lane-day at each sweep; the store keeps when differences began."""
 
     zone_of: Callable[[str], ZoneInfo]
     grace: timedelta
-    _since: dict[tuple[str, date], datetime] = field(default_factory=dict)
 
     def findings(self, connection: Connection, now: datetime) -> list[Finding]:
         """Every recent lane-day compared (reads only: run it outside the write lock)."""
@@ -86,14 +87,19 @@ class Reconciler:
 
     def apply(self, connection: Connection, findings: list[Finding], now: datetime) -> None:
         """Open or resolve the alarms the findings call for (inside the write transaction)."""
+        running = timers.timers(connection, KIND)
+        differing: set[timers.Key] = set()
         for found in findings:
-            key = (found.lane_id, found.day)
             subject = f"day:{found.day.isoformat()}"
+            key = (found.lane_id, subject)
             if found.stored == found.reported:
-                self._since.pop(key, None)
                 resolve(connection, KIND, lane_id=found.lane_id, subject=subject, at=now)
                 continue
-            since = self._since.setdefault(key, now)
+            differing.add(key)
+            if key not in running:
+                running[key] = timers.Timer(now)
+                timers.start(connection, KIND, key, running[key])
+            since = running[key].since
             if now - since < self.grace:
                 continue
             open_alarm(
@@ -115,6 +121,7 @@ class Reconciler:
                 },
                 at=now,
             )
+        timers.stop(connection, KIND, running.keys() - differing)
 
     def sweep(self, connection: Connection, now: datetime) -> None:
         """Compare and apply on one connection (tests; the sweep splits the two)."""

@@ -4,7 +4,8 @@
   was heard from it, for ``offline_after_s``; resolved when it is online and heard.
 - ``gap_unfilled``: a gap in a lane's stream (records held beyond the ack) open for
   ``gap_after_s`` (resends did not fill it); resolved when the ack reaches the
-  highest record held. How long a gap has been open is kept in memory.
+  highest record held. When a gap began is kept in the database
+  (:mod:`central.storage.timers`), so a restart does not make it younger.
 - ``plates_unreadable`` and ``payment_failures`` resolved once their window holds
   fewer events than the threshold.
 - reconciliation (:mod:`central.alarms.reconcile`) and the hourly revenue rule
@@ -24,9 +25,12 @@ from central.alarms.raising import resolve, unresolved_subjects
 from central.alarms.reconcile import Finding, Reconciler
 from central.alarms.revenue import HourlyRevenue
 from central.config import AlarmsConfig
+from central.storage import timers
 from central.storage.alarms import open_alarm
 from central.storage.schema import lanes, stream_acks
 from central.storage.times import utc_out
+
+GAP = "gap_unfilled"
 
 
 class Sweeper:
@@ -39,7 +43,6 @@ class Sweeper:
         self.repeated = repeated_rules(config)
         self.reconciler = Reconciler(zone_of, grace)
         self.revenue = HourlyRevenue(config.revenue, zone_of)
-        self._gaps: dict[tuple[str, str], tuple[int, datetime]] = {}
 
     def sweep(
         self, connection: Connection, now: datetime, findings: list[Finding] | None = None
@@ -81,22 +84,25 @@ class Sweeper:
 
     def gaps(self, connection: Connection, now: datetime) -> None:
         after = timedelta(seconds=self.config.gap_after_s)
-        open_now: set[tuple[str, str]] = set()
+        running = timers.timers(connection, GAP)
+        open_now: set[timers.Key] = set()
         for row in connection.execute(select(stream_acks)).mappings().all():
-            key = (row["lane_id"], row["stream"])
             subject = f"{row['stream']}:gap"
+            key = (row["lane_id"], subject)
             if row["held_max"] <= row["acked_seq"]:
-                resolve(connection, "gap_unfilled", lane_id=row["lane_id"], subject=subject, at=now)
+                resolve(connection, GAP, lane_id=row["lane_id"], subject=subject, at=now)
                 continue
             open_now.add(key)
-            acked, since = self._gaps.get(key, (row["acked_seq"], now))
-            if acked != row["acked_seq"]:
-                since = now  # an earlier gap was filled; this one begins now
-            self._gaps[key] = (row["acked_seq"], since)
+            timer = running.get(key)
+            if timer is None or timer.mark != row["acked_seq"]:
+                # new, or an earlier gap was filled and this one begins now
+                timer = timers.Timer(now, int(row["acked_seq"]))
+                timers.start(connection, GAP, key, timer)
+            since = timer.since
             if now - since >= after:
                 open_alarm(
                     connection,
-                    kind="gap_unfilled",
+                    kind=GAP,
                     plaza_id=row["plaza_id"],
                     lane_id=row["lane_id"],
                     subject=subject,
@@ -109,8 +115,7 @@ class Sweeper:
                     },
                     at=now,
                 )
-        for key in set(self._gaps) - open_now:
-            del self._gaps[key]
+        timers.stop(connection, GAP, running.keys() - open_now)
 
     @staticmethod
     def repeated_ended(connection: Connection, rule: Repeated, now: datetime) -> None:

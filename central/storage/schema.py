@@ -228,3 +228,14 @@ command_results = Table(
     Index(None, "received_at"),
 )
 """Lanes' answers to commands; a QoS 1 repeat of one answer is kept once."""
+
+alarm_timers = Table(
+    "alarm_timers",
+    metadata,
+    Column("rule", String(40), primary_key=True, comment="gap_unfilled, reconcile_mismatch."),
+    Column("lane_id", String(SITE_ID), primary_key=True),
+    Column("subject", String(100), primary_key=True, comment="As the alarm's (txn:gap, day:D)."),
+    _when("since", nullable=False, comment="When the condition was first seen."),
+    Column("mark", BigInteger, comment="What the condition began at (a gap's acked_seq)."),
+)
+"""How long a time-based condition has lasted, kept so a restarted central goes on counting."""
