@@ -60,7 +60,8 @@ from fleet.rig import LaneRig
 from fleet.site import free_port
 from plumbing import log
 from simulators.camera import normalise, random_plate
-from simulators.gateway import GatewayFaults, GatewayServer
+from simulators.gateway.faults import GatewayFaults
+from simulators.gateway.server import GatewayServer
 
 logger = log.get(__name__)
 

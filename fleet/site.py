@@ -55,7 +55,8 @@ from fleet.screen import Screen
 from fleet.stranded import StrandedHelp
 from fleet.traffic import DemoTraffic, Pays, Tally
 from plumbing import log
-from simulators.gateway import GatewayFaults, GatewayServer
+from simulators.gateway.faults import GatewayFaults
+from simulators.gateway.server import GatewayServer
 
 ENTRY, EXIT = "riverside-entry", "riverside-exit"
 MERCHANT = "riverside-demo"

@@ -18,7 +18,7 @@ from typing import Literal
 
 from contracts.commands import new_command
 from edge.daemon.control import send
-from simulators.gateway import GatewaySim
+from simulators.gateway.state import GatewaySim
 
 Helper = Literal["driver", "operator"]
 OPERATOR = "op-demo"

@@ -68,7 +68,8 @@ def register(groups: Groups) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from plumbing import log
-    from simulators.gateway import GatewayFaults, GatewayServer
+    from simulators.gateway.faults import GatewayFaults
+    from simulators.gateway.server import GatewayServer
     from simulators.running import announce, stop_on_signal
 
     logger = log.get("simulators.gateway")

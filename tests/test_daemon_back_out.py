@@ -19,7 +19,7 @@ from test_daemon_support import FakeLane, image_of, load
 from contracts.gateway.transport import HttpRequest
 from contracts.records.sealed import TransactionRecord
 from drivers.interfaces import Position
-from simulators.gateway import GatewayFaults
+from simulators.gateway.faults import GatewayFaults
 
 CLOSE_S = 5.0
 """Well inside the order's window (0.8 x the 90 s payment timeout): the close is the back-out's."""

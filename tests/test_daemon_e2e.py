@@ -35,7 +35,8 @@ from fleet.burners import cpu_burners
 from simulators.camera import CameraSimulator
 from simulators.control import ControlClient, ControlServer
 from simulators.faults import Faults
-from simulators.gateway import GatewayFaults, GatewayServer
+from simulators.gateway.faults import GatewayFaults
+from simulators.gateway.server import GatewayServer
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 from simulators.scenarios import load as load_scenario
 from simulators.traffic import Simulators, TrafficRunner

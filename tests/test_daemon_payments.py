@@ -12,7 +12,7 @@ from test_daemon_shell import exit_lane, held, one_vehicle, only_exit, run
 from test_daemon_support import FakeLane
 
 from contracts.records.sealed import TransactionRecord
-from simulators.gateway import GatewayFaults
+from simulators.gateway.faults import GatewayFaults
 
 
 def outcome(record: TransactionRecord) -> str:

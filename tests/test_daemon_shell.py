@@ -39,7 +39,7 @@ from edge.fees.files import load_tariff
 from edge.fees.passage import Passage
 from edge.store import ListEntry, Store, StoreFullError, verify
 from models.result import PlateRead
-from simulators.gateway import GatewayFaults
+from simulators.gateway.faults import GatewayFaults
 
 Scenario = Callable[[FakeLane], Awaitable[None]]
 

@@ -23,7 +23,7 @@ from drivers.interfaces import Position
 from edge.daemon.control import send
 from edge.store import Store
 from plumbing.cli import main
-from simulators.gateway import GatewayFaults
+from simulators.gateway.faults import GatewayFaults
 
 STRANDED = 'unreadable_plate = "offer_help"\nhelp_wait_s = 60\nplate_read_timeout_s = 0.3\n'
 TYPE_PLATE = ("Plate not read: scan QR", "to pay by plate, or wait")

@@ -40,7 +40,8 @@ from edge.payments.receiver import CallbackReceiver
 from edge.store import Store
 from models.config import RecognitionConfig
 from models.result import PlateRead, unreadable
-from simulators.gateway import GatewayFaults, GatewaySim
+from simulators.gateway.faults import GatewayFaults
+from simulators.gateway.state import GatewaySim
 
 SECRET = "daemon-test-secret"
 MERCHANT = "m-daemon"

@@ -13,7 +13,7 @@ from edge.payments.config import Method, PaymentPolicy, PostPay
 from edge.payments.ids import debit_key_for
 from edge.payments.outcome import PaymentOutcome, PaymentRequest, PaymentStatus
 from edge.payments.qr import QrPrompt
-from simulators.gateway import GatewayFaults
+from simulators.gateway.faults import GatewayFaults
 
 PLATE = "粤B12345"
 

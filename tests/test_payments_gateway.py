@@ -32,7 +32,7 @@ from edge.payments.outcome import (
     Unavailable,
 )
 from edge.payments.qr import QrPayments, QrPrompt
-from simulators.gateway import GatewayFaults
+from simulators.gateway.faults import GatewayFaults
 
 QR_ONLY = PaymentPolicy(methods=(Method.QR,))
 

@@ -11,7 +11,7 @@ from test_payments_support import InProcessRig, request
 from contracts.gateway.transport import HttpRequest
 from edge.payments.outcome import Charged, LatePaymentRefunded
 from edge.payments.qr import QrPrompt
-from simulators.gateway import GatewayFaults
+from simulators.gateway.faults import GatewayFaults
 
 ACTIONS = st.sampled_from(["pay", "late_pay", "deliver", "redeliver", "forge", "query"])
 

@@ -9,7 +9,8 @@ from edge.payments.accounts import InMemoryAccounts
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from edge.payments.outcome import PaymentEvent, PaymentStatus
 from edge.payments.service import Payments
-from simulators.gateway import GatewayFaults, GatewayServer
+from simulators.gateway.faults import GatewayFaults
+from simulators.gateway.server import GatewayServer
 
 
 class TestPaymentsFromConfig:

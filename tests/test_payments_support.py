@@ -25,7 +25,9 @@ from edge.payments.outcome import PaymentEvent, PaymentRequest
 from edge.payments.qr import QrPayments
 from edge.payments.receiver import CallbackReceiver
 from simulators.control import ControlClient
-from simulators.gateway import GatewayFaults, GatewayServer, GatewaySim
+from simulators.gateway.faults import GatewayFaults
+from simulators.gateway.server import GatewayServer
+from simulators.gateway.state import GatewaySim
 
 SECRET = b"test-secret"
 MERCHANT = "m-test"

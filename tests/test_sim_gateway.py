@@ -17,7 +17,8 @@ from test_payments_support import MERCHANT, SECRET, lane_client, wait_for
 from contracts.gateway.protocol import OrderStatus
 from edge.payments.gateway import GatewayClient, GatewayRefusedError
 from simulators.control import ControlClient, ControlError
-from simulators.gateway import GatewayFaults, GatewayServer
+from simulators.gateway.faults import GatewayFaults
+from simulators.gateway.server import GatewayServer
 
 
 @pytest.fixture
@@ -260,7 +261,7 @@ class TestPayByPlate:
             client.create_order("LW2", 800, "CNY", "parking", plate_order_id=typed.plate_order_id)
 
     def test_old_plate_orders_are_forgotten(self) -> None:
-        from simulators.gateway import PLATE_ORDER_TTL_S, GatewaySim
+        from simulators.gateway.state import PLATE_ORDER_TTL_S, GatewaySim
 
         now = [1000.0]
         sim = GatewaySim(secret=SECRET, merchant_id=MERCHANT, clock=lambda: now[0])

@@ -20,7 +20,7 @@ from plumbing.cli import main
 from simulators.camera import CameraSimulator
 from simulators.control import ControlClient, ControlServer
 from simulators.faults import Faults
-from simulators.gateway import GatewayServer
+from simulators.gateway.server import GatewayServer
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 from simulators.scenarios import ScenarioError, builtin_names, load, parse
 from simulators.traffic import Simulators, TrafficRunner, needed

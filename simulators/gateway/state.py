@@ -1,43 +1,24 @@
-"""A payment gateway simulator that speaks the lane's gateway protocol over HTTP.
+"""The gateway simulator's state and request handling, without sockets.
 
-It keeps orders and refunds in memory, answers create/query/close/refund
-(:mod:`contracts.gateway.protocol`), and posts signed callbacks to the lane. A
-technician or a test plays the customer with ``POST /_sim/pay``, or lets the
-simulator pay every order after a delay (auto-pay). Faults: latency, declined
-payments, requests processed but never answered (timeouts), duplicate, late
-and forged callbacks. The state is in ``GatewaySim``, usable without HTTP (the
-lane's client can reach it through a ``MockTransport``); ``GatewayServer``
-puts it on a socket with a scheduler thread for delayed work.
-
-Pay by plate: ``POST /_sim/plate {"lane_id", "plate", "pay"}`` plays a driver
-who scanned the lane's pay-by-plate QR code and typed the plate; the lane finds
-it with ``GET /v1/lanes/{lane_id}/plate-orders`` and starts its order from it
-(``plate_order_id``), and with ``pay`` (the default) the driver pays that order
-on the phone (after ``auto_pay_ms``, or at once). Plate orders not started
-within ``PLATE_ORDER_TTL_S`` are forgotten.
-
-Control routes (no signature): ``POST /_sim/pay {"order_id", "late"}``,
-``POST /_sim/plate {"lane_id", "plate", "pay"}``,
-``POST /_sim/callback {"order_id", "amount", "status", "forge", "nonce",
-"timestamp_offset_s"}``, ``POST /_sim/faults {...}``, ``GET /_sim/state``.
+Orders, refunds and plate orders in memory; the lane's API requests (signed)
+and the control routes (``/_sim/...``) answered as :class:`SimAnswer`; the
+customer paying and the callbacks that follow. Delayed work goes through a
+``Later`` (a scheduler thread under :mod:`simulators.gateway.server`, at once
+in unit tests), so nothing here starts a thread.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
 import random
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from contracts.gateway import protocol
@@ -52,73 +33,16 @@ from contracts.gateway.protocol import (
 from contracts.gateway.signing import H_MERCHANT, SignatureError, Verifier, sign
 from contracts.gateway.transport import HttpRequest, HttpResponse, NoReplyError
 from plumbing import log
+from simulators.gateway.callbacks import Deliver, http_deliver
+from simulators.gateway.faults import GatewayFaults
 
 logger = log.get(__name__)
-
-Deliver = Callable[[str, dict[str, str], bytes], int]
-"""Posts a callback (url, headers, body) and returns the HTTP status (0: unreachable)."""
 
 Later = Callable[[float, Callable[[], None]], None]
 """Runs an action after a delay in seconds."""
 
 PLATE_ORDER_TTL_S = 600.0
 """A typed plate that no lane order has started within this is forgotten."""
-
-
-@dataclass
-class GatewayFaults:
-    """What the gateway does wrong; changeable while it runs (``POST /_sim/faults``)."""
-
-    latency_ms: int = 0
-    decline_rate: float = 0.0
-    timeout_rate: float = 0.0
-    forge_rate: float = 0.0
-    duplicate_callbacks: bool = False
-    late_callback_s: float = 0.0
-    auto_pay_ms: int | None = None
-    timeout_next: int = 0
-    """The next this-many API requests that succeed are carried out but not answered."""
-
-    def __post_init__(self) -> None:
-        for name in ("decline_rate", "timeout_rate", "forge_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name}: must be between 0 and 1, got {value}")
-        for name in ("latency_ms", "late_callback_s", "timeout_next"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: must not be negative, got {getattr(self, name)}")
-        if self.auto_pay_ms is not None and self.auto_pay_ms < 0:
-            raise ValueError(f"auto_pay_ms: must not be negative, got {self.auto_pay_ms}")
-
-    def changed(self, changes: Mapping[str, Any]) -> GatewayFaults:
-        """A copy with ``changes`` applied; ValueError naming an unknown or bad field."""
-        values = asdict(self)
-        for name, value in changes.items():
-            kind = _FAULT_KINDS.get(name)
-            if kind is None:
-                raise ValueError(f"{name}: no such fault (known: {', '.join(sorted(values))})")
-            if name == "auto_pay_ms" and value is None:
-                values[name] = None
-                continue
-            ok = isinstance(value, bool) == (kind is bool) and isinstance(
-                value, (int, float) if kind is float else kind
-            )
-            if not ok:
-                raise ValueError(f"{name}: expected {kind.__name__}, got {value!r}")
-            values[name] = float(value) if kind is float else value
-        return GatewayFaults(**values)
-
-
-_FAULT_KINDS: dict[str, type] = {
-    "latency_ms": int,
-    "decline_rate": float,
-    "timeout_rate": float,
-    "forge_rate": float,
-    "duplicate_callbacks": bool,
-    "late_callback_s": float,
-    "auto_pay_ms": int,
-    "timeout_next": int,
-}
 
 
 @dataclass
@@ -546,157 +470,3 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadMessageError("body: must be a JSON object")
     return body
-
-
-def http_deliver(url: str, headers: dict[str, str], body: bytes) -> int:
-    """Post a callback over HTTP; the lane's status, or 0 when it cannot be reached."""
-    request = urllib.request.Request(  # noqa: S310 - the lane's callback URL, from the operator
-        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code
-    except (urllib.error.URLError, OSError) as exc:
-        logger.warning("callback_unreachable", url=url, cause=str(exc))
-        return 0
-
-
-class Scheduler:
-    """Runs delayed actions (auto-pay, late callbacks) on one thread, in due order."""
-
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.monotonic = monotonic
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-
-    def later(self, delay_s: float, action: Callable[[], None]) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (self.monotonic() + delay_s, next(self._seq), action))
-            self._cond.notify()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="gateway-sim-scheduler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopping:
-                    now = self.monotonic()
-                    if self._heap and self._heap[0][0] <= now:
-                        break
-                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
-                if self._stopping:
-                    return
-                _, _, action = heapq.heappop(self._heap)
-            try:
-                action()
-            except Exception:  # a failing action must not stop the simulator; it is logged
-                logger.exception("scheduled_action_failed")
-
-
-class GatewayServer:
-    """``GatewaySim`` on an HTTP socket, with the scheduler for delayed work.
-
-    A request the faults say not to answer is held open until ``hold_s`` passes
-    or the server stops; the lane's read timeout ends it first.
-    """
-
-    def __init__(
-        self,
-        *,
-        secret: bytes,
-        merchant_id: str,
-        faults: GatewayFaults | None = None,
-        callback_url: str | None = None,
-        seed: int | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        hold_s: float = 60.0,
-    ) -> None:
-        self.scheduler = Scheduler()
-        self.sim = GatewaySim(
-            secret=secret,
-            merchant_id=merchant_id,
-            faults=faults,
-            callback_url=callback_url,
-            later=self.scheduler.later,
-            seed=seed,
-        )
-        self.hold_s = hold_s
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self.scheduler.start()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="gateway-sim-http",
-            daemon=True,
-        )
-        self._thread.start()
-        logger.info("gateway_sim_started", url=self.url)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.scheduler.stop()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        logger.info("gateway_sim_stopped")
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._dispatch("GET")
-
-            def do_POST(self) -> None:
-                self._dispatch("POST")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug("gateway_http", line=format % args)
-
-            def _dispatch(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                request = HttpRequest(method, self.path, headers, self.rfile.read(length))
-                api = not self.path.startswith("/_sim/")
-                latency = server.sim.faults.latency_ms / 1000 if api else 0
-                if latency and server._stopping.wait(latency):
-                    return
-                answer = server.sim.handle(request)
-                if answer.hold:
-                    logger.info("gateway_timeout_simulated", method=method, path=self.path)
-                    server._stopping.wait(server.hold_s)
-                    return
-                data = json.dumps(answer.payload, ensure_ascii=False).encode()
-                self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
