@@ -38,8 +38,10 @@ import numpy.typing as npt
 
 from plumbing import log
 from simulators.control import ControlServer
+from simulators.fault_route import changed_faults
 from simulators.faults import Faults
 from simulators.plate_render import check_font, render_plate
+from simulators.route_fields import bool_field, only_keys
 
 logger = log.get(__name__)
 
@@ -361,24 +363,20 @@ class CameraSimulator:
     # Control routes --------------------------------------------------------------------
 
     def _post_vehicle(self, body: dict[str, Any]) -> dict[str, Any]:
-        _only_keys(body, {"plate", "image", "unreadable"})
+        only_keys(body, "plate", "image", "unreadable")
         plate = body.get("plate")
         if plate is not None and (not isinstance(plate, str) or not plate.strip()):
             raise ValueError("plate: expected a non-empty string")
         image = body.get("image")
         if image is not None and not isinstance(image, str):
             raise ValueError("image: expected a file path")
-        unreadable = body.get("unreadable", False)
-        if not isinstance(unreadable, bool):
-            raise ValueError("unreadable: expected true or false")
+        unreadable = bool_field(body, "unreadable", default=False)
         vehicle = self.show_vehicle(plate, Path(image) if image else None, unreadable)
         return {"vehicle": vehicle.describe()}
 
     def _post_dark(self, body: dict[str, Any]) -> dict[str, Any]:
-        _only_keys(body, {"dark", "mode"})
-        dark = body.get("dark")
-        if not isinstance(dark, bool):
-            raise ValueError("dark: expected true or false")
+        only_keys(body, "dark", "mode")
+        dark = bool_field(body, "dark")
         mode = body.get("mode", "none")
         if mode not in ("none", "black"):
             raise ValueError(f"mode: expected 'none' or 'black', got {mode!r}")
@@ -386,21 +384,8 @@ class CameraSimulator:
         return self.state()
 
     def _post_faults(self, body: dict[str, Any]) -> dict[str, Any]:
-        _only_keys(body, {"delay_ms", "drop_rate", "garble_rate", "silent", "seed"})
-        current = {k: v for k, v in asdict(self.faults).items() if not k.startswith("_")}
-        merged = {**current, **body}
-        try:
-            faults = Faults(
-                delay_ms=int(merged["delay_ms"]),
-                drop_rate=float(merged["drop_rate"]),
-                garble_rate=float(merged["garble_rate"]),
-                silent=bool(merged["silent"]),
-                seed=merged["seed"],
-            )
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"faults: {exc}") from None
         with self._lock:
-            self.faults = faults
+            self.faults = changed_faults(self.faults, body)
         return self.state()
 
     # Frames ------------------------------------------------------------------------------
@@ -511,9 +496,3 @@ class CameraSimulator:
                         sim._clients -= 1
 
         return Handler
-
-
-def _only_keys(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r}; expected some of {sorted(allowed)}")

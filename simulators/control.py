@@ -3,22 +3,23 @@
 Technicians (with curl) and traffic scenarios use it to act on the simulated
 world: put a vehicle on a loop, show a plate to the camera, break the arm,
 switch a fault on. ``GET /`` lists the routes; a route handler takes the JSON
-body (a dict) and returns a JSON-serialisable dict. Bad JSON, an unknown route
-or a handler's ``ValueError`` give HTTP 400 with a message naming the problem.
+body (a dict) and returns a JSON-serialisable dict. Bad JSON or a handler's
+``ValueError`` give HTTP 400 with a message naming the problem, an unknown route
+404. The HTTP side is :mod:`simulators.json_http`'s, the checks on a body's
+fields :mod:`simulators.route_fields`'.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from plumbing import log
+from simulators.json_http import Answer, JsonHttpServer, Request, json_object
 
 Route = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -30,89 +31,36 @@ class ControlServer:
 
     def __init__(self, routes: dict[str, Route], host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes = dict(routes)
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._http = JsonHttpServer(self.answer, name="sim-control", host=host, port=port)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # stop() waits up to one poll
-            name="sim-control",
-            daemon=True,
-        )
-        self._thread.start()
+        self._http.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._http.stop()
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._dispatch("GET")
-
-            def do_POST(self) -> None:
-                self._dispatch("POST")
-
-            def do_DELETE(self) -> None:
-                self._dispatch("DELETE")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug("control_request", line=format % args)
-
-            def _dispatch(self, method: str) -> None:
-                key = f"{method} {self.path.split('?', 1)[0]}"
-                if key == "GET /":
-                    self._reply(HTTPStatus.OK, {"routes": sorted(server.routes)})
-                    return
-                route = server.routes.get(key)
-                if route is None:
-                    self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {key!r}"})
-                    return
-                try:
-                    body = self._body()
-                    result = route(body)
-                except ValueError as exc:
-                    self._reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-                    return
-                if method == "GET":  # reads (polled by scenarios) are no news
-                    logger.debug("control", route=key)
-                else:
-                    logger.info("control", route=key, body=body)
-                self._reply(HTTPStatus.OK, result)
-
-            def _body(self) -> dict[str, Any]:
-                length = int(self.headers.get("Content-Length") or 0)
-                if not length:
-                    return {}
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw)
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    raise ValueError(f"body is not valid JSON: {exc}") from None
-                if not isinstance(body, dict):
-                    raise ValueError("body must be a JSON object")
-                return body
-
-            def _reply(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
+    def answer(self, request: Request) -> Answer:
+        """The route's result, 404 for no route, 400 naming what is wrong with the request."""
+        key = f"{request.method} {request.path}"
+        if key == "GET /":
+            return Answer(HTTPStatus.OK, {"routes": sorted(self.routes)})
+        route = self.routes.get(key)
+        if route is None:
+            return Answer(HTTPStatus.NOT_FOUND, {"error": f"no route {key!r}"})
+        try:
+            body = json_object(request.body)
+            result = route(body)
+        except ValueError as exc:
+            return Answer(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+        if request.method == "GET":  # reads (polled by scenarios) are no news
+            logger.debug("control", route=key)
+        else:
+            logger.info("control", route=key, body=body)
+        return Answer(HTTPStatus.OK, result)
 
 
 class ControlError(Exception):

@@ -34,6 +34,7 @@ from plumbing.loop_thread import LoopThread
 from simulators.control import Route
 from simulators.fault_route import updated_faults
 from simulators.faults import Faults
+from simulators.route_fields import one_bool, only_keys, optional_bool
 
 logger = log.get(__name__)
 
@@ -288,28 +289,28 @@ class IOModuleSimulator:
         return {**self.world.state(), "faults": faults, "modbus": self.address}
 
     def _post_loops(self, body: dict[str, Any]) -> dict[str, Any]:
-        _only(body, "arming", "safety")
+        only_keys(body, "arming", "safety")
         self.world.set_loops(
-            arming=_optional_bool(body, "arming"), safety=_optional_bool(body, "safety")
+            arming=optional_bool(body, "arming"), safety=optional_bool(body, "safety")
         )
         return self.state()
 
     def _post_stuck(self, body: dict[str, Any]) -> dict[str, Any]:
-        _only(body, "input", "value")
+        only_keys(body, "input", "value")
         name = body.get("input")
         if not isinstance(name, str):
             raise ValueError(f"input: expected one of {list(INPUT_NAMES)}")
         if "value" not in body:
             raise ValueError("value: required (true, false, or null to release)")
-        self.world.set_stuck(name, _optional_bool(body, "value"))
+        self.world.set_stuck(name, optional_bool(body, "value"))
         return self.state()
 
     def _post_arm(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.world.set_broken(_one_bool(body, "broken"))
+        self.world.set_broken(one_bool(body, "broken"))
         return self.state()
 
     def _post_help(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.world.set_help(_one_bool(body, "pressed"))
+        self.world.set_help(one_bool(body, "pressed"))
         return self.state()
 
     def _post_faults(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -404,25 +405,3 @@ class IOModuleSimulator:
         if garbled != data:
             logger.info("reply_garbled", size=len(data))
         return garbled
-
-
-def _only(body: dict[str, Any], *keys: str) -> None:
-    unknown = sorted(set(body) - set(keys))
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown}; expected {list(keys)}")
-
-
-def _one_bool(body: dict[str, Any], key: str) -> bool:
-    """The body's only key, ``key``, which must be true or false."""
-    _only(body, key)
-    value = _optional_bool(body, key)
-    if value is None:
-        raise ValueError(f"{key}: expected true or false")
-    return value
-
-
-def _optional_bool(body: dict[str, Any], key: str) -> bool | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise ValueError(f"{key}: expected true, false or null, got {value!r}")
-    return value

@@ -30,6 +30,7 @@ from plumbing import log
 from simulators.control import Route
 from simulators.fault_route import updated_faults
 from simulators.faults import Faults
+from simulators.route_fields import one_bool
 from simulators.serial_link import Link, LinkLoop
 
 logger = log.get(__name__)
@@ -254,10 +255,7 @@ class BarrierSimulator:
         return self.state()
 
     def _post_arm(self, body: dict[str, Any]) -> dict[str, Any]:
-        broken = body.get("broken")
-        if not isinstance(broken, bool):
-            raise ValueError("broken: expected true or false")
-        if broken:
+        if one_bool(body, "broken"):
             return self._post_event({"code": bf.EV_ARM_BROKEN})
         with self._lock:
             self.controller.repair()

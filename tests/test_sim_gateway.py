@@ -163,7 +163,7 @@ class TestBadRequests:
             ({"decline_rate": "high"}, "decline_rate: expected float, got 'high'"),
             ({"timeout_next": 1.5}, "timeout_next: expected int, got 1.5"),
             ({"duplicate_callbacks": 1}, "duplicate_callbacks: expected bool, got 1"),
-            ({"colour": 1}, "colour: no such fault"),
+            ({"colour": 1}, "unknown fault 'colour'"),
         ],
     )
     def test_bad_fault_is_named(

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from simulators.route_fields import check_fields
+
 
 @dataclass
 class GatewayFaults:
@@ -34,30 +36,18 @@ class GatewayFaults:
 
     def changed(self, changes: Mapping[str, Any]) -> GatewayFaults:
         """A copy with ``changes`` applied; ValueError naming an unknown or bad field."""
-        values = asdict(self)
-        for name, value in changes.items():
-            kind = _FAULT_KINDS.get(name)
-            if kind is None:
-                raise ValueError(f"{name}: no such fault (known: {', '.join(sorted(values))})")
-            if name == "auto_pay_ms" and value is None:
-                values[name] = None
-                continue
-            ok = isinstance(value, bool) == (kind is bool) and isinstance(
-                value, (int, float) if kind is float else kind
-            )
-            if not ok:
-                raise ValueError(f"{name}: expected {kind.__name__}, got {value!r}")
-            values[name] = float(value) if kind is float else value
-        return GatewayFaults(**values)
+        check_fields(changes, _FAULT_KINDS, what="fault")
+        floats = {k: float(v) for k, v in changes.items() if _FAULT_KINDS[k] == (float,)}
+        return GatewayFaults(**(asdict(self) | dict(changes) | floats))
 
 
-_FAULT_KINDS: dict[str, type] = {
-    "latency_ms": int,
-    "decline_rate": float,
-    "timeout_rate": float,
-    "forge_rate": float,
-    "duplicate_callbacks": bool,
-    "late_callback_s": float,
-    "auto_pay_ms": int,
-    "timeout_next": int,
+_FAULT_KINDS: dict[str, tuple[type, ...]] = {
+    "latency_ms": (int,),
+    "decline_rate": (float,),
+    "timeout_rate": (float,),
+    "forge_rate": (float,),
+    "duplicate_callbacks": (bool,),
+    "late_callback_s": (float,),
+    "auto_pay_ms": (int, type(None)),
+    "timeout_next": (int,),
 }

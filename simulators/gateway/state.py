@@ -35,6 +35,7 @@ from contracts.gateway.transport import HttpRequest, HttpResponse, NoReplyError
 from plumbing import log
 from simulators.gateway.callbacks import Deliver, http_deliver
 from simulators.gateway.faults import GatewayFaults
+from simulators.json_http import json_object
 
 logger = log.get(__name__)
 
@@ -106,7 +107,7 @@ class GatewaySim:
         """Answer one HTTP request (the API, signed; or a control route)."""
         path = request.path.split("?", 1)[0]
         try:
-            body = _json_object(request.body)
+            body = json_object(request.body)
             if path.startswith("/_sim/") or path == "/":
                 return SimAnswer(HTTPStatus.OK, self._control(request.method, path, body))
             action = self._route(request.method, path, body)
@@ -458,15 +459,3 @@ class _ConflictError(ValueError):
 
 def _replace(order: Order, **changes: Any) -> Order:
     return Order(**(asdict(order) | changes))
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadMessageError(f"body: not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadMessageError("body: must be a JSON object")
-    return body
