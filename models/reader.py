@@ -4,45 +4,42 @@ Stages, each in its own module: :mod:`models.locate` finds candidate regions
 in a frame, :mod:`models.rectify` cuts them out upright, :mod:`models.recognise`
 turns a line into per-timestep probabilities, :mod:`models.rerank` applies the
 region's grammar (:mod:`models.grammar`) through a constrained CTC decode
-(:mod:`models.ctc`), and :mod:`models.vote` fuses the frames.
+(:mod:`models.ctc`), and :mod:`models.vote` fuses the frames. This module runs
+them; :mod:`models.scoring` weighs the reads, and what only Chinese plates need
+(their province glyph, coloured background and two rows) is in
+:mod:`models.regions.cn`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from models.band import strip_left_band
-from models.colour import background, plate_corners
+from models.candidates import Line, Scored
 from models.config import RecognitionConfig
 from models.ctc import Folded
-from models.grammar import PROVINCES, grammar_for
+from models.grammar import grammar_for
 from models.image import equalise, to_bgr8
 from models.locate import Locator
 from models.recognise import Image, Recogniser, line_width, split_rows
 from models.rectify import Points, area, as_quad, bounds, expand, order_corners, shared_area, warp
-from models.rerank import Reading, alphabet_for, margin_factor, rank
-from models.result import PlateRead, Quad, unreadable
+from models.regions import cn
+from models.regions.cn_province import province_peaks
+from models.rerank import alphabet_for, margin_factor, rank
+from models.result import PlateRead, unreadable
 from models.runtime import DET_MODEL, REC_MODEL, model_dir
+from models.scoring import OFF_GRAMMAR_FACTOR, extends, has_digit, plate_likeness, rank_key
 from models.vote import fuse
 
-#: Share of a Chinese plate's width holding the province and the city letter.
-PROVINCE_SHARE_OF_WIDTH = 0.32
-#: Rows of a Chinese plate's coloured background that hold its characters
-#: (90 mm characters, 20 mm of background above and below them) ...
-CHARACTER_ROWS = (0.15, 0.85)
-#: ... and the rows read as its line, with some background as margin.
-PLATE_ROWS = (0.1, 0.9)
 #: Margins (share of width, share of height, each side) of the cuts of a
 #: detected line: the default first, then tighter and looser ones. The
 #: horizontal margin stays the same so the cuts' timesteps line up.
 MARGINS = ((0.02, 0.08), (0.02, 0.03), (0.02, 0.16))
-#: Chinese plate colours that carry seven characters (green ones carry eight).
-SEVEN_CHARACTER_COLOURS = frozenset({"blue", "yellow"})
 #: How far past each end of an accepted line (in characters of its text) a
 #: second cut looks for characters the detector's box left out.
 WIDER_CHARS = 0.7
@@ -50,24 +47,12 @@ WIDER_CHARS = 0.7
 #: may hold more than the registration (US crops carry state names and
 #: slogans). The first is read always, the others when it is not confident.
 BANDS = ((0.15, 0.85), (0.0, 1.0), (0.25, 0.95))
-
-
-#: Regions whose plates (nearly) always carry a digit; words such as EXIT,
-#: TEXAS or a car make read nearby are then weak candidates.
-NEEDS_DIGIT = frozenset({"us", "eu", "br"})
-NO_DIGIT_FACTOR = 0.3
-ALL_DIGITS_FACTOR = 0.4
-#: A read that fits no template of the region is returned, but never accepted
-#: at a sensible threshold.
-OFF_GRAMMAR_FACTOR = 0.5
 #: Lines cut from a scene are read this much wider than their aspect: plates
 #: seen from afar are small, and at their own aspect a 7-character line gets
 #: only 10 to 15 recogniser timesteps, too few to keep look-alike characters
 #: apart (measured on the full-frame sets: any stretch from 1.15 to 1.5 read
 #: more plates right and more of them confidently; crops read worse wider).
 SCENE_STRETCH = 1.25
-#: Lines at least this share of the tallest grammatical line's height count as full size.
-FULL_SIZE_SHARE = 0.75
 
 
 class Models:
@@ -77,38 +62,6 @@ class Models:
         folder = folder if folder is not None else model_dir()
         self.recogniser = Recogniser(folder / REC_MODEL, threads)
         self.locator = Locator(folder / DET_MODEL, threads)
-
-
-@dataclass(frozen=True)
-class _Line:
-    """One line image to read, and where it came from in the frame."""
-
-    image: Image
-    quad: Quad | None
-    #: Height of the line in frame pixels: the plate's characters are usually
-    #: the largest text around it (dealer names, stickers, slogans are smaller).
-    height: float
-    two_rows: bool = False
-    #: Cut from a scene (a full frame), where other text competes with the plate.
-    scene: bool = False
-    #: The detector's corners in the frame, before any margin (scene lines only).
-    corners: Points | None = None
-
-
-@dataclass(frozen=True)
-class _Scored:
-    reading: Reading
-    confidence: float
-    line: _Line
-    #: Confidence without the province character: whether a sharper look at
-    #: the frame could help (a small province glyph stays unsure at any size).
-    found: float
-    #: The text has a digit, or the region's plates need none: a line of words
-    #: (a rental company's name on a truck, a state's name) never outranks one
-    #: that can be a registration, however large it is printed.
-    has_digit: bool
-    #: The line's probabilities, kept to score it again with province evidence.
-    folded: Folded
 
 
 class PlateReader:
@@ -138,7 +91,7 @@ class PlateReader:
             best = self._best(self._crop_lines(image))
             if best is None or best.confidence < self.config.threshold:
                 more = self._best(self._crop_lines(image, fallback=True))
-                if best is None or (more is not None and _key(more) > _key(best)):
+                if best is None or (more is not None and rank_key(more) > rank_key(best)):
                     best = more
         else:
             cfg = self.config
@@ -160,14 +113,14 @@ class PlateReader:
 
     def _find(
         self, image: Image, sides: Sequence[int], seen: Points | None = None
-    ) -> _Scored | None:
+    ) -> Scored | None:
         """The line of a full frame most likely to be its plate.
 
         The detector looks at the frame downscaled to each of ``sides`` in
         turn until a line is found with confidence; lines at ``seen`` (already
         read) are left out.
         """
-        best: _Scored | None = None
+        best: Scored | None = None
         for side in sides:
             if best is not None and best.found >= self.config.detector_retry_below:
                 break
@@ -175,11 +128,11 @@ class PlateReader:
             if seen is not None:
                 lines = [line for line in lines if not _same_place(line.corners, seen)]
             found = self._best(lines)
-            if best is None or (found is not None and _key(found) > _key(best)):
+            if best is None or (found is not None and rank_key(found) > rank_key(best)):
                 best = found
         return best
 
-    def _look_clearer(self, image: Image, best: _Scored | None) -> _Scored | None:
+    def _look_clearer(self, image: Image, best: Scored | None) -> Scored | None:
         """``best``, or a more confident line found with the frame's local contrast raised.
 
         A faint plate (dusk, glare, a grimy plate) may not be found at all;
@@ -189,13 +142,13 @@ class PlateReader:
         clearer = equalise(image)
         seen = best.line.corners if best is not None else None
         retry = self._find(clearer, [self.config.detector_max_side], seen)
-        if retry is None or (best is not None and _key(retry) <= _key(best)):
+        if retry is None or (best is not None and rank_key(retry) <= rank_key(best)):
             return best
         if retry.confidence < self.config.threshold:
             retry = self._refine(clearer, retry)
         return retry if best is None or retry.confidence > best.confidence else best
 
-    def _crop_lines(self, image: Image, *, fallback: bool = False) -> list[_Line]:
+    def _crop_lines(self, image: Image, *, fallback: bool = False) -> list[Line]:
         """Lines to read from a plate crop: the padded plate (China, plus its two
         rows when it is tall), or horizontal bands of it (elsewhere); with
         ``fallback``, the further bands (none in China)."""
@@ -203,15 +156,10 @@ class PlateReader:
         whole = as_quad(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32))
         if self.config.region != "cn":
             bands = BANDS[1:] if fallback else BANDS[:1]
-            return [_Line(image[int(h * a) : int(h * b)], whole, h) for a, b in bands]
-        if fallback:
-            return []
-        lines = [_Line(_pad(image), whole, h)]
-        if w / h < 2.5:
-            lines.append(_Line(image, whole, h, two_rows=True))
-        return lines
+            return [Line(image[int(h * a) : int(h * b)], whole, h) for a, b in bands]
+        return [] if fallback else cn.crop_lines(image, whole)
 
-    def _frame_lines(self, image: Image, max_side: int) -> list[_Line]:
+    def _frame_lines(self, image: Image, max_side: int) -> list[Line]:
         cfg = self.config
         candidates = self.models.locator.find(
             image, max_side, cfg.roi, cfg.max_candidates, cfg.detector_min_score
@@ -221,7 +169,7 @@ class PlateReader:
             corners = order_corners(cand.quad)
             quad = expand(corners, *MARGINS[0])
             lines.append(
-                _Line(
+                Line(
                     self._cut(image, quad), as_quad(quad), cand.size[1], scene=True, corners=corners
                 )
             )
@@ -231,7 +179,7 @@ class PlateReader:
         plate = warp(image, quad)
         return strip_left_band(plate) if self.config.region == "eu" else plate
 
-    def _refine(self, image: Image, best: _Scored) -> _Scored:
+    def _refine(self, image: Image, best: Scored) -> Scored:
         """Re-read the chosen line, as found and as a closer look finds it.
 
         The detector ran on a downscaled frame, so its box is rough and may
@@ -256,7 +204,7 @@ class PlateReader:
             refined = self._read_plate(refined)
         return refined
 
-    def _read_plate(self, best: _Scored) -> _Scored:
+    def _read_plate(self, best: Scored) -> Scored:
         """``best``, or the read of its plate cut to the plate's coloured
         background when that read is more confident.
 
@@ -266,7 +214,7 @@ class PlateReader:
         ``_province_part`` exact went on to 0.912 and 0.928, coverage to 0.73
         and 0.74, with no more accepted reads wrong.
         """
-        plate = _plate_rows(best.line.image, PLATE_ROWS)
+        plate = cn.plate_rows(best.line.image)
         if plate is None:
             return best
         line = replace(best.line, image=plate)
@@ -277,7 +225,7 @@ class PlateReader:
         read = self._with_province(read)
         return read if read.confidence > best.confidence else best
 
-    def _look_wider(self, image: Image, best: _Scored) -> _Scored:
+    def _look_wider(self, image: Image, best: Scored) -> Scored:
         """``best``, or the read of a wider cut when that shows ``best`` was cut short.
 
         The detector's box may end inside the plate and leave out an edge
@@ -295,17 +243,17 @@ class PlateReader:
         text = best.reading.text
         if corners is None or len(text) >= self._longest:
             return best
-        if self.config.region == "cn" and background(best.line.image) in SEVEN_CHARACTER_COLOURS:
+        if self.config.region == "cn" and cn.has_seven_characters(best.line):
             return best  # blue and yellow plates have seven characters: the read is all of it
         quad = expand(corners, WIDER_CHARS / len(text), MARGINS[0][1])
         line = replace(best.line, image=self._cut(image, quad), quad=as_quad(quad))
         (folded,) = self._recognise([line])
         wide = self._score(line, folded)
-        if wide is None or not _extends(wide.reading, text, self.config.threshold):
+        if wide is None or not extends(wide.reading, text, self.config.threshold):
             return best
         return wide
 
-    def _read_cuts(self, image: Image, line: _Line, corners: Points) -> _Scored | None:
+    def _read_cuts(self, image: Image, line: Line, corners: Points) -> Scored | None:
         """The line at ``corners`` read from cuts with several margins that vote.
 
         Each cut is read on its own, and once more with the cuts'
@@ -322,14 +270,14 @@ class PlateReader:
         vocabulary = self.models.recogniser.vocabulary
         folds = [vocabulary.fold(p, self.alphabet) for p in probs]
         voted = self._vote(line, folds, None)
-        if voted is None or _province_sure(voted):
+        if voted is None or cn.province_sure(voted):
             return voted
-        parts = [_province_part(replace(line, image=cut)) for cut in cuts]
+        parts = [cn.province_part(replace(line, image=cut)) for cut in cuts]
         return self._vote(line, folds, self._province_evidence(parts)) or voted
 
     def _vote(
-        self, line: _Line, folds: list[Folded], evidence: dict[str, float] | None
-    ) -> _Scored | None:
+        self, line: Line, folds: list[Folded], evidence: dict[str, float] | None
+    ) -> Scored | None:
         """The text with the most confidence summed over the reads ``folds`` of one line.
 
         Its confidence is its best read's, scaled by its share, so reads that
@@ -346,7 +294,7 @@ class PlateReader:
         share = weight[winner] / sum(weight.values())
         return replace(top, confidence=top.confidence * share, found=top.found * share)
 
-    def _best(self, lines: list[_Line]) -> _Scored | None:
+    def _best(self, lines: list[Line]) -> Scored | None:
         """The line most likely to be the plate: in grammar, confident, large."""
         if not lines:
             return None
@@ -358,19 +306,19 @@ class PlateReader:
         tallest = max((s.line.height for s in scored if s.reading.in_grammar), default=0.0)
         if not scored:
             return None
-        return self._with_province(max(scored, key=lambda s: _key(s, tallest)))
+        return self._with_province(max(scored, key=lambda s: rank_key(s, tallest)))
 
-    def _with_province(self, scored: _Scored) -> _Scored:
+    def _with_province(self, scored: Scored) -> Scored:
         """``scored``, scored again with its left part read apart when it is
         unsure of its province (see ``_province_sure``)."""
-        if _province_sure(scored):
+        if cn.province_sure(scored):
             return scored
-        evidence = self._province_evidence([_province_part(scored.line)])
+        evidence = self._province_evidence([cn.province_part(scored.line)])
         return self._score(scored.line, scored.folded, evidence) or scored
 
     def _score(
-        self, line: _Line, folded: Folded, evidence: dict[str, float] | None = None
-    ) -> _Scored | None:
+        self, line: Line, folded: Folded, evidence: dict[str, float] | None = None
+    ) -> Scored | None:
         """The line's best reading and how confident it is.
 
         ``evidence`` holds province probabilities from a separate read of the
@@ -379,7 +327,7 @@ class PlateReader:
         line's share for it among the provinces).
         """
         if evidence is None and self.config.region == "cn":
-            evidence = _province_peaks(folded)
+            evidence = province_peaks(folded)
         readings = rank(
             folded,
             self.grammar,
@@ -392,15 +340,15 @@ class PlateReader:
             return None
         top = readings[0]
         factor = margin_factor(readings)
-        factor *= _plate_likeness(top.text, self.config.region, scene=line.scene)
+        factor *= plate_likeness(top.text, self.config.region, scene=line.scene)
         if not top.in_grammar:
             factor *= OFF_GRAMMAR_FACTOR
-        body = top.char_conf[1:] if _starts_with_province(top) else top.char_conf
+        body = top.char_conf[1:] if cn.starts_with_province(top) else top.char_conf
         found = min(body, default=0.0) * factor
-        has_digit = _has_digit(top.text, self.config.region)
-        return _Scored(top, top.min_conf * factor, line, found, has_digit, folded)
+        digit = has_digit(top.text, self.config.region)
+        return Scored(top, top.min_conf * factor, line, found, digit, folded)
 
-    def _recognise(self, lines: list[_Line]) -> list[Folded]:
+    def _recognise(self, lines: list[Line]) -> list[Folded]:
         """Read every line (both rows of a two-row plate) in one batch of the recogniser."""
         images: list[Image] = []
         widths: list[int] = []
@@ -419,30 +367,17 @@ class PlateReader:
         ]
 
     def _province_evidence(self, parts: list[Image]) -> dict[str, float]:
-        """Province probabilities from reading the plate's left part alone.
+        """Province probabilities from the plates' left parts (see :func:`cn.province_evidence`)."""
+        return cn.province_evidence(self.models.recogniser, self.alphabet, parts)
 
-        At full-plate scale the recogniser barely sees the province character;
-        read on its own with the city letter it is far clearer. With several
-        cuts of one plate (``parts``, the left part of each), their peak
-        probabilities are averaged.
-        """
-        views = [view for part in parts for view in _province_views(part)]
-        widths = [line_width(view, minimum=16) for view in views]
-        outputs = [o.probs for o in self.models.recogniser.read(views, widths)]
-        vocabulary = self.models.recogniser.vocabulary
-        peaks = [_province_peaks(vocabulary.fold(p, self.alphabet)) for p in outputs]
-        return {p: float(np.mean([peak[p] for peak in peaks])) for p in peaks[0]}
-
-    def _result(self, best: _Scored) -> PlateRead:
+    def _result(self, best: Scored) -> PlateRead:
         cfg = self.config
         accepted = best.confidence >= cfg.threshold
         reason = None
         if not accepted:
             reason = f"confidence {best.confidence:.2f} below threshold {cfg.threshold:.2f}"
         r = best.reading
-        plate_type = r.plate_type
-        if plate_type == "cn_blue" and background(best.line.image) == "yellow":
-            plate_type = "cn_yellow"
+        plate_type = cn.plate_type(r, best.line) if cfg.region == "cn" else r.plate_type
         return PlateRead(
             text=r.text,
             region=cfg.region,
@@ -457,23 +392,6 @@ class PlateReader:
         )
 
 
-def _plate_likeness(text: str, region: str, *, scene: bool) -> float:
-    """A prior that a line with this text is a registration, from its mix of characters.
-
-    Without a digit it is most likely a word (EXIT, TEXAS, a car make; on US
-    lanes a read O is folded into 0, so 0 does not count). In a scene, a line
-    of digits alone is more often a phone number, a time stamp or a taxi
-    number than a US plate.
-    """
-    if region not in NEEDS_DIGIT:
-        return 1.0
-    if not _has_digit(text, region):
-        return NO_DIGIT_FACTOR
-    if scene and region == "us" and all(ch.isdigit() for ch in text):
-        return ALL_DIGITS_FACTOR
-    return 1.0
-
-
 #: Two boxes overlapping by this share of their union are one place in the frame.
 SAME_PLACE_IOU = 0.5
 
@@ -486,113 +404,3 @@ def _same_place(a: Points | None, b: Points) -> bool:
     shared = shared_area(box_a, box_b)
     union = area(box_a) + area(box_b) - shared
     return union > 0 and shared / union >= SAME_PLACE_IOU
-
-
-def _has_digit(text: str, region: str) -> bool:
-    """Whether ``text`` has a digit, as plates of ``region`` do: on US lanes a read O
-    is folded into 0, so 0 does not count there; regions without that rule always pass."""
-    if region not in NEEDS_DIGIT:
-        return True
-    return any(ch.isdigit() and not (region == "us" and ch == "0") for ch in text)
-
-
-def _extends(wide: Reading, text: str, threshold: float) -> bool:
-    """``wide`` is ``text`` with characters added at its ends, each read at ``threshold`` or more."""
-    start = wide.text.find(text)
-    if start < 0 or len(wide.text) == len(text):
-        return False
-    added = wide.char_conf[:start] + wide.char_conf[start + len(text) :]
-    return min(added) >= threshold
-
-
-def _key(scored: _Scored, tallest: float = 0.0) -> tuple[bool, bool, float]:
-    """Ranking of candidate lines: grammatical first, then with a digit where
-    plates carry one, then confidence times size.
-
-    The province character does not count here: how sure the reader is of it
-    says nothing about which line is the plate.
-    """
-    size = 1.0
-    if tallest > 0:
-        size = min(1.0, scored.line.height / (FULL_SIZE_SHARE * tallest))
-    return scored.reading.in_grammar, scored.has_digit, scored.found * size
-
-
-#: A Chinese line whose own read puts this much probability on the province
-#: it reads is sure of it, and its left part is not read apart (that read,
-#: two views, costs a crop 40 % more time). On the LPRNet crops the line and
-#: its left part never disagreed when the line put more than 0.43 on a
-#: province; at 0.8 three crops in five are sure.
-PROVINCE_SURE = 0.8
-
-
-def _starts_with_province(reading: Reading) -> bool:
-    return reading.in_grammar and reading.text[:1] in PROVINCES
-
-
-def _province_peaks(folded: Folded) -> dict[str, float]:
-    """Each province's highest probability at any timestep of ``folded``."""
-    cols = [i for i, ch in enumerate(folded.alphabet) if ch in PROVINCES]
-    peaks = folded.probs[:, cols].max(axis=0)
-    return {folded.alphabet[c]: float(p) for c, p in zip(cols, peaks, strict=True)}
-
-
-def _province_sure(scored: _Scored) -> bool:
-    """Whether ``scored`` needs no separate read of its province: it has none
-    (outside China, off the grammar), or its own read puts at least
-    ``PROVINCE_SURE`` on the province it reads."""
-    reading = scored.reading
-    if not _starts_with_province(reading):
-        return True
-    peaks = _province_peaks(scored.folded)
-    top = max(peaks, key=lambda p: peaks[p])
-    return top == reading.text[0] and peaks[top] >= PROVINCE_SURE
-
-
-def _province_part(line: _Line) -> Image:
-    """The left part of a Chinese plate: its province character and city letter.
-
-    In a scene the line's cut is the detector's box around the characters; the
-    plate's coloured background, where it shows, gives the plate's own edges,
-    and the part is cut from the plate rectified to them, to the rows of its
-    characters. On the LPRNet crops pasted into the CCPD frames at an angle
-    (``lanewarden plates scenes``, seeds 0 and 1) exact went from 0.872 and
-    0.892 to 0.908 and 0.908, coverage from 0.54 and 0.55 to 0.69 and 0.66;
-    one accepted read was wrong (a D read as 0, which the unsure province had
-    kept back before).
-    """
-    image = line.image
-    if line.two_rows:
-        image = split_rows(image, 0.4)[0]
-    elif line.scene and (plate := _plate_rows(image, CHARACTER_ROWS)) is not None:
-        image = plate
-    return image[:, : max(2, int(image.shape[1] * PROVINCE_SHARE_OF_WIDTH))]
-
-
-def _plate_rows(image: Image, rows: tuple[float, float]) -> Image | None:
-    """The plate in a line's cut, rectified to its coloured background and cut
-    to ``rows`` (shares of its height); None where no plate colour shows."""
-    corners = plate_corners(image)
-    if corners is None:
-        return None
-    plate = warp(image, corners)
-    top, bottom = (round(plate.shape[0] * share) for share in rows)
-    return plate[top : max(bottom, top + 2)]
-
-
-def _province_views(left: Image) -> list[Image]:
-    """The province part as is and in grey: the two views err on different
-    plates (colour casts mislead the recogniser), so their evidence is averaged."""
-    import cv2
-
-    grey = cv2.cvtColor(cv2.cvtColor(left, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    return [left, np.asarray(grey, dtype=np.uint8)]
-
-
-def _pad(image: Image) -> Image:
-    """A small replicated border: the recogniser reads edge characters better with margin."""
-    import cv2
-
-    h = image.shape[0]
-    m = max(1, h // 8)
-    return np.asarray(cv2.copyMakeBorder(image, m, m, 2 * m, 2 * m, cv2.BORDER_REPLICATE))

@@ -14,25 +14,19 @@ import numpy as np
 import pytest
 from paths import TEST_DATA
 
+from models.candidates import Line, Scored
 from models.colour import background
 from models.config import RecognitionConfig
 from models.ctc import Folded
 from models.image import ImageError, equalise, load_image, to_bgr8
 from models.locate import Candidate
-from models.reader import (
-    Models,
-    PlateReader,
-    _extends,
-    _has_digit,
-    _key,
-    _Line,
-    _province_sure,
-    _Scored,
-)
+from models.reader import Models, PlateReader
 from models.recognise import line_width
+from models.regions.cn import province_sure
 from models.rerank import Reading
 from models.runtime import REC_MODEL, ModelLoadError, load_session, model_dir
 from models.scenes import paste
+from models.scoring import extends, has_digit, rank_key
 from models.worker import RecognitionWorker
 from plumbing.cli import main
 
@@ -211,7 +205,7 @@ class TestWiderLook:
         assert background(crop) == colour
 
     @pytest.mark.parametrize(
-        ("text", "confidences", "extends"),
+        ("text", "confidences", "extended"),
         [
             ("ANW2529", (0.95, *[0.99] * 6), True),
             ("NW25291", (*[0.99] * 6, 0.97), True),
@@ -221,26 +215,26 @@ class TestWiderLook:
         ],
     )
     def test_only_confident_characters_beyond_the_text_extend_it(
-        self, text: str, confidences: tuple[float, ...], extends: bool
+        self, text: str, confidences: tuple[float, ...], extended: bool
     ) -> None:
         short = "YBW23" if text.startswith("YBW") else "NW2529"
         wide = Reading(text, "us", confidences, 0.0, True)
-        assert _extends(wide, short, 0.93) is extends
+        assert extends(wide, short, 0.93) is extended
 
 
 class TestProvincePart:
     """The plate's left part is read apart only when the line is unsure of its province."""
 
     @staticmethod
-    def scored(text: str, peaks: dict[str, float], in_grammar: bool = True) -> _Scored:
+    def scored(text: str, peaks: dict[str, float], in_grammar: bool = True) -> Scored:
         alphabet = ("A", "B", "皖", "陕")
         probs = np.zeros((3, len(alphabet)), dtype=np.float32)
         for ch, p in peaks.items():
             probs[0, alphabet.index(ch)] = p
         folded = Folded(alphabet, probs, np.ones(3, dtype=np.float32))
-        line = _Line(np.zeros((8, 8, 3), dtype=np.uint8), None, 8.0)
+        line = Line(np.zeros((8, 8, 3), dtype=np.uint8), None, 8.0)
         reading = Reading(text, "cn_blue", (0.99,) * len(text), 0.0, in_grammar)
-        return _Scored(reading, 0.99, line, 0.99, True, folded)
+        return Scored(reading, 0.99, line, 0.99, True, folded)
 
     @pytest.mark.parametrize(
         ("text", "peaks", "in_grammar", "sure"),
@@ -255,7 +249,7 @@ class TestProvincePart:
     def test_sure_of_its_province(
         self, text: str, peaks: dict[str, float], in_grammar: bool, sure: bool
     ) -> None:
-        assert _province_sure(self.scored(text, peaks, in_grammar)) is sure
+        assert province_sure(self.scored(text, peaks, in_grammar)) is sure
 
     @pytest.mark.parametrize(
         ("name", "crop", "parts_read"),
@@ -520,29 +514,29 @@ class TestLineRanking:
     """Which detected line is taken for the plate."""
 
     @staticmethod
-    def scored(text: str, found: float, height: float, region: str = "us") -> _Scored:
-        line = _Line(np.zeros((8, 8, 3), dtype=np.uint8), None, height, scene=True)
+    def scored(text: str, found: float, height: float, region: str = "us") -> Scored:
+        line = Line(np.zeros((8, 8, 3), dtype=np.uint8), None, height, scene=True)
         reading = Reading(text, region, (found,) * len(text), 0.0, in_grammar=True)
         folded = Folded(("A",), np.zeros((1, 1), dtype=np.float32), np.ones(1, dtype=np.float32))
-        return _Scored(reading, found, line, found, _has_digit(text, region), folded)
+        return Scored(reading, found, line, found, has_digit(text, region), folded)
 
     def test_line_with_a_digit_beats_larger_lettering(self) -> None:
         truck_name = self.scored("PENSKE", 0.9, height=80.0)
         plate = self.scored("1049338", 0.5, height=30.0)
         tallest = 80.0
-        assert _key(plate, tallest) > _key(truck_name, tallest)
+        assert rank_key(plate, tallest) > rank_key(truck_name, tallest)
 
     def test_size_decides_between_lines_with_digits(self) -> None:
         sticker = self.scored("2026", 0.9, height=15.0)
         plate = self.scored("7ABC123", 0.8, height=40.0)
-        assert _key(plate, 40.0) > _key(sticker, 40.0)
+        assert rank_key(plate, 40.0) > rank_key(sticker, 40.0)
 
     @pytest.mark.parametrize(
         ("text", "region", "expected"),
         [("C0L0RAD0", "us", False), ("COLORADO", "eu", False), ("AB12", "eu", True)],
     )
     def test_a_us_zero_is_no_digit(self, text: str, region: str, expected: bool) -> None:
-        assert _has_digit(text, region) is expected
+        assert has_digit(text, region) is expected
 
     def test_regions_without_the_rule_always_pass(self) -> None:
-        assert _has_digit("皖ABCDEF", "cn")
+        assert has_digit("皖ABCDEF", "cn")
