@@ -18,13 +18,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import EntryPoint, entry_points, packages_distributions
+from importlib.metadata import entry_points, packages_distributions
 
 from plumbing import log
 
 Handler = Callable[[argparse.Namespace], int]
 
 ENTRY_POINT_GROUP = "lanewarden.commands"
+
+EXIT_NOT_INSTALLED = 78
+"""EX_CONFIG: a command's side is not installed; restarting (systemd) will not help."""
 
 GROUP_HELP: dict[str, str] = {
     "config": "validate lane, plaza, network and tariff configuration files",
@@ -84,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             register: Callable[[Groups], None] = entry.load()
         except ModuleNotFoundError as exc:
-            missing.setdefault(_dependency_of(entry, exc), []).append(entry.name)
+            dependency = _third_party(exc)
+            if dependency is None:
+                raise
+            missing.setdefault(dependency, []).append(entry.name)
             continue
         register(groups)
     if missing:
@@ -97,12 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dependency_of(entry: EntryPoint, exc: ModuleNotFoundError) -> str:
-    """The missing third-party module an entry point needs; re-raises a broken install."""
+def _third_party(exc: ModuleNotFoundError) -> str | None:
+    """The missing module when it is a dependency; None when it is one of lanewarden's own."""
     name = (exc.name or "").split(".")[0]
-    own = entry.dist.name if entry.dist else None
-    if not name or own in packages_distributions().get(name, []):
-        raise exc
+    ours = packages_distributions().get(str(__package__), [])  # plumbing, even as __main__
+    if not name or set(ours) & set(packages_distributions().get(name, [])):
+        return None
     return name
 
 
@@ -115,6 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        # A command that imports its side's dependencies when it runs (central's SQLAlchemy).
+        dependency = _third_party(exc)
+        if dependency is None:
+            raise
+        print(
+            f"lanewarden: this command needs {dependency!r}, which is not installed here "
+            "(install its side's extra, e.g. lanewarden[central])",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_INSTALLED
 
 
 if __name__ == "__main__":

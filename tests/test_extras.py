@@ -200,3 +200,15 @@ def test_a_module_of_the_package_itself_missing_fails_loudly() -> None:
     done = _run_without("edge.store", "plumbing.cli", "--help")
     assert done.returncode != 0
     assert "edge.store" in done.stderr
+
+
+def test_a_command_whose_side_is_missing_says_what_to_install(tmp_path: Path) -> None:
+    """Central's commands import SQLAlchemy when they run: without it, a line, not a traceback."""
+    config = tmp_path / "central.toml"
+    config.write_text(
+        (REPO / "config" / "central.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    done = _run_without(CENTRAL_ONLY, "plumbing.cli", "central", "run", "--config", str(config))
+    assert done.returncode == 78, done.stderr[-2000:]
+    assert "needs 'sqlalchemy'" in done.stderr
+    assert "Traceback" not in done.stderr
