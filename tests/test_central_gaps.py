@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from central_records import Lane
+
+from central.alarms.watch import AlarmSweep
+from central.commands.run import held_gaps
+from central.config import CentralConfig
 from central.ingest.gaps import GapTracker
+from central.ingest.service import IngestService
+from central.storage import CentralStore
+from central.storage.timers import OpenGap
+from contracts.testing import paid_exit
+
+T = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 
 
 class Acks:
@@ -79,3 +94,59 @@ class TestGapTracker:
         acks.acked["l1", "txn"] = 9
         (due,) = gaps.due(10.0, acks)
         assert (due.from_seq, due.held_to, due.open_s) == (10, 15, 10.0)
+
+
+class TestResume:
+    """A gap the store holds is tracked again at start, as old as the sweep's timer says."""
+
+    def test_resumed_with_its_age(self) -> None:
+        gaps, acks = GapTracker(10, 30), Acks()
+        held = OpenGap("p", "l1", "txn", acked_seq=4, held_max=9, since=T - timedelta(seconds=8))
+        assert gaps.resume(held, 100.0, T)
+        assert gaps.due(101.9, acks) == []
+        (due,) = gaps.due(102.0, acks)
+        assert (due.from_seq, due.held_to, due.open_s) == (1, 9, 10.0)
+        assert not gaps.resume(held, 200.0, T)  # tracked already
+
+    def test_not_swept_yet_is_new(self) -> None:
+        gaps, acks = GapTracker(10, 30), Acks()
+        gaps.resume(OpenGap("p", "l1", "event", 4, 9, since=None), 100.0, T)
+        assert gaps.due(109.9, acks) == []
+        assert len(gaps.due(110.0, acks)) == 1
+
+    def test_an_unknown_stream_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="stream"):
+            GapTracker(10, 30).resume(OpenGap("p", "l1", "ack", 1, 2, None), 0.0, T)
+
+
+class TestRestart:
+    """A restarted central asks for a gap no new batch shows, once it outlasts the timeout."""
+
+    def test_the_gap_outlives_the_service(self, tmp_path: Path) -> None:
+        config = CentralConfig.model_validate(
+            {"kind": "central", "ingest": {"gap_timeout_s": 10}, "metrics": {"enabled": False}}
+        )
+        with CentralStore.open(f"sqlite:///{tmp_path / 'central.db'}") as store:
+            lane = Lane("west", "w1")
+            first, _lost, beyond = (lane.txns(paid_exit("w1", T)) for _ in range(3))
+            store.store_batch("west", first, T)
+            store.store_batch("west", beyond, T)
+            AlarmSweep(store, config).run(T)  # the gap's timer starts
+
+            def service(at: datetime, monotonic: float) -> IngestService:
+                return IngestService(
+                    config,
+                    store,
+                    open_gaps=lambda: held_gaps(store),
+                    clock=lambda: at,
+                    monotonic=lambda: monotonic,
+                )
+
+            early = service(T + timedelta(seconds=4), 50.0)
+            assert early.resume_gaps() == 1
+            assert early.gaps.due(55.9, store.acked_seq) == []
+            restarted = service(T + timedelta(seconds=12), 7.0)
+            assert restarted.resume_gaps() == 1
+            (due,) = restarted.gaps.due(7.0, store.acked_seq)
+            assert (due.lane_id, due.from_seq, due.held_to, due.open_s) == ("w1", 2, 3, 12.0)
+            assert restarted.resume_gaps() == 0

@@ -30,7 +30,7 @@ from central.storage.alarms import open_alarm
 from central.storage.schema import lanes, stream_acks
 from central.storage.times import utc_out
 
-GAP = "gap_unfilled"
+GAP = timers.GAP
 
 
 class Sweeper:
@@ -87,7 +87,7 @@ class Sweeper:
         running = timers.timers(connection, GAP)
         open_now: set[timers.Key] = set()
         for row in connection.execute(select(stream_acks)).mappings().all():
-            subject = f"{row['stream']}:gap"
+            subject = timers.gap_subject(row["stream"])
             key = (row["lane_id"], subject)
             if row["held_max"] <= row["acked_seq"]:
                 resolve(connection, GAP, lane_id=row["lane_id"], subject=subject, at=now)

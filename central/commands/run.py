@@ -11,6 +11,7 @@ from plumbing.cli import Groups
 if TYPE_CHECKING:
     from central.config import CentralConfig
     from central.storage import CentralStore
+    from central.storage.timers import OpenGap
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 78  # EX_CONFIG: the unit's RestartPreventExitStatus, restarting will not help
@@ -64,6 +65,14 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
 
+def held_gaps(store: CentralStore) -> list[OpenGap]:
+    """The gaps the store holds, for the ingest service to resume at start."""
+    from central.storage.timers import open_gaps
+
+    with store.engine.connect() as connection:
+        return open_gaps(connection)
+
+
 def serve(config: CentralConfig, store: CentralStore) -> int:
     """Run the ingest service on ``store`` until SIGTERM or SIGINT."""
     import signal
@@ -98,7 +107,13 @@ def serve(config: CentralConfig, store: CentralStore) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     notifier = Notifier()
-    service = IngestService(config, AlarmingStore(store, config), alarm_counts=open_alarms)
+
+    service = IngestService(
+        config,
+        AlarmingStore(store, config),
+        alarm_counts=open_alarms,
+        open_gaps=lambda: held_gaps(store),
+    )
     sweep = AlarmSweep(store, config)
     try:
         try:

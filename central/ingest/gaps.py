@@ -7,6 +7,11 @@ most once per resend interval per lane and stream. The store is the truth: befor
 asking, the tracker reads the lane's ack again (another worker, or another central
 process, may have filled the gap), so workers need share nothing but the database.
 
+A restarted process knows no gap until a batch shows it, and a lane that sends
+nothing more would never be asked: so the service :meth:`GapTracker.resume` s the
+gaps the store holds at start, each as old as the alarm sweep's timer says (the
+database keeps when a gap began), or new when no sweep saw it yet.
+
 Pure apart from a lock: time comes in as monotonic seconds, the ack through a
 callable.
 """
@@ -16,10 +21,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from contracts.mqtt.payloads import Stream
 
 AckedSeq = Callable[[str, Stream], int]
+
+
+class HeldGap(Protocol):
+    """A gap the store holds (``central.storage.timers.OpenGap``)."""
+
+    @property
+    def plaza_id(self) -> str: ...
+    @property
+    def lane_id(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def held_max(self) -> int: ...
+    @property
+    def since(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,18 @@ class GapTracker:
                 self._gaps[key] = _Gap(plaza_id, beyond, now)
             else:
                 gap.beyond = max(gap.beyond, beyond)
+
+    def resume(self, held: HeldGap, now: float, wall_now: datetime) -> bool:
+        """Track a gap the store holds, opened when its timer says; False if tracked already."""
+        if held.stream not in ("txn", "event"):
+            raise ValueError(f"stream: {held.stream!r} is not txn or event")
+        stream: Stream = "txn" if held.stream == "txn" else "event"
+        age = 0.0 if held.since is None else max(0.0, (wall_now - held.since).total_seconds())
+        with self._lock:
+            if (held.lane_id, stream) in self._gaps:
+                return False
+            self._gaps[held.lane_id, stream] = _Gap(held.plaza_id, held.held_max, now - age)
+            return True
 
     def due(self, now: float, acked_seq: AckedSeq) -> list[ResendDue]:
         """Gaps open past the timeout and not asked for within the interval; filled ones close."""

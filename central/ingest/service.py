@@ -1,7 +1,7 @@
 """Central's ingest service: the workers, the metrics endpoint and the periodic checks.
 
-``start()`` is one flat sequence: metrics endpoint, then the workers (all in the
-shared group, MQTT 5). ``tick()`` runs every half second from the caller's thread
+``start()`` is one flat sequence: the gaps the store holds (a restart forgot
+them), the metrics endpoint, then the workers (all in the shared group, MQTT 5). ``tick()`` runs every half second from the caller's thread
 (``lanewarden central run``'s main thread): it applies a fall-back to one plain
 worker when the broker turned out to have no shared subscriptions, asks lanes to
 resend gaps that outlasted the gap timeout, and refreshes the gauges that come
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
 from central.config import CentralConfig
-from central.ingest.gaps import GapTracker, ResendDue
+from central.ingest.gaps import GapTracker, HeldGap, ResendDue
 from central.ingest.handler import Ingest, IngestStore, utc_now
 from central.ingest.metrics import IngestMetrics
 from central.ingest.worker import Worker
@@ -40,6 +40,12 @@ class AlarmCounts(Protocol):
     def __call__(self) -> Mapping[str, int]: ...
 
 
+class OpenGaps(Protocol):
+    """The gaps the store holds now (``central.storage.timers.open_gaps``)."""
+
+    def __call__(self) -> Iterable[HeldGap]: ...
+
+
 class IngestService:
     """The ingest workers of one central process and what runs beside them."""
 
@@ -49,6 +55,7 @@ class IngestService:
         store: IngestStore,
         *,
         alarm_counts: AlarmCounts | None = None,
+        open_gaps: OpenGaps | None = None,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
@@ -65,6 +72,7 @@ class IngestService:
         self.protocol = first_protocol(config.broker)
         self.metrics_server: MetricsServer | None = None
         self._alarm_counts = alarm_counts
+        self._open_gaps = open_gaps
         self._clock = clock
         self._monotonic = monotonic
         self._environ = environ
@@ -75,6 +83,7 @@ class IngestService:
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.resume_gaps()
         metrics = self.config.metrics
         if metrics.enabled:
             self.metrics_server = MetricsServer(self.registry, metrics.host, metrics.port)
@@ -96,6 +105,16 @@ class IngestService:
         if self.metrics_server is not None:
             self.metrics_server.stop()
             self.metrics_server = None
+
+    def resume_gaps(self) -> int:
+        """Track the gaps the store holds (a restart forgot them); how many were new."""
+        if self._open_gaps is None:
+            return 0
+        now, wall_now = self._monotonic(), self._clock()
+        resumed = sum(self.gaps.resume(held, now, wall_now) for held in self._open_gaps())
+        if resumed:
+            logger.info("gaps_resumed", gaps=resumed)
+        return resumed
 
     def _start_workers(self, count: int, *, shared: bool) -> None:
         ingest = self.config.ingest

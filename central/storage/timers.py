@@ -16,11 +16,17 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select, tuple_
 
 from central.storage.engine import upsert
-from central.storage.schema import alarm_timers
+from central.storage.schema import alarm_timers, stream_acks
 from central.storage.times import utc_in, utc_out
 
 Key = tuple[str, str]
 """lane_id and subject."""
+GAP = "gap_unfilled"
+"""The rule (and alarm kind) of a gap in a lane's stream."""
+
+
+def gap_subject(stream: str) -> str:
+    return f"{stream}:gap"
 
 
 @dataclass(frozen=True)
@@ -64,3 +70,38 @@ def stop(connection: Connection, rule: str, keys: Iterable[Key]) -> None:
                 tuple_(alarm_timers.c.lane_id, alarm_timers.c.subject).in_(keys),
             )
         )
+
+
+@dataclass(frozen=True)
+class OpenGap:
+    """A lane's stream with records held beyond its ack, and since when (if swept yet)."""
+
+    plaza_id: str
+    lane_id: str
+    stream: str
+    acked_seq: int
+    held_max: int
+    since: datetime | None
+
+
+def open_gaps(connection: Connection) -> list[OpenGap]:
+    """Every stream with a gap now, with the time its gap timer started (None: not swept)."""
+    running = timers(connection, GAP)
+    rows = connection.execute(
+        select(stream_acks).where(stream_acks.c.held_max > stream_acks.c.acked_seq)
+    ).mappings()
+    found = []
+    for row in rows:
+        timer = running.get((row["lane_id"], gap_subject(row["stream"])))
+        acked = int(row["acked_seq"])
+        found.append(
+            OpenGap(
+                row["plaza_id"],
+                row["lane_id"],
+                row["stream"],
+                acked,
+                int(row["held_max"]),
+                timer.since if timer is not None and timer.mark == acked else None,
+            )
+        )
+    return found
