@@ -1,4 +1,5 @@
-"""A lane daemon as its own process: ``lanewarden edge run`` started the way systemd starts it.
+"""A daemon as its own process: ``lanewarden edge run`` (or ``central run``) started the way
+systemd starts it.
 
 The child gets a ``NOTIFY_SOCKET`` (an abstract socket this process listens on),
 so :meth:`LaneProcess.start` (spawn, then wait) returns when the lane says READY=1, and fails with
@@ -36,9 +37,18 @@ class LaneStartError(Exception):
     """The lane process exited or did not report ready; the message ends with its log."""
 
 
-class LaneProcess:
-    def __init__(self, lane_path: Path, log_path: Path, echo: TextIO | None = None) -> None:
-        self.lane_path = lane_path
+class DaemonProcess:
+    """``lanewarden COMMAND --config FILE`` of a Type=notify daemon (see the module)."""
+
+    def __init__(
+        self,
+        command: tuple[str, ...],
+        config_path: Path,
+        log_path: Path,
+        echo: TextIO | None = None,
+    ) -> None:
+        self.command = command
+        self.lane_path = config_path
         self.log_path = log_path
         self.echo = echo
         self.proc: subprocess.Popen[bytes] | None = None
@@ -71,8 +81,7 @@ class LaneProcess:
             "plumbing.cli",
             "--log-format",
             "json",
-            "edge",
-            "run",
+            *self.command,
             "--config",
             str(self.lane_path),
         ]
@@ -93,7 +102,12 @@ class LaneProcess:
                 target=self._copy, args=(self.proc.stdout, self.echo), name="lane-log-echo"
             )
             self._copier.start()
-        logger.info("lane_process_started", pid=self.proc.pid, config=str(self.lane_path))
+        logger.info(
+            "lane_process_started",
+            pid=self.proc.pid,
+            command=" ".join(self.command),
+            config=str(self.lane_path),
+        )
 
     def wait_ready(self, cancel: threading.Event | None = None) -> bool:
         """True once the lane said READY=1; False when ``cancel`` was set first (a Ctrl-C)."""
@@ -180,7 +194,7 @@ class LaneProcess:
             return f"(no log: {exc})"
 
     def _what(self) -> str:
-        return f"lane process for {self.lane_path.name}"
+        return f"{' '.join(self.command)} process for {self.lane_path.name}"
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -189,3 +203,10 @@ class LaneProcess:
         if self._copier is not None:
             self._copier.join()  # the lane has exited: its output ends
             self._copier = None
+
+
+class LaneProcess(DaemonProcess):
+    """A lane daemon: ``lanewarden edge run --config LANE_FILE``."""
+
+    def __init__(self, lane_path: Path, log_path: Path, echo: TextIO | None = None) -> None:
+        super().__init__(("edge", "run"), lane_path, log_path, echo)

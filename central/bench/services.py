@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,8 +25,18 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from central.storage import CentralStore
+from plumbing.broker_process import (
+    BrokerStartError,
+    find_mosquitto,
+    free_port,
+    parse_address,
+    start_broker,
+    wait_listening,
+)
 
 READY_S = 60.0
+MOSQUITTO_SETTINGS = ("max_inflight_messages 0", "max_queued_messages 100000")
+"""A backlog of records in flight at once: no limit on QoS 1 messages unacked."""
 CENTRAL_RUN = [sys.executable, "-m", "plumbing.cli", "--log-level", "warning", "central", "run"]
 
 
@@ -36,30 +44,9 @@ class BenchSetupError(RuntimeError):
     """The bench cannot start: no broker, no database, a worker that does not come up."""
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_listening(host: str, port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError as exc:
-            if time.monotonic() > deadline:
-                raise BenchSetupError(f"no MQTT broker listening on {host}:{port}: {exc}") from exc
-            time.sleep(0.05)
-
-
 def parse_broker(text: str) -> tuple[str, int]:
     """``host:port`` of ``--broker``, or an error naming what is wrong with it."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--broker must be host:port, got {text!r}")
-    return host, int(port)
+    return parse_address(text, "--broker")
 
 
 @contextmanager
@@ -67,28 +54,22 @@ def broker(given: str | None, workdir: Path) -> Iterator[tuple[str, int]]:
     """The broker to use: ``given``, else mosquitto started on a free port (stopped after)."""
     if given is not None:
         host, port = parse_broker(given)
-        _wait_listening(host, port)
+        try:
+            wait_listening(host, port)
+        except BrokerStartError as exc:
+            raise BenchSetupError(str(exc)) from exc
         yield host, port
         return
-    executable = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(executable).exists():
+    if find_mosquitto() is None:
         raise BenchSetupError("mosquitto is not installed: give a broker with --broker HOST:PORT")
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_inflight_messages 0\nmax_queued_messages 100000\n",
-        encoding="utf-8",
-    )
-    with (workdir / "mosquitto.log").open("wb") as log:
-        # the machine's mosquitto, a config file this function wrote.
-        proc = subprocess.Popen([executable, "-c", str(conf)], stdout=log, stderr=log)  # noqa: S603
     try:
-        _wait_listening("127.0.0.1", port)
-        yield "127.0.0.1", port
+        started = start_broker("mosquitto", workdir=workdir, settings=MOSQUITTO_SETTINGS)
+    except BrokerStartError as exc:
+        raise BenchSetupError(str(exc)) from exc
+    try:
+        yield started.host, started.port
     finally:
-        proc.terminate()
-        proc.wait(10)
+        started.close()
 
 
 @contextmanager
