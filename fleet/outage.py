@@ -148,7 +148,8 @@ class BrokerOutage:
                 self.drained_after_s = time.monotonic() - back
                 say(f"  backlog drained {self.drained_after_s:.1f} s after the broker's return")
                 return
-            say(f"  backlog draining: {backlog_text(backlog)}")
+            since = time.monotonic() - back
+            say(f"  broker back {since:.0f} s; backlog (not yet acked): {backlog_text(backlog)}")
 
     def _text(self) -> str:
         return backlog_text(self.backlog())

@@ -1,15 +1,16 @@
-"""``lanewarden demo``: two lanes, their simulators and traffic in one process tree.
+"""``lanewarden demo``: two lanes, their simulators, traffic, a broker and central.
 
 The demo runs as a real subprocess, as a user starts it: it must show vehicles
 entering and leaving with a fee, stop on ``--duration`` or SIGINT with exit
-status 0, and leave none of its lane processes behind.
+status 0, and leave none of its processes behind. Through a broker outage (on
+mosquitto and on the embedded 3.1.1 broker) central ends with the lanes' count
+and sum, and the report the summary names lists them.
 """
 
 from __future__ import annotations
 
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from needs import program
 
 from plumbing.cli import main
 
@@ -118,7 +120,7 @@ class TestDemoRun:
     def test_vehicles_in_and_out_then_sigint(self, tmp_path: Path) -> None:
         site = tmp_path / "site"
         with demo("--workdir", str(site), "--seed", "3") as run:
-            run.wait_line(r"^starting the lane daemons")
+            run.wait_line(r"^starting central \(lanewarden central run\) and the lane daemons")
             run.wait_line(r"^  riverside-(entry|exit) ready after \d+\.\d s$")
             run.wait_line(r"^lanes ready")
             entered = run.wait_line(r" IN  #1 ")
@@ -138,7 +140,11 @@ class TestDemoRun:
             assert "barrier opened" in helped
             assert re.search(r"vehicles: [1-9]\d* in, [1-9]\d* out", run.output)
             assert "hash chains verified OK" in run.output
-            assert "riverside-entry exit 0, riverside-exit exit 0" in run.output
+            assert "riverside-entry exit 0, riverside-exit exit 0, central exit 0" in run.output
+            central, lanes = central_figures(run.output)
+            assert central == lanes
+            assert central[1] != "0.00", run.output  # the helped cars paid
+            assert re.search(r"^  chains: .*: they agree$", run.output, re.MULTILINE)
             assert all(gone(pid) for pid in run.lane_pids())
             assert (site / "riverside.db").is_file()
             assert no_log_lines(run.output), run.output
@@ -150,7 +156,7 @@ class TestDemoRun:
     def test_sigint_while_lanes_start_verbose(self, tmp_path: Path) -> None:
         with demo("--verbose", "--workdir", str(tmp_path)) as run:
             assert run.wait_line(r"^logs: ").startswith("logs: here on stderr (--verbose)")
-            starting = run.wait_line(r"^starting the lane daemons")
+            starting = run.wait_line(r"^starting central")
             run.proc.send_signal(signal.SIGINT)
             code, err = run.finish()
             assert code == 0, run.output + "\n" + err[-3000:]
@@ -158,25 +164,61 @@ class TestDemoRun:
             assert "lane_process_started" in err  # this process's log lines, on stderr
             assert not (tmp_path / "demo.log").exists()
 
-    def test_duration_ends_it(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """In this process, so that the thread-leak check covers the demo's own threads."""
-        assert main(["--log-level", "warning", "demo", "--duration", "1"]) == 0
+    @pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
+    def test_outage_loses_nothing(
+        self, broker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """In this process, so that the thread-leak check covers the demo's own threads (the
+        embedded broker's included); the outage scaled to 5 s of 15."""
+        if broker == "mosquitto":
+            program("mosquitto")
+        args = ["demo", "--broker", broker, "--duration", "15", "--vehicles-per-min", "20"]
+        assert main(["--log-level", "warning", *args, "--workdir", str(tmp_path)]) == 0
         output = capsys.readouterr().out
-        assert "summary" in output
-        assert "riverside-entry exit 0, riverside-exit exit 0" in output
-        ready = next(line for line in output.splitlines() if line.startswith("lanes ready"))
+        lines = output.splitlines()
+        if broker == "embedded":
+            assert "central: 1 ingest worker: the embedded broker speaks MQTT 3.1.1" in output
+        else:
+            assert "central: 2 ingest workers sharing the lanes' messages" in output
+        said = [line for line in lines if line.startswith("broker")]
+        assert (
+            said[1]
+            == "broker outage: 5 s from 5 s into the traffic (the lanes queue their records, then drain them)"
+        )
+        assert said[2].startswith("broker: stopped (")
+        assert said[3].startswith("broker: back on port ")
+        assert "backlog: none, central has acked every record" in lines
+        central, lanes = central_figures(output)
+        assert central == lanes
+        assert central[0] > 0
+        assert "riverside-entry exit 0, riverside-exit exit 0, central exit 0" in output
+        ready = next(line for line in lines if line.startswith("lanes ready"))
         assert all(gone(int(pid)) for pid in re.findall(r"pid (\d+)", ready))
-        folder = re.search(r"work folder (\S+)", output)
-        assert folder is not None
-        workdir = Path(folder.group(1))
-        try:
-            assert no_log_lines(output)
-            logs = [workdir / name for name in ("demo.log", *(f"{lane}.log" for lane in LANES))]
-            assert all(path.is_file() for path in logs)  # demo.log is empty at warning
-            assert output.splitlines()[-1].startswith(f"logs: {', '.join(map(str, logs))}; ")
-            assert f"the work folder {workdir} stays" in output
-        finally:
-            shutil.rmtree(workdir)
+        assert no_log_lines(output)
+        logs = [tmp_path / f"{name}.log" for name in ("demo", *LANES, "central")]
+        assert all(path.is_file() for path in logs)  # demo.log is empty at warning
+        assert lines[-1].startswith(f"logs: {', '.join(map(str, logs))}; ")
+        # the report the summary names lists the lanes' figures, read from central's database
+        report = next(line for line in lines if line.startswith("  its report: "))
+        command = report.removeprefix("  its report: lanewarden ").split()
+        assert command[command.index("--config") + 1] == str(tmp_path / "central.toml")
+        assert main(command) == 0
+        table = capsys.readouterr().out
+        total = next(line for line in table.splitlines() if " total " in line)
+        assert total.split()[2] == str(central[0])
+        assert {lane for lane in LANES if lane in table} == set(LANES)
+
+
+def central_figures(output: str) -> tuple[tuple[int, str], tuple[int, str]]:
+    """Central's and the lanes' (transactions, amount) from the summary's central line."""
+    found = re.search(
+        r"^  central: (\d+) transactions, (\S+) CNY; the lanes' stores: (\d+) transactions, "
+        r"(\S+) CNY: they agree$",
+        output,
+        re.MULTILINE,
+    )
+    assert found is not None, output
+    return (int(found[1]), found[2]), (int(found[3]), found[4])
 
 
 class TestDemoArguments:

@@ -1,16 +1,21 @@
-"""The demo's parts: derived lane files, the demo tariff, plates, a lane process that fails, its screen and logs."""
+"""The demo's parts: derived lane files, central's file, the demo tariff, plates, a lane process
+that fails, the broker outage and its backlog, the screen and logs."""
 
 from __future__ import annotations
 
 import io
+import time
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from contracts.tariff import Tariff
-from fleet.lane_files import CONFIG, derive_lane, toml_text, toml_value
+from fleet.central_process import central_process, write_central
+from fleet.lane_files import CONFIG, derive_lane, sync_section, toml_text, toml_value
 from fleet.lane_process import LaneProcess, LaneStartError
+from fleet.outage import BrokerOutage, OutagePlan, backlog_text, plan_outage
 from fleet.plates import demo_plates
 from fleet.screen import CLEAR_LINE, Screen
 from fleet.site import DemoLogs, no_free_minutes
@@ -73,6 +78,23 @@ class TestDeriveLane:
         payments = files.lane.payment_settings()
         assert payments.gateway is None
         assert [m.value for m in payments.policy.methods] == ["prepaid"]
+
+    def test_sync_section_points_at_the_broker(self, tmp_path: Path) -> None:
+        files = derive_lane(
+            "riverside-entry",
+            tmp_path,
+            store=tmp_path / "site.db",
+            devices=DEVICES,
+            changes={"sync": sync_section("127.0.0.1", 18830)},
+        )
+        sync = files.lane.sync
+        assert sync is not None
+        assert (sync.broker.host, sync.broker.port, sync.broker.protocol) == (
+            "127.0.0.1",
+            18830,
+            "auto",
+        )
+        assert sync.resend_timeout_s == 2.0
 
     def test_bad_device_section_names_the_field(self, tmp_path: Path) -> None:
         devices = {**DEVICES, "camera": {"type": "opencv"}}
@@ -137,6 +159,141 @@ class TestLaneProcess:
         assert lane.stop() == 78
 
 
+@dataclass
+class FakeBroker:
+    """Where a broker listens, and what was done to it, for the outage."""
+
+    mqtt5: bool = True
+    host: str = "127.0.0.1"
+    port: int = 18830
+    name: str = "fake"
+    running: bool = True
+    calls: list[str] = field(default_factory=list)
+    refuse_start: bool = False
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+        self.running = False
+
+    def start(self) -> None:
+        self.calls.append("start")
+        if self.refuse_start:
+            raise RuntimeError("port taken")
+        self.running = True
+
+    def close(self) -> None:
+        self.stop()
+
+
+class TestCentralFile:
+    """Central's file follows the broker: two shared workers on MQTT 5, one on 3.1.1."""
+
+    def test_mqtt5_two_workers(self, tmp_path: Path) -> None:
+        site = write_central(tmp_path, FakeBroker(), {"riverside": "Asia/Shanghai"})
+        config = site.config
+        assert site.path == tmp_path / "central.toml"
+        assert (config.broker.port, config.broker.protocol, config.ingest.workers) == (
+            18830,
+            "5",
+            2,
+        )
+        assert site.database == tmp_path / "central" / "central.sqlite3"
+        assert config.plazas["riverside"].timezone == "Asia/Shanghai"
+        assert config.metrics.port == 0  # the kernel picks one: demos side by side
+        assert "2 ingest workers" in site.workers_line
+        assert "$share/central/" in site.workers_line
+
+    def test_mqtt311_one_worker_says_why(self, tmp_path: Path) -> None:
+        site = write_central(tmp_path, FakeBroker(mqtt5=False), {})
+        assert (site.config.broker.protocol, site.config.ingest.workers) == ("3.1.1", 1)
+        assert "1 ingest worker: the embedded broker speaks MQTT 3.1.1" in site.workers_line
+
+    def test_central_that_cannot_start_fails_with_its_log(self, tmp_path: Path) -> None:
+        site = write_central(tmp_path, FakeBroker(), {})
+        site.path.write_text(site.path.read_text() + "[nonsense]\nx = 1\n")
+        central = central_process(site, tmp_path / "central.log")
+        with pytest.raises(LaneStartError, match=r"central run process .* status 78"):
+            central.start(timeout_s=60)
+        assert central.stop() == 78
+
+
+class TestOutagePlan:
+    """20 s in the middle of a minute or more; a third of a shorter run; none under 9 s."""
+
+    @pytest.mark.parametrize(
+        ("duration", "plan"),
+        [
+            (60.0, OutagePlan(20.0, 20.0)),
+            (120.0, OutagePlan(50.0, 20.0)),
+            (15.0, OutagePlan(5.0, 5.0)),
+            (9.0, OutagePlan(3.0, 3.0)),
+            (None, OutagePlan(20.0, 20.0)),
+        ],
+    )
+    def test_planned(self, duration: float | None, plan: OutagePlan) -> None:
+        assert plan_outage(duration) == plan
+
+    def test_too_short_says_why(self) -> None:
+        reason = plan_outage(6.0)
+        assert isinstance(reason, str)
+        assert reason.startswith("no broker outage: 6 s of traffic is too short for one")
+
+
+class TestBrokerOutage:
+    """The broker stops, the backlog is shown growing, it comes back, the backlog drains."""
+
+    def test_down_back_drained(self) -> None:
+        broker = FakeBroker()
+        out = io.StringIO()
+        backlogs = iter([{"a": (1, 0)}, {"a": (2, 1)}, {"a": (2, 1)}, {"a": (1, 0)}])
+
+        def backlog() -> dict[str, tuple[int, int]]:
+            return next(backlogs, {"a": (0, 0)})
+
+        outage = BrokerOutage(
+            broker, OutagePlan(0.05, 0.4), backlog, Screen(out, live=False), show_every_s=0.15
+        )
+        outage.start()
+        deadline = time.monotonic() + 10
+        while outage.drained_after_s is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        outage.finish()
+        lines = out.getvalue().splitlines()
+        assert broker.calls == ["stop", "start"]
+        assert lines[0].startswith("broker: stopped (fake, port 18830) for 0.4 s")
+        assert any(
+            line.startswith("  broker down ") and "a 1 (1 txn, 0 event)" in line for line in lines
+        )
+        assert any(line.startswith("broker: back on port 18830") for line in lines)
+        assert lines[-1].startswith("  backlog drained ")
+        assert outage.error is None
+
+    def test_finish_while_down_starts_the_broker_at_once(self) -> None:
+        broker = FakeBroker()
+        out = io.StringIO()
+        outage = BrokerOutage(broker, OutagePlan(0.0, 60.0), dict, Screen(out, live=False))
+        outage.start()
+        deadline = time.monotonic() + 5
+        while not broker.calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        outage.finish()
+        assert time.monotonic() - started < 5
+        assert broker.calls == ["stop", "start"]
+        assert broker.running
+
+    def test_a_broker_that_does_not_come_back_is_an_error(self) -> None:
+        broker = FakeBroker(refuse_start=True)
+        outage = BrokerOutage(broker, OutagePlan(0.0, 0.1), dict, Screen(io.StringIO()))
+        outage.start()
+        outage.finish()
+        assert outage.error == "the broker did not start again on port 18830: port taken"
+
+    def test_backlog_text(self) -> None:
+        text = backlog_text({"entry": (2, 1), "exit": (0, 0)})
+        assert text == "entry 3 (2 txn, 1 event), exit 0"
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -186,11 +343,14 @@ class TestDemoLogs:
     def test_files_named(self, tmp_path: Path) -> None:
         logs = DemoLogs(tmp_path, verbose=False)
         assert "demo.log (simulators, gateway)" in logs.at_start()
-        assert "riverside-entry.log and riverside-exit.log (lane daemons)" in logs.at_start()
+        assert (
+            "riverside-entry.log, riverside-exit.log and central.log (lane daemons, central)"
+            in logs.at_start()
+        )
         end = logs.at_end()
         assert end.startswith(
             f"logs: {tmp_path / 'demo.log'}, {tmp_path / 'riverside-entry.log'}, "
-            f"{tmp_path / 'riverside-exit.log'}; "
+            f"{tmp_path / 'riverside-exit.log'}, {tmp_path / 'central.log'}; "
         )
         assert f"the work folder {tmp_path} stays" in end
 
