@@ -6,7 +6,7 @@
    TCP, cameras, displays on ptys, the exit's serial barrier controller on a
    pty) with the payment gateway simulator, which pays every QR order after a
    moment (the customer scanning);
-2. a broker starts (:mod:`plumbing.broker_process`): mosquitto on a free port
+2. a broker starts (:mod:`simulators.mqtt_broker`): mosquitto on a free port
    with its config in the work folder, else (or with ``--broker embedded``) the
    embedded amqtt broker, MQTT 3.1.1, in this process;
 3. the shipped ``riverside-entry`` and ``riverside-exit`` lane files are
@@ -82,9 +82,10 @@ from fleet.screen import Screen
 from fleet.stranded import StrandedHelp
 from fleet.traffic import DemoTraffic, Pays, Tally
 from plumbing import log
-from plumbing.broker_process import Broker, BrokerStartError, Choice, start_broker
+from plumbing.broker_process import Broker, BrokerStartError
 from simulators.gateway.faults import GatewayFaults
 from simulators.gateway.server import GatewayServer
+from simulators.mqtt_broker import Choice, start_broker
 
 ENTRY, EXIT = "riverside-entry", "riverside-exit"
 MERCHANT = "riverside-demo"

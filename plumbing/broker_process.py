@@ -1,32 +1,29 @@
-"""An MQTT broker this program starts and may stop: mosquitto when installed, else amqtt.
+"""An MQTT broker this program starts and may stop: mosquitto, on a free loopback port.
 
-The demo, the sync bench and the tests all need a broker of their own on a free
-loopback port, one that can be stopped and started again on the same port (an
-outage). :func:`start_broker` picks ``mosquitto`` (MQTT 5, shared subscriptions)
-when it is installed, else the embedded amqtt broker (MQTT 3.1.1 only) on an event
-loop in a thread of this process. Either comes back from ``stop()``/``start()``
-with no sessions, no subscriptions and no retained messages, as a broker
-restarted without persistence does.
+The demo, the sync bench and the tests all need a broker of their own, one that
+can be stopped and started again on the same port (an outage): :class:`MosquittoBroker`
+(MQTT 5, shared subscriptions), and where mosquitto is not installed the embedded
+amqtt broker of :mod:`simulators.mqtt_broker` (a simulator's dependency, which
+central's bench does not need), which also has :func:`~simulators.mqtt_broker.start_broker`,
+the choice between them. Both satisfy :class:`Broker` and come back from
+``stop()``/``start()`` with no sessions, no subscriptions and no retained
+messages, as a broker restarted without persistence does.
 """
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 SBIN = "/usr/sbin:/usr/local/sbin"
-Choice = Literal["auto", "mosquitto", "embedded"]
-CHOICES: tuple[Choice, ...] = ("auto", "mosquitto", "embedded")
 
 
 class BrokerStartError(RuntimeError):
@@ -166,102 +163,3 @@ class MosquittoBroker:
         self.stop()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class AmqttBroker:
-    """The embedded amqtt broker (MQTT 3.1.1) on its own event loop in a thread."""
-
-    mqtt5 = False
-    name = "amqtt (embedded, MQTT 3.1.1)"
-
-    def __init__(self, port: int | None = None) -> None:
-        self.host = "127.0.0.1"
-        self.port = port or free_port()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped: asyncio.Event | None = None
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def _config(self) -> dict[str, object]:
-        return {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-            },
-        }
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("amqtt is already running")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        async def serve() -> None:
-            from amqtt.broker import Broker as Amqtt  # only when there is no mosquitto
-
-            self._loop = asyncio.get_running_loop()
-            self._stopped = asyncio.Event()
-            broker = Amqtt(self._config())
-            try:
-                await broker.start()
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                raise
-            ready.set()
-            await self._stopped.wait()
-            await broker.shutdown()
-
-        def run() -> None:
-            try:
-                asyncio.run(serve())
-            except BaseException as exc:  # handed to start(), or lost with the thread
-                if not failure:
-                    failure.append(exc)
-                ready.set()
-
-        self._thread = threading.Thread(target=run, name=f"amqtt-{self.port}", daemon=True)
-        self._thread.start()
-        if not ready.wait(READY_TIMEOUT_S):
-            failure.append(TimeoutError(f"no start within {READY_TIMEOUT_S} s"))
-        if failure:
-            self._thread.join(5)
-            self._thread = None
-            raise BrokerStartError(f"amqtt broker did not start on port {self.port}") from failure[
-                0
-            ]
-        # No TCP probe here: ``broker.start()`` returned with the listener bound, and
-        # amqtt leaks the socket of a connection that closes before CONNECT.
-
-    def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        loop, stopped = self._loop, self._stopped
-        if loop is not None and stopped is not None:
-            loop.call_soon_threadsafe(stopped.set)
-        thread.join(10)
-        if thread.is_alive():
-            raise RuntimeError(f"amqtt broker on port {self.port} did not stop")
-
-    def close(self) -> None:
-        self.stop()
-
-
-def start_broker(
-    choice: Choice = "auto", *, workdir: Path | None = None, settings: Sequence[str] = ()
-) -> MosquittoBroker | AmqttBroker:
-    """A broker of the caller's own, started: mosquitto (``auto`` when it is installed), else
-    amqtt. ``workdir`` and ``settings`` are mosquitto's (:class:`MosquittoBroker`)."""
-    if choice not in CHOICES:
-        raise ValueError(f"broker: {choice!r} is not one of {', '.join(CHOICES)}")
-    executable = None if choice == "embedded" else find_mosquitto()
-    if executable is not None:
-        return MosquittoBroker(executable, workdir=workdir, settings=settings)
-    if choice == "mosquitto":
-        raise BrokerStartError("mosquitto is not installed (apt-get install mosquitto)")
-    return AmqttBroker()

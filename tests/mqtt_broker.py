@@ -11,7 +11,8 @@ A private broker (fixture ``private_broker``) belongs to one test, which may
 ``stop()`` it and ``start()`` it again on the same port: the broker comes back
 with no sessions, no subscriptions and no retained messages, as a broker
 restarted without persistence does. Outage tests use it. Both kinds are
-:mod:`plumbing.broker_process`'s, the brokers the demo and the bench start too.
+:mod:`plumbing.broker_process`'s and :mod:`simulators.mqtt_broker`'s, the brokers the demo
+and the bench start too.
 """
 
 from __future__ import annotations
@@ -23,14 +24,9 @@ from typing import Protocol
 
 import pytest
 
-from plumbing.broker_process import (
-    AmqttBroker,
-    MosquittoBroker,
-    free_port,
-    start_broker,
-    wait_listening,
-)
+from plumbing.broker_process import MosquittoBroker, free_port, wait_listening
 from plumbing.broker_process import parse_address as parse_any_address
+from simulators.mqtt_broker import AmqttBroker, start_broker
 
 __all__ = [
     "AmqttBroker",

@@ -168,13 +168,22 @@ class TestDemoRun:
     def test_outage_loses_nothing(
         self, broker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """In this process, so that the thread-leak check covers the demo's own threads (the
-        embedded broker's included); the outage scaled to 5 s of 15."""
+        """The outage scaled to 5 s of 15. On mosquitto in this process, so that the
+        thread-leak check covers the demo's own threads (the outage's, the final sync's);
+        the embedded broker's run is a subprocess: amqtt leaves its clients' sockets
+        unclosed when it shuts down, which pytest here makes an error."""
         if broker == "mosquitto":
             program("mosquitto")
         args = ["demo", "--broker", broker, "--duration", "15", "--vehicles-per-min", "20"]
-        assert main(["--log-level", "warning", *args, "--workdir", str(tmp_path)]) == 0
-        output = capsys.readouterr().out
+        args += ["--workdir", str(tmp_path)]
+        if broker == "mosquitto":
+            assert main(["--log-level", "warning", *args]) == 0
+            output = capsys.readouterr().out
+        else:
+            with demo(*args[1:]) as run:
+                code, err = run.finish()
+                output = run.output
+            assert code == 0, output + "\n" + err[-3000:]
         lines = output.splitlines()
         if broker == "embedded":
             assert "central: 1 ingest worker: the embedded broker speaks MQTT 3.1.1" in output

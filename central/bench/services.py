@@ -27,10 +27,10 @@ from sqlalchemy.engine import make_url
 from central.storage import CentralStore
 from plumbing.broker_process import (
     BrokerStartError,
+    MosquittoBroker,
     find_mosquitto,
     free_port,
     parse_address,
-    start_broker,
     wait_listening,
 )
 
@@ -60,10 +60,11 @@ def broker(given: str | None, workdir: Path) -> Iterator[tuple[str, int]]:
             raise BenchSetupError(str(exc)) from exc
         yield host, port
         return
-    if find_mosquitto() is None:
+    executable = find_mosquitto()
+    if executable is None:
         raise BenchSetupError("mosquitto is not installed: give a broker with --broker HOST:PORT")
     try:
-        started = start_broker("mosquitto", workdir=workdir, settings=MOSQUITTO_SETTINGS)
+        started = MosquittoBroker(executable, workdir=workdir, settings=MOSQUITTO_SETTINGS)
     except BrokerStartError as exc:
         raise BenchSetupError(str(exc)) from exc
     try:
