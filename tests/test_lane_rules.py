@@ -117,6 +117,7 @@ class LaneRules(RuleBasedStateMachine):
         self.requests: list[RequestPayment] = []
         self.gateway: dict[str, PaymentOutcome] = {}  # sticky answers per key
         self.charged: dict[UUID, set[str]] = defaultdict(set)
+        self.postpaid: set[UUID] = set()  # the chain let them through to be billed by plate
         self.keys: dict[UUID, list[str]] = defaultdict(list)
         self.final: dict[UUID, tuple[TxnStatus, PaymentStatus]] = {}
         self.refunded: set[UUID] = set()
@@ -195,7 +196,10 @@ class LaneRules(RuleBasedStateMachine):
                     and Flag.UNREADABLE_PLATE in txn.flags
                     and txn.id in self.unreadable
                 )
-                assert by_lookup or by_policy, f"admitted by rule without a rule: {txn}"
+                by_postpay = Flag.POSTPAY in txn.flags and txn.id in self.postpaid
+                assert by_lookup or by_policy or by_postpay, (
+                    f"admitted by rule without a rule: {txn}"
+                )
             case Authorisation.OPERATOR:
                 assert txn.operator_id in OPERATORS
                 assert txn.operator_reason
@@ -362,6 +366,8 @@ class LaneRules(RuleBasedStateMachine):
             self.gateway[key] = outcome
         if outcome is PaymentOutcome.APPROVED:
             self.charged[req.txn_id].add(key)
+        if outcome is PaymentOutcome.POSTPAY:
+            self.postpaid.add(req.txn_id)
         amount = req.amount if exact else req.amount + 1
         self.feed(PaymentResult(req.txn_id, key, outcome, amount, "gw"))
 

@@ -566,6 +566,48 @@ class TestPayments:
         assert of(actions, RefundPayment) == [RefundPayment(req.txn_id, 500, "CNY", "g")]
         assert of(actions, OpenBarrier) == []
 
+    def test_postpay_admits_by_rule_with_nothing_taken(self) -> None:
+        lane = Lane()
+        req = lane.request()
+        actions = lane.feed(PaymentResult(req.txn_id, req.key, PaymentOutcome.POSTPAY))
+        (txn,) = txns(actions)
+        assert (txn.status, txn.authorisation, txn.payment_status, txn.payment_method) == (
+            TxnStatus.AUTHORISED,
+            Authorisation.RULE,
+            PaymentStatus.NONE,
+            None,
+        )
+        assert (txn.flags, txn.fee_total) == ((Flag.POSTPAY,), 500)
+        assert of(actions, OpenBarrier) == [OpenBarrier(req.txn_id)]
+        assert Timer.PAYMENT not in dict(lane.state.timers)
+        # Nothing was paid: backing out now is no refund case.
+        (voided,) = txns(lane.feed(ArmingLoop(False)))
+        assert (voided.status, voided.flags) == (TxnStatus.VOIDED, (Flag.POSTPAY,))
+
+    def test_postpay_after_backing_out_closes_with_nothing_taken_or_refunded(self) -> None:
+        lane = Lane()
+        req = lane.request()
+        lane.feed(ArmingLoop(False))
+        actions = lane.feed(PaymentResult(req.txn_id, req.key, PaymentOutcome.POSTPAY))
+        (txn,) = txns(actions)
+        assert (txn.status, txn.payment_status) == (TxnStatus.VOIDED, PaymentStatus.DECLINED)
+        assert of(actions, RefundPayment) == []
+        assert lane.state.outstanding == ()
+
+    def test_late_postpay_records_the_passage_to_be_billed(self) -> None:
+        lane = Lane()
+        req = lane.request()
+        lane.expire(Timer.PAYMENT)
+        lane.feed(OperatorOpen("op-1", "driver paid cash"))
+        actions = lane.feed(PaymentResult(req.txn_id, req.key, PaymentOutcome.POSTPAY))
+        (txn,) = txns(actions)
+        assert (txn.authorisation, txn.payment_status, txn.flags) == (
+            Authorisation.OPERATOR,
+            PaymentStatus.NONE,
+            (Flag.POSTPAY,),
+        )
+        assert alarms(actions) == []
+
     def test_lookup_failure_calls_for_help_or_fails_open(self) -> None:
         closed, open_ = Lane(), Lane(fail_open=True)
         shut_id, open_id = closed.arrive(), open_.arrive()

@@ -527,8 +527,8 @@ class LaneShell:
         )
         if outcome.status.value == "paid" and outcome.amount > 0:
             self.metrics.fee(outcome.amount, action.currency)
-        if method is not None or postpay:
-            self.recorder.notes.settlements[action.txn_id] = Settlement(method, postpay)
+        if method is not None:
+            self.recorder.notes.settlements[action.txn_id] = Settlement(method)
         if settled.gateway_down:
             self.recorder.event(
                 "degraded_mode",
@@ -537,7 +537,7 @@ class LaneShell:
                 txn_id=action.txn_id,
                 detail={
                     "mode": "gateway_down",
-                    "outcome": "postpay" if postpay else settled.result.outcome.value,
+                    "outcome": settled.result.outcome.value,
                     "cause": outcome.reason[:200],
                 },
             )

@@ -5,7 +5,7 @@ the store keeps :class:`~contracts.records.transaction.Transaction` and :class:`
 :class:`Recorder` converts one into the other and commits it: when a method
 returns, the record is on disk. It also carries the shell's own knowledge into
 each version of a transaction: how the payment chain actually settled it
-(method, post-pay), the evidence image ids, and flags the shell adds (a passage
+(method), the evidence image ids, and flags the shell adds (a passage
 interrupted by a restart, a vehicle admitted on a payment made before a restart).
 
 Entry lanes open the plate's entry when the entry passes; exit lanes close it when
@@ -49,7 +49,6 @@ class Settlement:
     """What the shell knows about a transaction's payment beyond the machine's view."""
 
     method: PaymentMethod | None = None
-    postpay: bool = False
 
 
 @dataclass
@@ -72,24 +71,15 @@ def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
     """The store's view of one version of a machine transaction."""
     settlement = notes.settlements.get(txn.id)
     method = txn.payment_method
-    status = txn.payment_status
-    authorisation = txn.authorisation
     flags = [flag.value for flag in txn.flags] + list(notes.flags.get(txn.id, ()))
     if settlement is not None:
         method = settlement.method or method
-        if settlement.postpay:
-            # Let through by the lane's post-pay rule, to be billed by plate: nothing was
-            # taken, the fee stands. (The machine knows only "approved" for it.)
-            status, method = PaymentStatus.NONE, None
-            if authorisation is Authorisation.PAID:
-                authorisation = Authorisation.RULE
-            flags.append("postpay")
     return Transaction.build(
         id=txn.id,
         lane_id=txn.lane_id,
         kind=txn.kind,
         status=txn.status,
-        authorisation=authorisation,
+        authorisation=txn.authorisation,
         recorded_at=at,
         plate_text=txn.plate,
         plate_confidence=txn.plate_confidence,
@@ -105,7 +95,7 @@ def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
         fee_items=tuple(FeeItem(label=i.label, amount=i.amount) for i in txn.fee_items),
         fee_total=txn.fee_total,
         payment_method=method,
-        payment_status=status,
+        payment_status=txn.payment_status,
         gateway_ref=txn.gateway_ref,
         evidence_image_ids=notes.evidence.get(txn.id, ()),
         operator_id=txn.operator_id,

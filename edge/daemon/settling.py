@@ -8,8 +8,8 @@ customer pays, so it runs in a thread and answers the machine with a
 chain outcome                          ``PaymentResult`` for the lane machine
 =====================================  ==========================================
 paid                                   approved, with the amount and reference
-post-pay (bill by plate)               approved for the amount asked; the record
-                                       says post-pay, payment none (nothing taken)
+post-pay (bill by plate)               post-pay: the machine admits it by rule,
+                                       payment none (nothing taken), flagged postpay
 not paid, the gateway was unreachable  error: asked again under the same key,
                                        then fail-open or an operator by policy
 not paid                               declined (definite)
@@ -104,7 +104,7 @@ def lane_result(action: RequestPayment, outcome: PaymentOutcome) -> Settled:
         )
     elif outcome.status is PaymentStatus.POSTPAY:
         result = PaymentResult(
-            action.txn_id, action.key, LaneOutcome.APPROVED, action.amount, None, outcome.reason
+            action.txn_id, action.key, LaneOutcome.POSTPAY, reason=outcome.reason
         )
     elif gateway_down:
         result = PaymentResult(action.txn_id, action.key, LaneOutcome.ERROR, reason=outcome.reason)

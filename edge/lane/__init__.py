@@ -43,8 +43,9 @@ Events (:mod:`edge.lane.events`)
 
     Payment terminal/gateway, answering ``RequestPayment``:
     ``PaymentResult(txn_id, key, outcome, amount, gateway_ref, reason)`` with
-    outcome approved, declined (definite) or error (unknown: retried under the
-    same key).
+    outcome approved, declined (definite), error (unknown: retried under the
+    same key) or postpay (the lane's post-pay rule: admitted by rule, nothing
+    taken, flagged ``postpay`` to be billed by plate).
     Operators: ``OperatorOpen(operator_id, reason)``,
     ``OperatorClose(operator_id, reason)``, ``SetMode(mode, operator_id, reason)``,
     ``TurnAway(operator_id, reason)``. Drivers: ``HelpPressed()`` (the lane's help

@@ -45,6 +45,7 @@ class PaymentOutcome(StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"  # a definite no: a new attempt gets a new idempotency key
     ERROR = "error"  # no answer or unknown outcome: a retry reuses the same key
+    POSTPAY = "postpay"  # let through by the lane's post-pay rule, billed by plate: nothing taken
 
 
 def _text(where: str, value: str) -> None:

@@ -104,6 +104,16 @@ def replay(
     return state, decisions
 
 
+def postpaid(txn: Txn) -> Txn:
+    """``txn`` let through by the post-pay rule: nothing taken, flagged to be billed by plate."""
+    return replace(
+        txn,
+        payment_status=PaymentStatus.NONE,
+        payment_method=None,
+        flags=txn.flagged(Flag.POSTPAY),
+    )
+
+
 class _Step:
     """One step in progress: the state so far, the actions so far, and why a close would happen."""
 
@@ -652,6 +662,11 @@ class _Step:
                 self.deny(replace(p, txn=txn), Alarm.PAYMENT_MISMATCH, detail=detail)
             else:
                 self.authorise(replace(p, txn=txn), Authorisation.PAID)
+        elif e.outcome is PaymentOutcome.POSTPAY:
+            # Let through by the lane's post-pay rule, to be billed by plate: nothing
+            # was taken (no payment, no method), the fee stands.
+            self.cancel_timer(Timer.PAYMENT)
+            self.authorise(replace(p, txn=postpaid(p.txn)), Authorisation.RULE)
         elif e.outcome is PaymentOutcome.DECLINED:
             txn = replace(p.txn, payment_status=PaymentStatus.DECLINED)
             if tries_left:
@@ -677,7 +692,14 @@ class _Step:
                 self.deny(replace(p, txn=txn), Alarm.PAYMENT_FAILED, detail=e.reason or "error")
 
     def late_payment(self, v: Passage, e: PaymentResult) -> Passage:
-        """An answer for a vehicle already admitted otherwise or gone: money taken is recorded."""
+        """An answer for a vehicle already admitted otherwise or gone: money taken is recorded.
+
+        A post-pay answer took nothing: the passage is recorded to be billed by plate.
+        """
+        if e.outcome is PaymentOutcome.POSTPAY:
+            txn = postpaid(v.txn)
+            self.record(txn)
+            return replace(v, txn=txn)
         if e.outcome is not PaymentOutcome.APPROVED:
             status = (
                 PaymentStatus.DECLINED
@@ -698,13 +720,14 @@ class _Step:
     def abandoned_answer(self, v: Passage, e: PaymentResult) -> bool:
         """The answer for a backed-out vehicle's closed order; True while it is still awaited.
 
-        Declined: closed, nothing taken (recorded, so no start closes it again).
-        Approved: paid before the close took effect: refunded. Error: the close
-        did not reach the gateway; the record keeps the payment requested.
+        Declined (or post-pay: nothing taken, and the vehicle left, so there is
+        nothing to bill): closed, nothing taken (recorded, so no start closes it
+        again). Approved: paid before the close took effect: refunded. Error: the
+        close did not reach the gateway; the record keeps the payment requested.
         """
         if e.outcome is PaymentOutcome.ERROR:
             return True
-        if e.outcome is PaymentOutcome.DECLINED:
+        if e.outcome in (PaymentOutcome.DECLINED, PaymentOutcome.POSTPAY):
             self.record(replace(v.txn, payment_status=PaymentStatus.DECLINED))
         else:
             self.refund(v.txn, e.gateway_ref, e.amount)

@@ -85,6 +85,7 @@ class Flag(StrEnum):
     PLATE_TYPED = "plate_typed"  # the plate was typed (by the driver or an operator), not read
     PASSAGE_ASSUMED = "passage_assumed"  # a restart recorded it passed, the loops clear: not seen
     PASSAGE_CORRECTED = "passage_corrected"  # takes the entry and payment of an assumed passage
+    POSTPAY = "postpay"  # let through by the post-pay rule, to be billed by plate: nothing taken
 
 
 def check_quote(quote: Fee) -> None:
