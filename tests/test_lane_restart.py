@@ -25,7 +25,7 @@ unauthorised, and no barrier closed on an occupied safety loop.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -35,7 +35,7 @@ from hypothesis import event, given, settings
 
 from contracts.records.transaction import Transaction
 from contracts.records.vocab import FINAL_STATUSES, TxnStatus
-from edge.daemon.recording import ShellNotes, refund_of, transaction_of, txn_of
+from edge.daemon.recording import refund_of, transaction_of, txn_of
 from edge.lane import LaneState, step
 from edge.lane.actions import (
     Action,
@@ -65,7 +65,16 @@ from edge.lane.events import (
     VehicleChecked,
 )
 from edge.lane.policy import LaneKind, LanePolicy
-from edge.lane.records import Fee, FeeItem, LaneInputError, Listing, OpenEntry, Txn, TxnKind
+from edge.lane.records import (
+    Fee,
+    FeeItem,
+    Flag,
+    LaneInputError,
+    Listing,
+    OpenEntry,
+    Txn,
+    TxnKind,
+)
 from edge.lane.restart import settled
 from edge.lane.state import Phase, Position
 
@@ -117,7 +126,6 @@ class Lane:
     def start(self) -> None:
         """What the daemon's start does: payments settled at the gateway, then ``Restarted``."""
         world = self.world
-        self.notes = ShellNotes()
         self.pending: deque[Event] = deque()
         open_txns = []
         for stored in world.latest().values():
@@ -131,9 +139,8 @@ class Lane:
                 record = stored.model_copy(
                     update={"payment_status": "approved" if paid else "declined"}
                 )
-            txn, shell_flags = txn_of(record)  # type: ignore[arg-type]  # a stored version
-            self.notes.flag(txn.id, "interrupted", *shell_flags)
-            open_txns.append(txn)
+            txn = txn_of(record)  # type: ignore[arg-type]  # a stored version
+            open_txns.append(replace(txn, flags=txn.flagged(Flag.INTERRUPTED)))
         for due in refunds_due(world.latest().values()):
             self.refund(due.id)
         barrier = Position.UP if world.barrier_up else Position.DOWN
@@ -164,7 +171,7 @@ class Lane:
         world = self.world
         match self.actions.popleft():
             case RecordTransaction(txn=txn, at=at):
-                world.versions.append(transaction_of(txn, at, self.notes))
+                world.versions.append(transaction_of(txn, at))
                 if txn.status is TxnStatus.PASSED and txn.kind is TxnKind.EXIT and txn.plate:
                     world.entry_open = False
             case Capture(txn_id=txn_id, reason=CaptureReason.ARRIVAL):

@@ -36,6 +36,7 @@ from edge.lane.events import (
     BarrierFault,
     BarrierUp,
     Event,
+    EvidenceKept,
     LookupFailed,
     Mode,
     OperatorClose,
@@ -56,6 +57,7 @@ from edge.lane.records import (
     Fee,
     FeeItem,
     Flag,
+    LaneInputError,
     Listing,
     OpenEntry,
     PaymentMethod,
@@ -740,3 +742,52 @@ class TestModes:
         _, actions = step(state, SafetyLoop(False), T0)
         assert len(of(actions, CloseBarrier)) == 1
         assert ordering_problems(actions) == []
+
+
+class TestFactsFromTheShell:
+    """What the shell learns reaches the record through events, never beside the machine."""
+
+    def test_the_read_images_go_on_every_later_version(self) -> None:
+        lane = Lane()
+        txn_id = lane.arrive()
+        lane.feed(PlateRead(txn_id, "皖A12345", 0.97, ("frame-1", "crop-1")))
+        actions = lane.feed(VehicleChecked(txn_id, open_entry=entry_record(), quote=quote(500)))
+        assert [t.evidence_image_ids for t in txns(actions)] == [("frame-1", "crop-1")]
+
+    def test_images_of_a_plate_given_up_on_go_on_later_versions_without_a_record(self) -> None:
+        lane = Lane(unreadable_plate=UnreadablePlate.DENY_AND_CALL)
+        txn_id = lane.arrive()
+        (denied,) = txns(lane.expire(Timer.PLATE))
+        assert denied.evidence_image_ids == ()
+        assert lane.feed(EvidenceKept(txn_id, ("frame-9",))) == ()
+        (voided,) = txns(lane.feed(ArmingLoop(False)))
+        assert (voided.status, voided.evidence_image_ids) == (TxnStatus.VOIDED, ("frame-9",))
+
+    def test_the_settling_method_replaces_the_requested_one(self) -> None:
+        lane = Lane()
+        req = lane.request()
+        assert req.method is PaymentMethod.TERMINAL
+        approved = PaymentResult(
+            req.txn_id,
+            req.key,
+            PaymentOutcome.APPROVED,
+            500,
+            "acct:1",
+            method=PaymentMethod.ACCOUNT,
+        )
+        (txn,) = txns(lane.feed(approved))
+        assert (txn.payment_method, txn.gateway_ref) == (PaymentMethod.ACCOUNT, "acct:1")
+        (passed,) = txns(lane.drive_through())
+        assert passed.payment_method is PaymentMethod.ACCOUNT
+
+    def test_an_answer_without_a_method_keeps_the_requested_one(self) -> None:
+        lane = Lane()
+        txn_id = lane.paid()
+        (passed,) = txns(lane.drive_through())
+        assert (passed.id, passed.payment_method) == (txn_id, PaymentMethod.TERMINAL)
+
+    def test_an_empty_image_id_is_refused(self) -> None:
+        with pytest.raises(LaneInputError, match=r"EvidenceKept\.images"):
+            EvidenceKept(UUID(int=1), ("",))
+        with pytest.raises(LaneInputError, match=r"PlateRead\.evidence"):
+            PlateRead(UUID(int=1), "皖A12345", 0.9, (" ",))

@@ -57,7 +57,7 @@ from edge.daemon.display_text import lines_for, plate_page_lines, qr_lines
 from edge.daemon.lookup import VehicleLookup
 from edge.daemon.plate_orders import next_plate_order
 from edge.daemon.plates import Image, ReadLateError, Recognition, read_vehicle
-from edge.daemon.recording import Recorder, Settlement
+from edge.daemon.recording import Recorder
 from edge.daemon.refunds import Refunds
 from edge.daemon.settling import lane_result, payment_request
 from edge.daemon.timings import Mark, PassageTimings
@@ -85,15 +85,15 @@ from edge.lane.actions import (
 from edge.lane.events import (
     BarrierFault,
     Event,
+    EvidenceKept,
     PlateRead,
     PlateTyped,
     PlateUnreadable,
     TimerExpired,
 )
 from edge.lane.policy import LanePolicy, UnreadablePlate, UnreadOutcome
-from edge.lane.records import FINAL_STATUSES, PaymentMethod, TxnStatus
+from edge.lane.records import FINAL_STATUSES, TxnStatus
 from edge.lane.state import Phase
-from edge.payments.config import Method
 from edge.payments.qr import QrPayments, QrPrompt
 from edge.payments.service import Payments
 from models.result import PlateRead as PlateReadResult
@@ -102,7 +102,6 @@ from plumbing import log
 logger = log.get(__name__)
 
 DECIDED = frozenset({TxnStatus.AUTHORISED, TxnStatus.BLOCKED, TxnStatus.DENIED})
-METHODS = {Method.PREPAID: PaymentMethod.ACCOUNT, Method.QR: PaymentMethod.TERMINAL}
 
 
 class OrderingError(RuntimeError):
@@ -396,7 +395,7 @@ class LaneShell:
                 await asyncio.sleep(self.read_pause_s)
         self.metrics.plate_read(ok=False)
         if last is not None:
-            self.recorder.notes.evidence[txn_id] = await self.keep(last, None)
+            self.post(EvidenceKept(txn_id, await self.keep(last, None)))
         self.unreadable(txn_id, why)
 
     def read_late(self, txn_id: UUID, deadline_s: float) -> None:
@@ -429,12 +428,13 @@ class LaneShell:
         """An accepted read: keep the evidence and hand the plate to the machine."""
         self.timings.mark(txn_id, Mark.PLATE_READ)
         self.metrics.plate_read(ok=True)
-        self.recorder.notes.evidence[txn_id] = await self.keep(frame, read.crop)
+        evidence = await self.keep(frame, read.crop)
         logger.info(
             "plate_read", txn_id=str(txn_id), text=read.text, confidence=round(read.confidence, 3)
         )
         self.unreadable_streak = 0
-        self.post(PlateRead(txn_id, read.text, min(1.0, max(0.0, read.confidence))))
+        confidence = min(1.0, max(0.0, read.confidence))
+        self.post(PlateRead(txn_id, read.text, confidence, evidence))
 
     async def keep(self, frame: Image | None, crop: Image | None) -> tuple[str, ...]:
         """Save the evidence images of a passage (off the loop); their ids, for the record."""
@@ -519,7 +519,6 @@ class LaneShell:
             status=outcome.status.value,
             reason=outcome.reason,
         )
-        method = METHODS.get(outcome.method) if outcome.method else None
         postpay = outcome.status.value == "postpay"
         self.metrics.payment(
             "post_pay" if postpay else outcome.status.value,
@@ -527,8 +526,6 @@ class LaneShell:
         )
         if outcome.status.value == "paid" and outcome.amount > 0:
             self.metrics.fee(outcome.amount, action.currency)
-        if method is not None:
-            self.recorder.notes.settlements[action.txn_id] = Settlement(method)
         if settled.gateway_down:
             self.recorder.event(
                 "degraded_mode",

@@ -385,16 +385,14 @@ class LaneDaemon:
         """The credits of the lane's recent records; the passages it left open, payments settled."""
         since = datetime.now(UTC) - self.credits.window
         self.credits.load(recent_records(self.store, self.lane.id, since))
-        return await interrupted_passages(self.store, self.lane.id, self.payments.qr, self.recorder)
+        return await interrupted_passages(self.store, self.lane.id, self.payments.qr)
 
     async def _settle_at_shutdown(self) -> None:
         """What is still open at a shutdown: settled by the recovery rule, nothing resumed."""
         assert self.drivers is not None
         went = not self.drivers.loops.state().arming
         now = datetime.now(UTC)
-        for passage in await interrupted_passages(
-            self.store, self.lane.id, self.payments.qr, self.recorder
-        ):
+        for passage in await interrupted_passages(self.store, self.lane.id, self.payments.qr):
             self.recorder.transaction(settled(passage.txn, went=went), now)
             report_recovered(self.recorder, passage, why="shutdown", now=now)
 
@@ -564,9 +562,7 @@ class LaneDaemon:
             assert self.drivers is not None
             await asyncio.to_thread(self.drivers.barrier.unlock)
         # Resume as after a restart: what was open is resolved, the machine starts afresh.
-        interrupted = await interrupted_passages(
-            self.store, self.lane.id, self.payments.qr, self.recorder
-        )
+        interrupted = await interrupted_passages(self.store, self.lane.id, self.payments.qr)
         await self._begin(interrupted, "store_full")
         self._store_mode = None  # the new machine starts in its normal mode: look again
         await self._check_store()

@@ -3,10 +3,9 @@
 The lane machine speaks :class:`~edge.lane.records.Txn` and alarm/event actions;
 the store keeps :class:`~contracts.records.transaction.Transaction` and :class:`~contracts.records.lane_event.LaneEvent`.
 :class:`Recorder` converts one into the other and commits it: when a method
-returns, the record is on disk. It also carries the shell's own knowledge into
-each version of a transaction: how the payment chain actually settled it
-(method), the evidence image ids, and flags the shell adds (a passage
-interrupted by a restart, a vehicle admitted on a payment made before a restart).
+returns, the record is on disk. The conversion adds nothing: every field of a
+transaction is the machine's (the facts the shell learns, such as evidence
+image ids and the settling method, reach it in events).
 
 Entry lanes open the plate's entry when the entry passes; exit lanes close it when
 the exit passes; both in the same commit as the record (``Store.batch``).
@@ -15,7 +14,6 @@ the exit passes; both in the same commit as the record (``Store.batch``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -27,7 +25,6 @@ from contracts.uuid7 import uuid7
 from edge.fees.passage import FeeItem as LaneFeeItem
 from edge.lane.actions import RaiseAlarm, RecordEvent
 from edge.lane.records import (
-    FINAL_STATUSES,
     Authorisation,
     Flag,
     Listing,
@@ -44,36 +41,8 @@ from plumbing import log
 logger = log.get(__name__)
 
 
-@dataclass
-class Settlement:
-    """What the shell knows about a transaction's payment beyond the machine's view."""
-
-    method: PaymentMethod | None = None
-
-
-@dataclass
-class ShellNotes:
-    """Per-transaction facts the shell adds to every version it records."""
-
-    settlements: dict[UUID, Settlement] = field(default_factory=dict)
-    evidence: dict[UUID, tuple[str, ...]] = field(default_factory=dict)
-    flags: dict[UUID, tuple[str, ...]] = field(default_factory=dict)
-
-    def flag(self, txn_id: UUID, *flags: str) -> None:
-        self.flags[txn_id] = tuple(sorted({*self.flags.get(txn_id, ()), *flags}))
-
-    def forget(self, txn_id: UUID) -> None:
-        for notes in (self.settlements, self.evidence, self.flags):
-            notes.pop(txn_id, None)
-
-
-def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
-    """The store's view of one version of a machine transaction."""
-    settlement = notes.settlements.get(txn.id)
-    method = txn.payment_method
-    flags = [flag.value for flag in txn.flags] + list(notes.flags.get(txn.id, ()))
-    if settlement is not None:
-        method = settlement.method or method
+def transaction_of(txn: Txn, at: datetime) -> Transaction:
+    """The store's view of one version of a machine transaction, recorded at ``at``."""
     return Transaction.build(
         id=txn.id,
         lane_id=txn.lane_id,
@@ -94,24 +63,28 @@ def transaction_of(txn: Txn, at: datetime, notes: ShellNotes) -> Transaction:
         currency=txn.currency,
         fee_items=tuple(FeeItem(label=i.label, amount=i.amount) for i in txn.fee_items),
         fee_total=txn.fee_total,
-        payment_method=method,
+        payment_method=txn.payment_method,
         payment_status=txn.payment_status,
         gateway_ref=txn.gateway_ref,
-        evidence_image_ids=notes.evidence.get(txn.id, ()),
+        evidence_image_ids=txn.evidence_image_ids,
         operator_id=txn.operator_id,
         operator_reason=txn.operator_reason,
-        flags=tuple(flags),
+        flags=tuple(flag.value for flag in txn.flags),
     )
 
 
-def txn_of(record: TransactionRecord) -> tuple[Txn, tuple[str, ...]]:
-    """The machine's view of a stored version, and the flags only the shell knows.
+def txn_of(record: TransactionRecord) -> Txn:
+    """The machine's view of a stored version: the inverse of :func:`transaction_of`.
 
-    The inverse of :func:`transaction_of` for what the machine decides: a restart
-    hands the passages the last run left open back to the machine.
+    A restart hands the passages the last run left open back to the machine.
+    A flag the machine does not know (written by another version of lanewarden)
+    cannot be carried on and is logged.
     """
     machine_flags = {flag.value for flag in Flag}
-    txn = Txn(
+    unknown = [flag for flag in record.flags if flag not in machine_flags]
+    if unknown:
+        logger.warning("record_flags_unknown", txn_id=str(record.id), flags=",".join(unknown))
+    return Txn(
         id=record.id,
         lane_id=record.lane_id,
         kind=TxnKind(record.kind),
@@ -135,9 +108,9 @@ def txn_of(record: TransactionRecord) -> tuple[Txn, tuple[str, ...]]:
         gateway_ref=record.gateway_ref,
         operator_id=record.operator_id,
         operator_reason=record.operator_reason,
+        evidence_image_ids=tuple(record.evidence_image_ids),
         flags=tuple(Flag(flag) for flag in record.flags if flag in machine_flags),
     )
-    return txn, tuple(flag for flag in record.flags if flag not in machine_flags)
 
 
 def refund_of(
@@ -176,17 +149,15 @@ class Recorder:
         store: Store,
         lane_id: str,
         metrics: LaneMetrics,
-        notes: ShellNotes | None = None,
         observe: Callable[[TransactionRecord], None] | None = None,
     ) -> None:
         self.store = store
         self.lane_id = lane_id
         self.metrics = metrics
-        self.notes = notes if notes is not None else ShellNotes()
         self.observe = observe or (lambda _record: None)
 
     def transaction(self, txn: Txn, at: datetime) -> TransactionRecord:
-        content = transaction_of(txn, at, self.notes)
+        content = transaction_of(txn, at)
         with self.store.batch():
             record = self.store.append_transaction(content)
             if txn.status is TxnStatus.PASSED and txn.plate is not None:
@@ -199,8 +170,6 @@ class Recorder:
             status=txn.status.value,
             lane_seq=record.lane_seq,
         )
-        if txn.status in FINAL_STATUSES and txn.payment_status is not PaymentStatus.REQUESTED:
-            self.notes.forget(txn.id)
         return record
 
     def _entries(self, txn: Txn, record: TransactionRecord) -> None:

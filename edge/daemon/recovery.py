@@ -31,13 +31,13 @@ Every resolution is a new version of the transaction plus a
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from contracts.records.sealed import TransactionRecord
 from contracts.records.vocab import FINAL_STATUSES
 from edge.daemon.recording import Recorder, txn_of
-from edge.lane.records import Txn
+from edge.lane.records import Flag, Txn
 from edge.payments.ids import debit_key_for
 from edge.payments.outcome import Charged, Unavailable
 from edge.payments.qr import QrPayments
@@ -94,8 +94,8 @@ async def resolve_payment(
     return PaymentFound("declined", None)
 
 
-UNRESOLVED = "payment_unresolved"
-"""The shell's flag on a passage whose payment a start could not bring to its end."""
+UNRESOLVED = Flag.PAYMENT_UNRESOLVED.value
+"""The flag on a passage whose payment a start could not bring to its end."""
 
 
 def unanswered(record: TransactionRecord) -> bool:
@@ -130,15 +130,16 @@ def recent_records(store: Store, lane_id: str, since: datetime) -> list[Transact
 
 
 async def interrupted_passages(
-    store: Store, lane_id: str, qr: QrPayments | None, recorder: Recorder
+    store: Store, lane_id: str, qr: QrPayments | None
 ) -> list[Interrupted]:
     """Every interrupted passage, its payment brought to its final state, oldest first.
 
-    The shell's notes get what later versions must keep (flags, evidence).
+    Each is flagged ``interrupted`` (and ``payment_unresolved`` while its payment
+    could not be brought to its end) for the versions recorded from now on.
     """
     found = []
     for record in open_records(store, lane_id):
-        flags = ["interrupted"]
+        flags = [Flag.INTERRUPTED]
         settled = record
         if unanswered(record):
             payment = await resolve_payment(record, store, qr)
@@ -150,11 +151,9 @@ async def interrupted_passages(
                 }
             )
             if payment.unresolved:
-                flags.append(UNRESOLVED)
-        txn, shell_flags = txn_of(settled)
-        recorder.notes.flag(txn.id, *flags, *shell_flags)
-        recorder.notes.evidence[txn.id] = tuple(record.evidence_image_ids)
-        found.append(Interrupted(record, txn))
+                flags.append(Flag.PAYMENT_UNRESOLVED)
+        txn = txn_of(settled)
+        found.append(Interrupted(record, replace(txn, flags=txn.flagged(*flags))))
     return found
 
 

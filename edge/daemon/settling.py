@@ -7,7 +7,8 @@ customer pays, so it runs in a thread and answers the machine with a
 =====================================  ==========================================
 chain outcome                          ``PaymentResult`` for the lane machine
 =====================================  ==========================================
-paid                                   approved, with the amount and reference
+paid                                   approved, with the amount, reference and
+                                       method (account or terminal)
 post-pay (bill by plate)               post-pay: the machine admits it by rule,
                                        payment none (nothing taken), flagged postpay
 not paid, the gateway was unreachable  error: asked again under the same key,
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from edge.lane.actions import RequestPayment
 from edge.lane.events import PaymentOutcome as LaneOutcome
 from edge.lane.events import PaymentResult
+from edge.lane.records import PaymentMethod
 from edge.payments.accounts import Debit, Debited, InsufficientBalance, NoAccount
 from edge.payments.config import Method
 from edge.payments.outcome import PaymentOutcome, PaymentRequest, PaymentStatus
@@ -63,6 +65,10 @@ class StorePrepaid:
         return Debited(
             account.account_id, amount, posting.balance_after, f"{account.account_id}:{key}"
         )
+
+
+METHODS = {Method.PREPAID: PaymentMethod.ACCOUNT, Method.QR: PaymentMethod.TERMINAL}
+"""The record's method for a chain method that charged (a permit takes nothing: none)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ def lane_result(action: RequestPayment, outcome: PaymentOutcome) -> Settled:
             outcome.amount,
             outcome.reference,
             outcome.reason,
+            METHODS.get(outcome.method) if outcome.method else None,
         )
     elif outcome.status is PaymentStatus.POSTPAY:
         result = PaymentResult(

@@ -23,8 +23,10 @@ Events (:mod:`edge.lane.events`)
     Devices: ``ArmingLoop(occupied)``, ``SafetyLoop(occupied)``,
     ``BarrierUp()``, ``BarrierDown()``, ``BarrierFault(reason)``.
     Plate reader, answering ``Capture``: ``PlateRead(txn_id, text,
-    confidence)``, ``PlateUnreadable(txn_id)`` (reads under the reader's
-    threshold count as unreadable). A plate typed for a vehicle whose plate was
+    confidence, evidence)``, ``PlateUnreadable(txn_id)`` (reads under the reader's
+    threshold count as unreadable); ``EvidenceKept(txn_id, images)``: the
+    images kept of a vehicle whose plate was given up on. The image ids go on
+    the record's later versions. A plate typed for a vehicle whose plate was
     not read: ``PlateTyped(txn_id, plate, operator_id, reason)`` (the driver's,
     through the gateway's pay-by-plate page, or an operator's).
     Shell lookups, answering ``LookUpVehicle(txn_id, plate, at)``:
@@ -42,7 +44,8 @@ Events (:mod:`edge.lane.events`)
     - open plaza: ``listing`` and ``quote`` (flat fee per class).
 
     Payment terminal/gateway, answering ``RequestPayment``:
-    ``PaymentResult(txn_id, key, outcome, amount, gateway_ref, reason)`` with
+    ``PaymentResult(txn_id, key, outcome, amount, gateway_ref, reason,
+    method)`` (``method``: how an approved payment was settled) with
     outcome approved, declined (definite), error (unknown: retried under the
     same key) or postpay (the lane's post-pay rule: admitted by rule, nothing
     taken, flagged ``postpay`` to be billed by plate).

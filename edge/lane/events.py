@@ -19,6 +19,7 @@ from edge.lane.records import (
     LaneInputError,
     Listing,
     OpenEntry,
+    PaymentMethod,
     PaymentStatus,
     Txn,
     check_quote,
@@ -67,13 +68,22 @@ class SafetyLoop:
     occupied: bool
 
 
+def _images(where: str, ids: tuple[str, ...]) -> None:
+    for image_id in ids:
+        _text(where, image_id)
+
+
 @dataclass(frozen=True)
 class PlateRead:
-    """The reader's plate for the vehicle captured under ``txn_id``."""
+    """The reader's plate for the vehicle captured under ``txn_id``.
+
+    ``evidence``: the ids of the images kept of the read (frame, plate crop), for the record.
+    """
 
     txn_id: UUID
     text: str
     confidence: float
+    evidence: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _text("PlateRead.text", self.text)
@@ -81,6 +91,7 @@ class PlateRead:
             raise LaneInputError(
                 f"PlateRead.confidence: must be within 0..1, got {self.confidence}"
             )
+        _images("PlateRead.evidence", self.evidence)
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,21 @@ class PlateUnreadable:
     """The reader found no plate it trusts for the vehicle captured under ``txn_id``."""
 
     txn_id: UUID
+
+
+@dataclass(frozen=True)
+class EvidenceKept:
+    """Images kept of the vehicle under ``txn_id`` after its plate was given up on.
+
+    The reader's last frame is saved once the machine stopped waiting for the
+    plate; its ids go on the versions of the record written from now on.
+    """
+
+    txn_id: UUID
+    images: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _images("EvidenceKept.images", self.images)
 
 
 @dataclass(frozen=True)
@@ -156,7 +182,11 @@ class LookupFailed:
 
 @dataclass(frozen=True)
 class PaymentResult:
-    """The terminal's or gateway's answer to one :class:`~edge.lane.actions.RequestPayment`."""
+    """The terminal's or gateway's answer to one :class:`~edge.lane.actions.RequestPayment`.
+
+    ``method``: how an approved payment was settled, when the chain knows better
+    than the request (a prepaid account debited for a plate not listed as prepaid).
+    """
 
     txn_id: UUID
     key: str
@@ -164,6 +194,7 @@ class PaymentResult:
     amount: int = 0
     gateway_ref: str | None = None
     reason: str = ""
+    method: PaymentMethod | None = None
 
     def __post_init__(self) -> None:
         _text("PaymentResult.key", self.key)
@@ -305,6 +336,7 @@ Event = (
     | SafetyLoop
     | PlateRead
     | PlateUnreadable
+    | EvidenceKept
     | PlateTyped
     | VehicleChecked
     | LookupFailed

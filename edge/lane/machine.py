@@ -44,6 +44,7 @@ from edge.lane.events import (
     BarrierUp,
     Correction,
     Event,
+    EvidenceKept,
     HelpPressed,
     LookupFailed,
     Mode,
@@ -104,6 +105,16 @@ def replay(
     return state, decisions
 
 
+def paid(txn: Txn, e: PaymentResult) -> Txn:
+    """``txn`` with the approved payment ``e``: its reference, and its method when ``e`` names one."""
+    return replace(
+        txn,
+        payment_status=PaymentStatus.APPROVED,
+        gateway_ref=e.gateway_ref,
+        payment_method=e.method or txn.payment_method,
+    )
+
+
 def postpaid(txn: Txn) -> Txn:
     """``txn`` let through by the post-pay rule: nothing taken, flagged to be billed by plate."""
     return replace(
@@ -140,6 +151,8 @@ class _Step:
                 p = self.s.passage
                 if p is not None and p.txn.id == txn_id and p.phase is Phase.READING:
                     self.unreadable(p)
+            case EvidenceKept():
+                self.evidence_kept(event)
             case PlateTyped():
                 self.plate_typed(event)
             case VehicleChecked():
@@ -433,24 +446,46 @@ class _Step:
     # -- plate and lookup -------------------------------------------------
 
     def plate_read(self, e: PlateRead) -> None:
+        """The plate of the vehicle (in front of the barrier or leaving); its images for the record.
+
+        A plate already known (typed meanwhile) stays; the images of the read go on
+        the record all the same.
+        """
+
+        def with_read(v: Passage) -> Passage:
+            txn = replace(v.txn, evidence_image_ids=e.evidence or v.txn.evidence_image_ids)
+            if txn.plate is None:
+                txn = replace(txn, plate=e.text, plate_confidence=e.confidence)
+            return replace(v, txn=txn)
+
         p = self.s.passage
         if p is not None and p.txn.id == e.txn_id:
-            if p.txn.plate is not None:
-                return
-            p = replace(p, txn=replace(p.txn, plate=e.text, plate_confidence=e.confidence))
-            if p.phase is Phase.READING:
+            first = p.txn.plate is None
+            p = with_read(p)
+            if first and p.phase is Phase.READING:
                 p = replace(p, phase=Phase.CHECKING)
                 self.cancel_timer(Timer.PLATE)
                 self.actions.append(LookUpVehicle(p.txn.id, e.text, p.arrived_at))
             self.set_passage(p)
             return
-        leaving = tuple(
-            replace(v, txn=replace(v.txn, plate=e.text, plate_confidence=e.confidence))
-            if v.txn.id == e.txn_id and v.txn.plate is None
-            else v
-            for v in self.s.leaving
-        )
+        leaving = tuple(with_read(v) if v.txn.id == e.txn_id else v for v in self.s.leaving)
         self.s = replace(self.s, leaving=leaving)
+
+    def evidence_kept(self, e: EvidenceKept) -> None:
+        """Images of a vehicle whose plate was given up on: on its versions from now on."""
+
+        def kept(v: Passage) -> Passage:
+            if v.txn.id != e.txn_id:
+                return v
+            return replace(v, txn=replace(v.txn, evidence_image_ids=e.images))
+
+        p = self.s.passage
+        self.s = replace(
+            self.s,
+            passage=None if p is None else kept(p),
+            leaving=tuple(kept(v) for v in self.s.leaving),
+            outstanding=tuple(kept(v) for v in self.s.outstanding),
+        )
 
     def unreadable(self, p: Passage) -> None:
         p = replace(p, txn=replace(p.txn, flags=p.txn.flagged(Flag.UNREADABLE_PLATE)))
@@ -655,7 +690,7 @@ class _Step:
         tries_left = paying and payment.tries < self.s.policy.payment_attempts
         if e.outcome is PaymentOutcome.APPROVED:
             self.cancel_timer(Timer.PAYMENT)
-            txn = replace(p.txn, payment_status=PaymentStatus.APPROVED, gateway_ref=e.gateway_ref)
+            txn = paid(p.txn, e)
             if e.amount != payment.amount:
                 txn = replace(txn, flags=txn.flagged(Flag.PAYMENT_MISMATCH))
                 detail = f"approved {e.amount}, asked {payment.amount}"
@@ -707,12 +742,7 @@ class _Step:
                 else PaymentStatus.FAILED
             )
             return replace(v, txn=replace(v.txn, payment_status=status))
-        txn = replace(
-            v.txn,
-            payment_status=PaymentStatus.APPROVED,
-            gateway_ref=e.gateway_ref,
-            flags=v.txn.flagged(Flag.LATE_PAYMENT),
-        )
+        txn = replace(paid(v.txn, e), flags=v.txn.flagged(Flag.LATE_PAYMENT))
         self.record(txn)
         self.alarm(Alarm.LATE_PAYMENT, txn.id, f"{e.amount} taken after the vehicle was admitted")
         return replace(v, txn=txn)
@@ -730,7 +760,7 @@ class _Step:
         if e.outcome in (PaymentOutcome.DECLINED, PaymentOutcome.POSTPAY):
             self.record(replace(v.txn, payment_status=PaymentStatus.DECLINED))
         else:
-            self.refund(v.txn, e.gateway_ref, e.amount)
+            self.refund(paid(v.txn, e), e.gateway_ref, e.amount)
         return False
 
     def refund(self, txn: Txn, gateway_ref: str | None, amount: int) -> None:

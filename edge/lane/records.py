@@ -1,9 +1,11 @@
 """What the lane machine writes down: the transaction record and its vocabulary.
 
-A :class:`Txn` is the part of ARCHITECTURE.md's transaction record that the lane
-machine knows. The store adds ``lane_seq``, the hash chain and the evidence image
-ids (it links the images that :class:`~edge.lane.actions.Capture` produced by
-transaction id). Every decision appends a new version of the record
+A :class:`Txn` is ARCHITECTURE.md's transaction record as the lane machine
+decides it; the store adds only ``lane_seq`` and the hash chain. Facts the
+shell learns reach the record through events: the evidence image ids of the
+images :class:`~edge.lane.actions.Capture` produced (``PlateRead``,
+``EvidenceKept``), the method that settled the payment (``PaymentResult``).
+Every decision appends a new version of the record
 (:class:`~edge.lane.actions.RecordTransaction`); the last version is the truth.
 """
 
@@ -86,6 +88,8 @@ class Flag(StrEnum):
     PASSAGE_ASSUMED = "passage_assumed"  # a restart recorded it passed, the loops clear: not seen
     PASSAGE_CORRECTED = "passage_corrected"  # takes the entry and payment of an assumed passage
     POSTPAY = "postpay"  # let through by the post-pay rule, to be billed by plate: nothing taken
+    INTERRUPTED = "interrupted"  # left open by the last run, settled by a start or a shutdown
+    PAYMENT_UNRESOLVED = "payment_unresolved"  # a start could not bring its payment to its end
 
 
 def check_quote(quote: Fee) -> None:
@@ -143,6 +147,7 @@ class Txn:
     gateway_ref: str | None = None
     operator_id: str | None = None
     operator_reason: str | None = None
+    evidence_image_ids: tuple[str, ...] = ()
     flags: tuple[Flag, ...] = field(default=())
 
     def flagged(self, *flags: Flag) -> tuple[Flag, ...]:
