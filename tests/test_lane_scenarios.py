@@ -179,7 +179,9 @@ class TestLaneKinds:
         assert pending.fee_total == 500
         assert pending.entry_txn_id == UUID(int=42)
         (req,) = of(actions, RequestPayment)
-        assert req == RequestPayment(txn_id, f"{txn_id}:1", 500, "CNY", PaymentMethod.TERMINAL)
+        assert req == RequestPayment(
+            txn_id, f"{txn_id}:1", 500, "CNY", PaymentMethod.TERMINAL, plate="皖A12345"
+        )
         assert of(actions, OpenBarrier) == []
         paid = lane.feed(PaymentResult(txn_id, req.key, PaymentOutcome.APPROVED, 500, "gw-1"))
         (txn,) = txns(paid)

@@ -92,7 +92,7 @@ from edge.lane.events import (
     TimerExpired,
 )
 from edge.lane.policy import LanePolicy, UnreadablePlate, UnreadOutcome
-from edge.lane.records import FINAL_STATUSES, TxnStatus
+from edge.lane.records import FINAL_STATUSES, PaymentStatus, TxnStatus
 from edge.lane.state import Phase
 from edge.payments.qr import QrPayments, QrPrompt
 from edge.payments.service import Payments
@@ -156,7 +156,8 @@ class LaneShell:
         self.arrived_at: float | None = None
         self.unreadable_streak = 0
         self.barrier_devices = frozenset({drivers.barrier.name, "io"})
-        self.txns: dict[UUID, Txn] = {}
+        #: Vehicles recorded gone with their payment unanswered: counted once, when they went.
+        self.gone_unpaid: set[UUID] = set()
         self.queue: asyncio.Queue[Queued] = asyncio.Queue()
         self.work: set[asyncio.Task[None]] = set()
         self.paying: dict[UUID, asyncio.Task[None]] = {}
@@ -280,18 +281,18 @@ class LaneShell:
 
     def record(self, txn: Txn, at: datetime) -> None:
         self.recorder.transaction(txn, at)
-        before = self.txns.get(txn.id)
-        if txn.status in FINAL_STATUSES and (before is None or before.status not in FINAL_STATUSES):
+        if txn.status in FINAL_STATUSES and txn.id not in self.gone_unpaid:
             self.metrics.vehicle(txn.status.value)  # once: a late payment records it again
-        self.txns[txn.id] = txn
         if txn.status in DECIDED:
             self.timings.mark(txn.id, Mark.DECISION)
         if txn.status in FINAL_STATUSES:
             figures = self.timings.finish(txn.id)
             if figures is not None:
                 self.recorder.event("passage_timings", at, txn_id=txn.id, detail=figures)
-            if txn.payment_status.value != "requested":
-                self.txns.pop(txn.id, None)
+            if txn.payment_status is PaymentStatus.REQUESTED:
+                self.gone_unpaid.add(txn.id)
+            else:
+                self.gone_unpaid.discard(txn.id)
                 self.plate_orders.pop(txn.id, None)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -506,8 +507,7 @@ class LaneShell:
     # -- payments ------------------------------------------------------------------------------
 
     async def pay(self, action: RequestPayment) -> None:
-        txn = self.txns.get(action.txn_id)
-        plate = txn.plate if txn else None
+        plate = action.plate
         typed = self.plate_orders.get(action.txn_id)
         plate_order = typed[0] if typed is not None and typed[1] == plate else None
         request = payment_request(action, plate, datetime.now(UTC), plate_order)

@@ -73,7 +73,7 @@ Actions (:mod:`edge.lane.actions`)
     ``RecordEvent(id, kind, at, txn_id, operator_id, reason)``,
     ``RaiseAlarm(id, alarm, at, txn_id, detail)``.
     Money and barrier: ``RequestPayment(txn_id, key, amount, currency, method,
-    account)``, ``ClosePayment(txn_id, key)``, ``RefundPayment(txn_id, amount,
+    account, plate)``, ``ClosePayment(txn_id, key)``, ``RefundPayment(txn_id, amount,
     currency, gateway_ref)``, ``OpenBarrier(because)``, ``CloseBarrier(because)``.
     Other: ``Capture(txn_id, reason)``, ``LookUpVehicle(txn_id, plate, at)``,
     ``ShowMessage(message, amount, currency)``, ``WatchPlateOrders(txn_id)``

@@ -136,6 +136,8 @@ class RequestPayment:
 
     ``key`` is ``"{txn_id}:{n}"``: ``n`` grows only after a definite decline, so a
     retry after an error or a timeout reuses the key and cannot charge twice.
+    ``plate``: the vehicle's plate as recorded (permits, accounts, post-pay and
+    pay by plate go by it), None when it was not read.
     """
 
     txn_id: UUID
@@ -144,6 +146,7 @@ class RequestPayment:
     currency: str
     method: PaymentMethod
     account: str | None = None
+    plate: str | None = None
 
 
 @dataclass(frozen=True)

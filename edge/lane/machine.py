@@ -648,6 +648,7 @@ class _Step:
                 payment.currency,
                 payment.method,
                 payment.account,
+                txn.plate,
             )
         )
         self.start_timer(Timer.PAYMENT, self.s.policy.payment_timeout_s)
