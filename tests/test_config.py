@@ -174,6 +174,27 @@ class TestErrors:
         assert len(info.value.problems) == 3  # name missing, nmae unknown, threshold too high
 
 
+class TestDegradedReads:
+    """The outcomes for a plate a fault kept from being read are set under [degraded] only."""
+
+    def test_the_machine_policy_carries_the_degraded_outcomes(self, lane_dir: Path) -> None:
+        path = lane_dir / "lanes" / "riverside-entry.toml"
+        path.write_text(path.read_text() + '\n[degraded]\ncamera_dark = "admit_for_review"\n')
+        policy = load_lane(path).lane.machine_policy()
+        assert policy.degraded_reads.camera_dark.value == "admit_for_review"
+        assert policy.degraded_reads.recognition_failing.value == "deny_and_call"
+        assert policy.anti_passback is True
+
+    def test_policy_may_not_set_them(self, lane_dir: Path) -> None:
+        path = lane_dir / "lanes" / "riverside-entry.toml"
+        text = path.read_text().replace(
+            "anti_passback = true", "anti_passback = true\ndegraded_reads = {}"
+        )
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=r"set under \[degraded\]"):
+            load_lane(path)
+
+
 class TestLaneAgreesWithItsFiles:
     """A lane's tariff and network files must fit its plaza."""
 

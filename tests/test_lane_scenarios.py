@@ -51,7 +51,14 @@ from edge.lane.events import (
     TimerExpired,
     VehicleChecked,
 )
-from edge.lane.policy import LaneKind, LanePolicy, UnreadablePlate
+from edge.lane.policy import (
+    DegradedReads,
+    LaneKind,
+    LanePolicy,
+    UnreadablePlate,
+    UnreadCause,
+    UnreadOutcome,
+)
 from edge.lane.records import (
     Authorisation,
     Fee,
@@ -396,6 +403,23 @@ class TestDetections:
         (txn,) = txns(actions)
         assert (txn.authorisation, txn.flags) == (Authorisation.RULE, (Flag.UNREADABLE_PLATE,))
         assert of(actions, OpenBarrier) == [OpenBarrier(txn_id)]
+
+    @pytest.mark.parametrize(
+        ("cause", "outcome", "status"),
+        [
+            (UnreadCause.CAMERA_DARK, UnreadOutcome.ADMIT_FOR_REVIEW, TxnStatus.AUTHORISED),
+            (UnreadCause.RECOGNITION_FAILING, UnreadOutcome.DENY_AND_CALL, TxnStatus.DENIED),
+        ],
+    )
+    def test_a_fault_that_kept_the_plate_unread_takes_its_own_outcome(
+        self, cause: UnreadCause, outcome: UnreadOutcome, status: TxnStatus
+    ) -> None:
+        reads = DegradedReads.model_validate({cause.value: outcome})
+        lane = Lane(unreadable_plate=UnreadablePlate.OFFER_HELP, degraded_reads=reads)
+        txn_id = lane.arrive()
+        (txn,) = txns(lane.feed(PlateUnreadable(txn_id, cause)))
+        assert (txn.status, txn.flags) == (status, (Flag.UNREADABLE_PLATE,))
+        assert lane.state.policy.unreadable_plate is UnreadablePlate.OFFER_HELP
 
     def test_blacklisted_plate_is_refused_until_an_operator_opens(self) -> None:
         lane = Lane()

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from contracts.schema import ConfigModel
-from edge.lane.policy import StoreFullOutcome, UnreadOutcome
+from edge.lane.policy import DegradedReads, StoreFullOutcome
 
 
-class DegradedPolicy(ConfigModel):
-    camera_dark: UnreadOutcome = Field(
-        UnreadOutcome.DENY_AND_CALL,
-        title="Camera dark",
-        description="A vehicle arriving while the camera gives no frames: deny_and_call keeps "
-        "the barrier down and calls an operator; admit_for_review lets it through, flagged.",
-    )
-    recognition_failing: UnreadOutcome = Field(
-        UnreadOutcome.DENY_AND_CALL,
-        title="Recognition failing",
-        description="A vehicle whose frames the plate reader could not process (reader error): "
-        "deny_and_call or admit_for_review.",
-    )
+class DegradedPolicy(DegradedReads):
+    """``[degraded]``: the degraded-read outcomes the lane machine applies, and the shell's settings."""
+
     read_deadline_s: float = Field(
         2.5,
         gt=0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contracts.ids import LaneId
 from contracts.network import Network
@@ -24,7 +24,7 @@ from edge.config.degraded import DegradedPolicy
 from edge.config.evidence import EvidenceConfig
 from edge.config.plaza import PlazaConfig
 from edge.config.sync import SyncConfig
-from edge.lane.policy import LaneKind, LanePolicy
+from edge.lane.policy import DegradedReads, LaneKind, LanePolicy
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from models.config import RecognitionConfig
 from plumbing.config import ConfigError, load
@@ -120,6 +120,23 @@ class LaneConfig(ConfigModel):
         description="The MQTT broker through which the lane hands its records to central; "
         "absent: the lane does not sync and keeps every record.",
     )
+
+    @model_validator(mode="after")
+    def _degraded_reads_in_degraded(self) -> LaneConfig:
+        if "degraded_reads" in self.policy.model_fields_set:
+            raise ValueError(
+                "policy.degraded_reads: set under [degraded] (camera_dark, recognition_failing)"
+            )
+        return self
+
+    def machine_policy(self) -> LanePolicy:
+        """The policy the lane machine decides with: ``[policy]``, and ``[degraded]``'s outcomes
+        for a plate a fault kept from being read."""
+        reads = DegradedReads(
+            camera_dark=self.degraded.camera_dark,
+            recognition_failing=self.degraded.recognition_failing,
+        )
+        return self.policy.model_copy(update={"degraded_reads": reads})
 
     def control_socket(self) -> Path:
         """Where this lane's control socket is."""

@@ -24,9 +24,9 @@ step's actions out in list order before it takes the next event:
   approved when the customer paid first, or error when the gateway is out of
   reach); ``RefundPayment`` gives money back (:mod:`edge.daemon.refunds`).
 
-Degraded modes are applied here, where they are seen: a dark camera or a failing
-reader answers the machine with an unreadable plate under the lane's degraded
-policy for that one step, records the use and raises an alarm.
+Degraded modes are seen here: a dark camera or a failing reader answers the
+machine with an unreadable plate naming the fault (``PlateUnreadable(cause=...)``;
+the machine applies the lane's outcome for it), records the use and raises an alarm.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -91,7 +91,7 @@ from edge.lane.events import (
     PlateUnreadable,
     TimerExpired,
 )
-from edge.lane.policy import LanePolicy, UnreadablePlate, UnreadOutcome
+from edge.lane.policy import UnreadCause
 from edge.lane.records import FINAL_STATUSES, PaymentStatus, TxnStatus
 from edge.lane.state import Phase
 from edge.payments.qr import QrPayments, QrPrompt
@@ -111,7 +111,6 @@ class OrderingError(RuntimeError):
 @dataclass(frozen=True)
 class Queued:
     event: Event
-    policy: LanePolicy | None = None  # the policy for this one step (a degraded mode)
     done: asyncio.Future[None] | None = None  # resolved once the step's actions are carried out
 
 
@@ -166,9 +165,9 @@ class LaneShell:
 
     # -- events in ------------------------------------------------------------------------------
 
-    def post(self, event: Event, policy: LanePolicy | None = None) -> None:
+    def post(self, event: Event) -> None:
         """Queue an event for the machine (on the loop's thread)."""
-        self.queue.put_nowait(Queued(event, policy))
+        self.queue.put_nowait(Queued(event))
 
     async def submit(self, event: Event, timeout_s: float) -> None:
         """Queue an event and wait until its step's actions are carried out (operator commands).
@@ -224,10 +223,7 @@ class LaneShell:
                 queued.done.set_result(None)
 
     async def feed(self, queued: Queued) -> None:
-        base = self.state.policy
-        state = self.state if queued.policy is None else replace(self.state, policy=queued.policy)
-        new, actions = step(state, queued.event, datetime.now(UTC))
-        self.state = new if queued.policy is None else replace(new, policy=base)
+        self.state, actions = step(self.state, queued.event, datetime.now(UTC))
         problems = ordering_problems(actions)
         if problems:
             raise OrderingError("; ".join(problems))
@@ -368,8 +364,8 @@ class LaneShell:
             else:
                 frames = await asyncio.to_thread(self.drivers.camera.trigger, self.capture_frames)
                 if not frames:
-                    cause = self.camera_dark or "no frames"
-                    self.degraded_read(txn_id, "camera_dark", self.degraded.camera_dark, cause)
+                    why = self.camera_dark or "no frames"
+                    self.degraded_read(txn_id, UnreadCause.CAMERA_DARK, why)
                     return
                 images = [frame.image for frame in frames]
             deadline_s = self.degraded.read_deadline_s
@@ -383,9 +379,7 @@ class LaneShell:
                 break
             except Exception as exc:  # the reader's libraries raise their own error types
                 logger.exception("plate_read_failed", txn_id=str(txn_id))
-                self.degraded_read(
-                    txn_id, "recognition_failing", self.degraded.recognition_failing, repr(exc)
-                )
+                self.degraded_read(txn_id, UnreadCause.RECOGNITION_FAILING, repr(exc))
                 return
             if read.accepted and read.text:
                 await self.plate_read(txn_id, read, images[-1])
@@ -462,19 +456,17 @@ class LaneShell:
                 detail={"unreadable_in_a_row": self.unreadable_streak, "last_reason": why},
             )
 
-    def degraded_read(self, txn_id: UUID, mode: str, outcome: UnreadOutcome, why: str) -> None:
-        """No plate because part of the lane is degraded: record, alarm, apply the mode's policy."""
+    def degraded_read(self, txn_id: UUID, cause: UnreadCause, why: str) -> None:
+        """No plate because part of the lane is degraded: record, alarm, tell the machine why."""
+        outcome = self.state.policy.degraded_reads.outcome(cause)
         self.recorder.event(
             "degraded_mode",
             datetime.now(UTC),
             severity="alarm",
             txn_id=txn_id,
-            detail={"mode": mode, "outcome": outcome.value, "cause": why[:200]},
+            detail={"mode": cause.value, "outcome": outcome.value, "cause": why[:200]},
         )
-        policy = self.state.policy.model_copy(
-            update={"unreadable_plate": UnreadablePlate(outcome.value)}
-        )
-        self.post(PlateUnreadable(txn_id), policy)
+        self.post(PlateUnreadable(txn_id, cause))
 
     # -- pay by plate --------------------------------------------------------------------------
 

@@ -427,7 +427,7 @@ class LaneDaemon:
         state = LaneState.initial(
             lane.id,
             lane.lane_kind,
-            lane.policy,
+            lane.machine_policy(),
             os.urandom(16),
             barrier=LanePosition.UP if up else LanePosition.DOWN,
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
+from edge.lane.policy import UnreadCause
 from edge.lane.records import (
     Fee,
     LaneInputError,
@@ -96,9 +97,16 @@ class PlateRead:
 
 @dataclass(frozen=True)
 class PlateUnreadable:
-    """The reader found no plate it trusts for the vehicle captured under ``txn_id``."""
+    """The reader found no plate it trusts for the vehicle captured under ``txn_id``.
+
+    ``cause``: the fault that kept the plate from being read, when part of the
+    lane is degraded (camera dark, reader failing): the lane's outcome for that
+    fault applies (:attr:`~edge.lane.policy.LanePolicy.degraded_reads`) instead
+    of its ``unreadable_plate`` rule.
+    """
 
     txn_id: UUID
+    cause: UnreadCause | None = None
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ from edge.lane.events import (
     TurnAway,
     VehicleChecked,
 )
-from edge.lane.policy import UnreadablePlate
+from edge.lane.policy import UnreadablePlate, UnreadCause
 from edge.lane.records import (
     Authorisation,
     Flag,
@@ -147,10 +147,10 @@ class _Step:
                 self.safety(occupied)
             case PlateRead():
                 self.plate_read(event)
-            case PlateUnreadable(txn_id=txn_id):
+            case PlateUnreadable(txn_id=txn_id, cause=cause):
                 p = self.s.passage
                 if p is not None and p.txn.id == txn_id and p.phase is Phase.READING:
-                    self.unreadable(p)
+                    self.unreadable(p, cause)
             case EvidenceKept():
                 self.evidence_kept(event)
             case PlateTyped():
@@ -487,12 +487,18 @@ class _Step:
             outstanding=tuple(kept(v) for v in self.s.outstanding),
         )
 
-    def unreadable(self, p: Passage) -> None:
+    def unreadable(self, p: Passage, cause: UnreadCause | None = None) -> None:
+        """No plate: the lane's rule, or its outcome for the fault that kept it from being read."""
         p = replace(p, txn=replace(p.txn, flags=p.txn.flagged(Flag.UNREADABLE_PLATE)))
         policy = self.s.policy
-        if policy.unreadable_plate is UnreadablePlate.ADMIT_FOR_REVIEW:
+        rule = (
+            policy.unreadable_plate
+            if cause is None
+            else UnreadablePlate(policy.degraded_reads.outcome(cause).value)
+        )
+        if rule is UnreadablePlate.ADMIT_FOR_REVIEW:
             self.authorise(p, Authorisation.RULE)
-        elif policy.unreadable_plate is UnreadablePlate.OFFER_HELP:
+        elif rule is UnreadablePlate.OFFER_HELP:
             self.strand(p)
         else:
             self.deny(p, Alarm.UNREADABLE_PLATE)

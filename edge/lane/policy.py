@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from contracts.schema import ConfigModel
 
@@ -31,6 +32,43 @@ class UnreadablePlate(StrEnum):
     DENY_AND_CALL = "deny_and_call"
     ADMIT_FOR_REVIEW = "admit_for_review"
     OFFER_HELP = "offer_help"
+
+
+class UnreadOutcome(StrEnum):
+    """What happens to a vehicle whose plate the lane cannot read because of a fault."""
+
+    DENY_AND_CALL = "deny_and_call"
+    ADMIT_FOR_REVIEW = "admit_for_review"
+
+
+class UnreadCause(StrEnum):
+    """The fault that kept a plate from being read (a degraded mode of the lane)."""
+
+    CAMERA_DARK = "camera_dark"  # the camera gives no frames
+    RECOGNITION_FAILING = "recognition_failing"  # the plate reader fails on the frames
+
+
+class DegradedReads(ConfigModel):
+    """The outcome for a vehicle whose plate a fault kept from being read, by the fault."""
+
+    camera_dark: UnreadOutcome = Field(
+        UnreadOutcome.DENY_AND_CALL,
+        title="Camera dark",
+        description="A vehicle arriving while the camera gives no frames: deny_and_call keeps "
+        "the barrier down and calls an operator; admit_for_review lets it through, flagged.",
+    )
+    recognition_failing: UnreadOutcome = Field(
+        UnreadOutcome.DENY_AND_CALL,
+        title="Recognition failing",
+        description="A vehicle whose frames the plate reader could not process (reader error): "
+        "deny_and_call or admit_for_review.",
+    )
+
+    def outcome(self, cause: UnreadCause) -> UnreadOutcome:
+        """The outcome for a plate that ``cause`` kept from being read."""
+        if cause is UnreadCause.CAMERA_DARK:
+            return self.camera_dark
+        return self.recognition_failing
 
 
 class LanePolicy(ConfigModel):
@@ -92,13 +130,14 @@ class LanePolicy(ConfigModel):
         title="Loop stuck after",
         description="A loop occupied longer than this is reported stuck (s).",
     )
-
-
-class UnreadOutcome(StrEnum):
-    """What happens to a vehicle whose plate the lane cannot read because of a fault."""
-
-    DENY_AND_CALL = "deny_and_call"
-    ADMIT_FOR_REVIEW = "admit_for_review"
+    degraded_reads: SkipJsonSchema[DegradedReads] = Field(
+        default_factory=DegradedReads,
+        exclude=True,
+        title="Degraded reads",
+        description="The outcomes of [degraded] camera_dark and recognition_failing, where the "
+        "lane file sets them (edge.config.lane.LaneConfig.machine_policy copies them in); "
+        "refused under [policy].",
+    )
 
 
 class StoreFullOutcome(StrEnum):
