@@ -4,7 +4,10 @@ The simulators (Modbus I/O module with barrier physics, MJPEG camera showing
 rendered plates, payment gateway paying every order after a moment) run in this
 process; the daemon is ``lanewarden edge run`` in a subprocess, real drivers and
 real plate reader included, talking to systemd's notify socket that the test
-plays. Records are checked in the store afterwards.
+plays. Records are checked in the store afterwards, and every scenario's records
+are what its event log gives when replayed into fresh machines (:mod:`event_log`):
+the daemon is ``lanewarden edge run`` as :mod:`lane_with_event_log` runs it, with
+the machine's event log kept beside the store.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from event_log import check_replay
 from test_daemon_support import MERCHANT, SECRET, lane_files, seed_entry
 
 from contracts.records.sealed import TransactionRecord
@@ -43,6 +47,8 @@ from simulators.traffic import Simulators, TrafficRunner
 
 pytestmark = pytest.mark.slow
 
+LANE = "riverside-exit"
+LAUNCHER = Path(__file__).with_name("lane_with_event_log.py")
 START_TIMEOUT_S = 120.0  # imports and models on a loaded 2-core machine
 WAIT_S = 90.0
 
@@ -71,18 +77,28 @@ class Site:
     camera: ControlClient
     gateway: GatewayServer
 
+    @property
+    def event_log(self) -> Path:
+        """The lane machine's event log, kept by every daemon of the site in turn."""
+        return self.folder / "events.pickle"
+
+    def replays(self, *, killed: bool = False) -> None:
+        """The store's records are what the event log gives when replayed."""
+        check = check_replay(self.store_path, LANE, self.event_log, killed=killed)
+        print(f"replayed: {check}")
+
     def latest(self) -> list[TransactionRecord]:
         with Store.open(self.store_path) as store:
-            records = store.transactions("riverside-exit", 1, 10_000)
+            records = store.transactions(LANE, 1, 10_000)
         return list({r.id: r for r in records}.values())
 
     def records(self) -> list[TransactionRecord]:
         with Store.open(self.store_path) as store:
-            return store.transactions("riverside-exit", 1, 10_000)
+            return store.transactions(LANE, 1, 10_000)
 
     def events(self, kind: str) -> list[Any]:
         with Store.open(self.store_path) as store:
-            return [e for e in store.events("riverside-exit", 1, 10_000) if e.kind == kind]
+            return [e for e in store.events(LANE, 1, 10_000) if e.kind == kind]
 
     def barrier(self) -> str:
         inputs = self.io.get("/state")["inputs"]
@@ -197,8 +213,8 @@ class Daemon:
         self._listener = threading.Thread(target=self._listen, name="test-notify")
         self._listener.start()
         env = {**os.environ, "NOTIFY_SOCKET": str(self.socket_path), "WATCHDOG_USEC": "2000000"}
-        command = [sys.executable, "-X", "faulthandler", "-m", "plumbing.cli", "--log-format"]
-        command += ["json", "edge", "run", "--config", str(self.site.lane_path)]
+        command = [sys.executable, "-X", "faulthandler", str(LAUNCHER)]
+        command += [str(self.site.lane_path), str(self.site.event_log)]
         with self.log_path.open("ab") as log:
             # A session of its own, as systemd starts a unit: the CPUs are shared
             # between it and this test's simulators as between two services.
@@ -304,6 +320,7 @@ class TestNormalTraffic:
             (timings,) = rig.events("passage_timings")
             assert timings.detail["barrier_up_ms"] > timings.detail["plate_read_ms"]
             assert verify(rig.store_path).ok
+            rig.replays()
 
 
 class TestUnreadablePlate:
@@ -323,6 +340,7 @@ class TestUnreadablePlate:
             assert pressed.detail["detail"] == "the driver pressed the help button"
             assert rig.gateway.sim.state()["orders"] == []
             assert all(r.status not in {"authorised", "passed"} for r in rig.records())
+            rig.replays()
 
 
 class TestPayByPlate:
@@ -349,6 +367,7 @@ class TestPayByPlate:
             (typed,) = rig.gateway.sim.state()["plate_orders"]
             assert typed["order_id"] is not None
             assert verify(rig.store_path).ok
+            rig.replays()
 
 
 #: Plates whose entry the site's entry lane recorded; the scenarios' other plates are
@@ -493,6 +512,7 @@ def play(
             kept = rig.gateway.sim.kept(order["order_id"])
             assert kept <= (fees[txn_id_for(order["order_id"])] or 0)
         assert verify(rig.store_path).ok
+        rig.replays()
 
 
 PLATES = ("皖A12345", "皖B67890", "皖C24680")
@@ -547,6 +567,7 @@ class TestCrash:
                 assert kept <= max(fees), context
             passed = sorted(r.plate_text or "" for r in latest if r.status == "passed")
             assert passed == sorted(PLATES), context
+            rig.replays(killed=True)
 
 
 def whole_fee(record: TransactionRecord) -> int:

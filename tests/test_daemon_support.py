@@ -32,6 +32,7 @@ from contracts.uuid7 import uuid7
 from drivers.factory import LaneDrivers
 from drivers.fakes import FakeBarrier, FakeCamera, FakeDisplay, FakeLaneLight, FakeLoops
 from edge.config.lane import LaneFiles, load_lane
+from edge.daemon.executor import StepLog
 from edge.daemon.lane_daemon import DaemonOptions, LaneDaemon
 from edge.payments.config import RetryConfig
 from edge.payments.gateway import GatewayClient
@@ -222,6 +223,7 @@ class FakeLane:
         plates: dict[int, str] | None = None,
         devices: Devices | None = None,
         options: DaemonOptions | None = None,
+        step_log: StepLog | None = None,
     ) -> None:
         self.files = files
         self.gateway = gateway or Gateway()
@@ -235,6 +237,7 @@ class FakeLane:
             recognition=self._recognition,
             transport=self.gateway.transport,
             options=options or FAST,
+            step_log=step_log,
         )
 
     def _recognition(self, config: RecognitionConfig) -> BookRecognition:

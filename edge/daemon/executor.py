@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from drivers.factory import LaneDrivers
@@ -108,6 +108,17 @@ class OrderingError(RuntimeError):
     """The machine asked to move money or the barrier without a record first (a bug)."""
 
 
+class StepLog(Protocol):
+    """Hears what the lane machine is fed: the lane's event log, replayable through
+    :func:`edge.lane.replay` (the records of the replay are the lane's)."""
+
+    def begin(self, state: LaneState) -> None:
+        """A machine starts from ``state`` (once per shell, before its first step)."""
+
+    def step(self, now: datetime, event: Event) -> None:
+        """The machine takes ``event`` at ``now`` (before it is stepped)."""
+
+
 @dataclass(frozen=True)
 class Queued:
     event: Event
@@ -131,8 +142,12 @@ class LaneShell:
         read_pause_s: float = 0.1,
         plate_page: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        step_log: StepLog | None = None,
     ) -> None:
         self.state = state
+        self.step_log = step_log
+        if step_log is not None:
+            step_log.begin(state)
         self.recorder = recorder
         self.drivers = drivers
         self.lookup = lookup
@@ -223,7 +238,10 @@ class LaneShell:
                 queued.done.set_result(None)
 
     async def feed(self, queued: Queued) -> None:
-        self.state, actions = step(self.state, queued.event, datetime.now(UTC))
+        now = datetime.now(UTC)
+        if self.step_log is not None:
+            self.step_log.step(now, queued.event)
+        self.state, actions = step(self.state, queued.event, now)
         problems = ordering_problems(actions)
         if problems:
             raise OrderingError("; ".join(problems))

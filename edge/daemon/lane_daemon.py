@@ -63,7 +63,7 @@ from edge.daemon.config_push import ConfigPush, PricingInForce, initial_pricing
 from edge.daemon.control import ControlServer, ControlSocketError
 from edge.daemon.devices import DeviceStartError, wait_until_up
 from edge.daemon.display_text import lines_for
-from edge.daemon.executor import LaneShell, Queued
+from edge.daemon.executor import LaneShell, Queued, StepLog
 from edge.daemon.full_store import FullStore
 from edge.daemon.lookup import CreditBook, LocalEntries, VehicleLookup
 from edge.daemon.operator import OperatorDesk
@@ -138,7 +138,8 @@ class LaneDaemon:
     """A lane daemon in the running event loop: ``await start()``, then ``await stop()``.
 
     ``drivers``, ``recognition`` and ``transport`` replace the hardware, the
-    plate recognition worker and the gateway's HTTP transport (tests, bench).
+    plate recognition worker and the gateway's HTTP transport (tests, bench);
+    ``step_log`` hears every event the lane machine takes (its event log).
     """
 
     def __init__(
@@ -151,8 +152,10 @@ class LaneDaemon:
         transport: Transport | None = None,
         notifier: Notifier | None = None,
         options: DaemonOptions | None = None,
+        step_log: StepLog | None = None,
     ) -> None:
         self.files = files
+        self.step_log = step_log
         self.lane = files.lane
         self.environ = os.environ if environ is None else environ
         self.drivers = drivers
@@ -453,6 +456,7 @@ class LaneDaemon:
             plate_page=(
                 plate_page_url(gateway.base_url, gateway.merchant_id, lane.id) if gateway else None
             ),
+            step_log=self.step_log,
         )
         self._shell = shell
         self._sink = shell.on_device

@@ -73,6 +73,26 @@ def transaction_of(txn: Txn, at: datetime) -> Transaction:
     )
 
 
+def event_of(action: RecordEvent | RaiseAlarm, lane_id: str) -> LaneEvent:
+    """The store's view of a lane event or alarm the machine decided."""
+    if isinstance(action, RecordEvent):
+        kind, severity, operator_id = action.kind.value, "info", action.operator_id
+        detail: dict[str, DetailValue] = {"reason": action.reason} if action.reason else {}
+    else:
+        kind, severity, operator_id = action.alarm.value, "alarm", None
+        detail = {"detail": action.detail} if action.detail else {}
+    return LaneEvent.build(
+        id=action.id,
+        lane_id=lane_id,
+        time=action.at,
+        kind=kind,
+        severity=severity,
+        txn_id=action.txn_id,
+        operator_id=operator_id,
+        detail=detail,
+    )
+
+
 def txn_of(record: TransactionRecord) -> Txn:
     """The machine's view of a stored version: the inverse of :func:`transaction_of`.
 
@@ -195,26 +215,14 @@ class Recorder:
         self.observe(self.store.append_transaction(content))
 
     def machine_event(self, action: RecordEvent) -> LaneEventRecord:
-        detail: dict[str, DetailValue] = {"reason": action.reason} if action.reason else {}
-        return self._event(
-            action.id,
-            action.kind.value,
-            "info",
-            action.at,
-            action.txn_id,
-            action.operator_id,
-            detail,
-        )
+        return self.store.append_event(event_of(action, self.lane_id))
 
     def alarm(self, action: RaiseAlarm) -> LaneEventRecord:
         logger.warning(
             "alarm", lane_id=self.lane_id, alarm=action.alarm.value, detail=action.detail
         )
         self.metrics.alarm(action.alarm.value)
-        detail: dict[str, DetailValue] = {"detail": action.detail} if action.detail else {}
-        return self._event(
-            action.id, action.alarm.value, "alarm", action.at, action.txn_id, None, detail
-        )
+        return self.store.append_event(event_of(action, self.lane_id))
 
     def event(
         self,
