@@ -132,7 +132,6 @@ class LanePolicy(ConfigModel):
     )
     degraded_reads: SkipJsonSchema[DegradedReads] = Field(
         default_factory=DegradedReads,
-        exclude=True,
         title="Degraded reads",
         description="The outcomes of [degraded] camera_dark and recognition_failing, where the "
         "lane file sets them (edge.config.lane.LaneConfig.machine_policy copies them in); "
