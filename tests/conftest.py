@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from central_process import centrals, mosquitto
 from mqtt_broker import mqtt_broker, private_broker
 
-__all__ = ["mqtt_broker", "private_broker"]  # the brokers' fixtures, for every test
+__all__ = ["centrals", "mosquitto", "mqtt_broker", "private_broker"]  # shared fixtures
 
 
 @pytest.fixture(autouse=True)

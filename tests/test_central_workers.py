@@ -65,14 +65,6 @@ def value(service: IngestService, name: str, **labels: str) -> float:
     return service.registry.get_sample_value(name, labels) or 0.0
 
 
-@pytest.fixture
-def mosquitto(private_broker: MosquittoBroker | AmqttBroker) -> MosquittoBroker:
-    if not private_broker.mqtt5:
-        pytest.skip("shared subscriptions need mosquitto (MQTT 5); amqtt is tested on its own")
-    assert isinstance(private_broker, MosquittoBroker)
-    return private_broker
-
-
 class TestSharedWorkers:
     """Two workers split the lanes' batches; each record is stored once and acked."""
 
