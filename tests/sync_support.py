@@ -10,6 +10,7 @@ tests.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
+from mqtt_broker import MqttBroker
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts.commands import CommandResult
@@ -69,6 +71,23 @@ def sync_config(host: str, port: int, **overrides: Any) -> SyncConfig:
         "poll_s": 0.05,
     }
     return SyncConfig(**(settings | overrides))
+
+
+def sync_section(broker: MqttBroker, **login: Any) -> str:
+    """A [sync] section for ``broker``, with ``login`` keys added to its [sync.broker]."""
+    lines = [
+        "[sync]",
+        "resend_timeout_s = 1.0",
+        "telemetry_s = 0.3",
+        "poll_s = 0.05",
+        "",
+        "[sync.broker]",
+        f'host = "{broker.host}"',
+        f"port = {broker.port}",
+        "keepalive_s = 5",
+        *(f"{key} = {json.dumps(value)}" for key, value in login.items()),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def fill(store_path: Path, txns: int, events: int = 0, lane_id: str = LANE) -> None:

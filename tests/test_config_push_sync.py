@@ -24,9 +24,8 @@ import pytest
 from mqtt_broker import MqttBroker, free_port
 from paho.mqtt.enums import CallbackAPIVersion
 from paths import REPO
-from sync_support import PLAZA, central
+from sync_support import PLAZA, central, sync_section
 from test_daemon_support import FakeLane, lane_files, load
-from test_sync_daemon import sync_section
 
 from central.config_publish import publish_bundle
 from contracts.mqtt.payloads import ConfigBundle

@@ -10,6 +10,7 @@ holds no tests.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -84,15 +85,19 @@ def lane_files(
     extra: str = "",
     devices: str | None = None,
     store: Path | None = None,
+    plaza_lanes: Sequence[str] = ("riverside-entry", "riverside-exit"),
 ) -> Path:
-    """Write a Riverside lane file (with plaza and tariff) into ``folder``; returns its path."""
+    """Write a Riverside lane file (with plaza and tariff) into ``folder``; returns its path.
+
+    The plaza lists ``plaza_lanes``, which must include ``lane_id``.
+    """
     (folder / "plazas").mkdir(parents=True, exist_ok=True)
     (folder / "tariffs").mkdir(exist_ok=True)
     (folder / "lanes").mkdir(exist_ok=True)
     shutil.copy(REPO / "config/tariffs/riverside-parking.toml", folder / "tariffs")
     (folder / "plazas/riverside.toml").write_text(
         'kind = "plaza"\nid = "riverside"\nname = "Riverside"\ntimezone = "Asia/Shanghai"\n'
-        'currency = "CNY"\nlanes = ["riverside-entry", "riverside-exit"]\n'
+        f'currency = "CNY"\nlanes = {json.dumps(list(plaza_lanes))}\n'
     )
     devices = devices or (
         '[io]\ntype = "modbus_tcp"\nhost = "127.0.0.1"\nport = 1\n\n'

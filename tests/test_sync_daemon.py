@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
 from paths import REPO
-from sync_support import PLAZA, acked, central, fill, until
+from sync_support import PLAZA, acked, central, fill, sync_section, until
 from test_daemon_support import FakeLane, lane_files, load
 
 from contracts.commands import new_command
@@ -26,23 +25,6 @@ from edge.daemon.lane_daemon import StartupError
 from edge.daemon.syncing import tariff_in_force
 
 LANE = "riverside-exit"
-
-
-def sync_section(broker: MqttBroker, **login: Any) -> str:
-    """A [sync] section for ``broker``, with ``login`` keys added to its [sync.broker]."""
-    lines = [
-        "[sync]",
-        "resend_timeout_s = 1.0",
-        "telemetry_s = 0.3",
-        "poll_s = 0.05",
-        "",
-        "[sync.broker]",
-        f'host = "{broker.host}"',
-        f"port = {broker.port}",
-        "keepalive_s = 5",
-        *(f"{key} = {json.dumps(value)}" for key, value in login.items()),
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def synced_lane(tmp_path: Path, broker: MqttBroker) -> FakeLane:
