@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from central_lanes import wait_until
 from mqtt_broker import AmqttBroker, MosquittoBroker, free_port
 from needs import unavailable
 from prometheus_client.parser import text_string_to_metric_families
+
+from plumbing.testing import wait_until
 
 
 def write_config(
@@ -91,8 +92,9 @@ class Central:
                 self.proc.poll() is None
                 and self.metric("lanewarden_central_workers_connected") == workers
             ),
-            30,
             f"{workers} workers connected ({self.output()[-500:]})",
+            30,
+            poll_s=0.05,
         )
 
     def output(self) -> str:
