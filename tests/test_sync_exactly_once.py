@@ -29,9 +29,10 @@ from lane_daemons import BatchWatch, DaemonLane, Feeder
 from mqtt_broker import MosquittoBroker
 from sqlalchemy import Table, func, select
 
+from central.reports.chains import stored_chains
 from central.storage import CentralStore
 from central.storage.schema import lane_events, transactions
-from contracts.records.sealed import GENESIS_HASH, LaneEventRecord, SealedRecord, TransactionRecord
+from contracts.records.sealed import LaneEventRecord, TransactionRecord
 from edge.store import verify
 from fleet.driving import Driver, LaneRecords
 from plumbing.testing import wait_until
@@ -131,37 +132,23 @@ def drained(lanes: list[DaemonLane]) -> bool:
     return True
 
 
-def check_chain(lane_id: str, stored: dict[int, str], kind: type[SealedRecord]) -> list[str]:
-    """Central's copy of one lane's stream read back: hashes, links, 1..n without a gap."""
-    problems, prev = [], GENESIS_HASH
-    for seq in range(1, max(stored, default=0) + 1):
-        if seq not in stored:
-            problems.append(f"{lane_id}: lane_seq {seq} missing")
-            continue
-        record = kind.from_json(stored[seq])  # checks the record's own hash
-        if record.lane_id != lane_id or record.lane_seq != seq:
-            problems.append(f"{lane_id}: row {seq} holds {record.lane_id} {record.lane_seq}")
-        if record.prev_hash != prev:
-            problems.append(f"{lane_id}: lane_seq {seq} does not link to {seq - 1}")
-        prev = record.hash
-    return problems
-
-
 def assert_central_holds(central: CentralStore, lanes: list[DaemonLane]) -> None:
     """Central's copy of each lane is its store's: every record once, chains whole.
 
-    Transactions are compared in full; lane events up to the last central holds
-    (a lane may record one more while the test reads).
+    Central's own walk of its stored chains (``central.reports.chains``) must
+    find no gap, broken link or altered record; then the records are compared
+    with the lane's, transactions in full, lane events up to the last central
+    holds (a lane may record one more while the test reads).
     """
+    lane_ids = [lane.lane_id for lane in lanes]
+    broken = [chain for chain in stored_chains(central.engine, lane_ids) if not chain.ok]
+    assert not broken, broken
     txns, events = held(central, transactions), held(central, lane_events)
-    problems: list[str] = []
     for lane in lanes:
         assert verify(lane.store_path).ok, lane.lane_id
         lane_txns, lane_events_ = lane.records()
         central_txns = txns.get(lane.lane_id, {})
         central_events = events.get(lane.lane_id, {})
-        problems += check_chain(lane.lane_id, central_txns, TransactionRecord)
-        problems += check_chain(lane.lane_id, central_events, LaneEventRecord)
         copies = {seq: TransactionRecord.from_json(text).hash for seq, text in central_txns.items()}
         assert copies == {r.lane_seq: r.hash for r in lane_txns}, lane.lane_id
         upto = max(central_events, default=0)
@@ -171,10 +158,9 @@ def assert_central_holds(central: CentralStore, lanes: list[DaemonLane]) -> None
         }
         lane_part = {r.lane_seq: r.hash for r in lane_events_ if r.lane_seq <= upto}
         assert event_copies == lane_part, lane.lane_id
-    assert not problems, problems
-    assert set(txns) == {lane.lane_id for lane in lanes}
-    for lane in lanes:
-        assert central.acked_seq(lane.lane_id, "txn") == len(txns[lane.lane_id])
+    assert set(txns) == set(lane_ids)
+    for lane_id in lane_ids:
+        assert central.acked_seq(lane_id, "txn") == len(txns[lane_id])
     bad = [a for a in central.alarms() if a.kind in ("chain_broken", "seq_conflict")]
     assert not bad, bad
 
