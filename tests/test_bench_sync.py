@@ -38,6 +38,8 @@ class TestBenchSync:
         (run,) = figures["runs"]
         assert run["backend"] == "sqlite"
         assert run["stored"] == run["stored_distinct"] == 300
+        assert run["central_cpu_s"] > 0
+        assert run["records_per_central_cpu_s"] == pytest.approx(300 / run["central_cpu_s"], 0.01)
         assert figures["drain_records_stored"] == 700
         assert figures["lag_stored"] == 3 * (2 * 2 + 1)
         assert figures["lag_records"] > 0

@@ -118,6 +118,12 @@ def peak_rss_mb(pid: int) -> float:
     raise BenchSetupError(f"no VmHWM for process {pid}")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds the process has used (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Workers:
     """``count`` central processes of one ingest worker each, on one database and group."""
 
@@ -152,6 +158,10 @@ class Workers:
 
     def peak_rss_mb(self) -> list[float]:
         return [peak_rss_mb(proc.pid) for proc in self.procs]
+
+    def cpu_s(self) -> float:
+        """CPU seconds the workers have used so far, together."""
+        return sum(cpu_s(proc.pid) for proc in self.procs)
 
     def stop(self) -> None:
         for proc in self.procs:

@@ -1,7 +1,8 @@
 """The phases of ``lanewarden bench sync`` and the figures they give.
 
 * throughput, per backend: ``lanes`` lanes with ``records`` records in all, every record
-  sendable at once; records stored per second from the first publish to the last ack.
+  sendable at once; records stored per second from the first publish to the last ack,
+  and per CPU-second of the workers (which says more on a machine other work loads).
 * lag (on the first backend): ``lanes`` lanes releasing 2 records a second each for
   ``lag_s`` seconds; per record, its ack's arrival less its publish, the first second
   (warm-up) left out.
@@ -69,11 +70,17 @@ class BackendRun:
     stored: int
     distinct: int
     resends: int
+    cpu_s: float
+    """CPU seconds the workers used in the throughput phase."""
     rss_mb: list[float] = field(default_factory=list)
 
     @property
     def per_s(self) -> float:
         return self.records / self.seconds
+
+    @property
+    def per_cpu_s(self) -> float | None:
+        return self.records / self.cpu_s if self.cpu_s > 0 else None
 
 
 @dataclass
@@ -102,6 +109,10 @@ class Figures:
                     "stored": run.stored,
                     "stored_distinct": run.distinct,
                     "resends": run.resends,
+                    "central_cpu_s": round(run.cpu_s, 2),
+                    "records_per_central_cpu_s": (
+                        None if run.per_cpu_s is None else round(run.per_cpu_s)
+                    ),
                     "worker_rss_mb": [round(mb, 1) for mb in run.rss_mb],
                 }
                 for run in self.runs
@@ -210,7 +221,9 @@ class SyncBench:
                 for lane in self.throughput:
                     lane.reset()
                 self.say(f"{backend}: throughput, {p.lanes} lanes, {p.records} records")
+                cpu_before = workers.cpu_s()
                 seconds = fleet.run(self.throughput, p.timeout_s)
+                cpu = workers.cpu_s() - cpu_before
                 resends = sum(lane.resends for lane in self.throughput)
                 if first:
                     for lane in self.lag:
@@ -240,4 +253,5 @@ class SyncBench:
         finally:
             workers.stop()
         stored, distinct = _stored(url, "tp-")
-        return BackendRun(backend, p.records, seconds, stored, distinct, resends, rss), extra
+        run = BackendRun(backend, p.records, seconds, stored, distinct, resends, cpu, rss)
+        return run, extra
