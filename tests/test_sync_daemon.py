@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,11 @@ from typing import Any
 import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
 from paths import REPO
-from sync_support import PLAZA, acked, central, fill, sync_section, until
+from sync_support import PLAZA, FakeCentral, acked, central, fill, sync_section, until
 from test_daemon_support import FakeLane, lane_files, load
 
 from contracts.commands import new_command
+from contracts.mqtt.payloads import LaneState
 from contracts.mqtt.topics import LaneTopic
 from edge.daemon.control import send
 from edge.daemon.lane_daemon import StartupError
@@ -157,24 +160,18 @@ class TestWill:
     def test_sigkill(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
         store = tmp_path / "site.db"
         fill(store, txns=3, lane_id=LANE)
-        with central(mqtt_broker.host, mqtt_broker.port) as fake:
-            child = lane_process(mqtt_broker, store)
-            try:
+        with (
+            central(mqtt_broker.host, mqtt_broker.port) as fake,
+            lane_process(mqtt_broker, store) as child,
+        ):
 
-                def online() -> bool:
-                    assert child.poll() is None, "the child died"
-                    return any(s.online for s in fake.got.states)
+            def online() -> bool:
+                assert child.poll() is None, "the child died"
+                return any(s.online for s in fake.got.states)
 
-                until(online, "the child online", 30.0)
-                until(lambda: fake.held("txn") == 3, "the child's records")
-                os.kill(child.pid, signal.SIGKILL)
-                child.wait(10)
-                until(lambda: not fake.got.states[-1].online, "the will", 20.0)
-            finally:
-                if child.poll() is None:
-                    child.kill()
-                    child.wait(10)
-        will = fake.got.states[-1]
+            until(online, "the child online", 30.0)
+            until(lambda: fake.held("txn") == 3, "the child's records")
+            will = killed(child, fake)
         assert will.mode is None  # the will knows nothing but that the lane is gone
         assert will.lane_id == LANE
 
@@ -184,8 +181,7 @@ class TestWill:
         store = tmp_path / "site.db"
         fill(store, txns=2, lane_id=LANE)
         private_broker.stop()
-        child = lane_process(private_broker, store, stdout=subprocess.PIPE)
-        try:
+        with lane_process(private_broker, store, stdout=subprocess.PIPE) as child:
             assert child.stdout is not None
             lines = iter(child.stdout.readline, b"")
             assert any(line.strip() == b"started" for line in lines)  # sync started, no broker
@@ -194,30 +190,38 @@ class TestWill:
             private_broker.start()
             with central(private_broker.host, private_broker.port) as fake:
                 until(lambda: fake.held("txn") == 2, "the lane's records", 30.0)
-                os.kill(child.pid, signal.SIGKILL)
-                child.wait(10)
-                until(lambda: not fake.got.states[-1].online, "the will", 20.0)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait(10)
-            if child.stdout is not None:
-                child.stdout.close()
-        will = fake.got.states[-1]
+                will = killed(child, fake)
         assert will.mode is None
         assert will.at >= broker_up  # the connection's start, not the process's (2 s earlier)
 
 
+@contextmanager
 def lane_process(
     broker: MqttBroker, store: Path, stdout: int = subprocess.DEVNULL
-) -> subprocess.Popen[bytes]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """A lane's sync in a process of its own (so that SIGKILL leaves no last word)."""
-    return subprocess.Popen(
+    child = subprocess.Popen(
         [sys.executable, "-c", CHILD, broker.host, str(broker.port), str(store)],
         env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"},
         stdout=stdout,
         start_new_session=True,
     )
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+def killed(child: subprocess.Popen[bytes], fake: FakeCentral) -> LaneState:
+    """SIGKILL the lane's process; the state the broker's will then says."""
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+    until(lambda: not fake.got.states[-1].online, "the will", 20.0)
+    return fake.got.states[-1]
 
 
 CHILD = """
