@@ -115,15 +115,22 @@ def _is_table(value: object) -> bool:
     return isinstance(value, Mapping)
 
 
-def sync_section(host: str, port: int) -> dict[str, Any]:
+def sync_section(host: str, port: int, *, mqtt5: bool) -> dict[str, Any]:
     """A lane's ``[sync]`` for a demo's broker at ``host:port``: quick resends and telemetry.
 
     The shipped defaults (a 10 s resend timeout doubling to 300 s) suit a plaza; a
     demo of a minute wants the backlog to move within seconds of the broker's return.
+    The MQTT version is the broker's: with ``auto`` a lane would find out that the
+    embedded broker speaks only 3.1.1 after two keep-alives without an answer.
     """
     return {
         "resend_timeout_s": 2.0,
         "resend_max_s": 10.0,
         "telemetry_s": 2.0,
-        "broker": {"host": host, "port": port, "keepalive_s": 5},
+        "broker": {
+            "host": host,
+            "port": port,
+            "keepalive_s": 5,
+            "protocol": "5" if mqtt5 else "3.1.1",
+        },
     }

@@ -207,7 +207,7 @@ def _run(options: DemoOptions, logs: DemoLogs, screen: Screen, stop: threading.E
             exit_rig=exit_rig,
             gateway=gateway,
             secret=secret,
-            sync=sync_section(broker.host, broker.port),
+            sync=sync_section(broker.host, broker.port, mqtt5=broker.mqtt5),
         )
         lane_paths = (os.path.relpath(files.path, workdir) for files in (entry_files, exit_files))
         say(

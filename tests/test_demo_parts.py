@@ -79,20 +79,23 @@ class TestDeriveLane:
         assert payments.gateway is None
         assert [m.value for m in payments.policy.methods] == ["prepaid"]
 
-    def test_sync_section_points_at_the_broker(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize(("mqtt5", "protocol"), [(True, "5"), (False, "3.1.1")])
+    def test_sync_section_points_at_the_broker(
+        self, tmp_path: Path, mqtt5: bool, protocol: str
+    ) -> None:
         files = derive_lane(
             "riverside-entry",
             tmp_path,
             store=tmp_path / "site.db",
             devices=DEVICES,
-            changes={"sync": sync_section("127.0.0.1", 18830)},
+            changes={"sync": sync_section("127.0.0.1", 18830, mqtt5=mqtt5)},
         )
         sync = files.lane.sync
         assert sync is not None
         assert (sync.broker.host, sync.broker.port, sync.broker.protocol) == (
             "127.0.0.1",
             18830,
-            "auto",
+            protocol,
         )
         assert sync.resend_timeout_s == 2.0
 
