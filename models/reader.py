@@ -1,4 +1,4 @@
-"""The plate reader: frames of one vehicle in, one ``PlateRead`` out.
+"""The plate reader: frames of one vehicle in, one ``PlateResult`` out.
 
 Stages, each in its own module: :mod:`models.locate` finds candidate regions
 in a frame, :mod:`models.rectify` cuts them out upright, :mod:`models.recognise`
@@ -31,7 +31,7 @@ from models.rectify import Points, area, as_quad, bounds, expand, order_corners,
 from models.regions import cn
 from models.regions.cn_province import province_peaks
 from models.rerank import alphabet_for, margin_factor, rank
-from models.result import PlateRead, unreadable
+from models.result import PlateResult, unreadable
 from models.runtime import DET_MODEL, REC_MODEL, model_dir
 from models.scoring import OFF_GRAMMAR_FACTOR, extends, has_digit, plate_likeness, rank_key
 from models.vote import fuse
@@ -79,12 +79,14 @@ class PlateReader:
         """A reader for another configuration sharing this one's model sessions."""
         return PlateReader(config, self.models)
 
-    def read(self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False) -> PlateRead:
+    def read(
+        self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
+    ) -> PlateResult:
         """The plate of one vehicle from its frames (full frames, or plate crops)."""
         reads = [self.read_one(f, crop=crops) for f in frames]
         return fuse(reads, self.config.threshold, self.config.region)
 
-    def read_one(self, frame: npt.NDArray[np.generic], *, crop: bool = False) -> PlateRead:
+    def read_one(self, frame: npt.NDArray[np.generic], *, crop: bool = False) -> PlateResult:
         """One frame (or one plate crop) read on its own."""
         image = to_bgr8(frame)
         if crop:
@@ -370,7 +372,7 @@ class PlateReader:
         """Province probabilities from the plates' left parts (see :func:`cn.province_evidence`)."""
         return cn.province_evidence(self.models.recogniser, self.alphabet, parts)
 
-    def _result(self, best: Scored) -> PlateRead:
+    def _result(self, best: Scored) -> PlateResult:
         cfg = self.config
         accepted = best.confidence >= cfg.threshold
         reason = None
@@ -378,7 +380,7 @@ class PlateReader:
             reason = f"confidence {best.confidence:.2f} below threshold {cfg.threshold:.2f}"
         r = best.reading
         plate_type = cn.plate_type(r, best.line) if cfg.region == "cn" else r.plate_type
-        return PlateRead(
+        return PlateResult(
             text=r.text,
             region=cfg.region,
             plate_type=plate_type,

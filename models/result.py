@@ -1,4 +1,4 @@
-"""What the reader returns: one ``PlateRead`` per vehicle, never None."""
+"""What the reader returns: one ``PlateResult`` per vehicle, never None."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tupl
 
 
 @dataclass(frozen=True)
-class PlateRead:
-    """The reader's answer for one vehicle.
+class PlateResult:
+    """The reader's answer for one vehicle (what the lane machine is told of it is its
+    ``PlateRead`` event).
 
     ``confidence`` is what the threshold is applied to: the weakest
     character's confidence times how clearly the text beat the runner-up
@@ -63,6 +64,6 @@ class PlateRead:
         }
 
 
-def unreadable(region: Region, reason: str, quad: Quad | None = None) -> PlateRead:
+def unreadable(region: Region, reason: str, quad: Quad | None = None) -> PlateResult:
     """A result for a vehicle whose plate could not be read."""
-    return PlateRead("", region, "unknown", (), 0.0, False, reason, quad)
+    return PlateResult("", region, "unknown", (), 0.0, False, reason, quad)

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from models.config import Region
-from models.result import PlateRead, unreadable
+from models.result import PlateResult, unreadable
 
 
-def fuse(reads: Sequence[PlateRead], threshold: float, region: Region) -> PlateRead:
-    """One PlateRead for the frames of one vehicle."""
+def fuse(reads: Sequence[PlateResult], threshold: float, region: Region) -> PlateResult:
+    """One PlateResult for the frames of one vehicle."""
     if not reads:
         return unreadable(region, "no frames")
     texts = [r for r in reads if r.text]

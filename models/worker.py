@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from models.config import RecognitionConfig
 from models.reader import Models, PlateReader
-from models.result import PlateRead
+from models.result import PlateResult
 from plumbing import log
 
 logger = log.get(__name__)
@@ -80,8 +80,8 @@ class RecognitionWorker:
 
     def submit(
         self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
-    ) -> Future[PlateRead]:
-        """Read one vehicle's frames on the worker; the future holds its PlateRead."""
+    ) -> Future[PlateResult]:
+        """Read one vehicle's frames on the worker; the future holds its PlateResult."""
         if self._pool is None or self._reader is None:
             raise RuntimeError("RecognitionWorker.submit called before start()")
         return self._pool.submit(self._reader.read, list(frames), crops=crops)

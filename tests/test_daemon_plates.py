@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from edge.daemon.plates import ReadLateError, read_vehicle
 from models.config import RecognitionConfig
-from models.result import PlateRead
+from models.result import PlateResult
 
 
 def frame(marker: int) -> npt.NDArray[np.uint8]:
@@ -23,7 +23,7 @@ def frame(marker: int) -> npt.NDArray[np.uint8]:
 class ScriptedRecognition:
     """Answers each submitted batch in turn; remembers which frames each batch held."""
 
-    def __init__(self, *answers: PlateRead) -> None:
+    def __init__(self, *answers: PlateResult) -> None:
         self.config = RecognitionConfig(region="cn")
         self.answers = list(answers)
         self.batches: list[list[int]] = []
@@ -33,9 +33,9 @@ class ScriptedRecognition:
 
     def submit(
         self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
-    ) -> Future[PlateRead]:
+    ) -> Future[PlateResult]:
         self.batches.append([int(f[0, 0, 0]) for f in frames])
-        done: Future[PlateRead] = Future()
+        done: Future[PlateResult] = Future()
         done.set_result(self.answers.pop(0))
         return done
 
@@ -46,18 +46,18 @@ class ScriptedRecognition:
 class SlowRecognition:
     """Answers its scripted reads, then begins the next read and answers it only when told."""
 
-    def __init__(self, *answers: PlateRead) -> None:
+    def __init__(self, *answers: PlateResult) -> None:
         self.config = RecognitionConfig(region="cn")
         self.answers = list(answers)
-        self.held: list[Future[PlateRead]] = []
+        self.held: list[Future[PlateResult]] = []
 
     def start(self) -> None:
         """Nothing to load."""
 
     def submit(
         self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
-    ) -> Future[PlateRead]:
-        future: Future[PlateRead] = Future()
+    ) -> Future[PlateResult]:
+        future: Future[PlateResult] = Future()
         if self.answers:
             future.set_result(self.answers.pop(0))
             return future
@@ -70,9 +70,9 @@ class SlowRecognition:
         """Nothing to stop."""
 
 
-def read(text: str, accepted: bool) -> PlateRead:
+def read(text: str, accepted: bool) -> PlateResult:
     confidence = 0.99 if accepted else 0.6
-    return PlateRead(text, "cn", "blue", (confidence,) * 7, confidence, accepted, None, None)
+    return PlateResult(text, "cn", "blue", (confidence,) * 7, confidence, accepted, None, None)
 
 
 class TestReadVehicle:

@@ -38,7 +38,7 @@ from edge.fees.engine import quote
 from edge.fees.files import load_tariff
 from edge.fees.passage import Passage
 from edge.store import ListEntry, Store, StoreFullError, verify
-from models.result import PlateRead
+from models.result import PlateResult
 from simulators.gateway.faults import GatewayFaults
 
 Scenario = Callable[[FakeLane], Awaitable[None]]
@@ -117,8 +117,8 @@ def expected_fee(record: TransactionRecord, payment_method: str | None = None) -
     return quote(tariff, passage).total
 
 
-def sure_read(text: str) -> PlateRead:
-    return PlateRead(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
+def sure_read(text: str) -> PlateResult:
+    return PlateResult(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
 
 
 def only_exit(lane: FakeLane) -> TransactionRecord:

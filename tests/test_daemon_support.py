@@ -41,7 +41,7 @@ from edge.payments.ids import order_id_for
 from edge.payments.receiver import CallbackReceiver
 from edge.store import Store
 from models.config import RecognitionConfig
-from models.result import PlateRead, unreadable
+from models.result import PlateResult, unreadable
 from simulators.gateway.faults import GatewayFaults
 from simulators.gateway.state import GatewaySim
 
@@ -132,7 +132,7 @@ class BookRecognition:
         self.config = config
         self.failing: Exception | None = None
         self.holding = False
-        self.held: list[Future[PlateRead]] = []
+        self.held: list[Future[PlateResult]] = []
         self.started = False
 
     def start(self) -> None:
@@ -140,8 +140,8 @@ class BookRecognition:
 
     def submit(
         self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
-    ) -> Future[PlateRead]:
-        answer: Future[PlateRead] = Future()
+    ) -> Future[PlateResult]:
+        answer: Future[PlateResult] = Future()
         if self.holding:
             answer.set_running_or_notify_cancel()
             self.held.append(answer)
@@ -154,7 +154,7 @@ class BookRecognition:
             answer.set_result(unreadable(self.config.region, "no plate found in the frame"))
         else:
             answer.set_result(
-                PlateRead(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
+                PlateResult(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
             )
         return answer
 

@@ -10,13 +10,13 @@ from pydantic import ValidationError
 from models.config import RecognitionConfig
 from models.grammar import confusion_weight
 from models.match import MatchConfig, match_plate, plate_distance
-from models.result import PlateRead, unreadable
+from models.result import PlateResult, unreadable
 from models.vote import fuse
 
 
-def read(text: str, conf: float, threshold: float = 0.8) -> PlateRead:
+def read(text: str, conf: float, threshold: float = 0.8) -> PlateResult:
     chars = tuple(conf for _ in text)
-    return PlateRead(text, "br", "br_old", chars, conf, conf >= threshold, None, None)
+    return PlateResult(text, "br", "br_old", chars, conf, conf >= threshold, None, None)
 
 
 class TestVote:

@@ -96,7 +96,7 @@ from edge.lane.records import FINAL_STATUSES, PaymentStatus, TxnStatus
 from edge.lane.state import Phase
 from edge.payments.qr import QrPayments, QrPrompt
 from edge.payments.service import Payments
-from models.result import PlateRead as PlateReadResult
+from models.result import PlateResult
 from plumbing import log
 
 logger = log.get(__name__)
@@ -437,7 +437,7 @@ class LaneShell:
             return None
         return frame
 
-    async def plate_read(self, txn_id: UUID, read: PlateReadResult, frame: Image) -> None:
+    async def plate_read(self, txn_id: UUID, read: PlateResult, frame: Image) -> None:
         """An accepted read: keep the evidence and hand the plate to the machine."""
         self.timings.mark(txn_id, Mark.PLATE_READ)
         self.metrics.plate_read(ok=True)

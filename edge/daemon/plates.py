@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.config import RecognitionConfig
-from models.result import PlateRead
+from models.result import PlateResult
 from models.vote import fuse
 from plumbing import log
 
@@ -40,7 +40,7 @@ class Recognition(Protocol):
 
     def submit(
         self, frames: Sequence[npt.NDArray[np.generic]], *, crops: bool = False
-    ) -> Future[PlateRead]:
+    ) -> Future[PlateResult]:
         """Read one vehicle's frames on the worker."""
         ...
 
@@ -81,7 +81,7 @@ async def start_recognition(factory: RecognitionFactory, config: RecognitionConf
 
 async def read_plate(
     recognition: Recognition, frames: Sequence[Image], deadline: float
-) -> PlateRead:
+) -> PlateResult:
     """One read, answered by ``deadline`` (the loop's clock) or ReadLateError."""
     future = recognition.submit(frames)
     left = deadline - asyncio.get_running_loop().time()
@@ -93,7 +93,7 @@ async def read_plate(
         raise ReadLateError("the plate reader did not answer by the read deadline") from None
 
 
-def _dropped(future: Future[PlateRead]) -> None:
+def _dropped(future: Future[PlateResult]) -> None:
     """A late read's end (on the reader's thread): logged, applied to nothing."""
     if future.cancelled():
         logger.info("plate_read_late_dropped", read=False)
@@ -108,7 +108,7 @@ async def read_vehicle(
     frames: Sequence[Image],
     wanted: Callable[[], bool],
     deadline_s: float,
-) -> PlateRead:
+) -> PlateResult:
     """The newest frame alone first; all the frames, voted, only when it is not accepted.
 
     A clear plate opens the barrier after one read instead of one per frame. The
@@ -124,7 +124,7 @@ async def read_vehicle(
     newest = await read_plate(recognition, frames[-1:], deadline)
     if newest.accepted or len(frames) == 1:
         return newest
-    earlier: list[PlateRead] = []
+    earlier: list[PlateResult] = []
     for frame in frames[:-1]:
         if not wanted():
             break
