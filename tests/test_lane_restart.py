@@ -76,7 +76,7 @@ from edge.lane.records import (
     TxnKind,
 )
 from edge.lane.restart import settled
-from edge.lane.state import Phase, Position
+from edge.lane.state import KnownPosition, Phase
 
 LANE = "riverside-exit"
 PLATE = "皖A12345"
@@ -143,7 +143,7 @@ class Lane:
             open_txns.append(replace(txn, flags=txn.flagged(Flag.INTERRUPTED)))
         for due in refunds_due(world.latest().values()):
             self.refund(due.id)
-        barrier = Position.UP if world.barrier_up else Position.DOWN
+        barrier = KnownPosition.UP if world.barrier_up else KnownPosition.DOWN
         nonce = self.kills.to_bytes(16, "big")
         self.state = LaneState.initial(LANE, LaneKind.PARKING_EXIT, POLICY, nonce, barrier=barrier)
         self.feed(Restarted(tuple(open_txns), world.arming, world.safety))

@@ -73,7 +73,7 @@ from edge.lane.records import (
     TxnKind,
     TxnStatus,
 )
-from edge.lane.state import Command, Position
+from edge.lane.state import Command, KnownPosition
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 A = TypeVar("A")
@@ -321,7 +321,7 @@ class TestDetections:
         lane = Lane()
         assert alarms(lane.feed(BarrierFault("arm broken"))) == [Alarm.BARRIER_FAULT]
         assert lane.feed(BarrierFault("arm broken")) == ()
-        assert lane.state.barrier is Position.FAULT
+        assert lane.state.barrier is KnownPosition.FAULT
 
     def test_backing_out_before_paying_voids_without_charge(self) -> None:
         lane = Lane()
@@ -763,7 +763,7 @@ class TestModes:
 
     def test_barrier_left_up_at_start_is_closed_on_the_first_step(self) -> None:
         state = LaneState.initial(
-            "t1", LaneKind.PARKING_EXIT, LanePolicy(), b"nonce-for-tests", barrier=Position.UP
+            "t1", LaneKind.PARKING_EXIT, LanePolicy(), b"nonce-for-tests", barrier=KnownPosition.UP
         )
         _, actions = step(state, SafetyLoop(False), T0)
         assert len(of(actions, CloseBarrier)) == 1

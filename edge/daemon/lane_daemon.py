@@ -90,7 +90,7 @@ from edge.lane.actions import Message, ShowMessage
 from edge.lane.credits import credit_window
 from edge.lane.events import Mode, Restarted, SetMode
 from edge.lane.restart import settled
-from edge.lane.state import Position as LanePosition
+from edge.lane.state import KnownPosition
 from edge.lane.store_space import SpaceChange, check_space
 from edge.metrics import LaneMetrics
 from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEvent
@@ -432,7 +432,7 @@ class LaneDaemon:
             lane.lane_kind,
             lane.machine_policy(),
             os.urandom(16),
-            barrier=LanePosition.UP if up else LanePosition.DOWN,
+            barrier=KnownPosition.UP if up else KnownPosition.DOWN,
         )
         lookup = VehicleLookup(
             self.files,

@@ -78,7 +78,7 @@ from edge.lane.records import (
     txn_kind_for,
 )
 from edge.lane.restart import settled, to_resume
-from edge.lane.state import Command, Grant, LaneState, Passage, Payment, Phase, Position
+from edge.lane.state import Command, Grant, KnownPosition, LaneState, Passage, Payment, Phase
 
 _EVENT_TYPES = frozenset(get_args(Event))
 
@@ -285,7 +285,7 @@ class _Step:
             operator_reason=grant.reason if grant else p.txn.operator_reason,
         )
         phase = Phase.AUTHORISED
-        if self.s.barrier is Position.FAULT:
+        if self.s.barrier is KnownPosition.FAULT:
             txn = replace(txn, status=TxnStatus.BLOCKED, flags=txn.flagged(Flag.BARRIER_FAULT))
             phase = Phase.BLOCKED
         p = replace(p, txn=txn, phase=phase)
@@ -369,7 +369,7 @@ class _Step:
         if p.on_safety or (self.s.safety and p.authorised):
             self.s = replace(self.s, leaving=(*self.s.leaving, p))
         elif self.s.safety:
-            barrier_open = self.s.barrier is Position.UP or self.s.command is Command.OPEN
+            barrier_open = self.s.barrier is KnownPosition.UP or self.s.command is Command.OPEN
             flag, alarm, evidence, detail = (
                 (
                     Flag.TAILGATE,
@@ -586,7 +586,7 @@ class _Step:
             )
         elif quote.total == 0:
             self.authorise(replace(p, txn=txn), Authorisation.RULE)
-        elif self.s.barrier is Position.FAULT:
+        elif self.s.barrier is KnownPosition.FAULT:
             # The barrier cannot let the vehicle through: take no money for it.
             detail = "the barrier is in fault: not charged"
             self.deny(replace(p, txn=txn), Alarm.BARRIER_FAULT, Flag.BARRIER_FAULT, detail=detail)
@@ -784,13 +784,13 @@ class _Step:
 
     def barrier_up(self) -> None:
         was = self.s.barrier
-        self.s = replace(self.s, barrier=Position.UP)
-        if was is Position.FAULT:
+        self.s = replace(self.s, barrier=KnownPosition.UP)
+        if was is KnownPosition.FAULT:
             self.recovered()
             if self.s.command is Command.CLOSED:
                 self.s = replace(self.s, reclose=True)
         elif (
-            was is Position.DOWN
+            was is KnownPosition.DOWN
             and self.s.command is Command.CLOSED
             and not self.s.opened_since_down
             and self.s.mode is not Mode.MAINTENANCE
@@ -799,15 +799,15 @@ class _Step:
                 Alarm.BARRIER_FORCED, detail="the barrier rose without an open command"
             )
             self.s = replace(self.s, reclose=True)
-        elif was is Position.UP and self.s.command is Command.CLOSED:
+        elif was is KnownPosition.UP and self.s.command is Command.CLOSED:
             # Told to close, it went back up before reaching down: the controller
             # reversed on an obstacle (a vehicle under the arm). Close again once safe.
             self.s = replace(self.s, reclose=True)
 
     def barrier_down(self) -> None:
         was = self.s.barrier
-        self.s = replace(self.s, barrier=Position.DOWN, opened_since_down=False)
-        if was is Position.FAULT:
+        self.s = replace(self.s, barrier=KnownPosition.DOWN, opened_since_down=False)
+        if was is KnownPosition.FAULT:
             self.recovered()
         if self.s.command is not Command.OPEN or self.opened:
             return
@@ -838,9 +838,9 @@ class _Step:
             self.open_barrier(txn.id)
 
     def barrier_fault(self, reason: str) -> None:
-        if self.s.barrier is Position.FAULT:
+        if self.s.barrier is KnownPosition.FAULT:
             return
-        self.s = replace(self.s, barrier=Position.FAULT)
+        self.s = replace(self.s, barrier=KnownPosition.FAULT)
         self.alarm(Alarm.BARRIER_FAULT, detail=reason)
         p = self.s.passage
         if p is not None and p.phase is Phase.AUTHORISED:

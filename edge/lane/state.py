@@ -27,7 +27,11 @@ class Phase(StrEnum):
 AUTHORISED_PHASES = frozenset({Phase.AUTHORISED, Phase.BLOCKED})
 
 
-class Position(StrEnum):
+class KnownPosition(StrEnum):
+    """Where the lane machine knows its barrier to be: the last end position (or fault)
+    reported to it. The driver's ``drivers.interfaces.Position`` is what the device
+    reports, moving and unknown included."""
+
     UP = "up"
     DOWN = "down"
     FAULT = "fault"
@@ -83,7 +87,7 @@ class LaneState:
     mode: Mode = Mode.NORMAL
     arming: bool = False
     safety: bool = False
-    barrier: Position = Position.DOWN
+    barrier: KnownPosition = KnownPosition.DOWN
     command: Command = Command.CLOSED
     opened_since_down: bool = False  # an open was sent after the last down report
     reclose: bool = False  # the barrier rose by itself: close it again when safe
@@ -104,7 +108,7 @@ class LaneState:
         policy: LanePolicy,
         nonce: bytes,
         *,
-        barrier: Position = Position.DOWN,
+        barrier: KnownPosition = KnownPosition.DOWN,
     ) -> LaneState:
         """A lane at start in normal mode, loops clear.
 
@@ -122,7 +126,7 @@ class LaneState:
             policy=policy,
             nonce=nonce,
             barrier=barrier,
-            command=Command.OPEN if barrier is Position.UP else Command.CLOSED,
+            command=Command.OPEN if barrier is KnownPosition.UP else Command.CLOSED,
         )
 
     def timer_token(self, timer: Timer) -> int | None:
