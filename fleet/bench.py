@@ -53,7 +53,7 @@ from contracts.records.transaction import Transaction
 from contracts.uuid7 import uuid7
 from edge.store import EntryAlreadyOpenError, Store
 from fleet.burners import cpu_burners
-from fleet.driving import Driver, DriveTiming, LaneRecords, Passage
+from fleet.driving import Driver, DriveTiming, LaneRecords, PassageSeen
 from fleet.lane_files import derive_lane
 from fleet.lane_process import LaneProcess
 from fleet.plates import SHIPPED_PLATES
@@ -235,7 +235,7 @@ def seed_entry(store_path: Path, plate: str) -> UUID:
 
 def drive(
     driver: Driver, photos: list[tuple[Path, str]], count: int, store_path: Path, out: TextIO
-) -> list[Passage]:
+) -> list[PassageSeen]:
     passages = []
     for number in range(count):
         if driver.stop.is_set():
@@ -272,7 +272,7 @@ def lane_reads(store_path: Path) -> LaneReads:
 
 
 def figures(
-    passages: list[Passage],
+    passages: list[PassageSeen],
     rss_mb: float | None,
     reads: LaneReads,
     travel_s: float,
@@ -330,7 +330,7 @@ def lane_priority(priority: Priority, reader: RecognitionConfig) -> str:
     )
 
 
-def _read_right(passage: Passage) -> bool:
+def _read_right(passage: PassageSeen) -> bool:
     record = passage.record
     return bool(
         record is not None

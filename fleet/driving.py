@@ -65,8 +65,9 @@ class DriveTiming:
 
 
 @dataclass
-class Passage:
-    """One vehicle at one lane: what was shown, what happened, what the lane recorded."""
+class PassageSeen:
+    """One vehicle at one lane as its driver saw it: what was shown, what happened,
+    what the lane recorded (the lane's own is ``edge.lane.state.Passage``)."""
 
     lane_id: str
     shown: str | None
@@ -123,7 +124,7 @@ class Driver:
         unreadable: bool = False,
         back_out: bool = False,
         on_stranded: Callable[[], str] | None = None,
-    ) -> Passage:
+    ) -> PassageSeen:
         """One vehicle at the lane; ``back_out``: it reverses away once the barrier is up.
 
         ``on_stranded`` is called once when the display offers pay by plate (the
@@ -134,7 +135,7 @@ class Driver:
         opens_before = len(rig.opens)
         rig.show(plate, image, unreadable)
         self._pause(timing.approach_s)
-        passage = Passage(self.records.lane_id, plate, arrived_at=time.monotonic())
+        passage = PassageSeen(self.records.lane_id, plate, arrived_at=time.monotonic())
         rig.loops(arming=True)
         up = self._wait_open(passage, seq, opens_before, on_stranded)
         if up and not back_out and self._pause(timing.onto_safety_s):
@@ -157,7 +158,7 @@ class Driver:
 
     def _wait_open(
         self,
-        passage: Passage,
+        passage: PassageSeen,
         seq: int,
         opens_before: int,
         on_stranded: Callable[[], str] | None,
@@ -187,7 +188,7 @@ class Driver:
                 return False
         return False
 
-    def _wait_closed(self, passage: Passage, closes_before: int) -> None:
+    def _wait_closed(self, passage: PassageSeen, closes_before: int) -> None:
         deadline = time.monotonic() + self.timing.settle_s
         while not self.stop.wait(POLL_S):
             closes = self.rig.closes
@@ -199,7 +200,7 @@ class Driver:
             if time.monotonic() >= deadline:
                 return
 
-    def _settle(self, passage: Passage, seq: int) -> None:
+    def _settle(self, passage: PassageSeen, seq: int) -> None:
         """Wait for the barrier to close and for the lane's final record of this vehicle."""
         deadline = time.monotonic() + self.timing.settle_s
         while not self.stop.wait(RECORD_POLL_S):
@@ -215,7 +216,7 @@ class Driver:
         if passage.record is None:  # the demo ended meanwhile: what the lane has recorded so far
             passage.record = self.records.first_after(seq)
 
-    def _note_display(self, passage: Passage) -> None:
+    def _note_display(self, passage: PassageSeen) -> None:
         text = " / ".join(line for line in self.rig.display_lines() if line)
         if text and (not passage.display or passage.display[-1] != text):
             passage.display.append(text)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from contracts.money import format_amount
-from fleet.driving import Driver, Passage
+from fleet.driving import Driver, PassageSeen
 from fleet.screen import Screen
 from fleet.stranded import Helper, StrandedHelp
 
@@ -238,7 +238,7 @@ class DemoTraffic:
 
     # -- printing
 
-    def _entry_detail(self, vehicle: Vehicle, passage: Passage) -> list[str]:
+    def _entry_detail(self, vehicle: Vehicle, passage: PassageSeen) -> list[str]:
         record = passage.record
         parts = [read_text(passage)]
         if vehicle.unreadable:
@@ -252,7 +252,7 @@ class DemoTraffic:
             parts.append(f"record {record.status}" + flags_text(record.flags))
         return parts
 
-    def _exit_detail(self, passage: Passage) -> list[str]:
+    def _exit_detail(self, passage: PassageSeen) -> list[str]:
         record = passage.record
         parts = [read_text(passage)]
         if passage.helped is not None:
@@ -272,13 +272,13 @@ class DemoTraffic:
             parts.append(f"record {record.status}" + flags_text(record.flags))
         return parts
 
-    def _say(self, passage: Passage, way: str, vehicle: Vehicle, parts: list[str]) -> None:
+    def _say(self, passage: PassageSeen, way: str, vehicle: Vehicle, parts: list[str]) -> None:
         at = (passage.finished_at or time.monotonic()) - self._start
         shown = vehicle.plate
         self.screen.say(f"{at:6.1f}s  {way} #{vehicle.number:<3} {shown:<9} " + "  |  ".join(parts))
 
 
-def read_text(passage: Passage) -> str:
+def read_text(passage: PassageSeen) -> str:
     record = passage.record
     if record is None:
         return "no record"
@@ -291,13 +291,13 @@ def read_text(passage: Passage) -> str:
     return f"read {record.plate_text}{confidence}{wrong}"
 
 
-def barrier_text(passage: Passage) -> str:
+def barrier_text(passage: PassageSeen) -> str:
     if passage.open_ms is None:
         return "barrier stayed down"
     return f"barrier opened after {passage.open_ms / 1000:.1f} s"
 
 
-def paid_how(passage: Passage) -> str:
+def paid_how(passage: PassageSeen) -> str:
     """How the exit was settled, with the payment's outcome."""
     record = passage.record
     method = method_of(passage)
@@ -306,7 +306,7 @@ def paid_how(passage: Passage) -> str:
     return method
 
 
-def method_of(passage: Passage) -> str:
+def method_of(passage: PassageSeen) -> str:
     record = passage.record
     if record is None:
         return "unknown"
