@@ -32,7 +32,7 @@ from contracts.mqtt.payloads import ConfigBundle
 from contracts.mqtt.topics import NETWORK_CONFIG_TOPIC, plaza_config_topic
 from contracts.tariff import Tariff
 from edge.fees.engine import compile_tariff, quote
-from edge.fees.passage import Passage
+from edge.fees.passage import FeeQuery
 from plumbing.broker import BrokerConfig
 
 
@@ -47,9 +47,9 @@ def riverside_with_version_3(**top: Any) -> Tariff:
     return Tariff.model_validate(data | top)
 
 
-def one_hour_stay() -> Passage:
+def one_hour_stay() -> FeeQuery:
     now = datetime.now(UTC)
-    return Passage(exit=now, entry=now - timedelta(minutes=50), vehicle_class=1)
+    return FeeQuery(exit=now, entry=now - timedelta(minutes=50), vehicle_class=1)
 
 
 def lane_fee(lane: FakeLane) -> int:

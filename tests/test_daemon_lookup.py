@@ -17,8 +17,7 @@ from edge.daemon.config_push import PricingInForce, initial_pricing
 from edge.daemon.lookup import CreditBook, FoundEntry, LocalEntries, VehicleLookup
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
-from edge.fees.passage import FeeItem as LaneFeeItem
-from edge.fees.passage import Passage
+from edge.fees.passage import FeeLine, FeeQuery
 from edge.lane.credits import CREDIT_LABEL
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.records import Listing
@@ -65,7 +64,7 @@ class TestHighwayExit:
             lookup.store.close()
         tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
         expected = quote(
-            tariff, Passage(exit=AT, entry=entry.at, entry_plaza="north", exit_plaza="south")
+            tariff, FeeQuery(exit=AT, entry=entry.at, entry_plaza="north", exit_plaza="south")
         )
         assert answer.quote is not None
         assert answer.quote.total == expected.total
@@ -80,7 +79,7 @@ class TestHighwayExit:
         finally:
             lookup.store.close()
         tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
-        expected = quote(tariff, Passage(exit=AT, exit_plaza="south"))
+        expected = quote(tariff, FeeQuery(exit=AT, exit_plaza="south"))
         assert answer.open_entry is None
         assert answer.quote is not None
         assert answer.quote.total == expected.total
@@ -118,9 +117,9 @@ class TestAccountDiscount:
 
     def full_and_discounted(self) -> tuple[int, int]:
         tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
-        passage = Passage(exit=AT)  # no entry: the unmatched-exit (lost ticket) fee
+        passage = FeeQuery(exit=AT)  # no entry: the unmatched-exit (lost ticket) fee
         full = quote(tariff, passage).total
-        discounted = quote(tariff, Passage(exit=AT, payment_method="account")).total
+        discounted = quote(tariff, FeeQuery(exit=AT, payment_method="account")).total
         assert discounted < full  # version 2 gives account holders 5 % off
         return full, discounted
 
@@ -254,7 +253,7 @@ def voided_paid(store: Store, amount: int) -> TransactionRecord:
 
 
 def passage_with(
-    store: Store, txn_id: UUID, items: tuple[LaneFeeItem, ...], status: str = "authorised"
+    store: Store, txn_id: UUID, items: tuple[FeeLine, ...], status: str = "authorised"
 ) -> TransactionRecord:
     """A version of the passage ``txn_id`` whose fee has ``items`` (a credit among them)."""
     fee_items = tuple(FeeItem(label=item.label, amount=item.amount) for item in items)
@@ -328,7 +327,7 @@ class TestAssumedPassage:
 
     def fee(self, at: datetime) -> int:
         tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
-        return quote(tariff, Passage(exit=at, entry=self.ENTERED)).total
+        return quote(tariff, FeeQuery(exit=at, entry=self.ENTERED)).total
 
     def ask(self, lookup: VehicleLookup, plate: str = PLATE, at: datetime = AT) -> VehicleChecked:
         try:

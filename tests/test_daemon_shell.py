@@ -36,7 +36,7 @@ from drivers.fakes import FakeDisplay, FakeLoops
 from drivers.interfaces import EventSink, Frame, Position
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
-from edge.fees.passage import Passage
+from edge.fees.passage import FeeQuery
 from edge.store import ListEntry, Store, StoreFullError, verify
 from models.result import PlateResult
 from simulators.gateway.faults import GatewayFaults
@@ -113,7 +113,9 @@ def expected_fee(record: TransactionRecord, payment_method: str | None = None) -
     """The Riverside tariff's fee for the record's entry and exit times."""
     assert record.exit_time is not None
     tariff = load_tariff(REPO / "config/tariffs/riverside-parking.toml")
-    passage = Passage(exit=record.exit_time, entry=record.entry_time, payment_method=payment_method)
+    passage = FeeQuery(
+        exit=record.exit_time, entry=record.entry_time, payment_method=payment_method
+    )
     return quote(tariff, passage).total
 
 

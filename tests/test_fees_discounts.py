@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from edge.fees.engine import CompiledTariff, quote
-from edge.fees.passage import FeeItem, Passage, QuoteError
+from edge.fees.passage import FeeLine, FeeQuery, QuoteError
 from edge.fees.testing import at, compiled, parking, price, total
 
 COUPONS = [
@@ -34,8 +34,8 @@ class TestCoupons:
         # Billed 09:00-11:00: 4 units = 800.
         fee = price(tariff(), ENTRY, EXIT, coupons=("FREE60",))
         assert fee.items == (
-            FeeItem("coupon 1 h free: 60 free minutes", 0),
-            FeeItem("day 1 day: 4 × 30 min", 800),
+            FeeLine("coupon 1 h free: 60 free minutes", 0),
+            FeeLine("day 1 day: 4 × 30 min", 800),
         )
         assert fee.total == 800
 
@@ -48,8 +48,8 @@ class TestCoupons:
         # 1200 - 20 % (240) = 960; - 300 = 660.
         fee = price(tariff(), ENTRY, EXIT, coupons=order)
         assert fee.items[-2:] == (
-            FeeItem("coupon 20% off", -240),
-            FeeItem("coupon 3 CNY off", -300),
+            FeeLine("coupon 20% off", -240),
+            FeeLine("coupon 3 CNY off", -300),
         )
         assert fee.total == 660
 
@@ -57,16 +57,16 @@ class TestCoupons:
         # 1200 - account 5 % (60) = 1140; - 10 % (114) = 1026; - 20 % (205.2 -> 205) = 821.
         fee = price(tariff(), ENTRY, EXIT, coupons=("PCT10", "PCT20"), payment_method="account")
         assert fee.items[-3:] == (
-            FeeItem("account payment discount 5%", -60),
-            FeeItem("coupon 10% off", -114),
-            FeeItem("coupon 20% off", -205),
+            FeeLine("account payment discount 5%", -60),
+            FeeLine("coupon 10% off", -114),
+            FeeLine("coupon 20% off", -205),
         )
         assert fee.total == 821
 
     def test_amount_never_below_zero(self) -> None:
         # 09:00-09:30 = 200; the 300 coupon takes 200.
         fee = price(tariff(), ENTRY, "2026-03-02 09:30", coupons=("AMT300",))
-        assert fee.items[-1] == FeeItem("coupon 3 CNY off", -200)
+        assert fee.items[-1] == FeeLine("coupon 3 CNY off", -200)
         assert fee.total == 0
 
     def test_paid_amount_comes_last(self) -> None:
@@ -79,7 +79,7 @@ class TestCoupons:
             paid_at=at("2026-03-02 10:00"),
             paid_amount=500,
         )
-        assert fee.items[-1] == FeeItem("already paid", -500)
+        assert fee.items[-1] == FeeLine("already paid", -500)
         assert fee.total == 460
 
 
@@ -113,4 +113,4 @@ class TestPassageErrors:
 
     def test_naive_time(self) -> None:
         with pytest.raises(QuoteError, match="exit time 2026-03-02T12:00:00 has no time zone"):
-            quote(tariff(), Passage(entry=at(ENTRY), exit=datetime(2026, 3, 2, 12)))
+            quote(tariff(), FeeQuery(entry=at(ENTRY), exit=datetime(2026, 3, 2, 12)))

@@ -8,7 +8,7 @@ import pytest
 
 from contracts.network import Network
 from edge.fees.engine import CompiledTariff
-from edge.fees.passage import FeeItem, QuoteError
+from edge.fees.passage import FeeLine, QuoteError
 from edge.fees.testing import compiled, price, total
 
 # a --10.0 km-- b --15.5 km-- c ; a to c is 25.5 km.
@@ -52,7 +52,7 @@ class TestDistanceFare:
     def test_class_1(self) -> None:
         # 25.5 km x 45 fen = 1147.5 -> 22.95 steps of 50 -> half_up 23 -> 1150.
         fee = price(highway(), None, EXIT, entry_plaza="a", exit_plaza="c")
-        assert fee.items == (FeeItem("class 1 toll a → c, 25.5 km", 1150),)
+        assert fee.items == (FeeLine("class 1 toll a → c, 25.5 km", 1150),)
         assert fee.total == 1150
 
     def test_class_2_and_reverse_direction(self) -> None:
@@ -77,8 +77,8 @@ class TestDistanceFare:
         # a -> b: 10 km x 45 = 450 < minimum 500: +50.
         fee = price(highway(), None, EXIT, entry_plaza="a", exit_plaza="b")
         assert fee.items == (
-            FeeItem("class 1 toll a → b, 10.0 km", 450),
-            FeeItem("minimum fee", 50),
+            FeeLine("class 1 toll a → b, 10.0 km", 450),
+            FeeLine("minimum fee", 50),
         )
         assert fee.total == 500
 
@@ -92,7 +92,7 @@ class TestUnknownEntry:
         tariff = highway()
         fee = price(tariff, None, EXIT, exit_plaza="c")
         assert fee.items == (
-            FeeItem("class 1 toll entry unknown: longest distance to c, 25.5 km", 1150),
+            FeeLine("class 1 toll entry unknown: longest distance to c, 25.5 km", 1150),
         )
         assert total(tariff, None, EXIT, exit_plaza="b") == 700
 
@@ -111,8 +111,8 @@ class TestHolidayFreePassage:
             seats=5,
         )
         assert fee.items == (
-            FeeItem("class 1 toll a → c, 25.5 km", 1150),
-            FeeItem("holiday free passage (National Day)", -1150),
+            FeeLine("class 1 toll a → c, 25.5 km", 1150),
+            FeeLine("holiday free passage (National Day)", -1150),
         )
         assert fee.total == 0
 
@@ -184,7 +184,7 @@ class TestOpenPlaza:
 
     def test_flat_fee_by_class(self) -> None:
         tariff = compiled(FLAT)
-        assert price(tariff, None, EXIT).items == (FeeItem("class 1 flat fee", 1000),)
+        assert price(tariff, None, EXIT).items == (FeeLine("class 1 flat fee", 1000),)
         assert total(tariff, None, EXIT, vehicle_class=2) == 1500
 
     def test_payment_discount(self) -> None:

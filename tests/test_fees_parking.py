@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.fees.passage import FeeItem, QuoteError
+from edge.fees.passage import FeeLine, QuoteError
 from edge.fees.testing import DAY_NIGHT, at, band, cls, compiled, parking, price, total
 
 # Unless a test says otherwise: day 08:00-20:00 costs 200 per 30 min, night
@@ -19,7 +19,7 @@ class TestFreeMinutes:
     def test_within_free_minutes(self) -> None:
         tariff = compiled(parking(free_minutes=15))
         fee = price(tariff, "2026-03-02 09:00", "2026-03-02 09:15")
-        assert fee.items == (FeeItem("free stay (up to 15 min)", 0),)
+        assert fee.items == (FeeLine("free stay (up to 15 min)", 0),)
         assert fee.total == 0
 
     def test_one_minute_more_pays_from_the_entry(self) -> None:
@@ -56,8 +56,8 @@ class TestFirstPeriod:
         tariff = compiled(parking({1: cls(first_period_minutes=60, first_period_price=500)}))
         fee = price(tariff, "2026-03-02 09:00", "2026-03-02 11:10")
         assert fee.items == (
-            FeeItem("first 60 min", 500),
-            FeeItem("day 1 day: 3 × 30 min", 600),
+            FeeLine("first 60 min", 500),
+            FeeLine("day 1 day: 3 × 30 min", 600),
         )
         assert fee.total == 1100
 
@@ -109,8 +109,8 @@ class TestTimeBands:
         tariff = compiled(parking())
         fee = price(tariff, "2026-03-02 19:00", "2026-03-02 21:30")
         assert fee.items == (
-            FeeItem("day 1 day: 2 × 30 min", 400),
-            FeeItem("day 1 night: 2 × 60 min", 200),
+            FeeLine("day 1 day: 2 × 30 min", 400),
+            FeeLine("day 1 night: 2 × 60 min", 200),
         )
         assert fee.total == 600
 
@@ -142,7 +142,7 @@ class TestDailyCap:
         # capped at 1500. Day 2 (09:00 -> 12:00): 6 units = 1200. Total 2700.
         tariff = compiled(parking({1: cls(daily_cap=1500)}, daily_cap_mode="rolling_24h"))
         fee = price(tariff, "2026-03-02 09:00", "2026-03-03 12:00")
-        assert FeeItem("day 1 daily cap", -4500) in fee.items
+        assert FeeLine("day 1 daily cap", -4500) in fee.items
         assert fee.total == 2700
 
     def test_calendar_day(self) -> None:
@@ -151,8 +151,8 @@ class TestDailyCap:
         # 8 units = 1600: 2400, capped 1500. Total 3000.
         tariff = compiled(parking({1: cls(daily_cap=1500)}, daily_cap_mode="calendar_day"))
         fee = price(tariff, "2026-03-02 09:00", "2026-03-03 12:00")
-        assert FeeItem("2026-03-02 daily cap", -3300) in fee.items
-        assert FeeItem("2026-03-03 daily cap", -900) in fee.items
+        assert FeeLine("2026-03-02 daily cap", -3300) in fee.items
+        assert FeeLine("2026-03-03 daily cap", -900) in fee.items
         assert fee.total == 3000
 
 
@@ -163,7 +163,7 @@ class TestMaximumPerStay:
         # 5 rolling days of 6000 each, capped at 1500 a day: 7500; maximum 4000.
         tariff = compiled(parking({1: cls(daily_cap=1500, max_per_stay=4000)}))
         fee = price(tariff, "2026-03-02 09:00", "2026-03-07 09:00")
-        assert fee.items[-1] == FeeItem("maximum per stay", -3500)
+        assert fee.items[-1] == FeeLine("maximum per stay", -3500)
         assert fee.total == 4000
 
 
@@ -173,7 +173,7 @@ class TestLostTicket:
     def test_lost_ticket(self) -> None:
         tariff = compiled(parking({1: cls(), 2: cls(lost_ticket_fee=9000)}))
         fee = price(tariff, None, "2026-03-02 09:00")
-        assert fee.items == (FeeItem("lost ticket / no entry record", 5000),)
+        assert fee.items == (FeeLine("lost ticket / no entry record", 5000),)
         assert total(tariff, None, "2026-03-02 09:00", vehicle_class=2) == 9000
 
 
@@ -210,7 +210,7 @@ class TestHolidays:
         # 10:00-13:30 on 05-01: 3.5 h in hour units at 300 = 4 units = 1200.
         tariff = compiled(parking({1: cls(holiday=HOLIDAY_TABLE)}), holidays=MAY_DAY)
         fee = price(tariff, "2026-05-01 10:00", "2026-05-01 13:30")
-        assert fee.items == (FeeItem("day 1 (May Day) all day: 4 × 60 min", 1200),)
+        assert fee.items == (FeeLine("day 1 (May Day) all day: 4 × 60 min", 1200),)
 
     def test_ordinary_day_after_the_holiday(self) -> None:
         # 10:00-13:30 on 05-06: 7 day units of 30 min at 200 = 1400.
@@ -236,7 +236,7 @@ class TestGracePeriod:
             paid_at=at("2026-03-02 10:00"),
             paid_amount=400,
         )
-        assert fee.items == (FeeItem("paid, leaving within the 10 min grace period", 0),)
+        assert fee.items == (FeeLine("paid, leaving within the 10 min grace period", 0),)
         assert fee.total == 0
 
     def test_after_grace_pays_the_difference(self) -> None:
@@ -249,7 +249,7 @@ class TestGracePeriod:
             paid_at=at("2026-03-02 10:00"),
             paid_amount=400,
         )
-        assert fee.items[-1] == FeeItem("already paid", -400)
+        assert fee.items[-1] == FeeLine("already paid", -400)
         assert fee.total == 200
 
     def test_payment_outside_the_stay_is_refused(self) -> None:

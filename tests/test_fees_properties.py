@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from contracts.money import Rounding, divide
 from contracts.tariff import LONGEST_MAX_STAY_DAYS, Band, RateTable, Tariff, minute_of_day
 from edge.fees.engine import CompiledTariff, compile_tariff, quote
-from edge.fees.passage import FeeItem, Passage
+from edge.fees.passage import FeeLine, FeeQuery
 from edge.fees.testing import band, tariff_data
 
 # Late March 2026: Europe/Berlin springs forward on the 29th (a 23 h day).
@@ -109,7 +109,7 @@ def real(tariff: CompiledTariff, entry: datetime, seconds: int = 0) -> datetime:
 
 def fee(tariff: CompiledTariff, entry: datetime, minutes: int, seconds: int = 0) -> int:
     exit_ = real(tariff, entry, minutes * 60 + seconds)
-    return quote(tariff, Passage(entry=real(tariff, entry), exit=exit_)).total
+    return quote(tariff, FeeQuery(entry=real(tariff, entry), exit=exit_)).total
 
 
 def reference(tariff: Tariff, entry: datetime, minutes: int) -> int:
@@ -216,7 +216,7 @@ class TestProperties:
     @given(tariffs(), entries, stays)
     def test_deterministic(self, tariff: Tariff, entry: datetime, minutes: int) -> None:
         first = compile_tariff(tariff)
-        passage = Passage(entry=real(first, entry), exit=real(first, entry, minutes * 60))
+        passage = FeeQuery(entry=real(first, entry), exit=real(first, entry, minutes * 60))
         again = compile_tariff(tariff)
         assert quote(first, passage) == quote(first, passage) == quote(again, passage)
 
@@ -239,7 +239,7 @@ def itemised(tariff: Tariff) -> Tariff:
 BAND_LINE = re.compile(r".* (b\d+): (\d+) × (\d+) min")
 
 
-def band_sums(items: tuple[FeeItem, ...]) -> dict[str, list[int]]:
+def band_sums(items: tuple[FeeLine, ...]) -> dict[str, list[int]]:
     """Units and amount per band (the strategy's bands are ``b0``...), of the cap lines,
     and of each other line."""
     sums: dict[str, list[int]] = {}
@@ -266,7 +266,7 @@ class TestSummarisedReceipts:
     def test_same_total_units_and_amounts(self, tariff: Tariff, entry: datetime, s: int) -> None:
         summarised, by_day = compile_tariff(tariff), compile_tariff(itemised(tariff))
         start = real(summarised, entry)
-        passage = Passage(entry=start, exit=real(summarised, entry, s))
+        passage = FeeQuery(entry=start, exit=real(summarised, entry, s))
         short, long = quote(summarised, passage), quote(by_day, passage)
         assert short.total == long.total
         assert len(short.items) <= len(long.items)

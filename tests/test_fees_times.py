@@ -16,7 +16,7 @@ from contracts.records.transaction import Transaction
 from contracts.tariff import Tariff
 from edge.fees.clock import LocalClock
 from edge.fees.engine import quote
-from edge.fees.passage import FeeItem, Passage, QuoteError
+from edge.fees.passage import FeeLine, FeeQuery, QuoteError
 from edge.fees.testing import at, band, cls, compiled, parking, price, tariff_data
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -36,29 +36,31 @@ class TestCalendarEnds:
         ("passage", "message"),
         [
             (
-                Passage(entry=datetime(1, 1, 1, tzinfo=UTC), exit=at("2026-03-02 09:00")),
+                FeeQuery(entry=datetime(1, 1, 1, tzinfo=UTC), exit=at("2026-03-02 09:00")),
                 "entry time 0001-01-01T00:00:00+00:00 is outside",
             ),
             (
-                Passage(
+                FeeQuery(
                     entry=datetime(1, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
                     exit=at("2026-03-02 09:00"),
                 ),
                 "entry time 0001-01-01T00:00:00+08:05:43 is outside",
             ),
             (
-                Passage(
+                FeeQuery(
                     entry=at("2026-03-02 09:00"),
                     exit=datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5))),
                 ),
                 "exit time 9999-12-31T23:59:00-05:00 is outside",
             ),
             (
-                Passage(entry=at("2026-03-02 09:00"), exit=datetime(9999, 12, 31, tzinfo=NEW_YORK)),
+                FeeQuery(
+                    entry=at("2026-03-02 09:00"), exit=datetime(9999, 12, 31, tzinfo=NEW_YORK)
+                ),
                 "exit time 9999-12-31T00:00:00-05:00 is outside",
             ),
             (
-                Passage(
+                FeeQuery(
                     entry=at("2026-03-02 09:00"),
                     exit=at("2026-03-02 12:00"),
                     paid_at=datetime(2200, 1, 1, tzinfo=UTC),
@@ -68,7 +70,7 @@ class TestCalendarEnds:
         ],
         ids=["year 1 UTC", "year 1 local", "year 9999 west", "year 9999 zone", "payment 2200"],
     )
-    def test_refused(self, passage: Passage, message: str) -> None:
+    def test_refused(self, passage: FeeQuery, message: str) -> None:
         with pytest.raises(QuoteError, match="the years 1970 to 2199") as refused:
             quote(compiled(hourly()), passage)
         assert message in str(refused.value)
@@ -89,7 +91,7 @@ class TestCalendarEnds:
     ) -> None:
         tariff = compiled(hourly(max_stay_days=3660))
         try:
-            fee = quote(tariff, Passage(entry=entry, exit=exit_))
+            fee = quote(tariff, FeeQuery(entry=entry, exit=exit_))
         except QuoteError:
             return
         assert fee.total >= 0
@@ -99,7 +101,7 @@ def new_york_refusal(entry: str, exit_: datetime) -> str:
     """Why an hourly New York tariff refuses the stay from local ``entry`` to ``exit_``."""
     tariff = compiled(hourly(), timezone="America/New_York")
     with pytest.raises(QuoteError) as refused:
-        quote(tariff, Passage(entry=at(entry, NEW_YORK), exit=exit_))
+        quote(tariff, FeeQuery(entry=at(entry, NEW_YORK), exit=exit_))
     return str(refused.value)
 
 
@@ -148,7 +150,7 @@ class TestRepeatedLocalTimes:
     def test_a_fixed_offset_says_which(self, hours: int, amount: int) -> None:
         tariff = compiled(hourly(), timezone="America/New_York")
         exit_ = datetime(2026, 11, 1, 1, 30, tzinfo=timezone(timedelta(hours=hours)))
-        fee = quote(tariff, Passage(entry=at("2026-11-01 00:30", NEW_YORK), exit=exit_))
+        fee = quote(tariff, FeeQuery(entry=at("2026-11-01 00:30", NEW_YORK), exit=exit_))
         assert fee.total == amount
 
     def test_local_time_refuses_without_a_fold(self) -> None:
@@ -175,9 +177,9 @@ class TestMaximumStay:
     def test_default_is_366_days(self) -> None:
         tariff = compiled(hourly())
         entry = at("2026-01-01 10:00")
-        assert quote(tariff, Passage(entry=entry, exit=entry + timedelta(days=366))).total > 0
+        assert quote(tariff, FeeQuery(entry=entry, exit=entry + timedelta(days=366))).total > 0
         with pytest.raises(QuoteError) as refused:
-            quote(tariff, Passage(entry=entry, exit=entry + timedelta(days=366, seconds=1)))
+            quote(tariff, FeeQuery(entry=entry, exit=entry + timedelta(days=366, seconds=1)))
         assert str(refused.value) == (
             "the stay from 2026-01-01 10:00 to 2027-01-02 10:00 lasts 366 days, longer than "
             "the 366 days tariff test prices (max_stay_days): check the entry time"
@@ -202,7 +204,7 @@ class TestMaximumStay:
             Tariff.model_validate(tariff_data(hourly(max_stay_days=days)))
 
 
-def labels(fee_items: tuple[FeeItem, ...]) -> list[str]:
+def labels(fee_items: tuple[FeeLine, ...]) -> list[str]:
     return [item.label for item in fee_items]
 
 
@@ -215,10 +217,10 @@ class TestLongStayReceipts:
         tariff = compiled(parking({1: cls(daily_cap=1500)}, itemised_days=7))
         fee = price(tariff, "2026-03-02 09:00", "2026-03-12 12:00")
         assert fee.items == (
-            FeeItem("days 1–10 day: 240 × 30 min", 48000),
-            FeeItem("days 1–10 night: 120 × 60 min", 12000),
-            FeeItem("days 1–10 daily cap", -45000),
-            FeeItem("day 11 day: 6 × 30 min", 1200),
+            FeeLine("days 1–10 day: 240 × 30 min", 48000),
+            FeeLine("days 1–10 night: 120 × 60 min", 12000),
+            FeeLine("days 1–10 daily cap", -45000),
+            FeeLine("day 11 day: 6 × 30 min", 1200),
         )
         assert fee.total == 10 * 1500 + 1200
 
@@ -259,7 +261,7 @@ class TestLongStayReceipts:
     def test_a_year_is_a_short_receipt(self) -> None:
         tariff = compiled(hourly(max_stay_days=3660), timezone="Europe/Berlin")
         entry = at("2026-01-01 10:00", BERLIN)
-        fee = quote(tariff, Passage(entry=entry, exit=entry + timedelta(days=3650)))
+        fee = quote(tariff, FeeQuery(entry=entry, exit=entry + timedelta(days=3650)))
         # Ten years of days alike except the daylight-saving days (23 h and 25 h).
         assert len(fee.items) < 3 * 2 * 10 + 2
         assert fee.total == 3650 * 24 * 100

@@ -22,8 +22,7 @@ from edge.lane.events import (
     VehicleChecked,
 )
 from edge.lane.policy import LaneKind, LanePolicy
-from edge.lane.records import Fee, LaneInputError, OpenEntry, Txn, TxnKind, TxnStatus
-from edge.lane.records import FeeItem as LaneFeeItem
+from edge.lane.records import Fee, FeeLine, LaneInputError, OpenEntry, Txn, TxnKind, TxnStatus
 from edge.lane.restart import settled
 
 LANE = "riverside-exit"
@@ -139,7 +138,7 @@ class TestTheMachineCorrects:
         state, actions = step(state, ArmingLoop(True), T0)
         (capture,) = [a for a in actions if isinstance(a, Capture)]
         state, _ = step(state, PlateRead(capture.txn_id, PLATE, 0.99), T0)
-        quote = Fee((LaneFeeItem("parking", fee),), fee, "CNY", "riverside-parking", 1)
+        quote = Fee((FeeLine("parking", fee),), fee, "CNY", "riverside-parking", 1)
         answer = VehicleChecked(
             capture.txn_id, open_entry=ENTRY, quote=quote, vehicle_class=1, correction=correction
         )

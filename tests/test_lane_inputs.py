@@ -36,7 +36,7 @@ from edge.lane.events import (
 from edge.lane.policy import LaneKind, LanePolicy
 from edge.lane.records import (
     Fee,
-    FeeItem,
+    FeeLine,
     LaneInputError,
     OpenEntry,
     PaymentMethod,
@@ -81,11 +81,11 @@ class TestBadInputs:
                 "VehicleChecked.vehicle_class: must not be negative, got -1",
             ),
             (
-                lambda: VehicleChecked(TXN, quote=Fee((FeeItem("x", -5),), -5, "CNY", "t", 1)),
+                lambda: VehicleChecked(TXN, quote=Fee((FeeLine("x", -5),), -5, "CNY", "t", 1)),
                 "VehicleChecked.quote.total: must not be negative, got -5",
             ),
             (
-                lambda: VehicleChecked(TXN, quote=Fee((FeeItem("x", 400),), 500, "CNY", "t", 1)),
+                lambda: VehicleChecked(TXN, quote=Fee((FeeLine("x", 400),), 500, "CNY", "t", 1)),
                 "VehicleChecked.quote.items: amounts add up to 400, not to the total 500",
             ),
             (

@@ -67,7 +67,7 @@ from edge.lane.events import (
 from edge.lane.policy import LaneKind, LanePolicy
 from edge.lane.records import (
     Fee,
-    FeeItem,
+    FeeLine,
     Flag,
     LaneInputError,
     Listing,
@@ -198,7 +198,7 @@ class Lane:
 
     def lookup(self, txn_id: UUID, plate: str, at: datetime) -> VehicleChecked:
         """The daemon's lookup with one plate (matched exactly); the fee does not grow."""
-        fee = Fee((FeeItem("parking", FEE),), FEE, "CNY", "riverside-parking", 1)
+        fee = Fee((FeeLine("parking", FEE),), FEE, "CNY", "riverside-parking", 1)
         latest = self.world.latest().values()
         owed = [c for c in credits(latest, WINDOW, holder=txn_id) if c.plate == plate]
         entry = ENTRY if self.world.entry_open else None
@@ -623,7 +623,7 @@ def txn_of_status(txn: Txn, status: TxnStatus, payment: str) -> Txn:
         status=status,
         payment_status=PaymentStatus(payment),
         authorisation=Authorisation.PAID if authorised else None,
-        fee_items=(FeeItem("parking", FEE),),
+        fee_items=(FeeLine("parking", FEE),),
         fee_total=FEE,
         currency="CNY",
     )

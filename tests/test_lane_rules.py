@@ -61,7 +61,7 @@ from edge.lane.records import (
     FINAL_STATUSES,
     Authorisation,
     Fee,
-    FeeItem,
+    FeeLine,
     Flag,
     Listing,
     OpenEntry,
@@ -344,7 +344,7 @@ class LaneRules(RuleBasedStateMachine):
 
     def check(self, txn_id: UUID, listing: Listing, has_entry: bool, total: int | None) -> None:
         entry = OpenEntry(UUID(int=1), T0 - timedelta(hours=1), "p", "e1") if has_entry else None
-        fee = None if total is None else Fee((FeeItem("fee", total),), total, "CNY", "t", 1)
+        fee = None if total is None else Fee((FeeLine("fee", total),), total, "CNY", "t", 1)
         check = VehicleChecked(txn_id, listing, entry, fee, account="acct")
         self.checks[txn_id].append(check)
         self.feed(check)

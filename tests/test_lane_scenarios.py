@@ -62,7 +62,7 @@ from edge.lane.policy import (
 from edge.lane.records import (
     Authorisation,
     Fee,
-    FeeItem,
+    FeeLine,
     Flag,
     LaneInputError,
     Listing,
@@ -80,7 +80,7 @@ A = TypeVar("A")
 
 
 def quote(total: int) -> Fee:
-    return Fee((FeeItem("parking", total),), total, "CNY", "riverside", 3)
+    return Fee((FeeLine("parking", total),), total, "CNY", "riverside", 3)
 
 
 def entry_record() -> OpenEntry:

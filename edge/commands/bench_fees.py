@@ -50,7 +50,7 @@ def register(groups: Groups) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge.fees.engine import quote
     from edge.fees.files import load_tariff
-    from edge.fees.passage import Passage
+    from edge.fees.passage import FeeQuery
     from plumbing.config import ConfigError
 
     if args.quotes < 1:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     for _ in range(args.quotes):
         entry = first + timedelta(seconds=rng.randrange(365 * 24 * 3600))
         stay = timedelta(seconds=rng.randrange(24 * 3600 + 1))
-        passages.append(Passage(entry=entry, exit=entry + stay, vehicle_class=rng.choice(classes)))
+        passages.append(FeeQuery(entry=entry, exit=entry + stay, vehicle_class=rng.choice(classes)))
     for passage in passages[:1000]:  # warm up: imports, caches of the first local dates
         quote(tariff, passage)
     # CPU time is what one core spends; wall time also counts waiting for a
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - wall_start
     # The longest stay the tariff prices: its receipt folds days priced alike.
     assert last.parking is not None  # a parking tariff, checked above
-    longest = Passage(entry=first, exit=first + timedelta(days=last.parking.max_stay_days))
+    longest = FeeQuery(entry=first, exit=first + timedelta(days=last.parking.max_stay_days))
     long_start = time.process_time()
     for _ in range(LONG_STAY_QUOTES):
         long_fee = quote(tariff, longest)

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from contracts.money import format_amount
     from edge.fees.engine import quote
     from edge.fees.files import load_tariff
-    from edge.fees.passage import Passage, QuoteError
+    from edge.fees.passage import FeeQuery, QuoteError
     from plumbing.config import ConfigError
 
     try:
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
             return _usage_error(str(exc))
     exit_ = times["--exit"]
     assert exit_ is not None  # --exit is required
-    passage = Passage(
+    passage = FeeQuery(
         exit=exit_,
         entry=times["--entry"],
         vehicle_class=args.vehicle_class,

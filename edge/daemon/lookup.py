@@ -27,7 +27,7 @@ from uuid import UUID
 from contracts.records.transaction import Transaction
 from edge.config.lane import LaneFiles
 from edge.fees.engine import CompiledTariff, quote
-from edge.fees.passage import Passage, QuoteError
+from edge.fees.passage import FeeQuery, QuoteError
 from edge.lane.assumed import Assumed, assumed_passages
 from edge.lane.credits import Credit, credits, deduct, refunds_due
 from edge.lane.events import LookupFailed, VehicleChecked
@@ -251,7 +251,7 @@ class VehicleLookup:
         tariff = self.tariffs.compiled  # once: both quotes below price with the same one
         if tariff is None:
             raise QuoteError(f"lane kind {self.kind.value} charges but has no tariff")
-        passage = Passage(
+        passage = FeeQuery(
             exit=at,
             entry=entry.at if entry else None,
             vehicle_class=vehicle_class,

@@ -22,7 +22,7 @@ from contracts.records.sealed import LaneEventRecord, TransactionRecord
 from contracts.records.transaction import FeeItem, Transaction
 from contracts.records.vocab import DetailValue, Severity
 from contracts.uuid7 import uuid7
-from edge.fees.passage import FeeItem as LaneFeeItem
+from edge.fees.passage import FeeLine
 from edge.lane.actions import RaiseAlarm, RecordEvent
 from edge.lane.records import (
     Authorisation,
@@ -120,7 +120,7 @@ def txn_of(record: TransactionRecord) -> Txn:
         entry_txn_id=record.entry_txn_id,
         tariff_id=record.tariff_id,
         tariff_version=record.tariff_version,
-        fee_items=tuple(LaneFeeItem(item.label, item.amount) for item in record.fee_items),
+        fee_items=tuple(FeeLine(item.label, item.amount) for item in record.fee_items),
         fee_total=record.fee_total,
         currency=record.currency,
         payment_method=PaymentMethod(record.payment_method) if record.payment_method else None,

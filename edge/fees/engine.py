@@ -41,7 +41,7 @@ from edge.fees.clock import LocalClock, utc_seconds
 from edge.fees.flat import FlatPricing
 from edge.fees.highway import HighwayPricing
 from edge.fees.parking import DAY_S, ParkingPricing
-from edge.fees.passage import Fee, FeeItem, Passage, QuoteError
+from edge.fees.passage import Fee, FeeLine, FeeQuery, QuoteError
 
 Pricing = ParkingPricing | HighwayPricing | FlatPricing
 
@@ -123,7 +123,7 @@ def compile_tariff(tariff: Tariff, networks: Mapping[str, Network] | None = None
     return CompiledTariff(tariff, networks or {})
 
 
-def quote(tariff: CompiledTariff, passage: Passage) -> Fee:
+def quote(tariff: CompiledTariff, passage: FeeQuery) -> Fee:
     """The itemised fee of ``passage`` under the version of ``tariff`` in force at its exit."""
     exit_ = utc_seconds(passage.exit, "exit time")
     entry = None if passage.entry is None else utc_seconds(passage.entry, "entry time")
@@ -150,7 +150,7 @@ def quote(tariff: CompiledTariff, passage: Passage) -> Fee:
                 raise QuoteError("the payment time must lie between the entry and the exit")
             if exit_ - paid_at <= pricing.grace_s:
                 label = f"paid, leaving within the {pricing.grace_minutes} min grace period"
-                return Fee((FeeItem(label, 0),), 0, tariff.currency, tariff.id, version.version)
+                return Fee((FeeLine(label, 0),), 0, tariff.currency, tariff.id, version.version)
         items = _parking_items(pricing, passage.vehicle_class, entry, exit_, coupons)
     elif any(c.free_minutes for c in coupons):
         raise QuoteError("free-minute coupons apply to parking stays only")
@@ -172,20 +172,20 @@ def _parking_items(
     entry: int | None,
     exit_: int,
     coupons: list[Coupon],
-) -> list[FeeItem]:
+) -> list[FeeLine]:
     """Step 1 and 2 of the order: free-minute coupons end the billed stay earlier."""
     free = [c for c in coupons if c.free_minutes]
-    items = [FeeItem(f"coupon {c.name}: {c.free_minutes} free minutes", 0) for c in free]
+    items = [FeeLine(f"coupon {c.name}: {c.free_minutes} free minutes", 0) for c in free]
     if entry is not None:
         exit_ = max(entry, exit_ - 60 * sum(c.free_minutes or 0 for c in free))
     return items + pricing.price(vehicle_class, entry, exit_)
 
 
 def _discount(
-    items: list[FeeItem],
+    items: list[FeeLine],
     tariff: CompiledTariff,
     version: CompiledVersion,
-    passage: Passage,
+    passage: FeeQuery,
     coupons: list[Coupon],
 ) -> None:
     """Steps 3 to 6 of the order, appended to ``items``; the running total stays >= 0."""
@@ -199,11 +199,11 @@ def _discount(
     for label, percent in percents:
         if percent is not None:
             off = min(total, percent_of(total, percent, tariff.discount_rounding))
-            items.append(FeeItem(label, -off))
+            items.append(FeeLine(label, -off))
             total -= off
     amounts = [(f"coupon {c.name}", c.amount) for c in coupons]
     for label, amount in [*amounts, ("already paid", passage.paid_amount or None)]:
         if amount is not None:
             off = min(total, amount)
-            items.append(FeeItem(label, -off))
+            items.append(FeeLine(label, -off))
             total -= off

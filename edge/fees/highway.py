@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from contracts.network import Network
 from contracts.tariff import Highway
-from edge.fees.passage import FeeItem, Passage, QuoteError
+from edge.fees.passage import FeeLine, FeeQuery, QuoteError
 
 
 class HighwayPricing:
@@ -40,7 +40,7 @@ class HighwayPricing:
             )
         return plaza
 
-    def price(self, passage: Passage, exit_ordinal: int) -> list[FeeItem]:
+    def price(self, passage: FeeQuery, exit_ordinal: int) -> list[FeeLine]:
         exit_plaza = self._plaza(passage.exit_plaza, "exit")
         rate = self.rates.get(passage.vehicle_class)
         if rate is None:
@@ -56,16 +56,16 @@ class HighwayPricing:
             km = self.distances[entry_plaza, exit_plaza]
             route = f"{entry_plaza} → {exit_plaza}"
         fare = self.rounding.apply(rate * km)
-        items = [FeeItem(f"class {passage.vehicle_class} toll {route}, {km} km", fare)]
+        items = [FeeLine(f"class {passage.vehicle_class} toll {route}, {km} km", fare)]
         if fare < self.minimum:
-            items.append(FeeItem("minimum fee", self.minimum - fare))
+            items.append(FeeLine("minimum fee", self.minimum - fare))
             fare = self.minimum
         holiday = self.holidays.get(exit_ordinal)
         if holiday and self._free_on_holidays(passage):
-            items.append(FeeItem(f"holiday free passage ({holiday})", -fare))
+            items.append(FeeLine(f"holiday free passage ({holiday})", -fare))
         return items
 
-    def _free_on_holidays(self, passage: Passage) -> bool:
+    def _free_on_holidays(self, passage: FeeQuery) -> bool:
         return (
             self.free is not None
             and passage.vehicle_class in self.free.classes

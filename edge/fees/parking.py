@@ -41,7 +41,7 @@ from functools import lru_cache
 from contracts.money import Rounding, divide
 from contracts.tariff import Band, CapMode, Parking, ParkingClass, RateTable
 from edge.fees.clock import LocalClock
-from edge.fees.passage import FeeItem, QuoteError
+from edge.fees.passage import FeeLine, QuoteError
 
 DAY_S = 24 * 3600
 
@@ -189,14 +189,14 @@ class ParkingPricing:
             )
         return rates
 
-    def price(self, vehicle_class: int, entry: int | None, exit_: int) -> list[FeeItem]:
+    def price(self, vehicle_class: int, entry: int | None, exit_: int) -> list[FeeLine]:
         """Items of the stay ``[entry, exit_)`` (UTC seconds); ``entry`` None: no entry record."""
         rates = self.rates_for(vehicle_class)
         if entry is None:
-            return [FeeItem("lost ticket / no entry record", rates.lost_ticket_fee)]
+            return [FeeLine("lost ticket / no entry record", rates.lost_ticket_fee)]
         if exit_ - entry <= self.free_s:
-            return [FeeItem(f"free stay (up to {self.free_minutes} min)", 0)]
-        items: list[FeeItem] = []
+            return [FeeLine(f"free stay (up to {self.free_minutes} min)", 0)]
+        items: list[FeeLine] = []
         days = self._charging_days(entry, exit_)
         fold = len(days) > self.itemised_days
         runs: list[_Run] = []
@@ -207,7 +207,7 @@ class ParkingPricing:
             table = rates.holiday if holiday and rates.holiday else rates.ordinary
             charge = 0
             if number == 0 and table.first_s:
-                items.append(FeeItem(f"first {table.first_minutes} min", table.first_price))
+                items.append(FeeLine(f"first {table.first_minutes} min", table.first_price))
                 charge = table.first_price
                 billed_from = entry + table.first_s
             tally: dict[int, list[int]] = {}
@@ -234,10 +234,10 @@ class ParkingPricing:
         for run in runs:
             self._lines(run, items)
         if rates.max_per_stay is not None and total > rates.max_per_stay:
-            items.append(FeeItem("maximum per stay", rates.max_per_stay - total))
+            items.append(FeeLine("maximum per stay", rates.max_per_stay - total))
         return items
 
-    def _lines(self, run: _Run, items: list[FeeItem]) -> None:
+    def _lines(self, run: _Run, items: list[FeeLine]) -> None:
         """Append the receipt lines of ``run``: one day's, or the sums of all its days.
 
         Only a stay of more than ``itemised_days`` charging days has runs of
@@ -257,13 +257,13 @@ class ParkingPricing:
         for index, (count, amount) in run.tally.items():
             band = run.table.bands[index]
             items.append(
-                FeeItem(
+                FeeLine(
                     f"{label} {band.name}: {count * run.days} × {band.unit_minutes} min",
                     amount * run.days,
                 )
             )
         if run.cap:
-            items.append(FeeItem(f"{label} daily cap", run.cap * run.days))
+            items.append(FeeLine(f"{label} daily cap", run.cap * run.days))
 
     def _charging_days(self, entry: int, exit_: int) -> list[tuple[int, int, int]]:
         """``(start, end, local date ordinal of start)`` of each charging day of the stay."""

@@ -12,8 +12,8 @@ class QuoteError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Passage:
-    """One vehicle's passage. Times must be timezone-aware.
+class FeeQuery:
+    """What the fee engine is asked: one vehicle's passage. Times must be timezone-aware.
 
     Times in UTC or with a fixed offset are unambiguous. A time in a zone's own
     wall clock (a ``ZoneInfo``) must be one that clock shows exactly once: the
@@ -41,7 +41,10 @@ class Passage:
 
 
 @dataclass(frozen=True, slots=True)
-class FeeItem:
+class FeeLine:
+    """One line of the engine's itemised fee; a record carries it as
+    ``contracts.records.transaction.FeeItem``."""
+
     label: str
     amount: int
 
@@ -50,7 +53,7 @@ class FeeItem:
 class Fee:
     """An itemised fee; ``total`` is the sum of the item amounts and never negative."""
 
-    items: tuple[FeeItem, ...]
+    items: tuple[FeeLine, ...]
     total: int
     currency: str
     tariff_id: str

@@ -28,7 +28,7 @@ from contracts.mqtt.payloads import ConfigBundle
 from contracts.network import Network
 from contracts.tariff import Tariff
 from edge.fees.engine import CompiledTariff, compile_tariff, quote
-from edge.fees.passage import Fee, Passage
+from edge.fees.passage import Fee, FeeQuery
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -90,7 +90,7 @@ def price(tariff: CompiledTariff, entry: str | None, exit_: str, **passage: Any)
     zone = tariff.clock.tz
     return quote(
         tariff,
-        Passage(entry=None if entry is None else at(entry, zone), exit=at(exit_, zone), **passage),
+        FeeQuery(entry=None if entry is None else at(entry, zone), exit=at(exit_, zone), **passage),
     )
 
 
@@ -149,4 +149,4 @@ def bridge_bundle(version: int, *, plaza_id: str | None = BRIDGE_PLAZA, **fields
 
 def class1_fee(tariff: CompiledTariff, when: datetime = BRIDGE_NOW) -> int:
     """What a class 1 vehicle pays at the bridge at ``when``."""
-    return quote(tariff, Passage(exit=when, vehicle_class=1, exit_plaza=BRIDGE_PLAZA)).total
+    return quote(tariff, FeeQuery(exit=when, vehicle_class=1, exit_plaza=BRIDGE_PLAZA)).total

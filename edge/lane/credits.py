@@ -33,7 +33,7 @@ from uuid import UUID
 
 from contracts.records.transaction import Transaction
 from contracts.records.vocab import PaymentStatus, TxnStatus
-from edge.fees.passage import Fee, FeeItem
+from edge.fees.passage import Fee, FeeLine
 from edge.lane.records import Flag
 
 CREDIT_LABEL = "paid before a lane restart"
@@ -58,9 +58,9 @@ def credit_window(pass_timeout_s: float) -> timedelta:
     return timedelta(seconds=max(600.0, 4 * pass_timeout_s))
 
 
-def credit_item(credit: Credit, amount: int) -> FeeItem:
+def credit_item(credit: Credit, amount: int) -> FeeLine:
     """The fee line deducting ``amount`` of ``credit`` (a negative amount)."""
-    return FeeItem(f"{CREDIT_LABEL} (txn {credit.txn_id})", -amount)
+    return FeeLine(f"{CREDIT_LABEL} (txn {credit.txn_id})", -amount)
 
 
 def credited_txn(label: str) -> UUID | None:

@@ -25,14 +25,14 @@ from contracts.records.vocab import (
     TxnKind,
     TxnStatus,
 )
-from edge.fees.passage import Fee, FeeItem
+from edge.fees.passage import Fee, FeeLine
 from edge.lane.policy import LaneKind
 
 __all__ = [
     "FINAL_STATUSES",
     "Authorisation",
     "Fee",
-    "FeeItem",
+    "FeeLine",
     "Flag",
     "LaneInputError",
     "Listing",
@@ -139,7 +139,7 @@ class Txn:
     entry_txn_id: UUID | None = None
     tariff_id: str | None = None
     tariff_version: int | None = None
-    fee_items: tuple[FeeItem, ...] = ()
+    fee_items: tuple[FeeLine, ...] = ()
     fee_total: int | None = None
     currency: str | None = None
     payment_method: PaymentMethod | None = None
