@@ -23,7 +23,7 @@ from edge.store.config_versions import (
     StaleConfigError,
 )
 from edge.store.db import StoreDamagedError, StoreError, StoreFullError
-from edge.store.entries import EntryAlreadyOpenError, OpenEntry
+from edge.store.entries import EntryAlreadyOpenError, OpenEntryRow
 from edge.store.lists import ListEntry, ListName, StaleListVersionError
 from edge.store.plates import plate_key
 from edge.store.schema import SchemaError
@@ -49,7 +49,7 @@ __all__ = [
     "InsufficientFundsError",
     "ListEntry",
     "ListName",
-    "OpenEntry",
+    "OpenEntryRow",
     "Posting",
     "PricingDocuments",
     "Report",

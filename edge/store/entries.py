@@ -21,7 +21,10 @@ from edge.store.times import loaded_time, stored_time
 
 
 @dataclass(frozen=True)
-class OpenEntry:
+class OpenEntryRow:
+    """A row of the store's open entries; the lane machine is given one as
+    ``edge.lane.records.OpenEntry``."""
+
     plate: str
     txn_id: UUID
     lane_id: str
@@ -32,7 +35,7 @@ class OpenEntry:
 class EntryAlreadyOpenError(Exception):
     """The plate already has an open entry (``existing``)."""
 
-    def __init__(self, existing: OpenEntry) -> None:
+    def __init__(self, existing: OpenEntryRow) -> None:
         self.existing = existing
         super().__init__(
             f"plate {existing.plate} already entered at {existing.entry_time.isoformat()} "
@@ -44,13 +47,13 @@ class OpenEntries:
     def __init__(self, db: Db) -> None:
         self._db = db
 
-    def open(self, record: TransactionRecord) -> OpenEntry:
+    def open(self, record: TransactionRecord) -> OpenEntryRow:
         """Open the entry of a stored entry record that has a plate."""
         if record.kind != "entry" or record.plate_text is None or record.entry_time is None:
             raise ValueError(
                 f"transaction {record.id}: only an entry record with a plate opens an entry"
             )
-        entry = OpenEntry(
+        entry = OpenEntryRow(
             plate_key(record.plate_text),
             record.id,
             record.lane_id,
@@ -74,11 +77,11 @@ class OpenEntries:
             )
         return entry
 
-    def find(self, plate: str) -> OpenEntry | None:
+    def find(self, plate: str) -> OpenEntryRow | None:
         with self._db.lock:
             return self._find(plate_key(plate))
 
-    def close(self, plate: str) -> OpenEntry | None:
+    def close(self, plate: str) -> OpenEntryRow | None:
         """Close the plate's open entry and return it; None when it had none."""
         key = plate_key(plate)
         with self._db.write() as conn:
@@ -87,7 +90,7 @@ class OpenEntries:
                 conn.execute("DELETE FROM open_entries WHERE plate = ?", (key,))
         return entry
 
-    def close_entry(self, txn_id: UUID) -> OpenEntry | None:
+    def close_entry(self, txn_id: UUID) -> OpenEntryRow | None:
         """Close the open entry recorded by ``txn_id`` (an exit matched to it); None if none."""
         with self._db.write() as conn:
             row = conn.execute(
@@ -109,7 +112,7 @@ class OpenEntries:
             count: int = self._db.conn.execute("SELECT count(*) FROM open_entries").fetchone()[0]
         return count
 
-    def _find(self, key: str) -> OpenEntry | None:
+    def _find(self, key: str) -> OpenEntryRow | None:
         row = self._db.conn.execute(
             "SELECT plate, txn_id, lane_id, entry_time, vehicle_class FROM open_entries "
             "WHERE plate = ?",
@@ -117,4 +120,4 @@ class OpenEntries:
         ).fetchone()
         if row is None:
             return None
-        return OpenEntry(row[0], UUID(row[1]), row[2], loaded_time(row[3]), row[4])
+        return OpenEntryRow(row[0], UUID(row[1]), row[2], loaded_time(row[3]), row[4])
