@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -138,6 +138,27 @@ class TestBatches:
         assert built.canonical_texts() == {}
         fewer = parsed.model_copy(update={"records": parsed.records[:2]})
         assert fewer.canonical_texts() == {}
+
+    def test_records_sent_in_another_form_are_stored_in_canonical_form(self) -> None:
+        """An offset time or a default left out still verifies; the text kept is canonical."""
+        sealed = list(transaction_chain("exit-1", 3))
+        body = batch(records=[json.loads(r.to_json()) for r in sealed])
+        recorded = datetime.fromisoformat(body["records"][0]["recorded_at"])
+        body["records"][0]["recorded_at"] = recorded.astimezone(timezone(timedelta(hours=1)))
+        body["records"][0]["recorded_at"] = body["records"][0]["recorded_at"].isoformat()
+        del body["records"][1]["plate_pseudonym"]  # not covered by the hash: a default
+        parsed = parse_payload(TxnBatch, raw(body))
+        texts = parsed.canonical_texts()
+        assert texts == {r.lane_seq: r.to_json() for r in parsed.records}
+        assert texts == {r.lane_seq: r.to_json() for r in sealed}
+        assert '"plate_pseudonym":null' in texts[2]
+        assert texts[1] != json.dumps(body["records"][0], sort_keys=True, separators=(",", ":"))
+
+    def test_a_tampered_record_in_another_form_is_named(self) -> None:
+        body = tampered()
+        del body["records"][1]["plate_pseudonym"]
+        with pytest.raises(PayloadError, match=r"records\.1\.hash: does not match"):
+            parse_payload(TxnBatch, raw(body))
 
     def test_event_batch(self) -> None:
         records = [json.loads(r.to_json()) for r in event_chain("exit-1", 2)]
