@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from central.ingest.gaps import GapTracker
 from central.ingest.handler import Ingest
 from central.ingest.metrics import IngestMetrics
+from central.ingest.resent import claimed, seq_span
 from central.storage import CentralStore
 from contracts.commands import CommandResult
 from contracts.mqtt.payloads import Ack, EventBatch, LaneState, StreamCounts, Telemetry, TxnBatch
@@ -102,6 +103,95 @@ class TestBatches:
         (answer,) = ingest.handle(topic(LaneTopic.EVENT), batch.to_bytes())
         ack = Ack.model_validate_json(answer.payload)
         assert (ack.stream, ack.acked_seq) == ("event", 4)
+
+
+class TestResends:
+    """A batch that only repeats held records is answered from the store, unread."""
+
+    def test_a_resend_is_not_read_again(
+        self, ingest: Ingest, store: CentralStore, registry: CollectorRegistry
+    ) -> None:
+        """Held hashes decide: content changed under a held hash is not read, nor stored."""
+        ingest.handle(topic(LaneTopic.TXN), txn_batch(1, 5).to_bytes())
+        body = json.loads(txn_batch(2, 3).to_bytes())
+        body["records"][0]["fee_total"] = 1  # the full reader would refuse this (hash)
+        (answer,) = ingest.handle(topic(LaneTopic.TXN), json.dumps(body).encode())
+        assert Ack.model_validate_json(answer.payload).acked_seq == 5
+        assert value(registry, "lanewarden_central_records_duplicate_total", stream="txn") == 3
+        assert value(registry, "lanewarden_central_payloads_rejected_total", reason="hash") == 0
+        assert store.record(LANE, "txn", 2) == CHAINS[LANE][1]
+
+    def test_a_different_hash_under_the_ack_goes_the_full_way(
+        self, ingest: Ingest, store: CentralStore, registry: CollectorRegistry
+    ) -> None:
+        ingest.handle(topic(LaneTopic.TXN), txn_batch(1, 3).to_bytes())
+        other = tuple(transaction_chain(LANE, 3))  # fresh ids: other records, same lane_seq
+        batch = TxnBatch(plaza_id=PLAZA, lane_id=LANE, sent_at=NOW, records=other[1:])
+        (answer,) = ingest.handle(topic(LaneTopic.TXN), batch.to_bytes())
+        assert Ack.model_validate_json(answer.payload).acked_seq == 3
+        assert value(registry, "lanewarden_central_records_conflicting_total", stream="txn") == 2
+        assert [a.subject for a in store.alarms()] == ["txn:2", "txn:3"]
+
+    def test_a_batch_reaching_beyond_the_ack_is_stored(
+        self, ingest: Ingest, registry: CollectorRegistry
+    ) -> None:
+        ingest.handle(topic(LaneTopic.TXN), txn_batch(1, 3).to_bytes())
+        (answer,) = ingest.handle(topic(LaneTopic.TXN), txn_batch(2, 4).to_bytes())
+        assert Ack.model_validate_json(answer.payload).acked_seq == 5
+        assert value(registry, "lanewarden_central_records_stored_total", stream="txn") == 5
+        assert value(registry, "lanewarden_central_records_duplicate_total", stream="txn") == 2
+
+    def test_a_resend_of_another_lane_is_refused(
+        self, ingest: Ingest, registry: CollectorRegistry
+    ) -> None:
+        ingest.handle(topic(LaneTopic.TXN, "exit-2"), txn_batch(1, 3, lane="exit-2").to_bytes())
+        raw = txn_batch(1, 3, lane="exit-2").to_bytes()
+        assert ingest.handle(topic(LaneTopic.TXN), raw) == []
+        assert value(registry, "lanewarden_central_payloads_rejected_total", reason="wrong_lane")
+
+
+class TestClaimed:
+    """What a resend is told by: the records' lane_seq and hash, from a clean batch only."""
+
+    RAW = txn_batch(3, 2).to_bytes()
+
+    def test_span_and_claims(self) -> None:
+        assert seq_span(self.RAW) == (3, 4)
+        records = CHAINS[LANE][2:4]
+        assert claimed(self.RAW, TxnBatch, PLAZA, LANE) == [(r.lane_seq, r.hash) for r in records]
+
+    @pytest.mark.parametrize(
+        ("change", "plaza", "lane"),
+        [
+            ({}, "elsewhere", LANE),
+            ({}, PLAZA, "exit-2"),
+            ({"kind": "event_batch"}, PLAZA, LANE),
+            ({"schema_version": 2}, PLAZA, LANE),
+            ({"records": []}, PLAZA, LANE),
+            ({"records": [1]}, PLAZA, LANE),
+            ({"surprise": 1}, PLAZA, LANE),
+        ],
+    )
+    def test_anything_but_a_clean_batch_is_left_to_the_reader(
+        self, change: dict[str, Any], plaza: str, lane: str
+    ) -> None:
+        assert claimed(edit(self.RAW, **change), TxnBatch, plaza, lane) is None
+
+    def test_records_out_of_order_or_without_a_hash(self) -> None:
+        body = json.loads(self.RAW)
+        body["records"].reverse()
+        assert claimed(json.dumps(body).encode(), TxnBatch, PLAZA, LANE) is None
+        body = json.loads(self.RAW)
+        body["records"][1]["hash"] = None
+        assert claimed(json.dumps(body).encode(), TxnBatch, PLAZA, LANE) is None
+        body = json.loads(self.RAW)
+        body["records"][1]["lane_seq"] = "4"
+        assert claimed(json.dumps(body).encode(), TxnBatch, PLAZA, LANE) is None
+        body = json.loads(self.RAW)
+        body["records"][1]["surprise"] = 1
+        assert claimed(json.dumps(body).encode(), TxnBatch, PLAZA, LANE) is None
+        assert claimed(b"\xff{", TxnBatch, PLAZA, LANE) is None
+        assert seq_span(b'{"kind": "txn_batch"}') is None
 
 
 def state() -> bytes:

@@ -13,7 +13,7 @@ a transaction batch costs one set lookup, and ingest keeps its throughput.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -92,6 +92,11 @@ class AlarmingStore:
                 )
             self._stuck_read = now
         return self._stuck
+
+    def held_resend(
+        self, lane_id: str, stream: Stream, claimed: Sequence[tuple[int, str]]
+    ) -> BatchOutcome | None:
+        return self.store.held_resend(lane_id, stream, claimed)  # stores nothing: no rule
 
     def acked_seq(self, lane_id: str, stream: Stream) -> int:
         return self.store.acked_seq(lane_id, stream)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from central.ingest.gaps import GapTracker
 from central.ingest.metrics import IngestMetrics
+from central.ingest.resent import claimed, seq_span
 from contracts.commands import CommandResult
 from contracts.mqtt.payloads import (
     MAX_PAYLOAD_BYTES,
@@ -66,6 +67,9 @@ class IngestStore(Protocol):
     def store_batch(
         self, plaza_id: str, batch: TxnBatch | EventBatch, received_at: datetime
     ) -> Outcome: ...
+    def held_resend(
+        self, lane_id: str, stream: Stream, claimed: Sequence[tuple[int, str]]
+    ) -> Outcome | None: ...
     def acked_seq(self, lane_id: str, stream: Stream) -> int: ...
     def note_state(self, state: LaneState, received_at: datetime) -> None: ...
     def note_telemetry(self, telemetry: Telemetry, received_at: datetime) -> None: ...
@@ -93,6 +97,7 @@ class RejectedError(Exception):
 
 
 P = TypeVar("P", TxnBatch, EventBatch, LaneState, Telemetry)
+B = TypeVar("B", TxnBatch, EventBatch)
 
 
 def utc_now() -> datetime:
@@ -142,9 +147,9 @@ class Ingest:
         kind = address.kind
         now = self._clock()
         if kind is LaneTopic.TXN:
-            return self._batch(address, self._read(TxnBatch, address, payload), now)
+            return self._records(address, TxnBatch, payload, now)
         if kind is LaneTopic.EVENT:
-            return self._batch(address, self._read(EventBatch, address, payload), now)
+            return self._records(address, EventBatch, payload, now)
         if kind is LaneTopic.STATE:
             self.store.note_state(self._read(LaneState, address, payload), now)
         elif kind is LaneTopic.TELEMETRY:
@@ -171,20 +176,62 @@ class Ingest:
         self.metrics.heard(address.lane_id, self._clock())
         return taken
 
+    def _records(
+        self, address: LaneAddress, model: type[B], payload: bytes, now: datetime
+    ) -> list[Outgoing]:
+        """A record batch: answered at once when it only repeats held records, else stored."""
+        resent = self._resent(address, model, payload)
+        if resent is not None:
+            outcome, last_seq = resent
+            self.metrics.heard(address.lane_id, now)
+            return self._answer(address, model.stream, outcome, last_seq=last_seq, now=now)
+        return self._batch(address, self._read(model, address, payload), now)
+
+    def _resent(
+        self, address: LaneAddress, model: type[TxnBatch] | type[EventBatch], payload: bytes
+    ) -> tuple[Outcome, int] | None:
+        """A batch that only repeats held records: its outcome and last lane_seq; else None.
+
+        See :mod:`central.ingest.resent`. The ack is read first (one indexed row), so a
+        fresh batch, whose records lie beyond it, costs a byte search and that read.
+        """
+        if len(payload) > self._limit:
+            return None
+        span = seq_span(payload)
+        if span is None or span[1] > self.store.acked_seq(address.lane_id, model.stream):
+            return None
+        records = claimed(payload, model, address.plaza_id, address.lane_id)
+        if records is None:
+            return None
+        outcome = self.store.held_resend(address.lane_id, model.stream, records)
+        return None if outcome is None else (outcome, records[-1][0])
+
     def _batch(
         self, address: LaneAddress, batch: TxnBatch | EventBatch, now: datetime
     ) -> list[Outgoing]:
         stream = batch.stream
         outcome = self.store.store_batch(address.plaza_id, batch, now)
+        last_at = (
+            batch.records[-1].recorded_at if isinstance(batch, TxnBatch) else batch.records[-1].time
+        )
+        self.metrics.batch_stored(address.lane_id, stream, (now - last_at).total_seconds())
+        return self._answer(address, stream, outcome, last_seq=batch.last_seq, now=now)
+
+    def _answer(
+        self,
+        address: LaneAddress,
+        stream: Stream,
+        outcome: Outcome,
+        *,
+        last_seq: int,
+        now: datetime,
+    ) -> list[Outgoing]:
+        """Count what storing a batch did, note its gap, and the lane's ack to publish."""
         metrics = self.metrics
         metrics.stored.labels(stream=stream).inc(outcome.stored)
         metrics.duplicates.labels(stream=stream).inc(outcome.duplicates)
         metrics.conflicts.labels(stream=stream).inc(len(outcome.conflicts))
         metrics.chain_breaks.labels(stream=stream).inc(len(outcome.chain_breaks))
-        last_at = (
-            batch.records[-1].recorded_at if isinstance(batch, TxnBatch) else batch.records[-1].time
-        )
-        metrics.batch_stored(address.lane_id, stream, (now - last_at).total_seconds())
         if outcome.conflicts or outcome.chain_breaks:
             logger.warning(
                 "records_suspect",
@@ -198,7 +245,7 @@ class Ingest:
             address.lane_id,
             stream,
             gap_from=outcome.gap_from,
-            last_seq=batch.last_seq,
+            last_seq=last_seq,
             now=self._monotonic(),
         )
         ack = Ack(

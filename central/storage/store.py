@@ -164,6 +164,49 @@ class CentralStore:
             chain_breaks=tuple(b.lane_seq for b in breaks),
         )
 
+    def held_resend(
+        self, lane_id: str, stream: Stream, claimed: Sequence[tuple[int, str]]
+    ) -> BatchOutcome | None:
+        """What storing a batch would do whose records (``(lane_seq, hash)``) are all held.
+
+        The outcome of a pure resend (nothing new, every hash the one held, all at or
+        below the ack) without storing anything: the ack and gap as they stand. None
+        when the batch is anything else, which then goes through :meth:`store_batch`.
+        Reads only, without the lane's lock: held records and the ack never go back.
+        """
+        if not claimed:
+            return None
+        spec = STREAMS[stream]
+        low, high = claimed[0][0], claimed[-1][0]
+        table = spec.table
+        with self._engine.connect() as connection:
+            ack = connection.execute(
+                select(stream_acks.c.acked_seq, stream_acks.c.held_max).where(
+                    stream_acks.c.lane_id == lane_id, stream_acks.c.stream == stream
+                )
+            ).first()
+            if ack is None or high > ack.acked_seq:
+                return None
+            rows = connection.execute(
+                select(table.c.lane_seq, table.c.hash).where(
+                    table.c.lane_id == lane_id, table.c.lane_seq.between(low, high)
+                )
+            )
+            held = {int(seq): digest for seq, digest in rows}
+        if any(held.get(seq) != digest for seq, digest in claimed):
+            return None
+        acked, held_max = int(ack.acked_seq), int(ack.held_max)
+        return BatchOutcome(
+            stream=stream,
+            lane_id=lane_id,
+            stored=0,
+            duplicates=len(claimed),
+            conflicts=(),
+            acked_seq=acked,
+            gap_from=acked + 1 if held_max > acked else None,
+            chain_breaks=(),
+        )
+
     def acked_seq(self, lane_id: str, stream: Stream) -> int:
         """Highest contiguous lane_seq stored for the lane and stream; 0 when none."""
         with self._engine.connect() as connection:
