@@ -60,7 +60,7 @@ class TestReplay:
             last = store.transactions(LANE, 1, 100)[-1]
             metrics = LaneMetrics(CollectorRegistry(), lane_kind="parking_exit")
             recorder = Recorder(store, LANE, metrics)
-            recorder.transaction(replace(txn_of(last), plate="皖B00000"), datetime.now(UTC))
+            recorder.transaction(replace(txn_of(last), plate_text="皖B00000"), datetime.now(UTC))
         with pytest.raises(AssertionError, match="was stored but no machine recorded it"):
             check_replay(tmp_path / "site.db", LANE, log)
 

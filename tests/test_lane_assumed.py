@@ -72,12 +72,12 @@ class TestTheRestartSaysSo:
     """A passage recorded passed without being seen is flagged ``passage_assumed``; a seen one not."""
 
     def test_authorised_and_the_loops_clear_is_an_assumed_passage(self) -> None:
-        txn = Txn(UUID(int=1), LANE, TxnKind.EXIT, status=TxnStatus.AUTHORISED, exit_at=T0)
+        txn = Txn(UUID(int=1), LANE, TxnKind.EXIT, status=TxnStatus.AUTHORISED, exit_time=T0)
         assert "passage_assumed" in settled(txn, went=True).flags
         assert "passage_assumed" not in settled(txn, went=False).flags
 
     def test_a_resumed_passage_seen_leaving_is_not(self) -> None:
-        txn = Txn(UUID(int=1), LANE, TxnKind.EXIT, status=TxnStatus.AUTHORISED, exit_at=T0)
+        txn = Txn(UUID(int=1), LANE, TxnKind.EXIT, status=TxnStatus.AUTHORISED, exit_time=T0)
         state = LaneState.initial(LANE, LaneKind.PARKING_EXIT, LanePolicy(), bytes(16))
         state, _ = step(state, Restarted((txn,), False, True), T0)
         _, actions = step(state, SafetyLoop(False), T0 + timedelta(seconds=2))

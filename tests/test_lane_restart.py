@@ -172,7 +172,7 @@ class Lane:
         match self.actions.popleft():
             case RecordTransaction(txn=txn, at=at):
                 world.versions.append(transaction_of(txn, at))
-                if txn.status is TxnStatus.PASSED and txn.kind is TxnKind.EXIT and txn.plate:
+                if txn.status is TxnStatus.PASSED and txn.kind is TxnKind.EXIT and txn.plate_text:
                     world.entry_open = False
             case Capture(txn_id=txn_id, reason=CaptureReason.ARRIVAL):
                 self.pending.append(PlateRead(txn_id, PLATE, 0.99))
@@ -559,7 +559,7 @@ class TestRestartRules:
     """The rule for each kind of passage left open, and bad input refused."""
 
     def passage(self, status: TxnStatus, payment: str = "none") -> Txn:
-        txn = Txn(UUID(int=1), LANE, TxnKind.EXIT, exit_at=T0, plate=PLATE)
+        txn = Txn(UUID(int=1), LANE, TxnKind.EXIT, exit_time=T0, plate_text=PLATE)
         return txn_of_status(txn, status, payment)
 
     def test_authorised_with_a_vehicle_on_the_arming_loop_stays_authorised(self) -> None:

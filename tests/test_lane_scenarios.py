@@ -164,7 +164,7 @@ class TestLaneKinds:
             TxnStatus.AUTHORISED,
             Authorisation.RULE,
         )
-        assert txn.entry_at == T0 + timedelta(seconds=1)
+        assert txn.entry_time == T0 + timedelta(seconds=1)
         assert of(actions, RequestPayment) == []
         assert of(actions, OpenBarrier) == [OpenBarrier(txn_id)]
         last = lane.drive_through()
@@ -206,7 +206,7 @@ class TestLaneKinds:
         txn_id = lane.paid()
         (passed,) = txns(lane.drive_through())
         assert passed.id == txn_id
-        assert (passed.entry_plaza, passed.entry_at, passed.kind) == (
+        assert (passed.entry_plaza, passed.entry_time, passed.kind) == (
             "north",
             T0 - timedelta(hours=2),
             TxnKind.EXIT,
@@ -465,7 +465,7 @@ class TestDetections:
         actions = lane.feed(VehicleChecked(txn_id, quote=quote(6000)))
         (txn,) = txns(actions)
         assert txn.flags == (Flag.UNMATCHED_EXIT,)
-        assert txn.entry_at is None
+        assert txn.entry_time is None
         assert of(actions, RequestPayment)[0].amount == 6000
 
     def test_paid_but_barrier_fault_keeps_the_payment_and_tells_the_driver(self) -> None:
@@ -682,7 +682,7 @@ class TestModes:
             lane.read(txn_id, plate)
             last = lane.drive_through()
             (txn,) = txns(last)
-            assert (txn.plate, txn.status, txn.authorisation, txn.flags) == (
+            assert (txn.plate_text, txn.status, txn.authorisation, txn.flags) == (
                 plate,
                 TxnStatus.PASSED,
                 Authorisation.FREE_PASSAGE,

@@ -106,7 +106,7 @@ class TestPayByPlate:
         assert (request.amount, request.key) == (500, f"{txn_id}:1")
         paid = lane.feed(PaymentResult(txn_id, request.key, PaymentOutcome.APPROVED, 500, "gw"))
         (txn,) = txns(paid)
-        assert txn.plate == "皖A12345"
+        assert txn.plate_text == "皖A12345"
         assert txn.plate_confidence is None
         assert set(txn.flags) == {Flag.UNREADABLE_PLATE, Flag.PLATE_TYPED}
         assert txn.entry_txn_id == entry_record().txn_id
@@ -153,7 +153,7 @@ class TestPayByPlate:
         lane.feed(PlateTyped(txn_id, "皖A12345"))
         actions = lane.feed(VehicleChecked(txn_id))
         (txn,) = txns(actions)
-        assert (txn.authorisation, txn.plate) == (Authorisation.RULE, "皖A12345")
+        assert (txn.authorisation, txn.plate_text) == (Authorisation.RULE, "皖A12345")
         assert of(actions, OpenBarrier) == [OpenBarrier(txn_id)]
 
 

@@ -511,7 +511,7 @@ class LaneShell:
             p is not None
             and p.txn.id == txn_id
             and p.phase is Phase.STRANDED
-            and p.txn.plate is None
+            and p.txn.plate_text is None
         )
 
     # -- payments ------------------------------------------------------------------------------

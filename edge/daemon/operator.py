@@ -115,7 +115,7 @@ class OperatorDesk:
                 if (
                     passage is None
                     or passage.phase not in WAITING_FOR_A_PLATE
-                    or passage.txn.plate is not None
+                    or passage.txn.plate_text is not None
                 ):
                     raise _RefusedError(
                         "charge_plate: no vehicle with an unread plate waits at the barrier "
@@ -172,7 +172,7 @@ def lane_status(state: LaneState) -> dict[str, Any]:
             "txn_id": str(p.txn.id),
             "phase": p.phase.value,
             "status": p.txn.status.value,
-            "plate": p.txn.plate,
+            "plate": p.txn.plate_text,
             "fee_total": p.txn.fee_total,
             "currency": p.txn.currency,
             "flags": [f.value for f in p.txn.flags],

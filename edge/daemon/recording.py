@@ -50,12 +50,12 @@ def transaction_of(txn: Txn, at: datetime) -> Transaction:
         status=txn.status,
         authorisation=txn.authorisation,
         recorded_at=at,
-        plate_text=txn.plate,
+        plate_text=txn.plate_text,
         plate_confidence=txn.plate_confidence,
         vehicle_class=txn.vehicle_class,
         listing=txn.listing,
-        entry_time=txn.entry_at,
-        exit_time=txn.exit_at,
+        entry_time=txn.entry_time,
+        exit_time=txn.exit_time,
         entry_plaza=txn.entry_plaza,
         entry_txn_id=txn.entry_txn_id,
         tariff_id=txn.tariff_id,
@@ -110,12 +110,12 @@ def txn_of(record: TransactionRecord) -> Txn:
         kind=TxnKind(record.kind),
         status=TxnStatus(record.status),
         authorisation=Authorisation(record.authorisation) if record.authorisation else None,
-        plate=record.plate_text,
+        plate_text=record.plate_text,
         plate_confidence=record.plate_confidence,
         vehicle_class=record.vehicle_class,
         listing=Listing(record.listing) if record.listing else None,
-        entry_at=record.entry_time,
-        exit_at=record.exit_time,
+        entry_time=record.entry_time,
+        exit_time=record.exit_time,
         entry_plaza=record.entry_plaza,
         entry_txn_id=record.entry_txn_id,
         tariff_id=record.tariff_id,
@@ -180,7 +180,7 @@ class Recorder:
         content = transaction_of(txn, at)
         with self.store.batch():
             record = self.store.append_transaction(content)
-            if txn.status is TxnStatus.PASSED and txn.plate is not None:
+            if txn.status is TxnStatus.PASSED and txn.plate_text is not None:
                 self._entries(txn, record)
         self.observe(record)
         logger.info(
@@ -193,7 +193,7 @@ class Recorder:
         return record
 
     def _entries(self, txn: Txn, record: TransactionRecord) -> None:
-        plate = txn.plate or ""
+        plate = txn.plate_text or ""
         if txn.kind is TxnKind.ENTRY:
             try:
                 self.store.entries.open(record)

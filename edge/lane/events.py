@@ -334,7 +334,7 @@ class Restarted:
                     f"Restarted.open: transaction {txn.id} still has its payment requested; "
                     "resolve it first"
                 )
-            if txn.exit_at is None and txn.entry_at is None:
+            if txn.exit_time is None and txn.entry_time is None:
                 raise LaneInputError(f"Restarted.open: transaction {txn.id} has no arrival time")
 
 

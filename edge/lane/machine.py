@@ -269,8 +269,8 @@ class _Step:
             id=self.new_id(),
             lane_id=self.s.lane_id,
             kind=kind,
-            entry_at=self.now if kind is TxnKind.ENTRY else None,
-            exit_at=self.now if kind is not TxnKind.ENTRY else None,
+            entry_time=self.now if kind is TxnKind.ENTRY else None,
+            exit_time=self.now if kind is not TxnKind.ENTRY else None,
         )
         self.actions.append(Capture(txn.id, CaptureReason.ARRIVAL))
         return Passage(txn=txn, phase=Phase.READING, arrived_at=self.now)
@@ -407,7 +407,7 @@ class _Step:
         self.cancel_timer(Timer.SAFETY_STUCK)
         if self.s.leaving:
             for gone in self.s.leaving:
-                missing = (Flag.UNREADABLE_PLATE,) if gone.txn.plate is None else ()
+                missing = (Flag.UNREADABLE_PLATE,) if gone.txn.plate_text is None else ()
                 self.finish(gone, TxnStatus.PASSED, *missing)
             self.s = replace(self.s, leaving=())
         elif p is not None and p.on_safety:
@@ -454,13 +454,13 @@ class _Step:
 
         def with_read(v: Passage) -> Passage:
             txn = replace(v.txn, evidence_image_ids=e.evidence or v.txn.evidence_image_ids)
-            if txn.plate is None:
-                txn = replace(txn, plate=e.text, plate_confidence=e.confidence)
+            if txn.plate_text is None:
+                txn = replace(txn, plate_text=e.text, plate_confidence=e.confidence)
             return replace(v, txn=txn)
 
         p = self.s.passage
         if p is not None and p.txn.id == e.txn_id:
-            first = p.txn.plate is None
+            first = p.txn.plate_text is None
             p = with_read(p)
             if first and p.phase is Phase.READING:
                 p = replace(p, phase=Phase.CHECKING)
@@ -524,10 +524,10 @@ class _Step:
         """A typed plate for the unread vehicle: look it up as if it had been read."""
         p = self.s.passage
         waiting = p is not None and p.phase in (Phase.STRANDED, Phase.HELP)
-        if p is None or p.txn.id != e.txn_id or not waiting or p.txn.plate is not None:
+        if p is None or p.txn.id != e.txn_id or not waiting or p.txn.plate_text is not None:
             return
         txn = replace(
-            p.txn, plate=e.plate, plate_confidence=None, flags=p.txn.flagged(Flag.PLATE_TYPED)
+            p.txn, plate_text=e.plate, plate_confidence=None, flags=p.txn.flagged(Flag.PLATE_TYPED)
         )
         if e.operator_id is not None:
             self.lane_event(
@@ -578,7 +578,7 @@ class _Step:
                 txn = replace(txn, flags=txn.flagged(Flag.UNMATCHED_EXIT))
             else:
                 txn = replace(
-                    txn, entry_at=entry.at, entry_plaza=entry.plaza_id, entry_txn_id=entry.txn_id
+                    txn, entry_time=entry.at, entry_plaza=entry.plaza_id, entry_txn_id=entry.txn_id
                 )
         if e.listing in (Listing.WHITELIST, Listing.PERMIT):
             self.authorise(
@@ -593,7 +593,7 @@ class _Step:
         else:
             prepaid = e.listing is Listing.PREPAID
             method = PaymentMethod.ACCOUNT if prepaid else PaymentMethod.TERMINAL
-            account = (e.account or txn.plate) if prepaid else None
+            account = (e.account or txn.plate_text) if prepaid else None
             self.charge(replace(p, txn=txn), quote.total, quote.currency, method, account)
 
     def corrected(self, txn: Txn, c: Correction) -> Txn:
@@ -608,7 +608,7 @@ class _Step:
             self.alarm(
                 Alarm.PASSAGE_CORRECTION_REVIEW,
                 txn.id,
-                f"read {txn.plate}, assumed passage {c.txn_id} recorded {c.plate}: "
+                f"read {txn.plate_text}, assumed passage {c.txn_id} recorded {c.plate}: "
                 "its credit may be another vehicle's",
             )
         return replace(txn, flags=txn.flagged(Flag.PASSAGE_CORRECTED))
@@ -654,7 +654,7 @@ class _Step:
                 payment.currency,
                 payment.method,
                 payment.account,
-                txn.plate,
+                txn.plate_text,
             )
         )
         self.start_timer(Timer.PAYMENT, self.s.policy.payment_timeout_s)

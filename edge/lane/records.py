@@ -122,19 +122,24 @@ class OpenEntry:
 
 @dataclass(frozen=True)
 class Txn:
-    """One vehicle's transaction as the lane machine records it."""
+    """One vehicle's transaction as the lane machine records it.
+
+    Its fields carry the names of the record's (``contracts.records.transaction.
+    Transaction``), which the shell builds from it field for field; the record adds
+    what only the shell knows (when it was recorded, the seal).
+    """
 
     id: UUID
     lane_id: str
     kind: TxnKind
     status: TxnStatus = TxnStatus.ARRIVED
     authorisation: Authorisation | None = None
-    plate: str | None = None
+    plate_text: str | None = None
     plate_confidence: float | None = None
     vehicle_class: int | None = None
     listing: Listing | None = None
-    entry_at: datetime | None = None
-    exit_at: datetime | None = None
+    entry_time: datetime | None = None
+    exit_time: datetime | None = None
     entry_plaza: str | None = None
     entry_txn_id: UUID | None = None
     tariff_id: str | None = None

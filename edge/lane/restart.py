@@ -52,7 +52,7 @@ def resumable(txn: Txn) -> bool:
 
 def begun(txn: Txn) -> datetime:
     """When the passage began (the machine stamps it on the arrival)."""
-    moment = txn.exit_at or txn.entry_at
+    moment = txn.exit_time or txn.entry_time
     assert moment is not None, "the machine stamps every passage with its arrival"
     return moment
 
@@ -77,6 +77,6 @@ def settled(txn: Txn, *, went: bool) -> Txn:
             flags = txn.flagged(Flag.PASSAGE_ASSUMED)  # not seen: edge.lane.assumed
     if status is TxnStatus.VOIDED and txn.payment_status is PaymentStatus.APPROVED:
         flags = txn.flagged(Flag.REFUND_REVIEW)
-    if status is TxnStatus.PASSED and txn.plate is None:
+    if status is TxnStatus.PASSED and txn.plate_text is None:
         flags = txn.flagged(*flags, Flag.UNREADABLE_PLATE)
     return replace(txn, status=status, flags=flags)
