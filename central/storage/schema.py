@@ -35,6 +35,8 @@ from sqlalchemy import (
     Uuid,
 )
 
+from central.console.roles import ROLES
+
 SITE_ID = 32
 """Length of lane and plaza ids (contracts.ids.SITE_ID_PATTERN)."""
 HASH = 64
@@ -239,3 +241,50 @@ alarm_timers = Table(
     Column("mark", BigInteger, comment="What the condition began at (a gap's acked_seq)."),
 )
 """How long a time-based condition has lasted, kept so a restarted central goes on counting."""
+
+USER_NAME = 64
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(USER_NAME), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False, comment="Argon2id, PHC string form."),
+    _when("created_at", nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("failed_logins", Integer, nullable=False, comment="Failures since failures_since."),
+    _when("failures_since", comment="The first failure of the current lockout period."),
+    _when("locked_until", comment="Logins are refused until then."),
+    Column("totp_secret", String(64), comment="Base32 TOTP secret; null: no second factor."),
+    CheckConstraint(f"role IN ({', '.join(repr(role) for role in ROLES)})", name="role"),
+)
+"""People who log in to the console."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _when("at", nullable=False),
+    Column("actor", String(USER_NAME), nullable=False, comment="A user name, or central."),
+    Column("action", String(64), nullable=False, comment="user.add, alarm.acknowledge, ..."),
+    Column("target", String(200), nullable=False, comment="What it acted on (alarm:42)."),
+    Column("before", JSON, comment="The target before the action; null when it is new."),
+    Column("after", JSON, comment="The target after the action; null when it is gone."),
+    Column("reason", Text, comment="The reason the form asked for."),
+    Index(None, "at"),
+    Index(None, "target", "at"),
+)
+"""Every change made through the console; rows are only ever inserted (a trigger refuses
+UPDATE and DELETE on both databases)."""
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(HASH), primary_key=True, comment="SHA-256 of the cookie."),
+    Column("user_id", Integer, nullable=False),
+    _when("created_at", nullable=False),
+    _when("last_seen", nullable=False, comment="Idle timeout counts from here."),
+    Index(None, "user_id"),
+)
+"""Logged-in console sessions; the cookie holds the token, the database only its hash."""
