@@ -1,5 +1,5 @@
 """Central's configuration file (``config/central.toml``): broker, storage, ingest, metrics,
-plazas (their time zones) and reconciliation.
+plazas (their time zones), reconciliation and the console.
 
 Loaded with :func:`load_central`; a bad file raises :class:`plumbing.config.ConfigError`
 naming the file and the key (``central.toml: ingest.workers: Input should be ...``).
@@ -219,6 +219,58 @@ class AlarmsConfig(ConfigModel):
     )
 
 
+class ConsoleConfig(ConfigModel):
+    """The supervisor console central serves (``lanewarden central console``)."""
+
+    bind: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        title="Bind address",
+        description="Address the console listens on; behind a TLS proxy, keep it on loopback.",
+    )
+    port: int = Field(8470, ge=1, le=65535, title="Port", description="TCP port of the console.")
+    lockout_count: int = Field(
+        5,
+        ge=1,
+        le=100,
+        title="Failures before lockout",
+        description="Failed logins of one user within lockout_period_s that lock it.",
+    )
+    lockout_period_s: float = Field(
+        900.0,
+        gt=0,
+        le=86400,
+        title="Lockout period",
+        description="Seconds in which lockout_count failures lock a user.",
+    )
+    lockout_s: float = Field(
+        900.0,
+        gt=0,
+        le=86400,
+        title="Lockout length",
+        description="Seconds a locked user cannot log in, even with the right password.",
+    )
+    idle_timeout_s: float = Field(
+        1800.0,
+        ge=60,
+        le=86400,
+        title="Idle timeout",
+        description="A session unused this long is ended; the next request must log in again.",
+    )
+    session_secret_file: Path = Field(
+        title="Session secret file",
+        description="File of at least 32 random bytes (e.g. `head -c 48 /dev/urandom > F`, "
+        "mode 0600; systemd: a credential) from which CSRF tokens are derived. Never in this "
+        "file.",
+    )
+    secure_cookies: bool = Field(
+        True,
+        title="Secure cookies",
+        description="Mark the session cookie Secure (sent over HTTPS only); false only when "
+        "the console is reached over plain HTTP on a trusted network or loopback.",
+    )
+
+
 def _central_metrics() -> MetricsConfig:
     return MetricsConfig(port=9490)
 
@@ -263,6 +315,11 @@ class CentralConfig(ConfigModel):
         default_factory=ReconcileConfig,
         title="Reconciliation",
         description="Lane day totals against central's count.",
+    )
+    console: ConsoleConfig | None = Field(
+        None,
+        title="Console",
+        description="The supervisor console; absent: central serves no console.",
     )
 
     def plaza_tz(self, plaza_id: str) -> ZoneInfo:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from central.commands import console, user
 from plumbing.cli import Groups
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ def register(groups: Groups) -> None:
         "--config", required=True, metavar="FILE", help="central's file (config/central.toml)"
     )
     parser.set_defaults(func=run)
+    # The console's commands ride on this entry point until they have their own.
+    console.register(groups)
+    user.register(groups)
 
 
 def run(args: argparse.Namespace) -> int:

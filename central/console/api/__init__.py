@@ -1,0 +1,1 @@
+"""The console's JSON API, one router per subject; :mod:`central.console.app` mounts them."""
