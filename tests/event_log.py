@@ -18,9 +18,6 @@ Stored records that no step of a machine wrote, each of a named kind:
 
 - a refund record (``references`` set): the gateway's refund, written once the
   shell carried out the machine's ``RefundPayment`` (:mod:`edge.daemon.refunds`);
-- a shutdown settlement (flagged ``interrupted``, after the machine's last step):
-  the restart rule (:func:`edge.lane.restart.settled`) applied by the daemon's stop
-  to what is still open once the machine no longer runs;
 - lane events the shell itself decides (device faults, degraded modes, passage
   timings, start and stop...): their ids are not the machine's.
 
@@ -146,7 +143,6 @@ class ReplayCheck:
     txns: int = 0
     events: int = 0
     refunds: int = 0
-    shutdown_settlements: int = 0
     shell_events: int = 0
 
 
@@ -170,9 +166,6 @@ def check_replay(
         if expected is None or expected.id != record.id:
             if record.references is not None:
                 check.refunds += 1
-                continue
-            if expected is None and "interrupted" in record.flags:
-                check.shutdown_settlements += 1
                 continue
             # A killed machine stored only part of its last step: the next one goes on.
             later = [at for at, first in firsts.items() if at > position and first == record.id]

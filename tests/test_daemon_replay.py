@@ -15,19 +15,19 @@ from pathlib import Path
 import pytest
 from event_log import PickledStepLog, check_replay, machines
 from prometheus_client import CollectorRegistry
-from test_daemon_shell import exit_lane, one_vehicle, run
+from test_daemon_shell import exit_lane, held, one_vehicle, run
 from test_daemon_support import FakeLane
 
 from edge.daemon.recording import Recorder, txn_of
-from edge.lane.events import PlateRead
+from edge.lane.events import PlateRead, Stopping
 from edge.metrics import LaneMetrics
 from edge.store import Store
 
 LANE = "riverside-exit"
 
 
-def logged_lane(tmp_path: Path, log: PickledStepLog) -> FakeLane:
-    lane = exit_lane(tmp_path)
+def logged_lane(tmp_path: Path, log: PickledStepLog, policy: str = "") -> FakeLane:
+    lane = exit_lane(tmp_path, policy=policy)
     return FakeLane(lane.files, gateway=lane.gateway, devices=lane.devices, step_log=log)
 
 
@@ -45,14 +45,23 @@ class TestReplay:
     def test_a_paid_passage_replays_to_its_records(self, tmp_path: Path) -> None:
         check = check_replay(tmp_path / "site.db", LANE, paid_passage(tmp_path))
         # pending payment, authorised, passed; the machine's lane events too
-        assert (check.machines, check.txns, check.refunds, check.shutdown_settlements) == (
-            1,
-            3,
-            0,
-            0,
-        )
+        assert (check.machines, check.txns, check.refunds) == (1, 3, 0)
         assert check.events >= 1
         assert check.shell_events >= 1  # lane_started, passage_timings, lane_stopped
+
+    def test_a_vehicle_still_there_at_the_stop_is_settled_by_the_machine(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "events.pickle"
+        with PickledStepLog(path) as log:
+            lane = logged_lane(tmp_path, log, policy="plate_read_timeout_s = 0.3")
+            lane.plates.clear()  # no plate read: denied, help called
+            run(lane, held)  # the daemon stops with the vehicle still there
+        (txn,) = lane.latest()
+        assert (txn.status, "interrupted" in txn.flags) == ("voided", True)
+        assert isinstance(machines(path)[0].steps[-1][1], Stopping)
+        check = check_replay(tmp_path / "site.db", LANE, path)
+        assert check.txns == len(lane.records())
 
     def test_a_record_no_machine_decided_is_named(self, tmp_path: Path) -> None:
         log = paid_passage(tmp_path)

@@ -47,6 +47,7 @@ from edge.lane.events import (
     PlateUnreadable,
     SafetyLoop,
     SetMode,
+    Stopping,
     Timer,
     TimerExpired,
     VehicleChecked,
@@ -768,6 +769,34 @@ class TestModes:
         _, actions = step(state, SafetyLoop(False), T0)
         assert len(of(actions, CloseBarrier)) == 1
         assert ordering_problems(actions) == []
+
+
+class TestStopping:
+    """At a stop the passages still open are settled by the restart rule, nothing resumed."""
+
+    def test_authorised_passes_when_the_arming_loop_is_clear_else_voided(self) -> None:
+        lane = Lane()
+        txn_id = lane.paid()
+        assert lane.state.passage is not None
+        authorised = lane.state.passage.txn
+        gone = lane.feed(Stopping((authorised,), arming=False))
+        (passed,) = txns(gone)
+        assert (passed.id, passed.status, passed.flags) == (
+            txn_id,
+            TxnStatus.PASSED,
+            (Flag.PASSAGE_ASSUMED,),
+        )
+        assert of(gone, OpenBarrier) == of(gone, CloseBarrier) == []
+        (voided,) = txns(lane.feed(Stopping((authorised,), arming=True)))
+        assert (voided.status, voided.flags) == (TxnStatus.VOIDED, (Flag.REFUND_REVIEW,))
+
+    def test_a_payment_still_requested_is_refused(self) -> None:
+        lane = Lane()
+        lane.request()
+        pending = lane.state.passage
+        assert pending is not None
+        with pytest.raises(LaneInputError, match="still has its payment requested"):
+            Stopping((pending.txn,))
 
 
 class TestFactsFromTheShell:

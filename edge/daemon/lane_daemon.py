@@ -88,8 +88,7 @@ from edge.evidence import Evidence, EvidenceError, site_key
 from edge.lane import LaneState
 from edge.lane.actions import Message, ShowMessage
 from edge.lane.credits import credit_window
-from edge.lane.events import Mode, Restarted, SetMode
-from edge.lane.restart import settled
+from edge.lane.events import Mode, Restarted, SetMode, Stopping
 from edge.lane.state import KnownPosition
 from edge.lane.store_space import SpaceChange, check_space
 from edge.metrics import LaneMetrics
@@ -390,13 +389,17 @@ class LaneDaemon:
         self.credits.load(recent_records(self.store, self.lane.id, since))
         return await interrupted_passages(self.store, self.lane.id, self.payments.qr)
 
-    async def _settle_at_shutdown(self) -> None:
-        """What is still open at a shutdown: settled by the recovery rule, nothing resumed."""
+    async def _settle_at_shutdown(self, shell: LaneShell) -> None:
+        """What is still open at a shutdown: settled by the machine's rule, nothing resumed."""
         assert self.drivers is not None
-        went = not self.drivers.loops.state().arming
+        arming = self.drivers.loops.state().arming
+        interrupted = await interrupted_passages(self.store, self.lane.id, self.payments.qr)
+        if not interrupted:
+            return
+        shell.timings.drop()
+        await shell.feed(Queued(Stopping(tuple(p.txn for p in interrupted), arming)))
         now = datetime.now(UTC)
-        for passage in await interrupted_passages(self.store, self.lane.id, self.payments.qr):
-            self.recorder.transaction(settled(passage.txn, went=went), now)
+        for passage in interrupted:
             report_recovered(self.recorder, passage, why="shutdown", now=now)
 
     async def _begin(self, interrupted: list[Interrupted], why: str) -> LaneShell:
@@ -659,7 +662,7 @@ class LaneDaemon:
             task.cancel()
         await asyncio.gather(*shell.work, return_exceptions=True)
         shell.cancel_all_timers()
-        await self._settle_at_shutdown()
+        await self._settle_at_shutdown(shell)
         barrier = await self._safe_barrier(options.safety_clear_s)
         self.recorder.event("lane_stopped", datetime.now(UTC), detail={"barrier": barrier})
 

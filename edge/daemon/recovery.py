@@ -17,6 +17,7 @@ shell does the I/O; the rule that settles each passage is the lane machine's
    :class:`~edge.lane.events.Restarted` event with the loops as found: the
    newest authorised (or paid) passage stays authorised for a vehicle still on
    the loops, other authorised ones passed, the rest are voided. At a shutdown
+   they go to the machine in one :class:`~edge.lane.events.Stopping` event and
    nothing stays authorised (the barrier goes to its safe position): an
    authorised passage passed when the arming loop is clear, everything else is
    voided. Every resolution carries the flag ``interrupted``; a voided passage

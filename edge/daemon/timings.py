@@ -67,6 +67,11 @@ class PassageTimings:
             self.mark(self._opening, Mark.BARRIER_UP)
             self._opening = None
 
+    def drop(self) -> None:
+        """Forget every passage begun: the lane stops, and a passage it settles did not finish."""
+        self._passages.clear()
+        self._opening = None
+
     def finish(self, txn_id: UUID) -> dict[str, float] | None:
         """The passage's marks in ms after loop_on (None if it was never begun)."""
         self.mark(txn_id, Mark.VEHICLE_GONE)

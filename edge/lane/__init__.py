@@ -53,6 +53,8 @@ Events (:mod:`edge.lane.events`)
     ``OperatorClose(operator_id, reason)``, ``SetMode(mode, operator_id, reason)``,
     ``TurnAway(operator_id, reason)``. Drivers: ``HelpPressed()`` (the lane's help
     button: an assistance alarm; a stranded vehicle's wait starts again).
+    Stop: ``Stopping(open, arming)``, last: the passages still open once the
+    lane no longer serves, settled by the same rules (nothing stays authorised).
     Start: ``Restarted(open, arming, safety)``, first after
     ``LaneState.initial``: the loops as found and the passages the last run
     left open, settled by the rules of :mod:`edge.lane.restart` (the newest

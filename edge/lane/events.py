@@ -338,8 +338,26 @@ class Restarted:
                 raise LaneInputError(f"Restarted.open: transaction {txn.id} has no arrival time")
 
 
+@dataclass(frozen=True)
+class Stopping:
+    """The lane stops: the passages still open once it no longer serves, settled by the rule.
+
+    ``open`` as for :class:`Restarted` (each payment already brought to its final
+    state); nothing stays authorised: each is settled by
+    :func:`edge.lane.restart.settled`, passed only when authorised and the arming
+    loop is clear (``arming`` False). The last event a machine takes.
+    """
+
+    open: tuple[Txn, ...] = ()
+    arming: bool = False
+
+    def __post_init__(self) -> None:
+        Restarted(self.open)  # the same checks of the passages handed over
+
+
 Event = (
     Restarted
+    | Stopping
     | ArmingLoop
     | SafetyLoop
     | PlateRead

@@ -58,6 +58,7 @@ from edge.lane.events import (
     Restarted,
     SafetyLoop,
     SetMode,
+    Stopping,
     Timer,
     TimerExpired,
     TurnAway,
@@ -141,6 +142,9 @@ class _Step:
         match event:
             case Restarted():
                 self.restarted(event)
+            case Stopping(open=open_txns, arming=arming):
+                for txn in open_txns:
+                    self.record(settled(txn, went=not arming))
             case ArmingLoop(occupied=occupied):
                 self.arming(occupied)
             case SafetyLoop(occupied=occupied):
