@@ -1,11 +1,11 @@
 """How fast a lane's backlog drains to a central that acks at once (not a test; a figure).
 
-    PYTHONPATH=.:tests python tests/bench_sync_drain.py --records 30000 [--host H --port P]
+    PYTHONPATH=. python tests/bench_sync_drain.py --records 30000 [--host H --port P]
         [--central-process]
 
 Fills a fresh store with ``--records`` transaction records (one commit), starts
 the outbox against the broker (the machine's mosquitto by default) and the fake
-central of the sync tests (which parses and verifies every batch and acks the
+central of :mod:`edge.sync.testing` (which parses and verifies every batch and acks the
 highest contiguous ``lane_seq`` after each), and reports the time from the
 outbox's start until the store holds central's ack of the last record. The fake
 central shares the outbox's process (and its GIL) unless ``--central-process``
@@ -26,11 +26,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from sync_support import LANE, START, acked, central, facts, sync_config, until
-
 from contracts.testing import paid_exit
 from edge.store import Store
 from edge.sync import SyncService
+from edge.sync.testing import LANE, START, acked, central, facts, sync_config, until
 
 
 def fill_fast(path: Path, count: int) -> None:
@@ -42,7 +41,7 @@ def fill_fast(path: Path, count: int) -> None:
 
 CENTRAL = """
 import sys, time
-from sync_support import central
+from edge.sync.testing import central
 host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with central(host, port) as fake:
     print("ready", flush=True)

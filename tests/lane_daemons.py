@@ -23,14 +23,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from mqtt_broker import MqttBroker
 from paho.mqtt.enums import CallbackAPIVersion
-from sync_support import START, sync_section
-from test_daemon_support import lane_files
 
 from contracts.mqtt.payloads import TxnBatch, parse_payload
 from contracts.mqtt.topics import LaneTopic, lane_filter, parse_lane_topic
 from contracts.records.sealed import LaneEventRecord, TransactionRecord
 from contracts.testing import paid_exit
+from edge.daemon.testing import lane_files
 from edge.store import Store, SyncStatus
+from edge.sync.testing import START, sync_section
 from fleet.lane_files import toml_text
 from fleet.lane_process import LaneProcess
 from fleet.rig import LaneRig

@@ -24,15 +24,17 @@ import pytest
 from mqtt_broker import MqttBroker, free_port
 from paho.mqtt.enums import CallbackAPIVersion
 from paths import REPO
-from sync_support import PLAZA, central, sync_section
-from test_daemon_support import FakeLane, lane_files, load
 
 from central.config_publish import publish_bundle
 from contracts.mqtt.payloads import ConfigBundle
 from contracts.mqtt.topics import NETWORK_CONFIG_TOPIC, plaza_config_topic
 from contracts.tariff import Tariff
+from edge.config.lane import load_lane
+from edge.daemon.testing import lane_files
 from edge.fees.engine import compile_tariff, quote
 from edge.fees.passage import FeeQuery
+from edge.sync.testing import PLAZA, central, sync_section
+from fleet.testing import FakeLane
 from plumbing.broker import BrokerConfig
 
 
@@ -87,7 +89,7 @@ class TestConfigPush:
         self, mqtt_broker: MqttBroker, tmp_path: Path
     ) -> None:
         broker = BrokerConfig(host=mqtt_broker.host, port=mqtt_broker.port, protocol="3.1.1")
-        lane = FakeLane(load(lane_files(tmp_path, extra=sync_section(mqtt_broker))))
+        lane = FakeLane(load_lane(lane_files(tmp_path, extra=sync_section(mqtt_broker))))
         good = riverside_with_version_3()
         expected = quote(compile_tariff(good), one_hour_stay()).total
 
@@ -139,7 +141,7 @@ class TestConfigPush:
     def _restart_offline(self, tmp_path: Path, expected: int) -> None:
         """Restarted with no broker at all, the lane prices with the stored tariff, not the file."""
         nowhere = f'[sync.broker]\nhost = "127.0.0.1"\nport = {free_port()}\nkeepalive_s = 5\n'
-        lane = FakeLane(load(lane_files(tmp_path, extra=nowhere)))
+        lane = FakeLane(load_lane(lane_files(tmp_path, extra=nowhere)))
 
         async def scenario() -> None:
             await lane.start()

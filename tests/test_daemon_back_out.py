@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_daemon_shell import barrier_is, exit_lane, run
-from test_daemon_support import FakeLane, image_of, load
 
 from contracts.gateway.transport import HttpRequest
 from contracts.records.sealed import TransactionRecord
 from drivers.interfaces import Position
+from edge.config.lane import load_lane
+from edge.daemon.testing import image_of
+from fleet.testing import FakeLane, barrier_is, exit_lane, run
 from simulators.gateway.faults import GatewayFaults
 
 CLOSE_S = 5.0
@@ -161,7 +162,7 @@ class TestPaidAnyway:
         assert "payment_unresolved" in stopped.flags
         assert gateway.kept() == stopped.fee_total  # paid, not yet given back
 
-        again = FakeLane(load(lane.files.path), gateway=gateway, devices=lane.devices)
+        again = FakeLane(load_lane(lane.files.path), gateway=gateway, devices=lane.devices)
         run(again, lambda lane: lane.settle(lambda: refunds(lane) != [], "refund recorded"))
         record = voided(again)
         assert record is not None
@@ -185,9 +186,8 @@ class TestUnheardBackOff:
     def test_the_return_keeps_its_entry_and_pays_nothing_more(self, tmp_path: Path) -> None:
         from datetime import UTC, datetime, timedelta
 
-        from test_daemon_support import PLATE
-
         from contracts.records.transaction import FeeItem, Transaction
+        from edge.daemon.testing import PLATE
         from edge.store import Store
 
         lane = exit_lane(tmp_path)  # seeds the plate's entry

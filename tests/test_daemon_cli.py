@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_daemon_support import PAYMENTS_QR, lane_files
-from test_payments_support import refused_port
 
 from edge.commands.edge_run import EXIT_CONFIG, EXIT_FAILED
+from edge.daemon.testing import PAYMENTS_QR, lane_files
 from plumbing.cli import main
+from plumbing.testing import free_port
 from simulators.camera import CameraSimulator
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
@@ -80,9 +80,7 @@ class TestMissingDevices:
     def test_io_module_not_answering(
         self, tmp_path: Path, camera: CameraSimulator, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        lane = lane_files(
-            tmp_path, devices=devices(f"127.0.0.1:{refused_port()}", camera.stream_url)
-        )
+        lane = lane_files(tmp_path, devices=devices(f"127.0.0.1:{free_port()}", camera.stream_url))
         code, err = edge_run(lane, capsys)
         assert code == EXIT_FAILED
         assert "lane riverside-exit cannot start: io: cannot connect to" in err
@@ -90,7 +88,7 @@ class TestMissingDevices:
     def test_camera_not_there(
         self, tmp_path: Path, io_module: IOModuleSimulator, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        url = f"http://127.0.0.1:{refused_port()}/stream.mjpg"
+        url = f"http://127.0.0.1:{free_port()}/stream.mjpg"
         code, err = edge_run(lane_files(tmp_path, devices=devices(io_module.address, url)), capsys)
         assert code == EXIT_FAILED
         assert "cannot start: camera:" in err
@@ -117,7 +115,7 @@ class TestMissingDevices:
         extra = PAYMENTS_QR.format(postpay="never", gateway="http://127.0.0.1:9")
         lane = lane_files(
             tmp_path,
-            devices=devices(f"127.0.0.1:{refused_port()}", camera.stream_url),
+            devices=devices(f"127.0.0.1:{free_port()}", camera.stream_url),
             extra=extra,
         )
         code, err = edge_run(lane, capsys)

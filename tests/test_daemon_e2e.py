@@ -29,13 +29,15 @@ from typing import Any
 
 import pytest
 from event_log import check_replay
-from test_daemon_support import MERCHANT, SECRET, lane_files, seed_entry
 
 from contracts.records.sealed import TransactionRecord
+from edge.daemon.testing import lane_files, seed_entry
 from edge.lane.credits import CREDIT_LABEL
 from edge.payments.ids import txn_id_for
+from edge.payments.testing import MERCHANT, SECRET
 from edge.store import Store, verify
 from fleet.burners import cpu_burners
+from plumbing.testing import free_port, wait_until
 from simulators.camera import CameraSimulator
 from simulators.control import ControlClient, ControlServer
 from simulators.faults import Faults
@@ -51,21 +53,6 @@ LANE = "riverside-exit"
 LAUNCHER = Path(__file__).with_name("lane_with_event_log.py")
 START_TIMEOUT_S = 120.0  # imports and models on a loaded 2-core machine
 WAIT_S = 90.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -151,7 +138,7 @@ def site(
         camera.start()
         stack.callback(camera.stop)
         gateway = GatewayServer(
-            secret=SECRET.encode(),
+            secret=SECRET,
             merchant_id=MERCHANT,
             faults=GatewayFaults(auto_pay_ms=300),
         )
@@ -168,7 +155,7 @@ def site(
         payments = (
             '\n[payments.policy]\nmethods = ["permit", "prepaid", "qr"]\n\n'
             f'[payments.gateway]\nbase_url = "{gateway.url}"\nmerchant_id = "{MERCHANT}"\n'
-            f'secret = "{SECRET}"\nquery_schedule_s = [0.5]\n\n'
+            f'secret = "{SECRET.decode()}"\nquery_schedule_s = [0.5]\n\n'
             f'[payments.gateway.callback]\nhost = "127.0.0.1"\nport = {callback}\n'
             f'public_url = "http://127.0.0.1:{callback}/payments/notify"\n'
         )
@@ -578,12 +565,17 @@ def whole_fee(record: TransactionRecord) -> int:
 
 def drive_through(rig: Site, seen: int) -> None:
     """Wait for the lane to authorise the vehicle at the barrier, then drive it through."""
-    wait_for(lambda: any(r.status == "authorised" for r in rig.records()[seen:]), "authorisation")
-    wait_for(lambda: rig.barrier() == "up", "barrier up")
+    wait_until(
+        lambda: any(r.status == "authorised" for r in rig.records()[seen:]),
+        "authorisation",
+        WAIT_S,
+        poll_s=0.05,
+    )
+    wait_until(lambda: rig.barrier() == "up", "barrier up", WAIT_S, poll_s=0.05)
     rig.io.post("/loops", {"safety": True})
     time.sleep(0.3)
     rig.io.post("/loops", {"arming": False})
     rig.camera.call("DELETE", "/vehicle")
     time.sleep(0.3)
     rig.io.post("/loops", {"safety": False})
-    wait_for(lambda: rig.barrier() == "down", "barrier down")
+    wait_until(lambda: rig.barrier() == "down", "barrier down", WAIT_S, poll_s=0.05)

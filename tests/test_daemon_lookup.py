@@ -7,7 +7,6 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from test_daemon_support import REPO
 
 from contracts.records.sealed import TransactionRecord
 from contracts.records.transaction import FeeItem, Transaction
@@ -15,6 +14,7 @@ from contracts.uuid7 import uuid7
 from edge.config.lane import load_lane
 from edge.daemon.config_push import PricingInForce, initial_pricing
 from edge.daemon.lookup import CreditBook, FoundEntry, LocalEntries, VehicleLookup
+from edge.daemon.testing import REPO, terminal_exit
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
 from edge.fees.passage import FeeLine, FeeQuery
@@ -90,7 +90,7 @@ class TestLocalEntries:
     """Lanes sharing one database find each other's entries."""
 
     def test_finds_the_entry_lanes_open_entry(self, tmp_path: Path) -> None:
-        from test_daemon_support import seed_entry
+        from edge.daemon.testing import seed_entry
 
         record = seed_entry(tmp_path / "site.db")
         with Store.open(tmp_path / "site.db") as store:
@@ -235,17 +235,13 @@ class TestCreditsAndFailures:
 def voided_paid(store: Store, amount: int) -> TransactionRecord:
     """A passage of PLATE that was paid and voided (a restart could not resume it) at AT."""
     return store.append_transaction(
-        Transaction.build(
-            lane_id="south-exit",
-            kind="exit",
-            status="voided",
-            recorded_at=AT,
-            plate_text=PLATE,
-            exit_time=AT,
-            currency="CNY",
-            fee_items=(FeeItem(label="toll", amount=amount),),
-            fee_total=amount,
-            payment_method="terminal",
+        terminal_exit(
+            "south-exit",
+            "voided",
+            AT,
+            amount,
+            plate=PLATE,
+            label="toll",
             payment_status="approved",
             flags=("interrupted", "refund_review"),
         )

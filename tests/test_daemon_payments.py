@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_daemon_shell import exit_lane, held, one_vehicle, only_exit, run
-from test_daemon_support import FakeLane
-
 from contracts.records.sealed import TransactionRecord
+from fleet.testing import FakeLane, exit_lane, held, one_vehicle, only_exit, run
 from simulators.gateway.faults import GatewayFaults
 
 

@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 from event_log import PickledStepLog, check_replay, machines
 from prometheus_client import CollectorRegistry
-from test_daemon_shell import exit_lane, held, one_vehicle, run
-from test_daemon_support import FakeLane
 
 from edge.daemon.recording import Recorder, txn_of
 from edge.lane.events import PlateRead, Stopping
 from edge.metrics import LaneMetrics
 from edge.store import Store
+from fleet.testing import FakeLane, exit_lane, held, one_vehicle, run
 
 LANE = "riverside-exit"
 

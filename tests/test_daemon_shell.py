@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_daemon_support import (
-    FAST,
-    PAYMENTS_QR,
-    PLATE,
-    REPO,
-    BookRecognition,
-    Devices,
-    FakeLane,
-    Gateway,
-    image_of,
-    lane_files,
-    load,
-    seed_entry,
-    seed_pending_payment,
-)
 
 from contracts.records.lane_event import LaneEvent
 from contracts.records.sealed import TransactionRecord
@@ -34,14 +18,37 @@ from contracts.records.transaction import Transaction
 from contracts.uuid7 import uuid7
 from drivers.fakes import FakeDisplay, FakeLoops
 from drivers.interfaces import EventSink, Frame, Position
+from edge.config.lane import load_lane
+from edge.daemon.testing import (
+    FAST,
+    PAYMENTS_QR,
+    PLATE,
+    REPO,
+    BookRecognition,
+    Devices,
+    image_of,
+    lane_files,
+    seed_entry,
+    sure_read,
+)
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
 from edge.fees.passage import FeeQuery
+from edge.payments.testing import SECRET
 from edge.store import ListEntry, Store, StoreFullError, verify
-from models.result import PlateResult
+from fleet.testing import (
+    FakeLane,
+    barrier_is,
+    denied,
+    exit_lane,
+    held,
+    one_vehicle,
+    only_exit,
+    run,
+    seed_pending_payment,
+)
+from plumbing.testing import wait_until
 from simulators.gateway.faults import GatewayFaults
-
-Scenario = Callable[[FakeLane], Awaitable[None]]
 
 
 class UnreachableLoops(FakeLoops):
@@ -52,63 +59,6 @@ class UnreachableLoops(FakeLoops):
         self.fault("cannot connect to tcp 127.0.0.1:5020")
 
 
-def run(lane: FakeLane, scenario: Scenario) -> None:
-    """Start the lane, play the scenario, stop the lane (whatever happened)."""
-
-    async def main() -> None:
-        await lane.start()
-        try:
-            await scenario(lane)
-        finally:
-            await lane.daemon.stop()
-
-    asyncio.run(main())
-
-
-def exit_lane(
-    tmp_path: Path,
-    *,
-    postpay: str = "never",
-    faults: GatewayFaults | None = None,
-    policy: str = "",
-    extra: str = "",
-    devices: Devices | None = None,
-    entry: bool = True,
-) -> FakeLane:
-    """A parking exit paying by QR; the customer pays at once unless ``faults`` say otherwise."""
-    path = lane_files(
-        tmp_path,
-        policy=policy,
-        extra=PAYMENTS_QR.format(postpay=postpay, gateway="http://gateway.test") + extra,
-    )
-    if entry:
-        seed_entry(tmp_path / "site.db")
-    gateway = Gateway(faults or GatewayFaults(auto_pay_ms=1))
-    return FakeLane(load(path), gateway=gateway, devices=devices)
-
-
-def barrier_is(lane: FakeLane, position: Position) -> Callable[[], bool]:
-    return lambda: lane.devices.barrier.position() is position
-
-
-async def one_vehicle(lane: FakeLane) -> None:
-    await lane.arrive()
-    await lane.settle(barrier_is(lane, Position.UP), "barrier up")
-    await lane.drive_through()
-    await lane.settle(barrier_is(lane, Position.DOWN), "barrier down")
-    await lane.settle(lambda: bool(lane.events("passage_timings")), "timings recorded")
-
-
-async def held(lane: FakeLane) -> None:
-    """A vehicle arrives and the lane calls for help instead of opening."""
-    await lane.arrive()
-    await lane.settle(lambda: bool(lane.events() and _denied(lane)), "vehicle denied")
-
-
-def _denied(lane: FakeLane) -> bool:
-    return any(r.status == "denied" for r in lane.latest())
-
-
 def expected_fee(record: TransactionRecord, payment_method: str | None = None) -> int:
     """The Riverside tariff's fee for the record's entry and exit times."""
     assert record.exit_time is not None
@@ -117,16 +67,6 @@ def expected_fee(record: TransactionRecord, payment_method: str | None = None) -
         exit=record.exit_time, entry=record.entry_time, payment_method=payment_method
     )
     return quote(tariff, passage).total
-
-
-def sure_read(text: str) -> PlateResult:
-    return PlateResult(text, "cn", "blue", (0.99,) * len(text), 0.99, True, None, None)
-
-
-def only_exit(lane: FakeLane) -> TransactionRecord:
-    exits = [r for r in lane.latest() if r.kind == "exit"]
-    assert len(exits) == 1, exits
-    return exits[0]
 
 
 class TestPaidPassage:
@@ -283,7 +223,7 @@ class TestLookups:
 
     def test_entry_lane_opens_an_entry_and_refuses_a_second(self, tmp_path: Path) -> None:
         path = lane_files(tmp_path, lane_id="riverside-entry", lane_kind="parking_entry")
-        lane = FakeLane(load(path))
+        lane = FakeLane(load_lane(path))
 
         async def two_entries(lane: FakeLane) -> None:
             await one_vehicle(lane)
@@ -357,7 +297,7 @@ class TestDegradedModes:
             reader.holding = True
             await held(lane)  # long before the plate timer
             lane.devices.loops.set(arming=False)
-            await lane.settle(lambda: not _denied(lane), "vehicle backed out")
+            await lane.settle(lambda: not denied(lane), "vehicle backed out")
             await lane.arrive()
             await lane.settle(lambda: len(reader.held) == 2, "the next vehicle's read begun")
             late, current = reader.held
@@ -386,9 +326,9 @@ class TestDegradedModes:
         async def unreadable(lane: FakeLane) -> None:
             for _ in range(2):
                 await lane.arrive(plate_index=9)  # no plate the reader knows
-                await lane.settle(lambda: _denied(lane), "vehicle denied")
+                await lane.settle(lambda: denied(lane), "vehicle denied")
                 lane.devices.loops.set(arming=False)
-                await lane.settle(lambda: not _denied(lane), "vehicle backed out")
+                await lane.settle(lambda: not denied(lane), "vehicle backed out")
 
         run(lane, unreadable)
         (alarm,) = lane.events("recognition_failing")
@@ -697,7 +637,9 @@ class TestStartFailures:
         devices = Devices()
         devices.camera.dark = True
         path = lane_files(tmp_path)
-        lane = FakeLane(load(path), devices=devices, options=replace(FAST, device_timeout_s=0.2))
+        lane = FakeLane(
+            load_lane(path), devices=devices, options=replace(FAST, device_timeout_s=0.2)
+        )
         message = _start_error(lane, StartupError)
         assert "camera: no frame received within 0.2 s" in message
 
@@ -705,7 +647,7 @@ class TestStartFailures:
         from edge.daemon.lane_daemon import StartupError
 
         devices = Devices(loops=UnreachableLoops())
-        lane = FakeLane(load(lane_files(tmp_path)), devices=devices)
+        lane = FakeLane(load_lane(lane_files(tmp_path)), devices=devices)
         assert _start_error(lane, StartupError) == "loops: cannot connect to tcp 127.0.0.1:5020"
 
     def test_a_full_store_at_start_names_it(self, tmp_path: Path) -> None:
@@ -719,7 +661,7 @@ class TestStartFailures:
             store.limit_size(0)
             fill(store)  # not a page with room left
         path = lane_files(tmp_path, extra="\n[degraded]\nstore_max_mb = 1\n")
-        lane = FakeLane(load(path))
+        lane = FakeLane(load_lane(path))
         assert "the store is full" in _start_error(lane, StartupError)
 
     def test_model_that_does_not_load(self, tmp_path: Path) -> None:
@@ -729,7 +671,7 @@ class TestStartFailures:
             def start(self) -> None:
                 raise FileNotFoundError("PP-OCRv6_rec_small.onnx")
 
-        lane = FakeLane(load(lane_files(tmp_path)))
+        lane = FakeLane(load_lane(lane_files(tmp_path)))
         lane.daemon.recognition = lambda config: MissingModel({}, config)
         message = _start_error(lane, StartupError)
         assert message.startswith("recognition: the plate reader did not load")
@@ -740,16 +682,16 @@ class TestStartFailures:
         from edge.daemon.lane_daemon import StartupError
 
         (tmp_path / "folder.db").mkdir()
-        lane = FakeLane(load(lane_files(tmp_path, store=tmp_path / "folder.db")))
+        lane = FakeLane(load_lane(lane_files(tmp_path, store=tmp_path / "folder.db")))
         assert "store: cannot open" in _start_error(lane, StartupError)
 
     def test_gateway_secret_variable_unset(self, tmp_path: Path) -> None:
         from edge.daemon.lane_daemon import StartupError
 
         extra = PAYMENTS_QR.format(postpay="never", gateway="http://gateway.test").replace(
-            'secret = "daemon-test-secret"', 'secret_env = "LANE_GATEWAY_SECRET"'
+            f'secret = "{SECRET.decode()}"', 'secret_env = "LANE_GATEWAY_SECRET"'
         )
-        lane = FakeLane(load(lane_files(tmp_path, extra=extra)))
+        lane = FakeLane(load_lane(lane_files(tmp_path, extra=extra)))
         message = _start_error(lane, StartupError)
         assert "LANE_GATEWAY_SECRET" in message
 
@@ -773,7 +715,9 @@ class TestRunner:
         from edge.daemon.runner import LaneRunner
 
         devices = Devices()
-        files = load(lane_files(tmp_path, lane_id="riverside-entry", lane_kind="parking_entry"))
+        files = load_lane(
+            lane_files(tmp_path, lane_id="riverside-entry", lane_kind="parking_entry")
+        )
         lane = FakeLane(files, devices=devices)
         runner = LaneRunner(
             files,
@@ -800,18 +744,10 @@ class TestRunner:
         from edge.daemon.runner import LaneRunner
 
         (tmp_path / "folder.db").mkdir()
-        files = load(lane_files(tmp_path, store=tmp_path / "folder.db"))
+        files = load_lane(lane_files(tmp_path, store=tmp_path / "folder.db"))
         runner = LaneRunner(files, environ={}, drivers=Devices().lane_drivers())
         with pytest.raises(StartupError, match="store: cannot open"):
             runner.start()
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 class TestEvidenceAndMetrics:
@@ -842,7 +778,7 @@ class TestEvidenceAndMetrics:
         path = lane_files(tmp_path, extra=extra)
         old = seed_entry(tmp_path / "site.db", hours=48)
         options = replace(FAST, retention_s=0.05)
-        lane = FakeLane(load(path), options=options)
+        lane = FakeLane(load_lane(path), options=options)
 
         def pseudonymised() -> bool:
             with Store.open(tmp_path / "site.db") as store:
@@ -894,7 +830,7 @@ class TestPortsTaken:
             extra = PAYMENTS_QR.format(postpay="never", gateway="http://gateway.test").replace(
                 "port = 0", f"port = {port}"
             )
-            lane = FakeLane(load(lane_files(tmp_path, extra=extra)))
+            lane = FakeLane(load_lane(lane_files(tmp_path, extra=extra)))
             message = _start_error(lane, StartupError)
         assert message.startswith(f"payments.gateway.callback: cannot listen on 127.0.0.1:{port}")
 
@@ -905,7 +841,7 @@ class TestPortsTaken:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = taken.getsockname()[1]
-            lane = FakeLane(load(lane_files(tmp_path, extra=f"\n[metrics]\nport = {port}\n")))
+            lane = FakeLane(load_lane(lane_files(tmp_path, extra=f"\n[metrics]\nport = {port}\n")))
             message = _start_error(lane, StartupError)
         assert message.startswith(f"metrics: cannot listen on 127.0.0.1:{port}")
 
@@ -925,7 +861,7 @@ class TestSeveralDevicesMissing:
         from edge.daemon.lane_daemon import StartupError
 
         devices = Devices(loops=UnreachableLoops(), display=UnreachableDisplay())
-        lane = FakeLane(load(lane_files(tmp_path)), devices=devices)
+        lane = FakeLane(load_lane(lane_files(tmp_path)), devices=devices)
         assert _start_error(lane, StartupError) == (
             "loops: cannot connect to tcp 127.0.0.1:5020; "
             "display: cannot open serial port /dev/ttyUSB2"

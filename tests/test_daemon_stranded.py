@@ -1,6 +1,6 @@
 """A car whose plate the exit cannot read is helped out: by an operator over ctl, or pay by plate.
 
-The lane daemon on fake devices (``test_daemon_support``) with policy
+The lane daemon on fake devices (``fleet.testing.FakeLane``) with policy
 ``offer_help``; operator commands go over the lane's real control socket.
 """
 
@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_daemon_shell import barrier_is, exit_lane, only_exit, run
-from test_daemon_support import PLATE, FakeLane, image_of
 
 from contracts.commands import CommandResult, new_command
 from drivers.interfaces import Position
 from edge.daemon.control import send
+from edge.daemon.testing import PLATE, image_of
+from edge.payments.testing import MERCHANT
 from edge.store import Store
+from fleet.testing import FakeLane, barrier_is, exit_lane, only_exit, run
 from plumbing.cli import main
 from simulators.gateway.faults import GatewayFaults
 
@@ -271,7 +272,7 @@ class TestPayByPlate:
 
         async def scenario(lane: FakeLane) -> None:
             await strand(lane)
-            page = "http://gateway.test/pay-by-plate/m-daemon/riverside-exit"
+            page = f"http://gateway.test/pay-by-plate/{MERCHANT}/riverside-exit"
             await lane.settle(
                 lambda: ("Scan QR, type your plate", page) in lane.devices.display.shown,
                 "pay-by-plate QR code shown",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
 
 from edge.lane import LaneState, step
 from edge.lane.actions import (
-    Action,
     Alarm,
     CancelTimer,
     Capture,
@@ -35,7 +33,6 @@ from edge.lane.events import (
     BarrierDown,
     BarrierFault,
     BarrierUp,
-    Event,
     EvidenceKept,
     LookupFailed,
     Mode,
@@ -62,91 +59,16 @@ from edge.lane.policy import (
 )
 from edge.lane.records import (
     Authorisation,
-    Fee,
-    FeeLine,
     Flag,
     LaneInputError,
     Listing,
-    OpenEntry,
     PaymentMethod,
     PaymentStatus,
-    Txn,
     TxnKind,
     TxnStatus,
 )
 from edge.lane.state import Command, KnownPosition
-
-T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-A = TypeVar("A")
-
-
-def quote(total: int) -> Fee:
-    return Fee((FeeLine("parking", total),), total, "CNY", "riverside", 3)
-
-
-def entry_record() -> OpenEntry:
-    return OpenEntry(UUID(int=42), T0 - timedelta(hours=2), "north", "north-entry")
-
-
-def of(actions: tuple[Action, ...], kind: type[A]) -> list[A]:
-    return [a for a in actions if isinstance(a, kind)]
-
-
-def txns(actions: tuple[Action, ...]) -> list[Txn]:
-    return [a.txn for a in of(actions, RecordTransaction)]
-
-
-def alarms(actions: tuple[Action, ...]) -> list[Alarm]:
-    return [a.alarm for a in of(actions, RaiseAlarm)]
-
-
-class Lane:
-    """One lane under test: steps the machine a second at a time and checks record-first order."""
-
-    def __init__(self, kind: LaneKind = LaneKind.PARKING_EXIT, **policy: Any) -> None:
-        self.state = LaneState.initial("t1", kind, LanePolicy(**policy), b"nonce-for-tests")
-        self.now = T0
-
-    def feed(self, event: Event) -> tuple[Action, ...]:
-        self.now += timedelta(seconds=1)
-        self.state, actions = step(self.state, event, self.now)
-        assert ordering_problems(actions) == []
-        closes = of(actions, CloseBarrier)
-        assert not (closes and self.state.safety), "closed on an occupied safety loop"
-        return actions
-
-    def arrive(self) -> UUID:
-        (capture,) = of(self.feed(ArmingLoop(True)), Capture)
-        return capture.txn_id
-
-    def read(self, txn_id: UUID, plate: str = "皖A12345") -> tuple[Action, ...]:
-        return self.feed(PlateRead(txn_id, plate, 0.97))
-
-    def expire(self, timer: Timer) -> tuple[Action, ...]:
-        token = self.state.timer_token(timer)
-        assert token is not None, f"timer {timer} is not running"
-        return self.feed(TimerExpired(timer, token))
-
-    def request(self) -> RequestPayment:
-        """Arrive, read, check with a 500 fee quote: the payment request."""
-        txn_id = self.arrive()
-        self.read(txn_id)
-        (req,) = of(
-            self.feed(VehicleChecked(txn_id, open_entry=entry_record(), quote=quote(500))),
-            RequestPayment,
-        )
-        return req
-
-    def paid(self) -> UUID:
-        req = self.request()
-        self.feed(PaymentResult(req.txn_id, req.key, PaymentOutcome.APPROVED, 500, "gw-1"))
-        return req.txn_id
-
-    def drive_through(self) -> tuple[Action, ...]:
-        """Safety on, arming off, safety off: the actions of the last step."""
-        self.feed(SafetyLoop(True))
-        self.feed(ArmingLoop(False))
-        return self.feed(SafetyLoop(False))
+from edge.lane.testing import T0, Lane, alarms, entry_record, of, quote, txns
 
 
 class TestLaneKinds:

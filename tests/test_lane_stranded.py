@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from test_lane_scenarios import Lane, alarms, entry_record, of, quote, txns
-
 from edge.lane.actions import (
     Alarm,
     EventKind,
@@ -37,6 +35,7 @@ from edge.lane.events import (
 from edge.lane.policy import LaneKind, UnreadablePlate
 from edge.lane.records import Authorisation, Flag, PaymentStatus, TxnStatus
 from edge.lane.state import Phase
+from edge.lane.testing import Lane, alarms, entry_record, of, quote, txns
 
 
 def stranded(**policy: Any) -> tuple[Lane, UUID]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from test_payments_support import InProcessRig, request
 
 from edge.payments.accounts import InMemoryAccounts, InMemoryPermits, InsufficientBalance
 from edge.payments.chain import PaymentChain
@@ -13,6 +12,8 @@ from edge.payments.config import Method, PaymentPolicy, PostPay
 from edge.payments.ids import debit_key_for
 from edge.payments.outcome import PaymentOutcome, PaymentRequest, PaymentStatus
 from edge.payments.qr import QrPrompt
+from edge.payments.testing import request
+from fleet.testing import InProcessRig
 from simulators.gateway.faults import GatewayFaults
 
 PLATE = "粤B12345"

@@ -5,17 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from test_payments_support import (
-    FAST_RETRY,
-    MERCHANT,
-    SECRET,
-    Rig,
-    lane_client,
-    real_rig,
-    refused_port,
-    request,
-    wait_for,
-)
 
 from contracts.gateway.transport import HttpTransport
 from edge.payments.chain import PaymentChain
@@ -32,6 +21,9 @@ from edge.payments.outcome import (
     Unavailable,
 )
 from edge.payments.qr import QrPayments, QrPrompt
+from edge.payments.testing import FAST_RETRY, MERCHANT, SECRET, lane_client, request
+from fleet.testing import Rig, real_rig
+from plumbing.testing import free_port, wait_until
 from simulators.gateway.faults import GatewayFaults
 
 QR_ONLY = PaymentPolicy(methods=(Method.QR,))
@@ -145,7 +137,7 @@ class TestGatewayDown:
 
     @pytest.fixture
     def down_qr(self) -> QrPayments:
-        transport = HttpTransport(f"http://127.0.0.1:{refused_port()}", 0.5, 0.5)
+        transport = HttpTransport(f"http://127.0.0.1:{free_port()}", 0.5, 0.5)
         client = GatewayClient(transport, merchant_id=MERCHANT, secret=SECRET, retry=FAST_RETRY)
         return QrPayments(client, query_schedule_s=(0.05,), events=lambda _: None)
 
@@ -182,7 +174,7 @@ class TestCallbacks:
         with real_rig(faults, query_schedule_s=(5.0,)) as rig:
             result = rig.qr.pay(request(), window_s=5)
             assert isinstance(result, Charged)
-            wait_for(lambda: len(rig.sim.state()["callbacks"]) == 2, "two callbacks")
+            wait_until(lambda: len(rig.sim.state()["callbacks"]) == 2, "two callbacks")
             assert rig.receiver.counts == {"accepted": 1, "duplicate": 1}
             assert [c["answer"] for c in rig.sim.state()["callbacks"]] == [200, 200]
             assert kept(rig, result.order_id or "") == 800
@@ -195,7 +187,7 @@ class TestCallbacks:
             assert isinstance(rig.qr.pay(req, window_s=0.05), Declined)
             rig.control.post("/_sim/pay", {"order_id": order_id, "late": True})
             # The receiver answers the callback once it has refunded and told the lane.
-            wait_for(lambda: bool(rig.sim.state()["callbacks"]), "the callback answered")
+            wait_until(lambda: bool(rig.sim.state()["callbacks"]), "the callback answered")
             (refund,) = rig.sim.state()["refunds"]
             assert refund["refund_id"] == refund_id_for(order_id, req.txn_id)
             assert refund["amount"] == 800
@@ -211,7 +203,7 @@ class TestCallbacks:
             rig.qr.pay(req, window_s=0.05)
             order_id = order_id_for(req.txn_id)
             rig.control.post("/_sim/pay", {"order_id": order_id, "late": True})
-            wait_for(lambda: len(rig.sim.state()["callbacks"]) == 2, "two callbacks")
+            wait_until(lambda: len(rig.sim.state()["callbacks"]) == 2, "two callbacks")
             assert len(rig.sim.state()["refunds"]) == 1
             assert sum(isinstance(e, LatePaymentRefunded) for e in rig.events) == 1
             assert kept(rig, order_id) == 0
@@ -238,7 +230,7 @@ class TestCallbacks:
     def test_forged_rate_sends_a_forgery_beside_the_real_callback(self) -> None:
         with real_rig(GatewayFaults(auto_pay_ms=10, forge_rate=1.0)) as rig:
             assert isinstance(rig.qr.pay(request(), window_s=5), Charged)
-            wait_for(lambda: len(rig.sim.state()["callbacks"]) == 2, "two callbacks")
+            wait_until(lambda: len(rig.sim.state()["callbacks"]) == 2, "two callbacks")
             assert sorted(c["answer"] for c in rig.sim.state()["callbacks"]) == [200, 401]
             assert rig.receiver.counts["bad_signature"] == 1
 

@@ -6,11 +6,12 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_payments_support import InProcessRig, request
 
 from contracts.gateway.transport import HttpRequest
 from edge.payments.outcome import Charged, LatePaymentRefunded
 from edge.payments.qr import QrPrompt
+from edge.payments.testing import request
+from fleet.testing import InProcessRig
 from simulators.gateway.faults import GatewayFaults
 
 ACTIONS = st.sampled_from(["pay", "late_pay", "deliver", "redeliver", "forge", "query"])

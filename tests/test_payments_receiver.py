@@ -7,11 +7,12 @@ import json
 import time
 
 import pytest
-from test_payments_support import SECRET, InProcessRig
 
 from contracts.gateway.signing import Verifier, sign
 from edge.payments.outcome import AlarmKind, PaymentAlarm
 from edge.payments.receiver import MAX_BODY, CallbackReceiver
+from edge.payments.testing import SECRET
+from fleet.testing import InProcessRig
 
 
 def notice(**changes: object) -> dict[str, object]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from test_payments_support import MERCHANT, SECRET, request
 
 from edge.payments.accounts import InMemoryAccounts
 from edge.payments.config import GatewayConfig, Method, PaymentPolicy
 from edge.payments.outcome import PaymentEvent, PaymentStatus
 from edge.payments.service import Payments
+from edge.payments.testing import MERCHANT, SECRET, request
 from simulators.gateway.faults import GatewayFaults
 from simulators.gateway.server import GatewayServer
 

@@ -7,8 +7,6 @@ and no post-pay for a vehicle that has gone.
 
 from __future__ import annotations
 
-from test_payments_support import InProcessRig, request
-
 from edge.payments.chain import PaymentChain
 from edge.payments.config import Method, PaymentPolicy, PostPay
 from edge.payments.outcome import (
@@ -19,6 +17,8 @@ from edge.payments.outcome import (
     PaymentStatus,
     Unavailable,
 )
+from edge.payments.testing import request
+from fleet.testing import InProcessRig
 
 LAST_RESORT = PaymentPolicy(methods=(Method.QR,), postpay=PostPay.LAST_RESORT)
 

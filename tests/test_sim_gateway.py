@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from sim_lines import addresses
-from test_payments_support import MERCHANT, SECRET, lane_client, wait_for
 
 from contracts.gateway.protocol import OrderStatus
 from edge.payments.gateway import GatewayClient, GatewayRefusedError
+from edge.payments.testing import MERCHANT, SECRET, lane_client
+from plumbing.testing import wait_until
 from simulators.control import ControlClient, ControlError
 from simulators.gateway.faults import GatewayFaults
 from simulators.gateway.server import GatewayServer
@@ -79,7 +80,7 @@ class TestOrders:
             order = client.query_order("LW1")
             return order is not None and order.status is OrderStatus.PAID
 
-        wait_for(paid, "auto-pay")
+        wait_until(paid, "auto-pay")
 
 
 class TestRefunds:
@@ -239,7 +240,7 @@ class TestPayByPlate:
         assert (pending.plate_order_id, pending.plate) == (typed["plate_order_id"], "皖A12345")
         client.create_order("LW1", 800, "CNY", "parking", plate_order_id=pending.plate_order_id)
         assert client.plate_orders("riverside-exit") == []
-        wait_for(lambda: server.sim.kept("LW1") == 800, "the driver paid on the phone")
+        wait_until(lambda: server.sim.kept("LW1") == 800, "the driver paid on the phone")
 
     def test_driver_who_does_not_pay_leaves_the_order_pending(
         self, server: GatewayServer, client: GatewayClient

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from test_daemon_support import lane_files
 
 from edge.commands.bench_store import sample_transactions
 from edge.commands.edge_run import EXIT_FAILED, EXIT_STORE
+from edge.daemon.testing import lane_files
 from edge.store import Store, StoreDamagedError, check_store
 from edge.store.head import head_file, load_head_file
 from plumbing.cli import main

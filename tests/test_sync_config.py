@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from test_daemon_support import lane_files
 
 from edge.config.lane import load_lane
 from edge.config.sync import SyncConfig
+from edge.daemon.testing import lane_files
 from plumbing.broker import BrokerConfig
 from plumbing.config import ConfigError
 

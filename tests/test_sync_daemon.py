@@ -17,38 +17,29 @@ from typing import Any
 import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
 from paths import REPO
-from sync_support import PLAZA, FakeCentral, acked, central, fill, sync_section, until
-from test_daemon_support import FakeLane, lane_files, load
 
 from contracts.commands import new_command
 from contracts.mqtt.payloads import LaneState
 from contracts.mqtt.topics import LaneTopic
+from edge.config.lane import load_lane
 from edge.daemon.control import send
 from edge.daemon.lane_daemon import StartupError
 from edge.daemon.syncing import tariff_in_force
+from edge.daemon.testing import lane_files
+from edge.sync.testing import PLAZA, FakeCentral, acked, central, fill, sync_section, until
+from fleet.testing import FakeLane, run
 
 LANE = "riverside-exit"
 
 
 def synced_lane(tmp_path: Path, broker: MqttBroker) -> FakeLane:
-    return FakeLane(load(lane_files(tmp_path, extra=sync_section(broker))))
+    return FakeLane(load_lane(lane_files(tmp_path, extra=sync_section(broker))))
 
 
 def command(kind: str, *, command_id: str, now: datetime | None = None, **fields: Any) -> bytes:
     issued = now or datetime.now(UTC)
     made = new_command(kind, operator_id="sup-3", reason="from the console", now=issued, **fields)
     return made.model_copy(update={"command_id": command_id}).model_dump_json().encode()
-
-
-def run(lane: FakeLane, scenario: Any) -> None:
-    async def main() -> None:
-        await lane.start()
-        try:
-            await scenario(lane)
-        finally:
-            await lane.daemon.stop()
-
-    asyncio.run(main())
 
 
 class TestDaemonSync:
@@ -226,7 +217,7 @@ def killed(child: subprocess.Popen[bytes], fake: FakeCentral) -> LaneState:
 
 CHILD = """
 import sys, time
-from sync_support import facts, sync_config
+from edge.sync.testing import facts, sync_config
 from edge.sync import SyncService
 host, port, store = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 from pathlib import Path
@@ -241,7 +232,7 @@ class TestTariffInForce:
     """The state names the tariff version in force now, not the newest listed."""
 
     def test_versions_by_date(self, tmp_path: Path) -> None:
-        tariff = load(lane_files(tmp_path)).tariff
+        tariff = load_lane(lane_files(tmp_path)).tariff
         shanghai_june = datetime(2026, 6, 30, 15, 59, tzinfo=UTC)  # 23:59 local
         assert tariff_in_force(tariff, shanghai_june) == (("riverside-parking", 1),)
         assert tariff_in_force(tariff, shanghai_june + timedelta(minutes=1)) == (
@@ -257,7 +248,7 @@ class TestStartFailures:
     def test_unreadable_password_file(self, mqtt_broker: MqttBroker, tmp_path: Path) -> None:
         missing = tmp_path / "no-such-password"
         section = sync_section(mqtt_broker, username="riverside-exit", password_file=str(missing))
-        lane = FakeLane(load(lane_files(tmp_path, extra=section)))
+        lane = FakeLane(load_lane(lane_files(tmp_path, extra=section)))
         with pytest.raises(StartupError, match=r"sync\.broker\.password_file: cannot read"):
             asyncio.run(lane.start())
         assert lane.daemon.sync is None
@@ -266,6 +257,6 @@ class TestStartFailures:
         bad_ca = tmp_path / "ca.pem"
         bad_ca.write_text("not a certificate\n")
         section = sync_section(mqtt_broker) + f'[sync.broker.tls]\nca_file = "{bad_ca}"\n'
-        lane = FakeLane(load(lane_files(tmp_path, extra=section)))
+        lane = FakeLane(load_lane(lane_files(tmp_path, extra=section)))
         with pytest.raises(StartupError, match=r"sync\.broker\.tls: cannot load .*ca\.pem"):
             asyncio.run(lane.start())

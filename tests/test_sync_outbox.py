@@ -10,16 +10,6 @@ import pytest
 from mqtt_broker import AmqttBroker, MosquittoBroker, MqttBroker
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
-from sync_support import (
-    LANE,
-    acked,
-    central,
-    facts,
-    fill,
-    running,
-    sync_config,
-    until,
-)
 
 from contracts.mqtt.topics import LaneTopic
 from contracts.reconcile import day_totals
@@ -27,6 +17,7 @@ from edge.store import Store
 from edge.store.head import head_file, load_head_file
 from edge.sync import SyncService
 from edge.sync.metrics import register
+from edge.sync.testing import LANE, acked, central, facts, fill, running, sync_config, until
 from plumbing.broker import BrokerConfig
 
 

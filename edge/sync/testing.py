@@ -1,11 +1,15 @@
-"""A small fake central for the sync tests: it takes a lane's batches and acks them.
+"""A small fake central for tests and commissioning of a lane's sync: it takes batches and acks them.
+
+Public API (as ``structlog.testing`` is): lanewarden's sync tests use it, and a
+technician can point a lane at a broker with this central behind it to see the
+lane's records arrive before central is installed.
 
 It reads every payload with :func:`contracts.mqtt.payloads.parse_payload` (so a
 batch that does not verify fails the test), keeps the records by ``lane_seq``,
 and, when ``auto_ack`` is on, acks the highest contiguous ``lane_seq`` after each
 batch, as central does. It subscribes again after every reconnection (a broker
-restarted without persistence forgot its subscriptions). This module holds no
-tests.
+restarted without persistence forgot its subscriptions). :func:`fill` writes
+records into a lane's store for it to send.
 """
 
 from __future__ import annotations
@@ -19,11 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
-from mqtt_broker import MqttBroker
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts.commands import CommandResult
@@ -31,6 +34,7 @@ from contracts.mqtt.payloads import (
     Ack,
     EventBatch,
     LaneState,
+    Stream,
     Telemetry,
     TxnBatch,
     parse_payload,
@@ -43,6 +47,7 @@ from edge.config.sync import SyncConfig
 from edge.store import Store
 from edge.sync import LaneFacts, SyncService
 from plumbing.broker import BrokerConfig
+from plumbing.testing import wait_until
 
 PLAZA = "riverside"
 LANE = "riverside-exit"
@@ -51,6 +56,7 @@ START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta
 
 
 def facts(lane_id: str = LANE) -> LaneFacts:
+    """What the lane tells central about itself (Riverside, Asia/Shanghai)."""
     return LaneFacts(
         plaza_id=PLAZA,
         lane_id=lane_id,
@@ -61,6 +67,7 @@ def facts(lane_id: str = LANE) -> LaneFacts:
 
 
 def sync_config(host: str, port: int, **overrides: Any) -> SyncConfig:
+    """A sync section for the broker at ``host:port``, with short timers; ``overrides`` win."""
     settings: dict[str, Any] = {
         "broker": BrokerConfig(host=host, port=port, keepalive_s=5),
         "batch_size": 50,
@@ -73,7 +80,17 @@ def sync_config(host: str, port: int, **overrides: Any) -> SyncConfig:
     return SyncConfig(**(settings | overrides))
 
 
-def sync_section(broker: MqttBroker, **login: Any) -> str:
+class Endpoint(Protocol):
+    """Where a broker listens."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+
+def sync_section(broker: Endpoint, **login: Any) -> str:
     """A [sync] section for ``broker``, with ``login`` keys added to its [sync.broker]."""
     lines = [
         "[sync]",
@@ -108,6 +125,7 @@ def fill(store_path: Path, txns: int, events: int = 0, lane_id: str = LANE) -> N
 
 
 def acked(store_path: Path, lane_id: str = LANE) -> tuple[int, int]:
+    """How far central has acked the lane's (transactions, events)."""
     with Store.open(store_path) as store:
         status = store.sync_status(lane_id)
     return status.txn.acked_seq, status.event.acked_seq
@@ -115,6 +133,7 @@ def acked(store_path: Path, lane_id: str = LANE) -> tuple[int, int]:
 
 @contextmanager
 def running(service: SyncService) -> Iterator[SyncService]:
+    """``service`` started for the ``with`` block, stopped after it."""
     service.start()
     try:
         yield service
@@ -123,11 +142,8 @@ def running(service: SyncService) -> Iterator[SyncService]:
 
 
 def until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    """:func:`plumbing.testing.wait_until` with the longer wait a broker round trip needs."""
+    wait_until(condition, what, timeout_s, poll_s=0.02)
 
 
 @dataclass
@@ -204,17 +220,20 @@ class FakeCentral:
             self.errors.append(repr(exc))
 
     def _take(self, topic: str, raw: bytes) -> None:
-        got, lane = self.got, {"plaza_id": PLAZA, "lane_id": self.lane_id}
+        got, lane_id = self.got, self.lane_id
         with self.lock:
             if topic == self.topic[LaneTopic.STATE]:
-                got.states.append(parse_payload(LaneState, raw, **lane))
+                got.states.append(parse_payload(LaneState, raw, plaza_id=PLAZA, lane_id=lane_id))
             elif topic == self.topic[LaneTopic.TELEMETRY]:
-                got.telemetry.append(parse_payload(Telemetry, raw, **lane))
+                got.telemetry.append(parse_payload(Telemetry, raw, plaza_id=PLAZA, lane_id=lane_id))
             elif topic == self.topic[LaneTopic.CMD_RESULT]:
                 got.results.append(CommandResult.model_validate_json(raw))
             else:
-                model = TxnBatch if topic == self.topic[LaneTopic.TXN] else EventBatch
-                batch = parse_payload(model, raw, **lane)  # type: ignore[type-var]
+                batch: TxnBatch | EventBatch
+                if topic == self.topic[LaneTopic.TXN]:
+                    batch = parse_payload(TxnBatch, raw, plaza_id=PLAZA, lane_id=lane_id)
+                else:
+                    batch = parse_payload(EventBatch, raw, plaza_id=PLAZA, lane_id=lane_id)
                 stream = batch.stream
                 for record in batch.records:
                     got.records[stream][record.lane_seq] = record
@@ -222,12 +241,14 @@ class FakeCentral:
                 if self.auto_ack:
                     self.ack(stream, got.contiguous(stream), wait=False)
 
-    def ack(self, stream: str, seq: int, *, lane_id: str | None = None, wait: bool = True) -> None:
+    def ack(
+        self, stream: Stream, seq: int, *, lane_id: str | None = None, wait: bool = True
+    ) -> None:
         """Ack ``seq``; ``wait=False`` from paho's own thread (which must carry the PUBACK)."""
         body = Ack(
             plaza_id=PLAZA,
             lane_id=lane_id or self.lane_id,
-            stream=stream,  # type: ignore[arg-type]
+            stream=stream,
             acked_seq=seq,
             at=datetime.now(UTC),
         )
@@ -249,9 +270,11 @@ class FakeCentral:
 
 @contextmanager
 def central(host: str, port: int, **kwargs: Any) -> Iterator[FakeCentral]:
+    """A :class:`FakeCentral` for the ``with`` block; fails after it if a payload did not parse."""
     fake = FakeCentral(host, port, **kwargs)
     try:
         yield fake
     finally:
         fake.close()
-    assert not fake.errors, fake.errors
+    if fake.errors:
+        raise AssertionError(f"central could not take what the lane sent: {fake.errors}")
