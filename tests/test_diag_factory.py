@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from device_events import Events
 from paths import REPO
 
 from drivers import factory
@@ -19,7 +18,6 @@ from drivers.config import (
     DeviceSections,
     DisplayConfig,
     GpioIO,
-    GpioPins,
     IOBarrier,
     IOModuleConfig,
     LoopsConfig,
@@ -34,6 +32,7 @@ from drivers.fakes import FakeBarrier, FakeCamera, FakeDisplay, FakeLaneLight, F
 from drivers.gpio import GpioTransport
 from drivers.interfaces import BarrierMoved, DeviceFault, EventSink, Position
 from drivers.mock_gpio import MockGPIO
+from drivers.testing import PINS, Events
 from edge.config.lane import LaneConfig, load_lane
 
 
@@ -80,16 +79,7 @@ class TestBuild:
         importlib.util.find_spec("RPi") is not None, reason="RPi.GPIO is installed here"
     )
     def test_gpio_lane_off_a_pi_says_what_to_install(self) -> None:
-        pins = GpioPins(
-            arming_loop=5,
-            safety_loop=6,
-            barrier_up=13,
-            barrier_down=19,
-            open_relay=17,
-            close_relay=27,
-            lane_light=22,
-        )
-        gpio_lane = lane().model_copy(update={"io": GpioIO(type="gpio", pins=pins)})
+        gpio_lane = lane().model_copy(update={"io": GpioIO(type="gpio", pins=PINS)})
         with pytest.raises(DriverUnavailableError, match=r"pip install 'lanewarden\[rpi\]'"):
             build_lane(gpio_lane.device_sections())
 
@@ -140,18 +130,9 @@ class TestMockGpio:
         assert isinstance(transport.gpio, MockGPIO)
 
     def test_unwired_mock_barrier_times_out(self) -> None:
-        pins = GpioPins(
-            arming_loop=5,
-            safety_loop=6,
-            barrier_up=13,
-            barrier_down=19,
-            open_relay=17,
-            close_relay=27,
-            lane_light=22,
-        )
         sections = replace(
             devices(),
-            io=MockGpioIO(type="gpio_mock", pins=pins, debounce_ms=0),
+            io=MockGpioIO(type="gpio_mock", pins=PINS, debounce_ms=0),
             barrier=IOBarrier(type="io", travel_timeout_ms=100, pulse_ms=20),
         )
         barrier = build_lane(sections).barrier

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from paths import REPO
-from sim_lines import addresses
 from structlog.testing import capture_logs
 
 from drivers import serial_display as proto
@@ -28,6 +27,7 @@ from edge.config.lane import load_lane
 from simulators.display import DisplaySimulator, render, text_width
 from simulators.faults import Faults
 from simulators.serial_link import PtyLink
+from simulators.testing import addresses
 
 # Any text a lane may show: letters of every script, no control characters.
 row_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=20)

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from device_events import Events, eventually
 from pydantic import ValidationError
 
 from drivers.config import GpioIO, GpioPins
@@ -23,16 +22,9 @@ from drivers.interfaces import (
     Position,
 )
 from drivers.mock_gpio import MockGPIO
+from drivers.testing import PINS, Events
+from plumbing.testing import wait_until
 
-PINS = GpioPins(
-    arming_loop=5,
-    safety_loop=6,
-    barrier_up=13,
-    barrier_down=19,
-    open_relay=17,
-    close_relay=27,
-    lane_light=22,
-)
 RPI_GPIO_INSTALLED = importlib.util.find_spec("RPi") is not None
 
 
@@ -74,14 +66,14 @@ class TestGpioInputs:
     def test_edge_wakes_the_driver_between_polls(self) -> None:
         gpio = MockGPIO()
         with started(gpio, config(poll_ms=60_000, debounce_ms=0)) as (events, _module):
-            eventually(lambda: 5 in gpio.callbacks, "edge detection set up")
+            wait_until(lambda: 5 in gpio.callbacks, "edge detection set up")
             gpio.drive(5, gpio.LOW)  # active low: the arming loop is occupied
             events.wait_for(occupied(Loop.ARMING), "arming loop occupied")
 
     def test_bounce_shorter_than_debounce_is_ignored(self) -> None:
         gpio = MockGPIO()
         with started(gpio, config(debounce_ms=1000)) as (events, _module):
-            eventually(lambda: 6 in gpio.callbacks, "edge detection set up")
+            wait_until(lambda: 6 in gpio.callbacks, "edge detection set up")
             gpio.drive(5, gpio.LOW)
             gpio.drive(5, gpio.HIGH)
             gpio.drive(6, gpio.LOW)
@@ -92,9 +84,9 @@ class TestGpioInputs:
     def test_active_high_inputs(self) -> None:
         gpio = MockGPIO()
         with started(gpio, config(inputs_active_low=False, debounce_ms=0)) as (events, module):
-            eventually(lambda: 19 in gpio.callbacks, "edge detection set up")
+            wait_until(lambda: 19 in gpio.callbacks, "edge detection set up")
             gpio.drive(19, gpio.HIGH)
-            eventually(lambda: module.barrier.position() is Position.DOWN, "down limit on")
+            wait_until(lambda: module.barrier.position() is Position.DOWN, "down limit on")
             assert not any(isinstance(e, LoopChanged) for e in events.all)
 
 
@@ -106,16 +98,16 @@ class TestGpioOutputs:
         seen: list[tuple[int, int]] = []
         gpio.on_output = lambda pin, level: seen.append((pin, level))
         with started(gpio, config(relays_active_low=True)) as (_events, module):
-            eventually(lambda: (27, gpio.HIGH) in seen, "idle relays switched off on connect")
+            wait_until(lambda: (27, gpio.HIGH) in seen, "idle relays switched off on connect")
             seen.clear()
             assert module.barrier.open().ok
-            eventually(lambda: (17, gpio.HIGH) in seen, "relay released")
+            wait_until(lambda: (17, gpio.HIGH) in seen, "relay released")
         assert seen == [(17, gpio.LOW), (17, gpio.HIGH)]
 
     def test_stop_releases_pins_and_edge_detection(self) -> None:
         gpio = MockGPIO()
         with started(gpio, config()):
-            eventually(lambda: len(gpio.callbacks) == 4, "edge detection on the four inputs")
+            wait_until(lambda: len(gpio.callbacks) == 4, "edge detection on the four inputs")
         assert gpio.callbacks == {}
         assert gpio.directions == {}
 
@@ -139,7 +131,7 @@ class TestGpioFaults:
     def test_read_failure_then_recovery(self) -> None:
         gpio = MockGPIO()
         with started(gpio, config()) as (events, _module):
-            eventually(lambda: 5 in gpio.callbacks, "edge detection set up")
+            wait_until(lambda: 5 in gpio.callbacks, "edge detection set up")
             gpio.fail_reads = "board gone"
             fault = events.wait_for(lambda e: isinstance(e, DeviceFault), "fault")
             assert isinstance(fault, DeviceFault)

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 
 import pytest
 import structlog
-from device_events import Events, eventually
 
 from drivers.config import ModbusMap, ModbusTcpIO
 from drivers.digital_io import IOFaultError, IOModule, ModuleTiming
@@ -24,6 +23,8 @@ from drivers.interfaces import (
 )
 from drivers.io_logic import BarrierTracker, Debouncer, Inputs
 from drivers.modbus_io import modbus_module, tcp_transport
+from drivers.testing import Events
+from plumbing.testing import wait_until
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 
@@ -173,21 +174,21 @@ class TestModbusDriver:
 
     def test_pulse_releases_the_relay(self) -> None:
         with simulator() as sim, running(module := module_for(sim.port)) as events:
-            eventually(lambda: module.barrier.position() is Position.DOWN, "barrier read down")
+            wait_until(lambda: module.barrier.position() is Position.DOWN, "barrier read down")
             assert module.barrier.open().ok
             assert sim.world.state()["relays"]["open_relay"] is True
             events.wait_for(lambda e: e == BarrierMoved(Position.UP, e.at), "barrier up")
-            eventually(lambda: sim.world.state()["relays"]["open_relay"] is False, "relay released")
+            wait_until(lambda: sim.world.state()["relays"]["open_relay"] is False, "relay released")
 
     def test_relay_left_energised_is_released_on_connect(self) -> None:
         with simulator() as sim:
             sim.world.write_coils(0, [True])  # a crashed daemon left the open relay on
             with running(module_for(sim.port)):
-                eventually(lambda: sim.world.state()["relays"]["open_relay"] is False, "released")
+                wait_until(lambda: sim.world.state()["relays"]["open_relay"] is False, "released")
 
     def test_safety_loop_reverses_a_closing_arm(self) -> None:
         with simulator() as sim, running(module := module_for(sim.port)) as events:
-            eventually(lambda: module.barrier.position() is Position.DOWN, "barrier read down")
+            wait_until(lambda: module.barrier.position() is Position.DOWN, "barrier read down")
             module.barrier.open()
             events.wait_for(lambda e: e == BarrierMoved(Position.UP, e.at), "barrier up")
             sim.world.rise_s = sim.world.fall_s = 2.0  # slow enough to catch it moving
@@ -196,7 +197,7 @@ class TestModbusDriver:
             events.wait_for(lambda e: e == BarrierMoved(Position.MOVING, e.at), "arm falling")
             sim.world.set_loops(safety=True)
             events.wait_for(lambda e: isinstance(e, BarrierReported), "obstacle report")
-            eventually(lambda: module.barrier.position() is Position.UP, "arm back up")
+            wait_until(lambda: module.barrier.position() is Position.UP, "arm back up")
 
     def test_changes_seen_together_report_the_occupied_loop_first(self) -> None:
         """A car driving on covers the safety loop as it leaves the arming loop: the
@@ -254,22 +255,22 @@ class TestHelpButton:
         transport = ScriptedTransport([False, True, True, False, True, True])
         module = IOModule(transport, TIMING)
         with running(module) as events:
-            eventually(lambda: len(transport.readings) == 1, "every reading taken")
-            eventually(lambda: presses(events) == 2, "two presses")
+            wait_until(lambda: len(transport.readings) == 1, "every reading taken")
+            wait_until(lambda: presses(events) == 2, "two presses")
         assert presses(events) == 2
 
     def test_held_at_start_is_not_a_press(self) -> None:
         transport = ScriptedTransport([True, True, False, True])
         module = IOModule(transport, TIMING)
         with running(module) as events:
-            eventually(lambda: len(transport.readings) == 1, "every reading taken")
-            eventually(lambda: presses(events) == 1, "the press after the release")
+            wait_until(lambda: len(transport.readings) == 1, "every reading taken")
+            wait_until(lambda: presses(events) == 1, "the press after the release")
         assert presses(events) == 1
 
     def test_wired_on_the_module_map(self) -> None:
         wired = ModbusMap(help_button=5)
         with simulator() as sim, running(module := module_for(sim.port, wired)) as events:
-            eventually(lambda: module.barrier.position() is Position.DOWN, "first read")
+            wait_until(lambda: module.barrier.position() is Position.DOWN, "first read")
             sim.world.set_help(True)
             events.wait_for(lambda e: isinstance(e, HelpPressed), "the press")
 
@@ -304,7 +305,7 @@ class TestModbusFaults:
             port = sim.port
             module = module_for(port)
             with running(module) as events:
-                eventually(lambda: module.barrier.position() is Position.DOWN, "first read")
+                wait_until(lambda: module.barrier.position() is Position.DOWN, "first read")
                 sim.stop()
                 events.wait_for(is_fault, "fault after the socket closed")
                 assert module.barrier.position() is Position.UNKNOWN
@@ -313,7 +314,7 @@ class TestModbusFaults:
                 assert "modbus tcp 127.0.0.1" in result.reason
                 with simulator(port=port):
                     events.wait_for(lambda e: isinstance(e, DeviceRecovered), "recovery")
-                    eventually(lambda: module.barrier.position() is Position.DOWN, "position again")
+                    wait_until(lambda: module.barrier.position() is Position.DOWN, "position again")
 
     def test_silent_module(self) -> None:
         with (
@@ -356,7 +357,7 @@ class TestModbusFaults:
     def test_one_fault_event_per_outage(self) -> None:
         faults = Faults()
         with simulator(faults) as sim, running(module := module_for(sim.port)) as events:
-            eventually(lambda: module.barrier.position() is Position.DOWN, "first read")
+            wait_until(lambda: module.barrier.position() is Position.DOWN, "first read")
             faults.silent = True
             events.wait_for(is_fault, "fault")
             module.loops.state()  # the driver keeps answering while the module is silent
@@ -371,12 +372,12 @@ class TestModbusFaults:
             module = module_for(port)
             with running(module) as events:
                 module.light.start(events)
-                eventually(lambda: module.light.set_green(True).ok, "light set")
+                wait_until(lambda: module.light.set_green(True).ok, "light set")
                 sim.stop()
                 events.wait_for(is_fault, "fault")
                 with simulator(port=port) as again:
                     assert again.world.state()["light"] == "red"
-                    eventually(lambda: again.world.state()["light"] == "green", "light again")
+                    wait_until(lambda: again.world.state()["light"] == "green", "light again")
                 module.light.stop()
 
 
@@ -398,7 +399,7 @@ class TestModbusBuilder:
             events = Events()
             module.light.start(events)
             try:
-                eventually(lambda: module.light.set_green(True).ok, "light set")
+                wait_until(lambda: module.light.set_green(True).ok, "light set")
                 assert sim.world.coil_bits()[7] is True
                 assert sim.world.state()["light"] == "red"  # coil 2 untouched
             finally:
@@ -455,7 +456,7 @@ class TestIOModuleRobustness:
 
         module.barrier.start(sink)
         try:
-            eventually(lambda: module.barrier.position() is Position.DOWN, "first read")
+            wait_until(lambda: module.barrier.position() is Position.DOWN, "first read")
             transport.failures.append(IOFaultError("gone"))
             delivered.wait_for(is_fault, "fault after the sink failed once")
         finally:
@@ -471,7 +472,7 @@ class TestLateStart:
             module = module_for(sim.port)
             module.loops.start(Events())
             try:
-                eventually(lambda: module.barrier.position() is Position.FAULT, "fault read")
+                wait_until(lambda: module.barrier.position() is Position.FAULT, "fault read")
                 late = Events()
                 module.barrier.start(late)
                 assert late.all == [

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from device_events import Events, eventually
 from needs import program
 
 from drivers.config import ModbusRtuIO
 from drivers.digital_io import IOModule, ModuleTiming
 from drivers.interfaces import BarrierMoved, DeviceFault, Loop, LoopChanged, Position
 from drivers.modbus_io import rtu_transport
+from drivers.testing import Events
+from plumbing.testing import wait_until
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 
@@ -33,7 +34,7 @@ def pty_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        eventually(lambda: a.exists() and b.exists(), "socat created the pty pair")
+        wait_until(lambda: a.exists() and b.exists(), "socat created the pty pair")
         yield str(a), str(b)
     finally:
         proc.terminate()
@@ -70,7 +71,7 @@ class TestModbusRtu:
             events.wait_for(
                 lambda e: isinstance(e, LoopChanged) and e.loop is Loop.ARMING, "arming loop"
             )
-            eventually(lambda: module.barrier.position() is Position.DOWN, "barrier read down")
+            wait_until(lambda: module.barrier.position() is Position.DOWN, "barrier read down")
             assert module.barrier.open().ok
             events.wait_for(lambda e: e == BarrierMoved(Position.UP, e.at), "barrier up")
         finally:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from needs import program
 from paths import REPO
-from sim_lines import addresses
 from structlog.testing import capture_logs
 
 from drivers import barrier_frames as bf
@@ -37,6 +36,7 @@ from simulators.control import ControlClient, ControlError, ControlServer
 from simulators.faults import Faults
 from simulators.serial_barrier import BarrierController, BarrierSimulator
 from simulators.serial_link import PortLink, PtyLink
+from simulators.testing import addresses
 
 WAIT_S = 10.0  # generous: a bound for a hung test, not a speed requirement
 # Across processes (a simulator subprocess, socat) on a loaded CI machine, replies can be slow.

@@ -16,7 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from sim_lines import addresses
 from structlog.testing import capture_logs
 
 from drivers.config import OpenCVCamera
@@ -26,6 +25,7 @@ from simulators.camera import CameraSimulator, LaneScene
 from simulators.control import ControlClient, ControlError
 from simulators.plate_font import BUNDLED_FONT
 from simulators.plate_render import GlyphMissingError, render_plate
+from simulators.testing import addresses
 
 WAIT_S = 10.0
 BLUE_BGR = np.array([181, 72, 0])

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from sim_lines import addresses
 
 from contracts.gateway.protocol import OrderStatus
 from edge.payments.gateway import GatewayClient, GatewayRefusedError
@@ -20,6 +19,7 @@ from plumbing.testing import wait_until
 from simulators.control import ControlClient, ControlError
 from simulators.gateway.faults import GatewayFaults
 from simulators.gateway.server import GatewayServer
+from simulators.testing import addresses
 
 
 @pytest.fixture

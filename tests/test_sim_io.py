@@ -9,14 +9,14 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from device_events import eventually
 from needs import program
 from paths import REPO
-from sim_lines import addresses
 
+from plumbing.testing import wait_until
 from simulators.control import ControlClient, ControlError, ControlServer
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
+from simulators.testing import addresses
 
 
 class Clock:
@@ -212,7 +212,7 @@ class TestMbpollInterop:
             assert write.returncode == 0, write.stdout + write.stderr
             assert "Written 1 references" in write.stdout
             assert sim.world.state()["relays"]["open_relay"] is True
-            eventually(lambda: sim.world.state()["inputs"]["up_limit"], "arm up")
+            wait_until(lambda: sim.world.state()["inputs"]["up_limit"], "arm up")
             read = subprocess.run(
                 [mbpoll, *f"-0 -1 -m tcp -p {port} -t 1 -r 0 -c 5 127.0.0.1".split()],
                 capture_output=True,

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import structlog
-from sim_lines import addresses
 
 import simulators.scenarios
 from plumbing.cli import main
@@ -23,6 +22,7 @@ from simulators.faults import Faults
 from simulators.gateway.server import GatewayServer
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 from simulators.scenarios import ScenarioError, builtin_names, load, parse
+from simulators.testing import addresses
 from simulators.traffic import Simulators, TrafficRunner, needed
 
 REQUIRED = {

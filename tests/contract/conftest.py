@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from rigs import BARRIER_RIGS, LIGHT_RIGS, LOOPS_RIGS, BarrierRig, LightRig, LoopsRig
+
+from simulators.testing import BARRIER_RIGS, LIGHT_RIGS, LOOPS_RIGS, BarrierRig, LightRig, LoopsRig
 
 
 @pytest.fixture(params=sorted(LOOPS_RIGS))

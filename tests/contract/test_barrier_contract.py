@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from device_events import Events, eventually
-from rigs import BarrierRig
-
 from drivers.interfaces import BarrierMoved, DeviceEvent, DeviceFault, Position
+from drivers.testing import Events
+from plumbing.testing import wait_until
+from simulators.testing import BarrierRig
 
 
 def moved(position: Position) -> Callable[[DeviceEvent], bool]:
@@ -18,7 +18,7 @@ def started(rig: BarrierRig) -> Events:
     """Start the barrier and wait until it knows where the arm is (down, at rest)."""
     events = Events()
     rig.barrier.start(events)
-    eventually(lambda: rig.barrier.position() is Position.DOWN, "barrier reads down at start")
+    wait_until(lambda: rig.barrier.position() is Position.DOWN, "barrier reads down at start")
     return events
 
 
@@ -53,7 +53,7 @@ class TestBarrierContract:
         fault = events.wait_for(lambda e: isinstance(e, DeviceFault), "barrier fault")
         assert isinstance(fault, DeviceFault)
         assert fault.reason
-        eventually(lambda: barrier_rig.barrier.position() is Position.FAULT, "position is fault")
+        wait_until(lambda: barrier_rig.barrier.position() is Position.FAULT, "position is fault")
 
     def test_command_before_start_fails_with_reason(self, barrier_rig: BarrierRig) -> None:
         result = barrier_rig.barrier.open()

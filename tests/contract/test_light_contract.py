@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from device_events import Events, eventually
-from rigs import LightRig
+from drivers.testing import Events
+from plumbing.testing import wait_until
+from simulators.testing import LightRig
 
 
 class TestLightContract:
@@ -11,7 +12,7 @@ class TestLightContract:
 
     def test_green_then_red(self, light_rig: LightRig) -> None:
         light_rig.light.start(Events())
-        eventually(lambda: light_rig.light.set_green(True).ok, "light accepts a command")
+        wait_until(lambda: light_rig.light.set_green(True).ok, "light accepts a command")
         assert light_rig.world.light_green() is True
         assert light_rig.light.set_green(False).ok
         assert light_rig.world.light_green() is False

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from device_events import Events, eventually
-from rigs import LoopsRig
-
 from drivers.interfaces import (
     DeviceEvent,
     DeviceFault,
@@ -15,6 +12,9 @@ from drivers.interfaces import (
     LoopChanged,
     LoopState,
 )
+from drivers.testing import Events
+from plumbing.testing import wait_until
+from simulators.testing import LoopsRig
 
 
 def changed(loop: Loop, occupied: bool) -> Callable[[DeviceEvent], bool]:
@@ -68,4 +68,4 @@ class TestLoopsContract:
         loops_rig.loops.start(events)
         loops_rig.world.put(Loop.SAFETY, True)
         events.wait_for(changed(Loop.SAFETY, True), "safety loop occupied after restart")
-        eventually(lambda: loops_rig.loops.state().safety, "state follows the event")
+        wait_until(lambda: loops_rig.loops.state().safety, "state follows the event")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from rigs import BARRIER_BENCHES, BARRIER_RIGS, IO_BENCHES, LIGHT_RIGS, LOOPS_RIGS, UNRIGGED
-
 from drivers import factory
 from drivers.config import IOBarrier, IOLoops, type_key
+from simulators.testing import (
+    BARRIER_BENCHES,
+    BARRIER_RIGS,
+    IO_BENCHES,
+    LIGHT_RIGS,
+    LOOPS_RIGS,
+    UNRIGGED,
+)
 
 
 class TestRegistryCoverage:

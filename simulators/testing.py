@@ -1,4 +1,8 @@
-"""Every implementation of each interface, set up with a world the test can act on.
+"""Every implementation of each driver interface, set up with a world the test can act on.
+
+Public API (as gpiozero ships its mock pin factory): the contract suites in
+``tests/contract`` run on these rigs, and a technician can run a driver against
+its simulator the same way to see it behave before the hardware is there.
 
 A rig bundles a driver with the hands of the test: put a vehicle on a loop,
 jam the arm, cut the link to the device and restore it. The contract suites
@@ -12,12 +16,13 @@ controller over a pty.
 
 A driver added to a registry needs a bench here (``IO_BENCHES``,
 ``BARRIER_BENCHES``), keyed by its config class, or a reason in ``UNRIGGED``;
-test_rigs.py fails until it has one. The loops, barrier and light rigs of each
+``tests/contract/test_rigs.py`` fails until it has one. The loops, barrier and light rigs of each
 I/O module are made from its one bench.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -27,7 +32,6 @@ from contracts.schema import ConfigModel
 from drivers.config import (
     DeviceSections,
     GpioIO,
-    GpioPins,
     IOBarrier,
     IOLoops,
     MockGpioIO,
@@ -43,6 +47,7 @@ from drivers.fakes import FakeBarrier, FakeLaneLight, FakeLoops
 from drivers.gpio import GpioTransport
 from drivers.interfaces import Barrier, LaneLight, Loop, LoopInputs
 from drivers.mock_gpio import MockGPIO
+from drivers.testing import PINS as LANE_PINS
 from simulators.faults import Faults
 from simulators.io_module import BarrierWorld, IOModuleSimulator
 from simulators.serial_barrier import BarrierController, BarrierSimulator
@@ -61,26 +66,35 @@ class World:
     """What a test can do to the device's surroundings."""
 
     put: Callable[[Loop, bool], None]
-    jam: Callable[[], None]
-    cut: Callable[[], None]
-    restore: Callable[[], None]
+    jam: Callable[[], object]
+    """Break or block the barrier's arm."""
+    cut: Callable[[], object]
+    """Cut the link to the device (it stops answering)."""
+    restore: Callable[[], object]
     light_green: Callable[[], bool | None]
+    """Whether the lane light shows green; None where the device has no light."""
 
 
 @dataclass
 class LoopsRig:
+    """A loops driver and the world its loops sense."""
+
     loops: LoopInputs
     world: World
 
 
 @dataclass
 class BarrierRig:
+    """A barrier driver and the world its arm moves in."""
+
     barrier: Barrier
     world: World
 
 
 @dataclass
 class LightRig:
+    """A lane light driver and the world that shows its colour."""
+
     light: LaneLight
     world: World
 
@@ -110,6 +124,7 @@ def _fake_world(loops: FakeLoops, barrier: FakeBarrier, light: FakeLaneLight) ->
 
 @contextmanager
 def fake_parts() -> Iterator[tuple[FakeLoops, FakeBarrier, FakeLaneLight, World]]:
+    """The in-memory loops, barrier and light, and the world that acts on them."""
     loops, barrier, light = FakeLoops(), FakeBarrier(), FakeLaneLight()
     yield loops, barrier, light, _fake_world(loops, barrier, light)
 
@@ -153,16 +168,8 @@ def modbus_tcp_bench() -> Iterator[tuple[ModbusTcpIO, Wire]]:
         simulator.stop()
 
 
-PINS = GpioPins(
-    arming_loop=5,
-    safety_loop=6,
-    barrier_up=13,
-    barrier_down=19,
-    barrier_fault=26,
-    open_relay=17,
-    close_relay=27,
-    lane_light=22,
-)
+PINS = LANE_PINS.model_copy(update={"barrier_fault": 26})
+"""The lane's GPIO pins with the barrier's fault input wired too."""
 
 
 def wire_gpio(gpio: MockGPIO, world: BarrierWorld) -> Callable[[], None]:
@@ -198,8 +205,8 @@ def wire_gpio(gpio: MockGPIO, world: BarrierWorld) -> Callable[[], None]:
 def mock_gpio_of(module: IOModule) -> MockGPIO:
     """The in-memory GPIO under a ``gpio_mock`` module the factory built."""
     transport = module.transport
-    assert isinstance(transport, GpioTransport)
-    assert isinstance(transport.gpio, MockGPIO)
+    if not isinstance(transport, GpioTransport) or not isinstance(transport.gpio, MockGPIO):
+        raise TypeError(f"not a gpio_mock module: {transport.label}")
     return transport.gpio
 
 
@@ -250,6 +257,7 @@ class ModuleRig:
 
 @contextmanager
 def module_rig(model: type[ConfigModel]) -> Iterator[ModuleRig]:
+    """The bench of the I/O module ``model``, with the factory's parts built on it."""
     with IO_BENCHES[model]() as (config, wire):
         devices = DeviceSections(
             loops=IOLoops(type="io"),
@@ -352,7 +360,8 @@ def _module_light(model: type[ConfigModel]) -> Callable[[], AbstractContextManag
     def rig() -> Iterator[LightRig]:
         with module_rig(model) as m:
             light = build_light(m.parts)
-            assert light is not None
+            if light is None:
+                raise AssertionError(f"{type_key(model)}: the factory built no lane light")
             yield LightRig(light, m.world)
 
     return rig
@@ -371,3 +380,27 @@ LIGHT_RIGS: dict[str, Callable[[], AbstractContextManager[LightRig]]] = {
     "fake": fake_light,
     **{type_key(model): _module_light(model) for model in IO_BENCHES},
 }
+
+
+# -- a simulator command's first lines ---------------------------------------------
+
+
+def addresses(proc: subprocess.Popen[str], *whats: str) -> list[str]:
+    """The addresses on the first lines of ``proc``'s output, one ``what: address`` line each.
+
+    A script reads a ``lanewarden sim ...`` command's addresses this way. Start
+    ``proc`` with ``stderr=subprocess.STDOUT``: a log line before the addresses
+    then fails here. Each address is its line's last word, and clean.
+    """
+    if proc.stdout is None:
+        raise ValueError("start the simulator with stdout=subprocess.PIPE")
+    found = []
+    for what in whats:
+        line = proc.stdout.readline().rstrip("\n")
+        if not line.startswith(f"{what}: "):
+            raise AssertionError(f"expected {what!r}: ..., got {line!r}")
+        address = line.split()[-1]
+        if address != line.removeprefix(f"{what}: ") or any(ch in address for ch in "\"',{}"):
+            raise AssertionError(f"not one clean address: {line!r}")
+        found.append(address)
+    return found
