@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from central_db import BACKENDS, central_db_url
-from central_records import Lane, refund
 from sqlalchemy import text
 
 from central.alarms.revenue import last_complete_hour, same_hour_weeks_before
@@ -17,7 +16,7 @@ from central.alarms.watch import STUCK_REFRESH_S, SWEEP_LOCK, AlarmingStore, Ala
 from central.config import CentralConfig
 from central.storage import Alarm, CentralStore
 from contracts.mqtt.payloads import LaneState, Telemetry
-from contracts.testing import paid_exit
+from contracts.testing import SealedLane, paid_exit, refund
 
 T = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)  # a Thursday
 CONFIG = CentralConfig.model_validate(
@@ -62,7 +61,7 @@ class TestIncidents:
 
     @pytest.mark.parametrize("kind", ["tailgate", "barrier_forced"])
     def test_once_per_event(self, store: CentralStore, alarming: AlarmingStore, kind: str) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         sent = lane.events((kind, T), ("mode_changed", T))
         alarming.store_batch("west", sent, T)
         [alarm] = of(store, kind)
@@ -79,9 +78,9 @@ class TestChainBroken:
     def test_raised_through_the_alarming_store(
         self, store: CentralStore, alarming: AlarmingStore
     ) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         alarming.store_batch("west", lane.txns(paid_exit("w1", T)), T)
-        other = Lane("west", "w1")  # a second chain of the same lane: seq 1 again, then 2
+        other = SealedLane("west", "w1")  # a second chain of the same lane: seq 1 again, then 2
         other.txns(paid_exit("w1", T, fee=1))
         alarming.store_batch("west", other.txns(paid_exit("w1", T)), T)
         [alarm] = of(store, "chain_broken")
@@ -92,7 +91,7 @@ class TestConditions:
     """A barrier fault stands until recovered; a stuck loop until a vehicle passes."""
 
     def test_barrier_fault_and_recovery(self, store: CentralStore, alarming: AlarmingStore) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         alarming.store_batch("west", lane.events(("barrier_fault", T)), T)
         assert states(store, "barrier_fault") == ["open"]
         alarming.store_batch("west", lane.events(("paid_barrier_fault", T)), T)
@@ -102,7 +101,7 @@ class TestConditions:
         assert (alarm.state, alarm.changed_by) == ("resolved", "central")
 
     def test_loop_stuck_until_a_passage(self, store: CentralStore, alarming: AlarmingStore) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         alarming.store_batch("west", lane.txns(paid_exit("w1", T - timedelta(minutes=5))), T)
         alarming.store_batch("west", lane.events(("loop_stuck", T)), T)
         assert states(store, "loop_stuck") == ["open"]
@@ -114,7 +113,7 @@ class TestConditions:
     def test_stuck_loop_opened_by_another_process(self, store: CentralStore) -> None:
         clock = [0.0]
         alarming = AlarmingStore(store, CONFIG, monotonic=lambda: clock[0])
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         alarming.store_batch("west", lane.txns(paid_exit("w1", T - timedelta(minutes=9))), T)
         store.open_alarm(  # as another central process's rule would
             "loop_stuck",
@@ -138,7 +137,7 @@ class TestRepeated:
     def test_unreadable_plates(
         self, store: CentralStore, alarming: AlarmingStore, sweep: AlarmSweep
     ) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         minute = timedelta(minutes=1)
         alarming.store_batch("west", lane.events(("unreadable_plate", T - 20 * minute)), T)
         alarming.store_batch("west", lane.events(("unreadable_plate", T - 2 * minute)), T)
@@ -155,7 +154,7 @@ class TestRepeated:
     def test_payment_failures_of_any_failing_kind(
         self, store: CentralStore, alarming: AlarmingStore
     ) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         alarming.store_batch("west", lane.events(("payment_timeout", T), ("late_payment", T)), T)
         assert of(store, "payment_failures") == []
         alarming.store_batch("west", lane.events(("gateway_refused", T)), T)
@@ -199,7 +198,7 @@ class TestGap:
     def test_raised_and_resolved(
         self, store: CentralStore, alarming: AlarmingStore, sweep: AlarmSweep
     ) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         first = lane.txns(paid_exit("w1", T), paid_exit("w1", T))
         lost = lane.txns(paid_exit("w1", T))
         beyond = lane.txns(paid_exit("w1", T))
@@ -222,7 +221,7 @@ class TestGap:
     def test_a_restarted_central_goes_on_from_when_the_gap_began(
         self, store: CentralStore, alarming: AlarmingStore
     ) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         first, lost, beyond = (lane.txns(paid_exit("w1", T)) for _ in range(3))
         alarming.store_batch("west", first, T)
         alarming.store_batch("west", beyond, T)
@@ -239,7 +238,7 @@ class TestGap:
     def test_a_later_gap_of_the_lane_starts_its_own_clock(
         self, store: CentralStore, alarming: AlarmingStore
     ) -> None:
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         b1, lost1, b3, _lost2, b5 = (lane.txns(paid_exit("w1", T)) for _ in range(5))
         alarming.store_batch("west", b1, T)
         alarming.store_batch("west", b3, T)
@@ -260,7 +259,7 @@ class TestRevenue:
 
     HOUR = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # judged at T: 09:00-10:00 UTC
 
-    def history(self, alarming: AlarmingStore, lane: Lane, weeks: int) -> None:
+    def history(self, alarming: AlarmingStore, lane: SealedLane, weeks: int) -> None:
         for week in range(1, weeks + 1):
             at = self.HOUR - timedelta(weeks=week) + timedelta(minutes=20)
             fee = 1000 if week != 2 else 1200
@@ -270,7 +269,7 @@ class TestRevenue:
         self, store: CentralStore, alarming: AlarmingStore, sweep: AlarmSweep
     ) -> None:
         store.note_state(state(True, T), T)
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         self.history(alarming, lane, 4)  # 1000, 1200, 1000, 1000: median 1000
         big = paid_exit("w1", self.HOUR + timedelta(minutes=30), fee=3100)
         alarming.store_batch("west", lane.txns(big), T)
@@ -288,7 +287,7 @@ class TestRevenue:
         self, store: CentralStore, alarming: AlarmingStore, sweep: AlarmSweep, weeks: int, fee: int
     ) -> None:
         store.note_state(state(True, T), T)
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         self.history(alarming, lane, weeks)
         now = paid_exit("w1", self.HOUR + timedelta(minutes=30), fee=fee)
         alarming.store_batch("west", lane.txns(now), T)
@@ -299,7 +298,7 @@ class TestRevenue:
         self, store: CentralStore, alarming: AlarmingStore, sweep: AlarmSweep
     ) -> None:
         store.note_state(state(True, T), T)
-        lane = Lane("west", "w1")
+        lane = SealedLane("west", "w1")
         self.history(alarming, lane, 3)
         low = paid_exit("w1", self.HOUR + timedelta(minutes=5), fee=300)
         alarming.store_batch("west", lane.txns(low), T)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from central_records import Lane
 
 from central.alarms.watch import AlarmSweep
 from central.commands.run import held_gaps
@@ -15,7 +14,7 @@ from central.ingest.gaps import GapTracker
 from central.ingest.service import IngestService
 from central.storage import CentralStore
 from central.storage.timers import OpenGap
-from contracts.testing import paid_exit
+from contracts.testing import SealedLane, paid_exit
 
 T = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 
@@ -127,7 +126,7 @@ class TestRestart:
             {"kind": "central", "ingest": {"gap_timeout_s": 10}, "metrics": {"enabled": False}}
         )
         with CentralStore.open(f"sqlite:///{tmp_path / 'central.db'}") as store:
-            lane = Lane("west", "w1")
+            lane = SealedLane("west", "w1")
             first, _lost, beyond = (lane.txns(paid_exit("w1", T)) for _ in range(3))
             store.store_batch("west", first, T)
             store.store_batch("west", beyond, T)

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from central_db import BACKENDS, central_db_url
-from central_records import batch, refund, seal, voided
 
 from central.alarms.reconcile import KIND, Reconciler
 from central.alarms.watch import AlarmSweep
@@ -19,7 +18,7 @@ from central.storage.engine import writer
 from contracts.mqtt.payloads import DayTotal, Telemetry
 from contracts.reconcile import day_totals
 from contracts.records.sealed import TransactionRecord
-from contracts.testing import paid_exit
+from contracts.testing import batch, paid_exit, refund, seal, voided
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 12, 3)

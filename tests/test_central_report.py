@@ -11,13 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from central_db import BACKENDS, central_db_url
-from central_records import NOW, batch, refund, seal, version, voided
 
 from central.commands import report as command
 from central.reports.groups import BY
 from central.reports.revenue import ReportRow, day_report, days_report, table, write_csv
 from central.storage import CentralStore
-from contracts.testing import paid_exit
+from contracts.testing import NOW, batch, paid_exit, refund, seal, version, voided
 from plumbing.cli import Groups
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

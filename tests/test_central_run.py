@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from central_db import BACKENDS, central_db_url
-from central_lanes import SimLane, wait_until
 from central_process import Central, write_config
 from mqtt_broker import MosquittoBroker
 from sqlalchemy import func, select
@@ -17,6 +16,8 @@ from sqlalchemy import func, select
 from central.commands.run import EXIT_CONFIG
 from central.storage import CentralStore
 from central.storage.schema import transactions
+from central.testing import SimLane
+from plumbing.testing import wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 PLAZA = "riverside"
@@ -42,14 +43,15 @@ class TestCentralRun:
             impostor = SimLane(mosquitto.host, mosquitto.port, PLAZA, "exit-1", 5)
             try:
                 lane.send_all(5)
-                wait_until(lambda: lane.done, 10, "the ack")
+                wait_until(lambda: lane.done, "the ack", 10, poll_s=0.05)
                 impostor.send_all(5)  # other records under the same lane_seq: conflicts
                 wait_until(
                     lambda: (
                         central.metric("lanewarden_central_alarms_open", kind="seq_conflict") == 5
                     ),
-                    20,
                     "five open conflict alarms",
+                    20,
+                    poll_s=0.05,
                 )
             finally:
                 lane.close()

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from central_lanes import SimLane, wait_until
 from mqtt_broker import AmqttBroker, MosquittoBroker
 from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
@@ -16,9 +15,11 @@ from structlog.testing import capture_logs
 from central.config import CentralConfig
 from central.ingest.service import IngestService
 from central.storage import CentralStore
+from central.testing import SimLane
 from contracts.commands import ResendCommand
 from contracts.mqtt.topics import LaneTopic
 from plumbing.broker import BrokerConfig
+from plumbing.testing import wait_until
 
 pytestmark = pytest.mark.services
 PLAZA = "riverside"
@@ -54,7 +55,9 @@ def started(config: CentralConfig, store: CentralStore) -> IngestService:
     service = IngestService(config, store)
     service.start()
     try:
-        wait_until(lambda: service.healthy, 10, "the workers to subscribe", service.tick)
+        wait_until(
+            lambda: service.healthy, "the workers to subscribe", 10, tick=service.tick, poll_s=0.05
+        )
     except AssertionError:
         service.stop()
         raise
@@ -78,7 +81,11 @@ class TestSharedWorkers:
             for lane in lanes:
                 lane.send_all(10)
             wait_until(
-                lambda: all(lane.done for lane in lanes), 30, "every lane's ack", service.tick
+                lambda: all(lane.done for lane in lanes),
+                "every lane's ack",
+                30,
+                tick=service.tick,
+                poll_s=0.05,
             )
             assert [store.acked_seq(lane.lane_id, "txn") for lane in lanes] == [200] * 4
             assert value(service, "lanewarden_central_records_stored_total", stream="txn") == 800
@@ -118,7 +125,9 @@ class TestSharedWorkers:
                         lane.publish(payload, kind)
                 lane.publish(other.batch(1, 5).to_bytes())  # exit-2's records on exit-1's topic
                 lane.send(first, 10)
-            wait_until(lambda: lane.done, 30, "the good batches' ack", service.tick)
+            wait_until(
+                lambda: lane.done, "the good batches' ack", 30, tick=service.tick, poll_s=0.05
+            )
             reasons = ["not_json", "schema", "version", "kind", "too_large", "wrong_lane"]
 
             def rejected() -> dict[str, float]:
@@ -127,7 +136,13 @@ class TestSharedWorkers:
                     for r in reasons
                 }
 
-            wait_until(lambda: sum(rejected().values()) == 53, 10, "the refusals", service.tick)
+            wait_until(
+                lambda: sum(rejected().values()) == 53,
+                "the refusals",
+                10,
+                tick=service.tick,
+                poll_s=0.05,
+            )
             # A batch with an unknown key is a schema error on txn, the wrong kind on the
             # other lane topics; cmd/result has no version, so a version there is a key too.
             assert rejected() == {
@@ -154,9 +169,15 @@ class TestSharedWorkers:
             lanes.append(lane)
             lane.send(1, 5)
             lane.send(11, 5)
-            wait_until(lambda: lane.acks == 2, 10, "two acks", service.tick)
+            wait_until(lambda: lane.acks == 2, "two acks", 10, tick=service.tick, poll_s=0.05)
             assert lane.acked == 5
-            wait_until(lambda: not lane.commands.empty(), 10, "a resend command", service.tick)
+            wait_until(
+                lambda: not lane.commands.empty(),
+                "a resend command",
+                10,
+                tick=service.tick,
+                poll_s=0.05,
+            )
             command = lane.commands.get()
             assert isinstance(command, ResendCommand)
             assert (command.stream, command.from_seq, command.operator_id) == ("txn", 6, "central")
@@ -166,7 +187,7 @@ class TestSharedWorkers:
                 service.tick()
             assert lane.commands.empty(), "asked again within the resend interval"
             lane.send(6, 5)
-            wait_until(lambda: lane.done, 10, "the ack through 15", service.tick)
+            wait_until(lambda: lane.done, "the ack through 15", 10, tick=service.tick, poll_s=0.05)
             service.tick()
             assert value(service, "lanewarden_central_gaps_open") == 0
             assert value(service, "lanewarden_central_resends_sent_total") == 1
@@ -183,7 +204,7 @@ class TestSharedWorkers:
             lane = SimLane(mosquitto.host, mosquitto.port, PLAZA, "exit-1", 3)
             lanes.append(lane)
             lane.send_all(3)
-            wait_until(lambda: lane.done, 10, "the ack", service.tick)
+            wait_until(lambda: lane.done, "the ack", 10, tick=service.tick, poll_s=0.05)
             assert service.metrics_server is not None
             url = f"http://127.0.0.1:{service.metrics_server.port}/metrics"
             with urllib.request.urlopen(url, timeout=5) as response:
@@ -222,21 +243,24 @@ class TestDatabaseFailure:
         service = IngestService(central_config(mosquitto.port, workers=1), failing)
         service.start()
         try:
-            wait_until(lambda: service.healthy, 10, "the worker", service.tick)
+            wait_until(lambda: service.healthy, "the worker", 10, tick=service.tick, poll_s=0.05)
             lane = SimLane(mosquitto.host, mosquitto.port, PLAZA, "exit-1", 10)
             lanes.append(lane)
             with capture_logs() as logs:
                 lane.send(1, 5)
                 wait_until(
                     lambda: value(service, "lanewarden_central_store_failures_total") == 1,
-                    10,
                     "the failure",
+                    10,
+                    poll_s=0.05,
                 )
             assert lane.acks == 0
             assert [e["event"] for e in logs if e["log_level"] == "error"] == ["message_failed"]
             lane.send(1, 5)
             lane.send(6, 5)
-            wait_until(lambda: lane.done, 10, "the acks after the resend", service.tick)
+            wait_until(
+                lambda: lane.done, "the acks after the resend", 10, tick=service.tick, poll_s=0.05
+            )
             assert service.healthy
         finally:
             service.stop()
@@ -262,7 +286,7 @@ class TestWithoutSharedSubscriptions:
                 lane = SimLane(broker.host, broker.port, PLAZA, "exit-1", 20, mqtt5=False)
                 lanes.append(lane)
                 lane.send_all(5)
-                wait_until(lambda: lane.done, 20, "the ack", service.tick)
+                wait_until(lambda: lane.done, "the ack", 20, tick=service.tick, poll_s=0.05)
                 assert store.acked_seq("exit-1", "txn") == 20
             finally:
                 service.stop()

@@ -1,4 +1,8 @@
-"""Simulated lanes for central's tests: sealed chains published with paho, acks and commands read.
+"""Simulated lanes for tests and commissioning of central: sealed chains published, acks read.
+
+Public API (as ``structlog.testing`` is): central's tests drive it with these,
+and a technician can point one at a new central to watch it store and ack a
+lane's records before any lane is connected.
 
 A :class:`SimLane` is what central sees of a lane on the broker: it publishes
 batches of one real record chain (``contracts.testing``) on its ``txn`` topic and
@@ -10,9 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 import uuid
-from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -22,22 +24,6 @@ from contracts.mqtt.payloads import Ack, TxnBatch
 from contracts.mqtt.topics import LaneTopic, lane_topic
 from contracts.records.sealed import TransactionRecord
 from contracts.testing import EPOCH, transaction_chain
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    timeout: float,
-    what: str,
-    tick: Callable[[], None] | None = None,
-) -> None:
-    """Poll ``condition`` (running ``tick`` between polls) until true; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        if tick is not None:
-            tick()
-        time.sleep(0.05)
 
 
 class SimLane:
@@ -89,15 +75,17 @@ class SimLane:
                 self.acks += 1
                 self.acked = max(self.acked, ack.acked_seq)
         else:
-            self.commands.put(parse_command(message.payload, EPOCH))
+            self.commands.put(parse_command(bytes(message.payload), EPOCH))
 
     def batch(self, first: int, count: int) -> TxnBatch:
+        """Records ``first`` to ``first + count - 1`` of the chain as one payload."""
         records = self.chain[first - 1 : first - 1 + count]
         return TxnBatch(
             plaza_id=self.plaza_id, lane_id=self.lane_id, sent_at=EPOCH, records=records
         )
 
     def publish(self, payload: bytes, kind: LaneTopic = LaneTopic.TXN) -> None:
+        """Publish ``payload`` on the lane's ``kind`` topic (QoS 1) and wait for the broker."""
         topic = lane_topic(self.plaza_id, self.lane_id, kind)
         self.client.publish(topic, payload, qos=1).wait_for_publish(10)
 
@@ -105,6 +93,7 @@ class SimLane:
         self.publish(self.batch(first, count).to_bytes())
 
     def send_all(self, size: int) -> None:
+        """The whole chain in batches of ``size``."""
         for first in range(1, len(self.chain) + 1, size):
             self.send(first, min(size, len(self.chain) - first + 1))
 
@@ -115,6 +104,7 @@ class SimLane:
 
     @property
     def done(self) -> bool:
+        """Whether central has acked the whole chain."""
         return self.acked == len(self.chain)
 
     def close(self) -> None:
