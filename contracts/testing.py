@@ -49,6 +49,22 @@ def paid_exit(lane_id: str, at: datetime, fee: int = 500, plate: str = "ABC1234"
     )
 
 
+def rule_entry(lane_id: str, at: datetime, plate: str) -> Transaction:
+    """An entry of ``plate`` at ``at``, admitted by rule and read with confidence 0.99."""
+    return Transaction.build(
+        id=uuid7(at),
+        lane_id=lane_id,
+        kind="entry",
+        status="passed",
+        authorisation="rule",
+        recorded_at=at,
+        plate_text=plate,
+        plate_confidence=0.99,
+        vehicle_class=1,
+        entry_time=at,
+    )
+
+
 def transaction_chain(
     lane_id: str,
     count: int,

@@ -49,8 +49,7 @@ from pathlib import Path
 from typing import TextIO
 from uuid import UUID
 
-from contracts.records.transaction import Transaction
-from contracts.uuid7 import uuid7
+from contracts.testing import rule_entry
 from edge.store import EntryAlreadyOpenError, Store
 from fleet.burners import cpu_burners
 from fleet.driving import Driver, DriveTiming, LaneRecords, PassageSeen
@@ -212,20 +211,7 @@ def seed_entry(store_path: Path, plate: str) -> UUID:
         found = store.entries.find(plate)
         if found is not None:
             return found.txn_id  # the last visit's exit was misread: that entry is still open
-        record = store.append_transaction(
-            Transaction.build(
-                id=uuid7(at),
-                lane_id=ENTRY_LANE,
-                kind="entry",
-                status="passed",
-                authorisation="rule",
-                recorded_at=at,
-                plate_text=plate,
-                plate_confidence=0.99,
-                vehicle_class=1,
-                entry_time=at,
-            )
-        )
+        record = store.append_transaction(rule_entry(ENTRY_LANE, at, plate))
         try:
             store.entries.open(record)
         except EntryAlreadyOpenError as exc:

@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from contracts.records.sealed import TransactionRecord
 from contracts.records.transaction import FeeItem, Transaction
+from contracts.testing import rule_entry
 from contracts.uuid7 import uuid7
 from drivers.factory import LaneDrivers
 from drivers.fakes import FakeBarrier, FakeCamera, FakeDisplay, FakeLaneLight, FakeLoops
@@ -181,20 +182,7 @@ def seed_entry(store_path: Path, plate: str = PLATE, hours: float = 2.0) -> Tran
     """An entry of ``plate`` recorded by the site's entry lane ``hours`` ago, still open."""
     at = datetime.now(UTC) - timedelta(hours=hours)
     with Store.open(store_path) as store, store.batch():
-        record = store.append_transaction(
-            Transaction.build(
-                id=uuid7(at),
-                lane_id="riverside-entry",
-                kind="entry",
-                status="passed",
-                authorisation="rule",
-                recorded_at=at,
-                plate_text=plate,
-                plate_confidence=0.99,
-                vehicle_class=1,
-                entry_time=at,
-            )
-        )
+        record = store.append_transaction(rule_entry("riverside-entry", at, plate))
         store.entries.open(record)
     return record
 
