@@ -4,7 +4,10 @@ Public API (as ``structlog.testing`` is): central's tests drive it with these,
 and a technician can point one at a new central to watch it store and ack a
 lane's records before any lane is connected.
 
-A :class:`SimLane` is what central sees of a lane on the broker: it publishes
+:func:`write_config` writes a central file for a broker and a database;
+:class:`Central` runs ``lanewarden central run`` on it as systemd would (its own
+session, JSON log lines to a file beside the config), reads its Prometheus
+metrics and kills it. A :class:`SimLane` is what central sees of a lane on the broker: it publishes
 batches of one real record chain (``contracts.testing``) on its ``txn`` topic and
 listens on its ``ack`` and ``cmd`` topics. It does not keep an outbox: a test that
 wants a resend calls :meth:`SimLane.resend_unacked` itself.
@@ -12,18 +15,25 @@ wants a resend calls :meth:`SimLane.resend_unacked` itself.
 
 from __future__ import annotations
 
+import os
 import queue
+import subprocess
+import sys
 import threading
+import urllib.request
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.commands import Command, parse_command
 from contracts.mqtt.payloads import Ack, TxnBatch
 from contracts.mqtt.topics import LaneTopic, lane_topic
 from contracts.records.sealed import TransactionRecord
 from contracts.testing import EPOCH, transaction_chain
+from plumbing.testing import free_port, wait_until
 
 
 class SimLane:
@@ -110,3 +120,94 @@ class SimLane:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def write_config(
+    folder: Path, name: str, broker_port: int, url: str, workers: int
+) -> tuple[Path, int]:
+    """``folder/{name}.toml`` for a broker on loopback and the database at ``url``.
+
+    Returns the file and the free port its metrics are served on.
+    """
+    path, metrics_port = folder / f"{name}.toml", free_port()
+    path.write_text(
+        f"""kind = "central"
+[broker]
+port = {broker_port}
+[storage]
+url = "{url}"
+[ingest]
+workers = {workers}
+gap_timeout_s = 60
+[metrics]
+port = {metrics_port}
+"""
+    )
+    return path, metrics_port
+
+
+class Central:
+    """One ``lanewarden central run`` process."""
+
+    def __init__(
+        self, config: Path, metrics_port: int = 0, env: dict[str, str] | None = None
+    ) -> None:
+        self.config = config
+        self.port = metrics_port
+        self.log = config.with_suffix(".log").open("w+b")
+        self.proc = subprocess.Popen(  # noqa: S603 - this Python, this package, our config file
+            [
+                sys.executable,
+                "-m",
+                "plumbing.cli",
+                "--log-format",
+                "json",
+                "central",
+                "run",
+                "--config",
+                str(config),
+            ],
+            stdout=self.log,
+            stderr=self.log,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """The sample ``name`` with ``labels`` central serves now; None if none (or no answer)."""
+        try:
+            url = f"http://127.0.0.1:{self.port}/metrics"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    return sample.value
+        return None
+
+    def wait_connected(self, workers: int) -> None:
+        """Wait until ``workers`` ingest workers are connected; fail with central's log."""
+        wait_until(
+            lambda: (
+                self.proc.poll() is None
+                and self.metric("lanewarden_central_workers_connected") == workers
+            ),
+            f"{workers} workers connected ({self.output()[-500:]})",
+            30,
+            poll_s=0.05,
+        )
+
+    def output(self) -> str:
+        """Everything central has logged so far."""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def close(self) -> None:
+        """Kill central if it still runs (SIGKILL: no clean shutdown) and close its log."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log.close()

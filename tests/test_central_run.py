@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 from central_db import BACKENDS, central_db_url
-from central_process import Central, write_config
 from mqtt_broker import MosquittoBroker
 from sqlalchemy import func, select
 
 from central.commands.run import EXIT_CONFIG
 from central.storage import CentralStore
 from central.storage.schema import transactions
-from central.testing import SimLane
+from central.testing import Central, SimLane, write_config
 from plumbing.testing import wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

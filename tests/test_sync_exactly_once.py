@@ -24,7 +24,6 @@ from uuid import UUID
 
 import pytest
 from central_db import BACKENDS, central_db_url
-from central_process import Central, write_config
 from lane_daemons import BatchWatch, DaemonLane, Feeder
 from mqtt_broker import MosquittoBroker
 from sqlalchemy import Table, func, select
@@ -32,6 +31,7 @@ from sqlalchemy import Table, func, select
 from central.reports.chains import stored_chains
 from central.storage import CentralStore
 from central.storage.schema import lane_events, transactions
+from central.testing import Central, write_config
 from contracts.records.sealed import LaneEventRecord, TransactionRecord
 from edge.store import verify
 from fleet.driving import Driver, LaneRecords
