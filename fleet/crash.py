@@ -57,8 +57,8 @@ from fleet.bench import BenchError, seed_entry
 from fleet.lane_files import derive_lane, gateway_payments
 from fleet.lane_process import LaneProcess, LaneStartError
 from fleet.rig import LaneRig
-from fleet.site import free_port
 from plumbing import log
+from plumbing.broker_process import free_port
 from simulators.camera import normalise, random_plate
 from simulators.gateway.faults import GatewayFaults
 from simulators.gateway.server import GatewayServer

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import threading
@@ -82,7 +81,7 @@ from fleet.screen import Screen
 from fleet.stranded import StrandedHelp
 from fleet.traffic import DemoTraffic, Pays, Tally
 from plumbing import log
-from plumbing.broker_process import Broker, BrokerStartError
+from plumbing.broker_process import Broker, BrokerStartError, free_port
 from simulators.gateway.faults import GatewayFaults
 from simulators.gateway.server import GatewayServer
 from simulators.mqtt_broker import Choice, start_broker
@@ -111,13 +110,6 @@ class DemoOptions:
     """Of stderr's log lines (as ``lanewarden --log-level/--log-format`` gave them)."""
     broker: Choice = "auto"
     """mosquitto when installed (``auto``), or always it, or the embedded amqtt broker."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def no_free_minutes(tariff: str) -> str:

@@ -4,15 +4,19 @@ Public API, as ``structlog.testing`` is: lanewarden's own tests use these, and s
 may a technician's script or another project that drives a lane, a simulator or
 central and has to wait for something asynchronous to happen. Every wait is
 bounded and fails with :class:`AssertionError` naming what it waited for, so a
-test that fails says why instead of hanging.
+test that fails says why instead of hanging. :func:`free_port` (from
+:mod:`plumbing.broker_process`) is a loopback port nobody listens on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
+
+from plumbing.broker_process import free_port
+
+__all__ = ["WAIT_S", "free_port", "settle", "wait_until"]
 
 WAIT_S = 15.0
 """Generous by default: a slow, shared machine must never fail a test by being slow."""
@@ -45,10 +49,3 @@ async def settle(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         await asyncio.sleep(poll_s)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the kernel's choice): connecting is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
