@@ -18,11 +18,12 @@ import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from contracts.canonical import canonical_json
-from contracts.ids import Identifier, LaneId, PlazaId, TariffId, Token
+from contracts.ids import Identifier, LaneId, NetworkId, PlazaId, TariffId, Token
 from contracts.network import Network
 from contracts.records.model import problems
 from contracts.records.sealed import LaneEventRecord, TransactionRecord
@@ -221,6 +222,55 @@ class Telemetry(LanePayload):
     totals: tuple[DayTotal, ...] = Field(
         (), max_length=7, description="Per-day totals, newest last (today and recent days)."
     )
+
+
+PlateText = Annotated[str, Field(min_length=1, max_length=20, pattern=r"\S")]
+"""A plate as a record carries it (``Transaction.plate_text``)."""
+
+
+class EntryLookup(LanePayload):
+    """A highway exit asks central for a plate's open entry (topic ``lookup``).
+
+    The lane found no entry of its own and waits a short while for the
+    :class:`EntryLookupReply` with the same ``request_id``; without one it prices
+    the exit by the tariff's rule for a missing entry. ``network_id`` is the
+    closed system the lane's plaza belongs to, for central's log: central answers
+    from every plaza it stores (one central serves one network).
+    """
+
+    payload_kind: ClassVar[str] = "entry_lookup"
+    kind: Literal["entry_lookup"] = "entry_lookup"
+    request_id: UUID = Field(description="Chosen by the lane; the reply carries it back.")
+    plate: PlateText = Field(description="The plate read (or typed) at the exit.")
+    network_id: NetworkId | None = Field(None, description="The lane's network, when it has one.")
+    asked_at: UtcTime = Field(description="When the lane asked (UTC).")
+
+
+class StoredEntry(BaseModel):
+    """The entry central holds for a plate: the record an exit closes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    txn_id: UUID = Field(description="The entry transaction's id.")
+    plaza_id: PlazaId = Field(description="Plaza of entry.")
+    lane_id: LaneId = Field(description="Lane of entry.")
+    entry_time: UtcTime = Field(description="When the vehicle entered (UTC).")
+    vehicle_class: int | None = Field(None, ge=1, le=99, description="Class recorded at entry.")
+
+
+class EntryLookupReply(LanePayload):
+    """Central's answer to one :class:`EntryLookup`, to the lane that asked (``lookup/reply``).
+
+    ``plaza_id``/``lane_id`` are the asking lane's; ``entry`` is null when central
+    holds no open entry of the plate (:mod:`contracts.records.entries`).
+    """
+
+    payload_kind: ClassVar[str] = "entry_lookup_reply"
+    kind: Literal["entry_lookup_reply"] = "entry_lookup_reply"
+    request_id: UUID = Field(description="The request answered.")
+    plate: PlateText = Field(description="The plate asked about, as asked.")
+    entry: StoredEntry | None = Field(description="The plate's open entry; null for none.")
+    answered_at: UtcTime = Field(description="When central answered (UTC).")
 
 
 class ListItem(BaseModel):

@@ -33,6 +33,8 @@ class LaneTopic(StrEnum):
     ACK = "ack"
     CMD = "cmd"
     CMD_RESULT = "cmd/result"
+    LOOKUP = "lookup"
+    LOOKUP_REPLY = "lookup/reply"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ SPECS: dict[LaneTopic, TopicSpec] = {
     LaneTopic.ACK: TopicSpec(1, False, "central_to_edge"),
     LaneTopic.CMD: TopicSpec(1, False, "central_to_edge"),
     LaneTopic.CMD_RESULT: TopicSpec(1, False, "edge_to_central"),
+    # A remote entry lookup and its answer: never retained (an answer is for one request,
+    # now); QoS 1 so a lost packet costs no timeout (a repeat is answered again, by id).
+    LaneTopic.LOOKUP: TopicSpec(1, False, "edge_to_central"),
+    LaneTopic.LOOKUP_REPLY: TopicSpec(1, False, "central_to_edge"),
 }
 CONFIG_SPEC = TopicSpec(1, True, "central_to_edge")
 """Both configuration topics: retained, so a lane that connects gets the version in force."""

@@ -1,24 +1,13 @@
-"""The key under which lists and open entries find a plate."""
+"""Plates in the store: the key they are found under (:mod:`contracts.plates`) and pseudonyms."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 
-_SEPARATORS = frozenset(" \t-.·•")
+from contracts.plates import plate_key
 
-
-def plate_key(text: str) -> str:
-    """Upper case without spaces, hyphens and (middle) dots: ``京A·12345`` → ``京A12345``.
-
-    Readers and list files disagree about separators; the characters of the plate
-    itself are what identify the vehicle.
-    """
-    key = "".join(ch for ch in text.upper() if ch not in _SEPARATORS)
-    if not key:
-        raise ValueError(f"plate: {text!r} has no characters besides separators")
-    return key
-
+__all__ = ["check_pseudonym_key", "plate_key", "plate_pseudonym"]
 
 MIN_PSEUDONYM_KEY_BYTES = 16
 
