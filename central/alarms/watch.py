@@ -26,7 +26,14 @@ from central.config import CentralConfig
 from central.storage import BatchOutcome, CentralStore
 from central.storage.engine import writer
 from contracts.commands import CommandResult
-from contracts.mqtt.payloads import EventBatch, LaneState, Stream, Telemetry, TxnBatch
+from contracts.mqtt.payloads import (
+    EventBatch,
+    LaneState,
+    StoredEntry,
+    Stream,
+    Telemetry,
+    TxnBatch,
+)
 from plumbing import log
 
 logger = log.get(__name__)
@@ -111,6 +118,9 @@ class AlarmingStore:
         self, plaza_id: str, lane_id: str, result: CommandResult, received_at: datetime
     ) -> bool:
         return self.store.note_result(plaza_id, lane_id, result, received_at)
+
+    def open_entry(self, plate: str) -> StoredEntry | None:
+        return self.store.open_entry(plate)
 
 
 class AlarmSweep:

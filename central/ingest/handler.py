@@ -3,7 +3,8 @@
 :class:`Ingest` takes a topic and its payload, reads it with the contract's reader
 (:func:`contracts.mqtt.payloads.parse_payload`, with the topic's plaza and lane so a
 lane cannot speak for another), stores it, and returns the messages to publish: the
-lane's ack after a record batch, nothing otherwise. It does no MQTT itself, so the
+lane's ack after a record batch, the answer to a remote entry lookup (to the lane that
+asked, on its own ``lookup/reply`` topic), nothing otherwise. It does no MQTT itself, so the
 worker stays a thin shell and tests drive this directly.
 
 A message that cannot be taken is refused with one log line and one count by
@@ -28,9 +29,12 @@ from contracts.commands import CommandResult
 from contracts.mqtt.payloads import (
     MAX_PAYLOAD_BYTES,
     Ack,
+    EntryLookup,
+    EntryLookupReply,
     EventBatch,
     LaneState,
     PayloadError,
+    StoredEntry,
     Stream,
     Telemetry,
     TxnBatch,
@@ -76,6 +80,7 @@ class IngestStore(Protocol):
     def note_result(
         self, plaza_id: str, lane_id: str, result: CommandResult, received_at: datetime
     ) -> bool: ...
+    def open_entry(self, plate: str) -> StoredEntry | None: ...
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ class RejectedError(Exception):
         self.problems = problems
 
 
-P = TypeVar("P", TxnBatch, EventBatch, LaneState, Telemetry)
+P = TypeVar("P", TxnBatch, EventBatch, LaneState, Telemetry, EntryLookup)
 B = TypeVar("B", TxnBatch, EventBatch)
 
 
@@ -158,6 +163,8 @@ class Ingest:
             self.metrics.backlog_reported(address.lane_id, telemetry.backlog)
         elif kind is LaneTopic.CMD_RESULT:
             self._result(address, payload, now)
+        elif kind is LaneTopic.LOOKUP:
+            return self._lookup(address, self._read(EntryLookup, address, payload), now)
         else:
             raise RejectedError("unknown_topic", [f"topic {topic!r}: central does not take {kind}"])
         return []
@@ -258,6 +265,31 @@ class Ingest:
         metrics.acks.inc()
         topic = lane_topic(address.plaza_id, address.lane_id, LaneTopic.ACK)
         return [Outgoing(topic, ack.to_bytes(), SPECS[LaneTopic.ACK].qos)]
+
+    def _lookup(self, address: LaneAddress, asked: EntryLookup, now: datetime) -> list[Outgoing]:
+        """A highway exit asks for a plate's open entry: answered to that lane alone."""
+        started = self._monotonic()
+        entry = self.store.open_entry(asked.plate)
+        reply = EntryLookupReply(
+            plaza_id=address.plaza_id,
+            lane_id=address.lane_id,
+            request_id=asked.request_id,
+            plate=asked.plate,
+            entry=entry,
+            answered_at=now,
+        )
+        self.metrics.lookups.labels(outcome="none" if entry is None else "found").inc()
+        self.metrics.lookup_seconds.observe(self._monotonic() - started)
+        logger.info(
+            "entry_lookup_answered",
+            lane_id=address.lane_id,
+            request_id=str(asked.request_id),
+            network_id=asked.network_id,
+            found=entry is not None,
+            entry_txn_id=str(entry.txn_id) if entry is not None else None,
+        )
+        topic = lane_topic(address.plaza_id, address.lane_id, LaneTopic.LOOKUP_REPLY)
+        return [Outgoing(topic, reply.to_bytes(), SPECS[LaneTopic.LOOKUP_REPLY].qos)]
 
     def _result(self, address: LaneAddress, payload: bytes, now: datetime) -> None:
         """A lane's answer to a command: checked, stored (the console reads it) and logged."""

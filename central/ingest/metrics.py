@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts.mqtt.payloads import Stream, StreamCounts
 
@@ -69,6 +69,18 @@ class IngestMetrics:
             "Command results from lanes stored, by outcome (ok or failed); a repeat of one is not "
             "counted again.",
             ["outcome"],
+            registry=registry,
+        )
+        self.lookups = Counter(
+            "lanewarden_central_entry_lookups",
+            "Remote entry lookups answered, by outcome (found or none).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.lookup_seconds = Histogram(
+            "lanewarden_central_entry_lookup_seconds",
+            "Time to find a plate's open entry in the store (s).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=registry,
         )
         self.lag = Gauge(

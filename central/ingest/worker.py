@@ -39,6 +39,7 @@ INGESTED: tuple[LaneTopic, ...] = (
     LaneTopic.STATE,
     LaneTopic.TELEMETRY,
     LaneTopic.CMD_RESULT,
+    LaneTopic.LOOKUP,
 )
 """The lanes' topics central takes (edge to central)."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import Table
 
 from central.storage.schema import lane_events, transactions
 from contracts.mqtt.payloads import Stream
+from contracts.plates import plate_key
 from contracts.records.sealed import LaneEventRecord, SealedRecord, TransactionRecord
 
 Row = dict[str, Any]
@@ -48,6 +49,7 @@ def transaction_row(
         authorisation=record.authorisation,
         recorded_at=record.recorded_at,
         plate_text=record.plate_text,
+        plate_key=plate_key(record.plate_text) if record.plate_text is not None else None,
         plate_pseudonym=record.plate_pseudonym,
         plate_confidence=record.plate_confidence,
         vehicle_class=record.vehicle_class,
@@ -55,6 +57,7 @@ def transaction_row(
         entry_time=record.entry_time,
         exit_time=record.exit_time,
         entry_plaza=record.entry_plaza,
+        entry_txn_id=record.entry_txn_id,
         tariff_id=record.tariff_id,
         tariff_version=record.tariff_version,
         currency=record.currency,

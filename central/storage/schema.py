@@ -86,6 +86,7 @@ transactions = Table(
     Column("authorisation", String(24)),
     _when("recorded_at", nullable=False),
     Column("plate_text", String(20)),
+    Column("plate_key", String(20), comment="contracts.plates.plate_key of plate_text."),
     Column("plate_pseudonym", String(HASH)),
     Column("plate_confidence", Float),
     Column("vehicle_class", Integer),
@@ -93,6 +94,7 @@ transactions = Table(
     _when("entry_time"),
     _when("exit_time"),
     Column("entry_plaza", String(SITE_ID)),
+    Column("entry_txn_id", Uuid, comment="The entry an exit was matched to."),
     Column("tariff_id", String(64)),
     Column("tariff_version", Integer),
     Column("currency", String(3)),
@@ -108,6 +110,8 @@ transactions = Table(
     Index(None, "lane_id", "recorded_at"),
     Index(None, "plate_text"),
     Index(None, "txn_id"),
+    Index(None, "plate_key", "kind", "status"),
+    Index(None, "entry_txn_id"),
 )
 
 lane_events = Table(

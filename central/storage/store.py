@@ -20,7 +20,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Table, select, update
 
-from central.storage import migrate, registry, results
+from central.storage import entries, migrate, registry, results
 from central.storage.alarms import Alarm, AlarmState, change_alarm, open_alarm
 from central.storage.bulk import insert_new
 from central.storage.chain import ChainBreak, Held, chain_breaks, contiguous_end, sort_batch
@@ -29,7 +29,14 @@ from central.storage.rows import STREAMS
 from central.storage.schema import alarms, stream_acks
 from central.storage.times import utc_in
 from contracts.commands import CommandResult
-from contracts.mqtt.payloads import EventBatch, LaneState, Stream, Telemetry, TxnBatch
+from contracts.mqtt.payloads import (
+    EventBatch,
+    LaneState,
+    StoredEntry,
+    Stream,
+    Telemetry,
+    TxnBatch,
+)
 from contracts.records.sealed import LaneEventRecord, TransactionRecord
 
 ADVANCE_WINDOW = 5000
@@ -229,6 +236,11 @@ class CentralStore:
                 )
             ).scalar()
         return None if text is None else spec.record_type.from_json(text)
+
+    def open_entry(self, plate: str) -> StoredEntry | None:
+        """The plate's open entry in the network (:mod:`central.storage.entries`)."""
+        with self._engine.connect() as connection:
+            return entries.open_entry(connection, plate)
 
     # -- lanes -----------------------------------------------------------------------------
 
