@@ -56,6 +56,15 @@ class SyncConfig(ConfigModel):
         description="How often the outbox looks for new records when not woken sooner.",
     )
 
+    lookup_timeout_s: float = Field(
+        1.5,
+        gt=0,
+        le=10,
+        title="Entry lookup timeout",
+        description="How long a highway exit with no entry of its own waits for central's "
+        "answer before the tariff's rule for a missing entry prices the exit.",
+    )
+
     @model_validator(mode="after")
     def _ceiling(self) -> Self:
         if self.resend_max_s < self.resend_timeout_s:

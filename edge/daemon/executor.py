@@ -15,7 +15,9 @@ step's actions out in list order before it takes the next event:
 - work that takes long answers later with an event: the plate read
   (``Capture`` -> ``PlateRead``, frames read until one is accepted; the machine's
   plate timer ends the attempts), the payment chain (``RequestPayment`` ->
-  ``PaymentResult``); lookups are answered at once, through the queue;
+  ``PaymentResult``); lookups are answered at once, through the queue, except
+  a highway exit's that asks central: a task posts the answer when central
+  gives it or the lookup timeout passes;
 - timers run on the loop's monotonic clock (``loop.call_later``);
 - ``WatchPlateOrders`` shows the gateway's pay-by-plate QR code and watches for
   the plate the driver types there (:mod:`edge.daemon.plate_orders`);
@@ -261,7 +263,10 @@ class LaneShell:
                     self.timings.begin(txn_id)
                 self.spawn(self.capture(txn_id, reason))
             case LookUpVehicle(txn_id=txn_id, plate=plate, at=at):
-                self.post(self.lookup.check(txn_id, plate, at))
+                if self.lookup.asks_central(plate):
+                    self.spawn(self.ask_central(txn_id, plate, at))
+                else:
+                    self.post(self.lookup.check(txn_id, plate, at))
             case RequestPayment(txn_id=txn_id):
                 task = self.spawn(self.pay(action))
                 self.paying[txn_id] = task
@@ -292,6 +297,10 @@ class LaneShell:
                 )
             case CancelTimer(timer=timer):
                 self.cancel_timer(timer.value)
+
+    async def ask_central(self, txn_id: UUID, plate: str, at: datetime) -> None:
+        """A highway exit with no entry of its own: central's answer (or silence) as an event."""
+        self.post(await self.lookup.check_with_central(txn_id, plate, at))
 
     def record(self, txn: Txn, at: datetime) -> None:
         self.recorder.transaction(txn, at)

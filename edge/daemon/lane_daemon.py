@@ -83,7 +83,7 @@ from edge.daemon.recovery import (
 )
 from edge.daemon.refunds import Refunds
 from edge.daemon.settling import StorePermits, StorePrepaid
-from edge.daemon.syncing import SyncStartError, start_sync, view_of
+from edge.daemon.syncing import SyncStartError, remote_lookups, start_sync, view_of
 from edge.evidence import Evidence, EvidenceError, site_key
 from edge.lane import LaneState
 from edge.lane.actions import Message, ShowMessage
@@ -103,6 +103,7 @@ from edge.store import (
     check_store,
 )
 from edge.sync import LaneView, SyncService
+from edge.sync.lookups import RemoteLookups
 from plumbing import log
 from plumbing.config import ConfigError
 from plumbing.metrics import MetricsError, MetricsServer
@@ -175,6 +176,8 @@ class LaneDaemon:
         self.control: ControlServer | None = None
         self.desk: OperatorDesk | None = None
         self.sync: SyncService | None = None
+        self.lookups: RemoteLookups | None = None
+        """A highway exit's entry lookups at central (when it syncs)."""
         self.failed: asyncio.Future[BaseException] | None = None
 
     # -- the start-up sequence ------------------------------------------------------------------
@@ -184,6 +187,7 @@ class LaneDaemon:
         log.bind(lane_id=lane.id)
         self._loop = asyncio.get_running_loop()
         self.failed = self._loop.create_future()
+        self.lookups = remote_lookups(self.files, self._loop)
         try:
             # 1. config (validated by load_lane), 2. the store: the tariff central sent
             # last, else the lane's file, compiled
@@ -306,6 +310,7 @@ class LaneDaemon:
             registry=self.registry,
             alarm=self._sync_alarm,
             on_config=self.config_push.take,
+            lookups=self.lookups,
         )
         if self.sync is not None:
             self._stack.push_async_callback(asyncio.to_thread, self.sync.stop)
@@ -443,6 +448,7 @@ class LaneDaemon:
             self.pricing,
             LocalEntries(self.store, self.files.plaza.id),
             self.credits,
+            central=self.lookups,
         )
         gateway = lane.payment_settings().gateway
         shell = LaneShell(

@@ -3,9 +3,12 @@
 Where a vehicle's entry is found depends on the site. Lanes that share one
 database on one computer (a car park's entry and exit lanes) find it in the
 store: :class:`LocalEntries`. A highway exit needs the entry recorded at another
-plaza; that lookup comes with sync, behind the same :class:`EntrySource`
-interface. No entry found: the tariff's unmatched-exit rule prices the exit (lost
-ticket, maximum-distance fare) and the machine flags the record for review.
+plaza: when it has none of its own and syncs, it asks central
+(:class:`~edge.sync.lookups.RemoteLookups`, :meth:`VehicleLookup.check_with_central`,
+awaited in a task of the shell's) and what central said goes into the machine
+with the answer (``VehicleChecked.central``). No entry found, or no answer in
+time: the tariff's unmatched-exit rule prices the exit (lost ticket,
+maximum-distance fare) and the machine flags the record for review.
 
 A vehicle that had paid for a passage that did not happen (it backed away, or a
 restart voided it) is not charged again: :class:`CreditBook` finds such payments
@@ -24,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from contracts.mqtt.payloads import StoredEntry
 from contracts.records.transaction import Transaction
 from edge.config.lane import LaneFiles
 from edge.fees.engine import CompiledTariff, quote
@@ -32,8 +36,9 @@ from edge.lane.assumed import Assumed, assumed_passages
 from edge.lane.credits import Credit, credits, deduct, refunds_due
 from edge.lane.events import LookupFailed, VehicleChecked
 from edge.lane.policy import LaneKind
-from edge.lane.records import Fee, Listing, OpenEntry, PaymentMethod
+from edge.lane.records import CentralLookup, Fee, Listing, OpenEntry, PaymentMethod
 from edge.store import Store, StoreError, plate_key
+from edge.sync.lookups import RemoteAnswer, RemoteLookups
 from models.match import MatchConfig, match_plate
 
 DEFAULT_CLASS = 1
@@ -155,6 +160,23 @@ class CreditBook:
             del self._latest[txn_id]
 
 
+def _found(stored: StoredEntry | None) -> FoundEntry | None:
+    if stored is None:
+        return None
+    return FoundEntry(
+        stored.txn_id, stored.entry_time, stored.plaza_id, stored.lane_id, stored.vehicle_class
+    )
+
+
+def _said(central: RemoteAnswer | None) -> CentralLookup | None:
+    """What central said, for the machine; None when it was not asked."""
+    if central is None:
+        return None
+    if not central.answered:
+        return CentralLookup.UNANSWERED
+    return CentralLookup.NONE if central.entry is None else CentralLookup.FOUND
+
+
 PRUNE_AT = 2000
 """Transactions the book holds before it forgets those older than the window."""
 
@@ -176,6 +198,8 @@ class VehicleLookup:
         tariffs: TariffSource,
         entries: EntrySource,
         credits: CreditBook,
+        *,
+        central: RemoteLookups | None = None,
     ) -> None:
         self.kind = files.lane.lane_kind
         self.plaza_id = files.plaza.id
@@ -183,14 +207,39 @@ class VehicleLookup:
         self.tariffs = tariffs
         self.entries = entries
         self.credits = credits
+        self.central = central
 
-    def check(self, txn_id: UUID, plate: str, at: datetime) -> VehicleChecked | LookupFailed:
+    def asks_central(self, plate: str) -> bool:
+        """Whether this plate's lookup waits for central: a highway exit without its entry.
+
+        A store that cannot be read says no: :meth:`check` then reports the failure.
+        """
+        if self.central is None or self.kind is not LaneKind.HIGHWAY_EXIT:
+            return False
         try:
-            return self._check(txn_id, plate, at)
+            return self.entries.find(plate) is None
+        except (StoreError, OSError, sqlite3.Error):
+            return False
+
+    async def check_with_central(
+        self, txn_id: UUID, plate: str, at: datetime
+    ) -> VehicleChecked | LookupFailed:
+        """:meth:`check` with central's entry of the plate, or its silence, as the entry source."""
+        assert self.central is not None
+        return self.check(txn_id, plate, at, await self.central.ask(plate))
+
+    def check(
+        self, txn_id: UUID, plate: str, at: datetime, central: RemoteAnswer | None = None
+    ) -> VehicleChecked | LookupFailed:
+        """The answer to one lookup; ``central`` is what central said, when it was asked."""
+        try:
+            return self._check(txn_id, plate, at, central)
         except (StoreError, QuoteError, OSError, sqlite3.Error) as exc:
             return LookupFailed(txn_id, f"{type(exc).__name__}: {exc}")
 
-    def _check(self, txn_id: UUID, plate: str, at: datetime) -> VehicleChecked:
+    def _check(
+        self, txn_id: UUID, plate: str, at: datetime, central: RemoteAnswer | None
+    ) -> VehicleChecked:
         listing = self._listing(plate, at)
         if self.kind in (LaneKind.PARKING_ENTRY, LaneKind.HIGHWAY_ENTRY):
             found = self.store.entries.find(plate)
@@ -199,7 +248,11 @@ class VehicleLookup:
                 open_entry = OpenEntry(found.txn_id, found.entry_time, self.plaza_id, found.lane_id)
             return VehicleChecked(txn_id, listing, open_entry)
         exit_lane = self.kind is not LaneKind.OPEN_PLAZA
-        entry = self.entries.find(plate) if exit_lane else None
+        entry = None
+        if central is not None:
+            entry = _found(central.entry)
+        elif exit_lane:
+            entry = self.entries.find(plate)
         back = self.credits.returning(plate, at, txn_id) if exit_lane and entry is None else None
         if back is not None:
             entry = self._restored(back[0])
@@ -214,7 +267,13 @@ class VehicleLookup:
             open_entry = OpenEntry(entry.txn_id, entry.at, entry.plaza_id, entry.lane_id)
         correction = back[0].correction(same_plate=back[1]) if back is not None else None
         return VehicleChecked(
-            txn_id, listing, open_entry, fee, vehicle_class, correction=correction
+            txn_id,
+            listing,
+            open_entry,
+            fee,
+            vehicle_class,
+            correction=correction,
+            central=_said(central),
         )
 
     def _restored(self, assumed: Assumed) -> FoundEntry | None:

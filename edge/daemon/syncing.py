@@ -19,9 +19,11 @@ from prometheus_client import CollectorRegistry
 from contracts.tariff import Tariff
 from edge.config.lane import LaneFiles
 from edge.lane import LaneState
+from edge.lane.policy import LaneKind
 from edge.store import StoreError
 from edge.sync import LaneFacts, LaneView, SyncService
 from edge.sync.commands import Handler
+from edge.sync.lookups import RemoteLookups
 from edge.sync.metrics import register
 from edge.sync.service import Alarm
 from plumbing.broker import BrokerSetupError
@@ -85,6 +87,15 @@ def view_of(
     )
 
 
+def remote_lookups(files: LaneFiles, loop: asyncio.AbstractEventLoop) -> RemoteLookups | None:
+    """A highway exit that syncs asks central for entries it does not have; other lanes do not."""
+    config = files.lane.sync
+    if config is None or files.lane.lane_kind is not LaneKind.HIGHWAY_EXIT:
+        return None
+    network = files.network.id if files.network is not None else None
+    return RemoteLookups(files.plaza.id, files.lane.id, network, config.lookup_timeout_s, loop)
+
+
 def start_sync(
     files: LaneFiles,
     *,
@@ -95,6 +106,7 @@ def start_sync(
     registry: CollectorRegistry,
     alarm: Alarm,
     on_config: Callable[[str, bytes], object] | None = None,
+    lookups: RemoteLookups | None = None,
 ) -> SyncService | None:
     """Start the lane's sync when its file asks for it; None when it does not."""
     config = files.lane.sync
@@ -110,6 +122,7 @@ def start_sync(
         environ=environ,
         alarm=alarm,
         on_config=on_config,
+        lookups=lookups,
     )
     try:
         service.start()

@@ -40,7 +40,10 @@ Events (:mod:`edge.lane.events`)
       closes, or ``None``; ``quote`` = the fee from that entry to ``at`` (for a
       highway, entry plaza to this plaza), or the unmatched-exit fee (lost
       ticket / maximum-distance fare) when there is no entry. The machine flags
-      ``unmatched_exit`` itself.
+      ``unmatched_exit`` itself. A highway exit with no entry of its own asks
+      central (a task: the lane keeps serving events) and answers with what
+      central said in ``central`` (found, none, unanswered): an unanswered
+      lookup is flagged ``entry_lookup_unanswered`` too.
     - open plaza: ``listing`` and ``quote`` (flat fee per class).
 
     Payment terminal/gateway, answering ``RequestPayment``:

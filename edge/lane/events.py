@@ -16,6 +16,7 @@ from uuid import UUID
 
 from edge.lane.policy import UnreadCause
 from edge.lane.records import (
+    CentralLookup,
     Fee,
     LaneInputError,
     Listing,
@@ -157,6 +158,10 @@ class VehicleChecked:
     - ``correction``: on an exit lane, the assumed passage this vehicle's return
       corrects; ``open_entry`` is then that passage's entry and ``quote`` deducts
       what it was worth (:mod:`edge.lane.assumed`).
+    - ``central``: on a highway exit that found no entry of its own and asked
+      central, what central said (``None``: not asked). ``FOUND`` comes with
+      central's entry as ``open_entry``; ``UNANSWERED`` with no entry has the exit
+      flagged ``entry_lookup_unanswered`` beside ``unmatched_exit``.
     """
 
     txn_id: UUID
@@ -166,8 +171,11 @@ class VehicleChecked:
     vehicle_class: int | None = None
     account: str | None = None
     correction: Correction | None = None
+    central: CentralLookup | None = None
 
     def __post_init__(self) -> None:
+        if self.central is CentralLookup.FOUND and self.open_entry is None:
+            raise LaneInputError("VehicleChecked.central: found, but open_entry is None")
         if self.correction is not None and self.correction.txn_id == self.txn_id:
             raise LaneInputError(
                 f"VehicleChecked.correction: passage {self.txn_id} cannot correct itself"

@@ -67,6 +67,7 @@ from edge.lane.events import (
 from edge.lane.policy import UnreadablePlate, UnreadCause
 from edge.lane.records import (
     Authorisation,
+    CentralLookup,
     Flag,
     LaneInputError,
     Listing,
@@ -580,6 +581,8 @@ class _Step:
             entry = e.open_entry
             if entry is None:
                 txn = replace(txn, flags=txn.flagged(Flag.UNMATCHED_EXIT))
+                if e.central is CentralLookup.UNANSWERED:
+                    txn = replace(txn, flags=txn.flagged(Flag.ENTRY_LOOKUP_UNANSWERED))
             else:
                 txn = replace(
                     txn, entry_time=entry.at, entry_plaza=entry.plaza_id, entry_txn_id=entry.txn_id

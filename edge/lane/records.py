@@ -90,6 +90,17 @@ class Flag(StrEnum):
     POSTPAY = "postpay"  # let through by the post-pay rule, to be billed by plate: nothing taken
     INTERRUPTED = "interrupted"  # left open by the last run, settled by a start or a shutdown
     PAYMENT_UNRESOLVED = "payment_unresolved"  # a start could not bring its payment to its end
+    # A highway exit asked central for the entry and got no answer in time: priced by the
+    # tariff's rule for a missing entry, though an entry may exist (review the charge).
+    ENTRY_LOOKUP_UNANSWERED = "entry_lookup_unanswered"
+
+
+class CentralLookup(StrEnum):
+    """What central said when an exit with no entry of its own asked it for the plate's."""
+
+    FOUND = "found"  # central's entry is the open entry of the answer
+    NONE = "none"  # central holds no open entry of the plate
+    UNANSWERED = "unanswered"  # no answer in time, or no broker
 
 
 def check_quote(quote: Fee) -> None:

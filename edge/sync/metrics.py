@@ -17,7 +17,7 @@ from edge.sync.service import SyncService
 
 
 class SyncCollector(Collector):
-    """Metrics of one lane's sync (records sent, acks refused, resends, backlog, online)."""
+    """Metrics of one lane's sync (records sent, acks refused, resends, lookups, backlog, online)."""
 
     def __init__(self, service: SyncService) -> None:
         self.service = service
@@ -45,6 +45,24 @@ class SyncCollector(Collector):
         )
         commands.add_metric([], self.service.commands.refused)
         yield commands
+        lookups = self.service.lookups
+        if lookups is not None:
+            asked = CounterMetricFamily(
+                "lanewarden_sync_entry_lookups",
+                "Entry lookups asked of central, by outcome (found, none, timeout, offline).",
+                labels=["outcome"],
+            )
+            for outcome, count in sorted(lookups.outcomes.items()):
+                asked.add_metric([outcome], count)
+            yield asked
+            replies = CounterMetricFamily(
+                "lanewarden_sync_lookup_replies_refused",
+                "Entry lookup replies refused, by reason.",
+                labels=["reason"],
+            )
+            for reason, count in sorted(lookups.refused.items()):
+                replies.add_metric([reason], count)
+            yield replies
         online = GaugeMetricFamily("lanewarden_sync_online", "1 while connected to the broker.")
         online.add_metric([], 1.0 if self.service.online else 0.0)
         yield online

@@ -1,4 +1,4 @@
-"""The lane's sync with central: the outbox, lane state, telemetry and central's commands.
+"""The lane's sync with central: the outbox, state, telemetry, commands and entry lookups.
 
 One thread of its own does the work, so the lane's control loop never waits on
 the network or on a large read. It wakes when paho reports something (connected,
@@ -49,6 +49,7 @@ from edge.store import Store, StoreError
 from edge.store.streams import STREAMS, StreamName
 from edge.sync.commands import Handler, RemoteCommands
 from edge.sync.link import Inbound, Link
+from edge.sync.lookups import RemoteLookups
 from edge.sync.reader import DayTally, StoreReader, StreamHead
 from edge.sync.window import Pacing, StreamWindow
 from plumbing import log
@@ -118,8 +119,11 @@ class SyncService:
         rng: random.Random | None = None,
         alarm: Alarm | None = None,
         on_config: Callable[[str, bytes], object] | None = None,
+        lookups: RemoteLookups | None = None,
     ) -> None:
         self.config = config
+        self.lookups = lookups
+        """The lane's remote entry lookups: requests go out and replies come in here."""
         self.on_config = on_config
         """Takes each message of the lane's two config topics (topic, payload), in this thread."""
         self.facts = facts
@@ -188,6 +192,8 @@ class SyncService:
             target=self._main, name=f"sync-{self.facts.lane_id}", daemon=True
         )
         self._thread.start()
+        if self.lookups is not None:
+            self.lookups.send = self._ask
         self._link.start()
         logger.info(
             "sync_started",
@@ -201,6 +207,8 @@ class SyncService:
         thread, self._thread = self._thread, None
         if thread is None:
             return
+        if self.lookups is not None:
+            self.lookups.send = None
         self._stopping = True
         self._wake.set()
         thread.join(10)
@@ -288,6 +296,10 @@ class SyncService:
                 self._link.publish(LaneTopic.CMD_RESULT, item.payload)
             elif item.kind is LaneTopic.ACK:
                 self._read_ack(item.payload, acks)
+            elif item.what == "lookup":
+                self._link.publish(LaneTopic.LOOKUP, item.payload)
+            elif item.kind is LaneTopic.LOOKUP_REPLY and self.lookups is not None:
+                self.lookups.take(item.payload)
             elif item.kind is LaneTopic.CMD:
                 self.commands.take(item.payload)
             elif item.what == "config" and self.on_config is not None:
@@ -429,6 +441,14 @@ class SyncService:
             )
         self._windows[command.stream].restart_from(command.from_seq)
         return None
+
+    def _ask(self, request: bytes) -> bool:
+        """From the loop: an entry lookup to publish now; False while not connected."""
+        if not self.online:
+            return False
+        self._inbox.put(Inbound("lookup", payload=request))
+        self._wake.set()
+        return True
 
     def _answer(self, result: CommandResult) -> None:
         """From any thread: the answer goes out from the sync thread."""
