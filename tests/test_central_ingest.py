@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
+from central_records import seal
 from prometheus_client import CollectorRegistry
 
 from central.ingest.gaps import GapTracker
@@ -17,9 +19,20 @@ from central.ingest.metrics import IngestMetrics
 from central.ingest.resent import claimed, seq_span
 from central.storage import CentralStore
 from contracts.commands import CommandResult
-from contracts.mqtt.payloads import Ack, EventBatch, LaneState, StreamCounts, Telemetry, TxnBatch
+from contracts.mqtt.payloads import (
+    Ack,
+    EntryLookup,
+    EntryLookupReply,
+    EventBatch,
+    LaneState,
+    StreamCounts,
+    Telemetry,
+    TxnBatch,
+)
 from contracts.mqtt.topics import LaneTopic, lane_topic
+from contracts.records.transaction import Transaction
 from contracts.testing import EPOCH, event_chain, transaction_chain
+from contracts.uuid7 import uuid7
 
 NOW = EPOCH + timedelta(minutes=5)
 PLAZA, LANE = "riverside", "exit-1"
@@ -202,6 +215,15 @@ def telemetry() -> bytes:
     return Telemetry(plaza_id=PLAZA, lane_id=LANE, at=NOW, uptime_s=5).to_bytes()
 
 
+def lookup(plate: str = "ABC1234", lane: str = LANE) -> bytes:
+    return EntryLookup(
+        plaza_id=PLAZA, lane_id=lane, request_id=REQUEST, plate=plate, asked_at=NOW
+    ).to_bytes()
+
+
+REQUEST = UUID("0193a4c2-0000-7000-8000-000000000001")
+
+
 def result() -> bytes:
     return CommandResult(command_id="c1", ok=True).model_dump_json().encode()
 
@@ -211,6 +233,7 @@ GOOD: dict[LaneTopic, bytes] = {
     LaneTopic.STATE: state(),
     LaneTopic.TELEMETRY: telemetry(),
     LaneTopic.CMD_RESULT: result(),
+    LaneTopic.LOOKUP: lookup(),
 }
 
 
@@ -282,6 +305,7 @@ class TestRefusals:
             "lanewarden/v1/riverside/Exit 1/txn",
             "lanewarden/v1/riverside/exit-1/ack",
             "lanewarden/v1/riverside/exit-1/cmd",
+            "lanewarden/v1/riverside/exit-1/lookup/reply",
             "lanewarden/v2/riverside/exit-1/txn",
         ],
     )
@@ -399,3 +423,46 @@ class TestLag:
         clock["now"] = next(times)
         ingest.handle(topic(LaneTopic.TELEMETRY), b"not json")  # refused: not heard
         assert value(registry, heard, lane_id=LANE) == (NOW + timedelta(seconds=30)).timestamp()
+
+
+class TestLookups:
+    """A lane's entry lookup is answered from the store, to that lane's reply topic alone."""
+
+    def test_an_open_entry_is_found(self, ingest: Ingest, registry: CollectorRegistry) -> None:
+        at = NOW - timedelta(hours=1)
+        entered = Transaction.build(
+            id=uuid7(at),
+            lane_id="north-entry",
+            kind="entry",
+            status="passed",
+            authorisation="rule",
+            recorded_at=at,
+            plate_text="皖A·12345",
+            vehicle_class=3,
+            entry_time=at,
+        )
+        (record,) = seal([entered])
+        ingest.store.store_batch(
+            "north",
+            TxnBatch(plaza_id="north", lane_id="north-entry", sent_at=NOW, records=(record,)),
+            NOW,
+        )
+        (answer,) = ingest.handle(topic(LaneTopic.LOOKUP, "exit-2"), lookup("皖A12345", "exit-2"))
+        assert answer.topic == "lanewarden/v1/riverside/exit-2/lookup/reply"
+        assert answer.qos == 1
+        reply = EntryLookupReply.model_validate_json(answer.payload)
+        assert (reply.request_id, reply.plate, reply.lane_id) == (REQUEST, "皖A12345", "exit-2")
+        assert reply.entry is not None
+        assert (reply.entry.txn_id, reply.entry.plaza_id, reply.entry.lane_id) == (
+            entered.id,
+            "north",
+            "north-entry",
+        )
+        assert (reply.entry.entry_time, reply.entry.vehicle_class) == (at, 3)
+        assert value(registry, "lanewarden_central_entry_lookups_total", outcome="found") == 1
+
+    def test_no_entry_is_answered_none(self, ingest: Ingest, registry: CollectorRegistry) -> None:
+        (answer,) = ingest.handle(topic(LaneTopic.LOOKUP), lookup("NOPE99"))
+        reply = EntryLookupReply.model_validate_json(answer.payload)
+        assert reply.entry is None
+        assert value(registry, "lanewarden_central_entry_lookups_total", outcome="none") == 1
