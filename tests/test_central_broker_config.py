@@ -219,7 +219,7 @@ class TestLaneConfinement:
     def test_own_reports_reach_central_through_a_shared_subscription(self, broker: Broker) -> None:
         ingest = broker.connect("ingest")
         plain = broker.connect("console")
-        for kind in [LaneTopic.TXN, LaneTopic.STATE, LaneTopic.CMD_RESULT]:
+        for kind in [LaneTopic.TXN, LaneTopic.STATE, LaneTopic.CMD_RESULT, LaneTopic.LOOKUP]:
             assert not broker.subscribe(ingest, shared("central", lane_filter(kind))).is_failure
         assert not broker.subscribe(plain, lane_filter(LaneTopic.EVENT)).is_failure
         lane = broker.connect("lane-a")
@@ -227,6 +227,7 @@ class TestLaneConfinement:
             (lane_topic("p1", "lane-a", LaneTopic.TXN), b"batch-1"),
             (lane_topic("p1", "lane-a", LaneTopic.STATE), b"online"),
             (lane_topic("p1", "lane-a", LaneTopic.CMD_RESULT), b"done"),
+            (lane_topic("p1", "lane-a", LaneTopic.LOOKUP), b"entry of?"),
         ]
         for topic, payload in sent:
             assert not broker.publish(lane, topic, payload).is_failure
@@ -234,7 +235,7 @@ class TestLaneConfinement:
         telemetry = lane_topic("p1", "lane-a", LaneTopic.TELEMETRY)
         assert not broker.publish(lane, event, b"alarm").is_failure
         assert not broker.publish(lane, telemetry, b"health").is_failure
-        broker.pump(lambda: len(ingest.messages) == 3 and len(plain.messages) == 1)
+        broker.pump(lambda: len(ingest.messages) == 4 and len(plain.messages) == 1)
         assert ingest.messages == sent
         assert plain.messages == [(event, b"alarm")]
 
@@ -255,6 +256,9 @@ class TestLaneConfinement:
             txn("lane-a", plaza="p2"),  # its own id under another plaza
             lane_topic("p1", "lane-a", LaneTopic.ACK),  # central's topics of its own lane
             lane_topic("p1", "lane-a", LaneTopic.CMD),
+            lane_topic("p1", "lane-b", LaneTopic.LOOKUP),  # asking in another lane's name
+            lane_topic("p1", "lane-a", LaneTopic.LOOKUP_REPLY),  # answering itself
+            lane_topic("p1", "lane-b", LaneTopic.LOOKUP_REPLY),
             plaza_config_topic("p1"),
             NETWORK_CONFIG_TOPIC,
         ]
@@ -289,6 +293,7 @@ class TestLaneConfinement:
             "lanewarden/v1/+/config",
             NETWORK_CONFIG_TOPIC,
             lane_topic("p1", "lane-a", LaneTopic.CMD),
+            lane_filter(LaneTopic.LOOKUP_REPLY, "p1"),  # every lane's answers
         ]:
             code = broker.subscribe(lane, topic_filter)
             # mosquitto 2.0 grants it and filters at delivery; a refusal is as good.
@@ -299,6 +304,7 @@ class TestLaneConfinement:
             lane_topic("p1", "lane-b", LaneTopic.CMD),
             lane_topic("p1", "lane-b", LaneTopic.ACK),
             lane_topic("p2", "lane-c", LaneTopic.ACK),
+            lane_topic("p1", "lane-b", LaneTopic.LOOKUP_REPLY),
             plaza_config_topic("p2"),
         ]
         for topic in secret:
@@ -309,6 +315,7 @@ class TestLaneConfinement:
             NETWORK_CONFIG_TOPIC,
             lane_topic("p1", "lane-a", LaneTopic.ACK),
             lane_topic("p1", "lane-a", LaneTopic.CMD),
+            lane_topic("p1", "lane-a", LaneTopic.LOOKUP_REPLY),
         ]
         for topic in mine:
             assert not broker.publish(console, topic, b"for lane-a").is_failure
@@ -318,6 +325,6 @@ class TestLaneConfinement:
 
     def test_central_cannot_speak_for_a_lane(self, broker: Broker) -> None:
         console = broker.connect("console")
-        for kind in [LaneTopic.TXN, LaneTopic.STATE, LaneTopic.CMD_RESULT]:
+        for kind in [LaneTopic.TXN, LaneTopic.STATE, LaneTopic.CMD_RESULT, LaneTopic.LOOKUP]:
             code = broker.publish(console, lane_topic("p1", "lane-a", kind), b"forged")
             assert code.value == NOT_AUTHORIZED, (kind, code)

@@ -59,6 +59,7 @@ from edge.lane.policy import (
 )
 from edge.lane.records import (
     Authorisation,
+    CentralLookup,
     Flag,
     LaneInputError,
     Listing,
@@ -390,6 +391,45 @@ class TestDetections:
         assert txn.flags == (Flag.UNMATCHED_EXIT,)
         assert txn.entry_time is None
         assert of(actions, RequestPayment)[0].amount == 6000
+
+    @pytest.mark.parametrize(
+        ("said", "flags"),
+        [
+            (CentralLookup.UNANSWERED, (Flag.ENTRY_LOOKUP_UNANSWERED, Flag.UNMATCHED_EXIT)),
+            (CentralLookup.NONE, (Flag.UNMATCHED_EXIT,)),
+            (None, (Flag.UNMATCHED_EXIT,)),
+        ],
+    )
+    def test_a_highway_exit_central_did_not_answer_is_flagged_so(
+        self, said: CentralLookup | None, flags: tuple[Flag, ...]
+    ) -> None:
+        lane = Lane(LaneKind.HIGHWAY_EXIT)
+        txn_id = lane.arrive()
+        lane.read(txn_id)
+        actions = lane.feed(VehicleChecked(txn_id, quote=quote(6000), central=said))
+        (txn,) = txns(actions)
+        assert txn.flags == flags
+        assert of(actions, RequestPayment)[0].amount == 6000
+
+    def test_central_s_entry_prices_the_exit_like_a_local_one(self) -> None:
+        lane = Lane(LaneKind.HIGHWAY_EXIT)
+        txn_id = lane.arrive()
+        lane.read(txn_id)
+        entry = entry_record()
+        checked = VehicleChecked(
+            txn_id, open_entry=entry, quote=quote(2500), central=CentralLookup.FOUND
+        )
+        (txn,) = txns(lane.feed(checked))
+        assert (txn.entry_txn_id, txn.entry_plaza, txn.entry_time) == (
+            entry.txn_id,
+            entry.plaza_id,
+            entry.at,
+        )
+        assert txn.flags == ()
+
+    def test_found_without_an_entry_is_refused(self) -> None:
+        with pytest.raises(LaneInputError, match="central: found, but open_entry is None"):
+            VehicleChecked(UUID(int=7), central=CentralLookup.FOUND)
 
     def test_paid_but_barrier_fault_keeps_the_payment_and_tells_the_driver(self) -> None:
         lane = Lane()
