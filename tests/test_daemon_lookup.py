@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from contracts.mqtt.payloads import StoredEntry
 from contracts.records.sealed import TransactionRecord
 from contracts.records.transaction import FeeItem, Transaction
 from contracts.uuid7 import uuid7
@@ -20,8 +21,9 @@ from edge.fees.files import load_tariff
 from edge.fees.passage import FeeLine, FeeQuery
 from edge.lane.credits import CREDIT_LABEL
 from edge.lane.events import LookupFailed, VehicleChecked
-from edge.lane.records import Listing
+from edge.lane.records import CentralLookup, Listing
 from edge.store import Store
+from edge.sync.lookups import RemoteAnswer
 
 AT = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 PLATE = "皖A12345"
@@ -84,6 +86,62 @@ class TestHighwayExit:
         assert answer.quote is not None
         assert answer.quote.total == expected.total
         assert remote.asked == [PLATE]
+
+
+class TestCentralAnswers:
+    """What central said goes into the answer: its entry prices the exit, silence does not."""
+
+    def test_central_s_entry(self, tmp_path: Path) -> None:
+        stored = StoredEntry(
+            txn_id=uuid7(AT),
+            plaza_id="north",
+            lane_id="north-entry",
+            entry_time=AT - timedelta(hours=1),
+            vehicle_class=2,
+        )
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        try:
+            answer = checked(lookup.check(uuid7(AT), PLATE, AT, RemoteAnswer(True, stored)))
+        finally:
+            lookup.store.close()
+        assert answer.central is CentralLookup.FOUND
+        assert answer.open_entry is not None
+        assert (answer.open_entry.txn_id, answer.open_entry.plaza_id) == (stored.txn_id, "north")
+        assert answer.vehicle_class == 2
+        assert lookup.entries.asked == []  # type: ignore[attr-defined]
+
+    @pytest.mark.parametrize(
+        ("said", "expected"),
+        [
+            (RemoteAnswer(True, None), CentralLookup.NONE),
+            (RemoteAnswer(False, why="timeout"), CentralLookup.UNANSWERED),
+        ],
+    )
+    def test_no_entry_from_central(
+        self, tmp_path: Path, said: RemoteAnswer, expected: CentralLookup
+    ) -> None:
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        try:
+            answer = checked(lookup.check(uuid7(AT), PLATE, AT, said))
+        finally:
+            lookup.store.close()
+        tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
+        assert answer.central is expected
+        assert answer.open_entry is None
+        assert answer.quote is not None
+        assert answer.quote.total == quote(tariff, Passage(exit=AT, exit_plaza="south")).total
+
+    def test_only_a_highway_exit_without_its_entry_asks(self, tmp_path: Path) -> None:
+        lookup = highway_lookup(tmp_path, RemoteEntries({}))
+        try:
+            assert not lookup.asks_central(PLATE)  # no central attached
+            lookup.central = object()  # type: ignore[assignment]
+            assert lookup.asks_central(PLATE)
+            entry = FoundEntry(uuid7(AT), AT, "south", "south-entry", 1)
+            lookup.entries = RemoteEntries({PLATE: entry})
+            assert not lookup.asks_central(PLATE)
+        finally:
+            lookup.store.close()
 
 
 class TestLocalEntries:

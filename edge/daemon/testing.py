@@ -85,19 +85,27 @@ def lane_files(
     devices: str | None = None,
     store: Path | None = None,
     plaza_lanes: Sequence[str] = ("riverside-entry", "riverside-exit"),
+    highway: bool = False,
 ) -> Path:
     """Write a Riverside lane file (with plaza and tariff) into ``folder``; returns its path.
 
-    The plaza lists ``plaza_lanes``, which must include ``lane_id``.
+    The plaza lists ``plaza_lanes``, which must include ``lane_id``. ``highway``: the
+    G60 South exit instead (plaza, network and tariff of config/).
     """
     (folder / "plazas").mkdir(parents=True, exist_ok=True)
     (folder / "tariffs").mkdir(exist_ok=True)
     (folder / "lanes").mkdir(exist_ok=True)
-    shutil.copy(REPO / "config/tariffs/riverside-parking.toml", folder / "tariffs")
-    (folder / "plazas/riverside.toml").write_text(
-        'kind = "plaza"\nid = "riverside"\nname = "Riverside"\ntimezone = "Asia/Shanghai"\n'
-        f'currency = "CNY"\nlanes = {json.dumps(list(plaza_lanes))}\n'
-    )
+    plaza, tariff = ("south", "g60-highway") if highway else ("riverside", "riverside-parking")
+    shutil.copy(REPO / f"config/tariffs/{tariff}.toml", folder / "tariffs")
+    if highway:
+        lane_id, lane_kind = "south-exit", "highway_exit"
+        for name in ("south", "g60-network"):
+            shutil.copy(REPO / f"config/plazas/{name}.toml", folder / "plazas")
+    else:
+        (folder / "plazas/riverside.toml").write_text(
+            'kind = "plaza"\nid = "riverside"\nname = "Riverside"\ntimezone = "Asia/Shanghai"\n'
+            f'currency = "CNY"\nlanes = {json.dumps(list(plaza_lanes))}\n'
+        )
     devices = devices or (
         '[io]\ntype = "modbus_tcp"\nhost = "127.0.0.1"\nport = 1\n\n'
         '[barrier]\ntype = "io"\n\n[loops]\ntype = "io"\n\n'
@@ -106,7 +114,7 @@ def lane_files(
     path = folder / "lanes" / f"{lane_id}.toml"
     path.write_text(
         f'kind = "lane"\nid = "{lane_id}"\nname = "test lane"\nlane_kind = "{lane_kind}"\n'
-        'plaza = "../plazas/riverside.toml"\ntariff = "../tariffs/riverside-parking.toml"\n'
+        f'plaza = "../plazas/{plaza}.toml"\ntariff = "../tariffs/{tariff}.toml"\n'
         f'store = "{store or folder / "site.db"}"\n\n'
         f"[policy]\n{policy}\n\n"
         '[recognition]\nregion = "cn"\nprovince = "皖"\n\n'

@@ -78,6 +78,11 @@ class RemoteLookups:
         ``unknown_request`` or ``wrong_plate``)."""
         self._pending: dict[UUID, tuple[str, asyncio.Future[StoredEntry | None]]] = {}
 
+    @property
+    def in_flight(self) -> int:
+        """Requests waiting for their answer now."""
+        return len(self._pending)
+
     async def ask(self, plate: str) -> RemoteAnswer:
         """Central's answer for ``plate``, or ``answered`` False within ``timeout_s``."""
         request = EntryLookup(

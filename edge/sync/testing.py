@@ -90,13 +90,14 @@ class Endpoint(Protocol):
     def port(self) -> int: ...
 
 
-def sync_section(broker: Endpoint, **login: Any) -> str:
-    """A [sync] section for ``broker``, with ``login`` keys added to its [sync.broker]."""
+def sync_section(broker: Endpoint, *, settings: str = "", **login: Any) -> str:
+    """A [sync] section for ``broker`` (``settings`` lines added), ``login`` in [sync.broker]."""
     lines = [
         "[sync]",
         "resend_timeout_s = 1.0",
         "telemetry_s = 0.3",
         "poll_s = 0.05",
+        settings,
         "",
         "[sync.broker]",
         f'host = "{broker.host}"',
