@@ -122,6 +122,9 @@ class AlarmingStore:
     def open_entry(self, plate: str) -> StoredEntry | None:
         return self.store.open_entry(plate)
 
+    def site_lanes(self, plaza_id: str) -> list[str]:
+        return self.store.site_lanes(plaza_id)
+
 
 class AlarmSweep:
     """Runs :class:`Sweeper` every ``[alarms] sweep_s`` of the monotonic clock."""

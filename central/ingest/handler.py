@@ -3,8 +3,9 @@
 :class:`Ingest` takes a topic and its payload, reads it with the contract's reader
 (:func:`contracts.mqtt.payloads.parse_payload`, with the topic's plaza and lane so a
 lane cannot speak for another), stores it, and returns the messages to publish: the
-lane's ack after a record batch, the answer to a remote entry lookup (to the lane that
-asked, on its own ``lookup/reply`` topic), nothing otherwise. It does no MQTT itself, so the
+lane's ack after a record batch (and the batch's entries and exits for the plaza's
+other lanes, each on its own ``entries`` topic), the answer to a remote entry lookup
+(to the lane that asked, on its own ``lookup/reply`` topic), nothing otherwise. It does no MQTT itself, so the
 worker stays a thin shell and tests drive this directly.
 
 A message that cannot be taken is refused with one log line and one count by
@@ -31,6 +32,7 @@ from contracts.mqtt.payloads import (
     Ack,
     EntryLookup,
     EntryLookupReply,
+    EntryNotice,
     EventBatch,
     LaneState,
     PayloadError,
@@ -42,6 +44,7 @@ from contracts.mqtt.payloads import (
 )
 from contracts.mqtt.topics import SPECS, LaneAddress, LaneTopic, TopicError, lane_topic
 from contracts.mqtt.topics import parse_lane_topic as read_topic
+from contracts.records.entries import changes_entries
 from contracts.records.model import problems as validation_problems
 from plumbing import log
 
@@ -81,6 +84,7 @@ class IngestStore(Protocol):
         self, plaza_id: str, lane_id: str, result: CommandResult, received_at: datetime
     ) -> bool: ...
     def open_entry(self, plate: str) -> StoredEntry | None: ...
+    def site_lanes(self, plaza_id: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -222,7 +226,10 @@ class Ingest:
             batch.records[-1].recorded_at if isinstance(batch, TxnBatch) else batch.records[-1].time
         )
         self.metrics.batch_stored(address.lane_id, stream, (now - last_at).total_seconds())
-        return self._answer(address, stream, outcome, last_seq=batch.last_seq, now=now)
+        answers = self._answer(address, stream, outcome, last_seq=batch.last_seq, now=now)
+        if isinstance(batch, TxnBatch):
+            answers += self._replicate(address, batch)
+        return answers
 
     def _answer(
         self,
@@ -265,6 +272,24 @@ class Ingest:
         metrics.acks.inc()
         topic = lane_topic(address.plaza_id, address.lane_id, LaneTopic.ACK)
         return [Outgoing(topic, ack.to_bytes(), SPECS[LaneTopic.ACK].qos)]
+
+    def _replicate(self, address: LaneAddress, batch: TxnBatch) -> list[Outgoing]:
+        """The batch's entries and exits, to the plaza's other lanes (each on its own topic).
+
+        Sent again with a resend that stores something: a lane takes the same entry twice
+        as once. A resend of records all held already is answered with its ack alone.
+        """
+        records = tuple(r for r in batch.records if changes_entries(r))
+        if not records:
+            return []
+        lanes = [lane for lane in self.store.site_lanes(address.plaza_id) if lane != batch.lane_id]
+        out = []
+        for lane in lanes:
+            notice = EntryNotice(plaza_id=address.plaza_id, lane_id=lane, records=records)
+            topic = lane_topic(address.plaza_id, lane, LaneTopic.ENTRIES)
+            out.append(Outgoing(topic, notice.to_bytes(), SPECS[LaneTopic.ENTRIES].qos))
+        self.metrics.entries_replicated.inc(len(records) * len(lanes))
+        return out
 
     def _lookup(self, address: LaneAddress, asked: EntryLookup, now: datetime) -> list[Outgoing]:
         """A highway exit asks for a plate's open entry: answered to that lane alone."""

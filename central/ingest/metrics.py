@@ -77,6 +77,11 @@ class IngestMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.entries_replicated = Counter(
+            "lanewarden_central_entries_replicated",
+            "Entry and exit records republished to the other lanes of their plaza (per lane).",
+            registry=registry,
+        )
         self.lookup_seconds = Histogram(
             "lanewarden_central_entry_lookup_seconds",
             "Time to find a plate's open entry in the store (s).",

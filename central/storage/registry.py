@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, case, func
+from sqlalchemy import Connection, case, func, select
 
 from central.storage.engine import upsert
 from central.storage.schema import day_totals, lane_telemetry, lanes
@@ -133,3 +133,11 @@ def note_telemetry(connection: Connection, telemetry: Telemetry, received_at: da
             where=lanes.c.last_seen.is_(None) | (lanes.c.last_seen <= seen.excluded.last_seen),
         )
     )
+
+
+def site_lanes(connection: Connection, plaza_id: str) -> list[str]:
+    """The lanes of ``plaza_id`` that central has heard from (state or telemetry), by id."""
+    rows = connection.execute(
+        select(lanes.c.lane_id).where(lanes.c.plaza_id == plaza_id).order_by(lanes.c.lane_id)
+    )
+    return [row[0] for row in rows]

@@ -249,6 +249,11 @@ class CentralStore:
         with self._writer.begin() as connection:
             registry.note_state(connection, state, utc_in(received_at, "received_at"))
 
+    def site_lanes(self, plaza_id: str) -> list[str]:
+        """The lanes of a plaza in the registry (:func:`central.storage.registry.site_lanes`)."""
+        with self._engine.connect() as connection:
+            return registry.site_lanes(connection, plaza_id)
+
     def note_telemetry(self, telemetry: Telemetry, received_at: datetime) -> None:
         """Keep a lane's latest telemetry and its day totals, and that it was seen."""
         with self._writer.begin() as connection:

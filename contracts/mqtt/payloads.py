@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from contracts.canonical import canonical_json
 from contracts.ids import Identifier, LaneId, NetworkId, PlazaId, TariffId, Token
 from contracts.network import Network
+from contracts.records.entries import CLOSES, OPENS
 from contracts.records.model import problems
 from contracts.records.sealed import LaneEventRecord, TransactionRecord
 from contracts.tariff import Tariff
@@ -273,6 +274,34 @@ class EntryLookupReply(LanePayload):
     answered_at: UtcTime = Field(description="When central answered (UTC).")
 
 
+class EntryNotice(LanePayload):
+    """Entries and exits of the site's other lanes, for this lane's open entries (``entries``).
+
+    Central republishes each stored record that opens or closes an entry
+    (:mod:`contracts.records.entries`) to the other lanes of its plaza, so that a
+    parking exit finds an entry taken at another entry lane of the site.
+    ``plaza_id``/``lane_id`` are the receiving lane's; each record is sealed as its
+    own lane sealed it, and its hash is checked on reading.
+    """
+
+    payload_kind: ClassVar[str] = "entry_notice"
+    kind: Literal["entry_notice"] = "entry_notice"
+    records: tuple[TransactionRecord, ...] = Field(
+        min_length=1, max_length=MAX_BATCH, description="Passed entries and exits, in order."
+    )
+
+    @model_validator(mode="after")
+    def _of_entries(self) -> Self:
+        for index, record in enumerate(self.records):
+            if (record.kind, record.status) not in (OPENS, CLOSES):
+                raise ValueError(
+                    f"records.{index}: a {record.status} {record.kind} opens or closes no entry"
+                )
+            if record.lane_id == self.lane_id:
+                raise ValueError(f"records.{index}.lane_id: the lane's own record, sent back")
+        return self
+
+
 class ListItem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -362,11 +391,12 @@ def parse_payload(
     ]
     if wrong:
         raise PayloadError(what, wrong, "wrong_lane")
-    if isinstance(payload, _Batch):
+    if isinstance(payload, _Batch | EntryNotice):
         bodies, bad = _checked_bodies(payload.records, data["records"])
         if bad:
             raise PayloadError(what, bad, "hash")
-        payload._texts = (payload.records, tuple(canonical_json(body) for body in bodies))
+        if isinstance(payload, _Batch):
+            payload._texts = (payload.records, tuple(canonical_json(body) for body in bodies))
     return payload
 
 

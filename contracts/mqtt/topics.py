@@ -35,6 +35,7 @@ class LaneTopic(StrEnum):
     CMD_RESULT = "cmd/result"
     LOOKUP = "lookup"
     LOOKUP_REPLY = "lookup/reply"
+    ENTRIES = "entries"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ SPECS: dict[LaneTopic, TopicSpec] = {
     # now); QoS 1 so a lost packet costs no timeout (a repeat is answered again, by id).
     LaneTopic.LOOKUP: TopicSpec(1, False, "edge_to_central"),
     LaneTopic.LOOKUP_REPLY: TopicSpec(1, False, "central_to_edge"),
+    # The entries and exits of the site's other lanes, replicated by central: not
+    # retained (a lane that was away falls back to the tariff's rule, as offline).
+    LaneTopic.ENTRIES: TopicSpec(1, False, "central_to_edge"),
 }
 CONFIG_SPEC = TopicSpec(1, True, "central_to_edge")
 """Both configuration topics: retained, so a lane that connects gets the version in force."""

@@ -53,6 +53,14 @@ def closes_entry(exit_record: Transaction, entry: Transaction) -> bool:
     return same_plate and left_at(exit_record) >= entry.entry_time
 
 
+def changes_entries(record: Transaction) -> bool:
+    """Whether ``record`` may open or close an entry (what central replicates to a site)."""
+    if opens_entry(record):
+        return True
+    closing = (record.kind, record.status) == CLOSES
+    return closing and (record.plate_text is not None or record.entry_txn_id is not None)
+
+
 def open_entry(plate: str, records: list[Transaction]) -> Transaction | None:
     """The plate's open entry among ``records`` (any order); None when it has none.
 

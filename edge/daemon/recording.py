@@ -35,7 +35,7 @@ from edge.lane.records import (
     TxnStatus,
 )
 from edge.metrics import LaneMetrics
-from edge.store import EntryAlreadyOpenError, Store
+from edge.store import Store
 from plumbing import log
 
 logger = log.get(__name__)
@@ -193,19 +193,12 @@ class Recorder:
         return record
 
     def _entries(self, txn: Txn, record: TransactionRecord) -> None:
-        plate = txn.plate_text or ""
-        if txn.kind is TxnKind.ENTRY:
-            try:
-                self.store.entries.open(record)
-            except EntryAlreadyOpenError as exc:
-                # Admitted anyway (operator, no anti-passback): the newer entry is the truth.
-                logger.warning("entry_replaced", plate=plate, old_txn_id=str(exc.existing.txn_id))
-                self.store.entries.close(plate)
-                self.store.entries.open(record)
-        elif txn.kind is TxnKind.EXIT and txn.entry_txn_id is not None:
-            self.store.entries.close_entry(txn.entry_txn_id)  # the entry it was matched to
-        elif txn.kind is TxnKind.EXIT:
-            self.store.entries.close(plate)
+        applied = self.store.entries.apply(record)
+        if applied.change == "opened" and applied.replaced is not None:
+            # Admitted anyway (operator, no anti-passback): the newer entry is the truth.
+            logger.warning(
+                "entry_replaced", plate=txn.plate_text, old_txn_id=str(applied.replaced.txn_id)
+            )
 
     def refund(
         self, original: TransactionRecord, amount: int, gateway_ref: str | None, at: datetime

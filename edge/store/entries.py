@@ -5,15 +5,20 @@ closed at another lane's exit); the exit closes it and gets the entry time back.
 A plate that already has an open entry cannot open another (anti-passback); the
 lane decides what to do and, to let it in anyway, closes the old one first.
 Open and close inside ``Store.batch()`` with the record that causes them, so both
-commit together.
+commit together. :meth:`OpenEntries.apply` is the rule of
+:mod:`contracts.records.entries` on one record, for the lane's own records and for
+the records of the site's other lanes that central replicates to it
+(:mod:`edge.sync.entries`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
+from contracts.records.entries import CLOSES, opens_entry
 from contracts.records.sealed import TransactionRecord
 from edge.store.db import Db
 from edge.store.plates import plate_key
@@ -41,6 +46,15 @@ class EntryAlreadyOpenError(Exception):
             f"plate {existing.plate} already entered at {existing.entry_time.isoformat()} "
             f"on lane {existing.lane_id} (transaction {existing.txn_id})"
         )
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a record did: ``opened`` (``replaced`` the plate's older entry, if any),
+    ``closed`` (``replaced`` is the entry closed) or ``none``."""
+
+    change: Literal["opened", "closed", "none"]
+    replaced: OpenEntryRow | None = None
 
 
 class OpenEntries:
@@ -76,6 +90,32 @@ class OpenEntries:
                 ),
             )
         return entry
+
+    def apply(self, record: TransactionRecord) -> Applied:
+        """What ``record`` does to the open entries, by the rule of contracts.records.entries.
+
+        A passed entry opens the plate's entry (an older one of the plate is replaced:
+        the vehicle was let in again; the same entry again changes nothing); a passed
+        exit closes the entry it names, else the plate's. Anything else does nothing.
+        """
+        if opens_entry(record):
+            with self._db.write():
+                existing = self.find(record.plate_text or "")
+                if existing is not None and existing.txn_id == record.id:
+                    return Applied("none")
+                if existing is not None:
+                    self.close(existing.plate)
+                self.open(record)
+            return Applied("opened", existing)
+        if (record.kind, record.status) != CLOSES:
+            return Applied("none")
+        if record.entry_txn_id is not None:
+            closed = self.close_entry(record.entry_txn_id)  # the entry it was matched to
+        elif record.plate_text is not None:
+            closed = self.close(record.plate_text)
+        else:
+            closed = None
+        return Applied("closed" if closed is not None else "none", closed)
 
     def find(self, plate: str) -> OpenEntryRow | None:
         with self._db.lock:

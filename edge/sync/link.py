@@ -32,7 +32,7 @@ from plumbing.broker import configure_client, first_protocol, paho_protocol, ref
 
 logger = log.get(__name__)
 
-SUBSCRIBED = (LaneTopic.ACK, LaneTopic.CMD, LaneTopic.LOOKUP_REPLY)
+SUBSCRIBED = (LaneTopic.ACK, LaneTopic.CMD, LaneTopic.LOOKUP_REPLY, LaneTopic.ENTRIES)
 UNANSWERED_FALL_BACK = 2
 """MQTT 5 CONNECTs in a row left without a CONNACK after which ``auto`` tries 3.1.1."""
 

@@ -45,6 +45,23 @@ class SyncCollector(Collector):
         )
         commands.add_metric([], self.service.commands.refused)
         yield commands
+        site = self.service.site_entries
+        applied = CounterMetricFamily(
+            "lanewarden_sync_site_entries",
+            "The site's entries and exits from central applied, by what they did.",
+            labels=["change"],
+        )
+        for change, count in sorted(site.applied.items()):
+            applied.add_metric([change], count)
+        yield applied
+        refused_site = CounterMetricFamily(
+            "lanewarden_sync_site_entries_refused",
+            "Entry notices from central refused, by reason.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(site.refused.items()):
+            refused_site.add_metric([reason], count)
+        yield refused_site
         lookups = self.service.lookups
         if lookups is not None:
             asked = CounterMetricFamily(

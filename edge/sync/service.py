@@ -1,4 +1,4 @@
-"""The lane's sync with central: the outbox, state, telemetry, commands and entry lookups.
+"""The lane's sync with central: outbox, state, telemetry, commands, entries and lookups.
 
 One thread of its own does the work, so the lane's control loop never waits on
 the network or on a large read. It wakes when paho reports something (connected,
@@ -48,6 +48,7 @@ from edge.config.sync import SyncConfig
 from edge.store import Store, StoreError
 from edge.store.streams import STREAMS, StreamName
 from edge.sync.commands import Handler, RemoteCommands
+from edge.sync.entries import EntryReplica
 from edge.sync.link import Inbound, Link
 from edge.sync.lookups import RemoteLookups
 from edge.sync.reader import DayTally, StoreReader, StreamHead
@@ -147,6 +148,8 @@ class SyncService:
         self.last_backlog: dict[StreamName, int] = {}
         """The backlog at the outbox's last look (for metrics, read from any thread)."""
         self.commands = RemoteCommands(handler, loop, self._resend, self._answer)
+        self.site_entries = EntryReplica(facts.plaza_id, facts.lane_id)
+        """The site's other lanes' entries, from central, into this lane's store."""
 
     # -- life -----------------------------------------------------------------------------
 
@@ -300,6 +303,8 @@ class SyncService:
                 self._link.publish(LaneTopic.LOOKUP, item.payload)
             elif item.kind is LaneTopic.LOOKUP_REPLY and self.lookups is not None:
                 self.lookups.take(item.payload)
+            elif item.kind is LaneTopic.ENTRIES:
+                self.site_entries.take(self._store, item.payload)
             elif item.kind is LaneTopic.CMD:
                 self.commands.take(item.payload)
             elif item.what == "config" and self.on_config is not None:
