@@ -77,6 +77,13 @@ def central(
         store.close()
 
 
+async def priced_exit(lane: FakeLane) -> None:
+    """A vehicle at the connected exit, until its fee is recorded."""
+    await online(lane)
+    await lane.arrive()
+    await lane.settle(lambda: priced(lane) is not None, "the exit priced")
+
+
 def run(lane: FakeLane, scenario: object) -> None:
     async def main() -> None:
         await lane.start()
@@ -100,12 +107,7 @@ class TestHighwayExit:
     ) -> None:
         lane = exit_lane(tmp_path / "lane", private_broker, timeout_s=3.0)
 
-        async def scenario(lane: FakeLane) -> None:
-            await online(lane)
-            await lane.arrive()
-            await lane.settle(lambda: priced(lane) is not None, "the exit priced")
-
-        run(lane, scenario)
+        run(lane, priced_exit)
         record = priced(lane)
         assert record is not None
         assert (record.entry_txn_id, record.entry_plaza) == (entered.id, "north")
@@ -136,12 +138,7 @@ class TestHighwayExit:
     ) -> None:
         lane = exit_lane(tmp_path / "lane", private_broker, timeout_s=0.5)
 
-        async def scenario(lane: FakeLane) -> None:
-            await online(lane)
-            await lane.arrive()
-            await lane.settle(lambda: priced(lane) is not None, "the exit priced")
-
-        run(lane, scenario)
+        run(lane, priced_exit)
         record = priced(lane)
         assert record is not None
         assert record.entry_txn_id is None

@@ -7,7 +7,7 @@ asks, so the outbox's thread never touches a metric.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -34,52 +34,41 @@ class SyncCollector(Collector):
         )
         timeouts.add_metric([], counters.timeouts)
         yield timeouts
-        refused = CounterMetricFamily(
-            "lanewarden_sync_acks_refused", "Acks ignored, by reason.", labels=["reason"]
+        yield _by(
+            "lanewarden_sync_acks_refused", "Acks ignored, by reason.", "reason", counters.bad_acks
         )
-        for reason, count in sorted(counters.bad_acks.items()):
-            refused.add_metric([reason], count)
-        yield refused
         commands = CounterMetricFamily(
             "lanewarden_sync_commands_refused", "Commands from central refused unread or expired."
         )
         commands.add_metric([], self.service.commands.refused)
         yield commands
         site = self.service.site_entries
-        applied = CounterMetricFamily(
+        yield _by(
             "lanewarden_sync_site_entries",
             "The site's entries and exits from central applied, by what they did.",
-            labels=["change"],
+            "change",
+            site.applied,
         )
-        for change, count in sorted(site.applied.items()):
-            applied.add_metric([change], count)
-        yield applied
-        refused_site = CounterMetricFamily(
+        yield _by(
             "lanewarden_sync_site_entries_refused",
             "Entry notices from central refused, by reason.",
-            labels=["reason"],
+            "reason",
+            site.refused,
         )
-        for reason, count in sorted(site.refused.items()):
-            refused_site.add_metric([reason], count)
-        yield refused_site
         lookups = self.service.lookups
         if lookups is not None:
-            asked = CounterMetricFamily(
+            yield _by(
                 "lanewarden_sync_entry_lookups",
                 "Entry lookups asked of central, by outcome (found, none, timeout, offline).",
-                labels=["outcome"],
+                "outcome",
+                lookups.outcomes,
             )
-            for outcome, count in sorted(lookups.outcomes.items()):
-                asked.add_metric([outcome], count)
-            yield asked
-            replies = CounterMetricFamily(
+            yield _by(
                 "lanewarden_sync_lookup_replies_refused",
                 "Entry lookup replies refused, by reason.",
-                labels=["reason"],
+                "reason",
+                lookups.refused,
             )
-            for reason, count in sorted(lookups.refused.items()):
-                replies.add_metric([reason], count)
-            yield replies
         online = GaugeMetricFamily("lanewarden_sync_online", "1 while connected to the broker.")
         online.add_metric([], 1.0 if self.service.online else 0.0)
         yield online
@@ -91,6 +80,14 @@ class SyncCollector(Collector):
         for stream, count in self.service.last_backlog.items():
             backlog.add_metric([stream], count)
         yield backlog
+
+
+def _by(name: str, documentation: str, label: str, counts: Mapping[str, int]) -> Metric:
+    """A counter family with one sample per key of ``counts``."""
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for key, count in sorted(counts.items()):
+        family.add_metric([key], count)
+    return family
 
 
 def register(registry: CollectorRegistry, service: SyncService) -> None:
