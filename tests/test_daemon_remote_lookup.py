@@ -12,6 +12,7 @@ import pytest
 from central_lanes import wait_until
 from central_records import Lane
 from mqtt_broker import AmqttBroker, MosquittoBroker
+from paths import REPO
 from sync_support import sync_section
 from test_daemon_support import PLATE, FakeLane, lane_files, load
 from test_sync_lookups import central_config
@@ -27,7 +28,6 @@ from edge.fees.passage import Passage
 from edge.lane.records import Flag
 
 pytestmark = pytest.mark.services
-REPO = Path(__file__).resolve().parent.parent
 Broker = MosquittoBroker | AmqttBroker
 
 
