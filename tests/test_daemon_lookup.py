@@ -129,7 +129,7 @@ class TestCentralAnswers:
         assert answer.central is expected
         assert answer.open_entry is None
         assert answer.quote is not None
-        assert answer.quote.total == quote(tariff, Passage(exit=AT, exit_plaza="south")).total
+        assert answer.quote.total == quote(tariff, FeeQuery(exit=AT, exit_plaza="south")).total
 
     def test_only_a_highway_exit_without_its_entry_asks(self, tmp_path: Path) -> None:
         lookup = highway_lookup(tmp_path, RemoteEntries({}))

@@ -24,7 +24,7 @@ from contracts.records.transaction import Transaction
 from contracts.uuid7 import uuid7
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
-from edge.fees.passage import Passage
+from edge.fees.passage import FeeQuery
 from edge.lane.records import Flag
 
 pytestmark = pytest.mark.services
@@ -115,7 +115,7 @@ class TestHighwayExit:
         tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
         expected = quote(
             tariff,
-            Passage(
+            FeeQuery(
                 exit=record.recorded_at,
                 entry=entered.entry_time,
                 entry_plaza="north",
@@ -144,7 +144,7 @@ class TestHighwayExit:
         assert record.entry_txn_id is None
         assert set(record.flags) >= {Flag.UNMATCHED_EXIT, Flag.ENTRY_LOOKUP_UNANSWERED}
         tariff = load_tariff(REPO / "config/tariffs/g60-highway.toml")
-        missing = quote(tariff, Passage(exit=record.recorded_at, exit_plaza="south"))
+        missing = quote(tariff, FeeQuery(exit=record.recorded_at, exit_plaza="south"))
         assert record.fee_total == missing.total
         sample = lane.daemon.registry.get_sample_value(
             "lanewarden_sync_entry_lookups_total", {"outcome": "timeout"}
