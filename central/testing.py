@@ -10,7 +10,8 @@ session, JSON log lines to a file beside the config), reads its Prometheus
 metrics and kills it. A :class:`SimLane` is what central sees of a lane on the broker: it publishes
 batches of one real record chain (``contracts.testing``) on its ``txn`` topic and
 listens on its ``ack`` and ``cmd`` topics. It does not keep an outbox: a test that
-wants a resend calls :meth:`SimLane.resend_unacked` itself.
+wants a resend calls :meth:`SimLane.resend_unacked` itself. :func:`ingest_config` is an in-process
+central's file for such a broker: two workers (one on a 3.1.1 broker), no metrics port.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
+from central.config import CentralConfig
 from contracts.commands import Command, parse_command
 from contracts.mqtt.payloads import Ack, TxnBatch
 from contracts.mqtt.topics import LaneTopic, lane_topic
@@ -211,3 +213,15 @@ class Central:
             self.proc.kill()
             self.proc.wait(10)
         self.log.close()
+
+
+def ingest_config(port: int, *, mqtt5: bool, host: str = "127.0.0.1") -> CentralConfig:
+    """Central's ingest on the broker at ``host:port``: shared workers when it speaks MQTT 5."""
+    return CentralConfig.model_validate(
+        {
+            "kind": "central",
+            "broker": {"host": host, "port": port, "protocol": "5" if mqtt5 else "3.1.1"},
+            "ingest": {"workers": 2, "gap_timeout_s": 5, "resend_interval_s": 60},
+            "metrics": {"enabled": False},
+        }
+    )

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from alembic import command
 from central_db import BACKENDS, central_db_url
-from central_records import Lane
 
 from central.storage import CentralStore, migrate
 from central.storage.engine import make_engine, writer
@@ -17,6 +16,7 @@ from central.storage.rows import transaction_row
 from central.storage.schema import transactions
 from contracts.records.entries import closes_entry, open_entry, opens_entry
 from contracts.records.transaction import Transaction
+from contracts.testing import SealedLane as Lane
 from contracts.uuid7 import uuid7
 
 PLATE = "皖A12345"
@@ -208,16 +208,16 @@ class TestQuery:
 
 
 class TestMigration:
-    """Rows stored before migration 0005 get their plate key and matched entry."""
+    """Rows stored before migration 0006 get their plate key and matched entry."""
 
-    def test_rows_of_revision_0004_are_backfilled(self, url: str) -> None:
+    def test_rows_of_revision_0005_are_backfilled(self, url: str) -> None:
         first, other = entry(PLATE, T0), entry("皖C·11111", T0)
         closing = leave("X1", T0 + timedelta(hours=1), names=first)  # closes by name alone
         old_columns = [c for c in transactions.c if c.name not in ("plate_key", "entry_txn_id")]
         engine = make_engine(url)
         try:
             with writer(engine).begin() as connection:
-                command.upgrade(migrate.config(connection), "0004")
+                command.upgrade(migrate.config(connection), "0005")
             with engine.begin() as connection:
                 for (plaza, lane_id), records in ((NORTH, (first, other)), (SOUTH, (closing,))):
                     for record in Lane(plaza, lane_id).txns(*records).records:

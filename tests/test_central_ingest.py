@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from central_records import seal
 from prometheus_client import CollectorRegistry
 
 from central.ingest.gaps import GapTracker
@@ -31,7 +30,7 @@ from contracts.mqtt.payloads import (
 )
 from contracts.mqtt.topics import LaneTopic, lane_topic
 from contracts.records.transaction import Transaction
-from contracts.testing import EPOCH, event_chain, transaction_chain
+from contracts.testing import EPOCH, event_chain, seal, transaction_chain
 from contracts.uuid7 import uuid7
 
 NOW = EPOCH + timedelta(minutes=5)

@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from central_lanes import wait_until
-from central_records import Lane
 from mqtt_broker import AmqttBroker, MosquittoBroker
 from paths import REPO
-from sync_support import sync_section
-from test_daemon_support import PLATE, FakeLane, lane_files, load
-from test_sync_lookups import central_config
 
 from central.ingest.service import IngestService
 from central.storage import CentralStore
+from central.testing import ingest_config
 from contracts.records.sealed import TransactionRecord
 from contracts.records.transaction import Transaction
+from contracts.testing import SealedLane
 from contracts.uuid7 import uuid7
+from edge.config.lane import load_lane
+from edge.daemon.testing import PLATE, lane_files
 from edge.fees.engine import quote
 from edge.fees.files import load_tariff
 from edge.fees.passage import FeeQuery
 from edge.lane.records import Flag
+from edge.sync.testing import sync_section
+from fleet.testing import FakeLane, run
+from plumbing.testing import wait_until
 
 pytestmark = pytest.mark.services
 Broker = MosquittoBroker | AmqttBroker
 
 
-def exit_lane(tmp_path: Path, broker: Broker, timeout_s: float) -> FakeLane:
+def highway_exit(tmp_path: Path, broker: Broker, timeout_s: float) -> FakeLane:
     sync = sync_section(broker, settings=f"lookup_timeout_s = {timeout_s}")
-    return FakeLane(load(lane_files(tmp_path, highway=True, extra=sync)))
+    return FakeLane(load_lane(lane_files(tmp_path, highway=True, extra=sync)))
 
 
 def priced(lane: FakeLane) -> TransactionRecord | None:
@@ -66,11 +67,13 @@ def central(
     private_broker: Broker, tmp_path: Path, entered: Transaction
 ) -> Iterator[IngestService]:
     store = CentralStore.open(f"sqlite:///{tmp_path / 'central.sqlite3'}")
-    store.store_batch("north", Lane("north", "north-entry").txns(entered), entered.recorded_at)
-    service = IngestService(central_config(private_broker.port, private_broker.mqtt5), store)
+    store.store_batch(
+        "north", SealedLane("north", "north-entry").txns(entered), entered.recorded_at
+    )
+    service = IngestService(ingest_config(private_broker.port, mqtt5=private_broker.mqtt5), store)
     service.start()
     try:
-        wait_until(lambda: service.healthy, 10, "the workers to subscribe", service.tick)
+        wait_until(lambda: service.healthy, "the workers to subscribe", 10, tick=service.tick)
         yield service
     finally:
         service.stop()
@@ -84,17 +87,6 @@ async def priced_exit(lane: FakeLane) -> None:
     await lane.settle(lambda: priced(lane) is not None, "the exit priced")
 
 
-def run(lane: FakeLane, scenario: object) -> None:
-    async def main() -> None:
-        await lane.start()
-        try:
-            await scenario(lane)  # type: ignore[operator]
-        finally:
-            await lane.daemon.stop()
-
-    asyncio.run(main())
-
-
 class TestHighwayExit:
     """The exit is priced from central's entry, or by the missing-entry rule without it."""
 
@@ -105,7 +97,7 @@ class TestHighwayExit:
         entered: Transaction,
         tmp_path: Path,
     ) -> None:
-        lane = exit_lane(tmp_path / "lane", private_broker, timeout_s=3.0)
+        lane = highway_exit(tmp_path / "lane", private_broker, timeout_s=3.0)
 
         run(lane, priced_exit)
         record = priced(lane)
@@ -136,7 +128,7 @@ class TestHighwayExit:
     def test_no_central_is_the_missing_entry_rule_after_the_timeout(
         self, private_broker: Broker, tmp_path: Path
     ) -> None:
-        lane = exit_lane(tmp_path / "lane", private_broker, timeout_s=0.5)
+        lane = highway_exit(tmp_path / "lane", private_broker, timeout_s=0.5)
 
         run(lane, priced_exit)
         record = priced(lane)
@@ -155,7 +147,7 @@ class TestHighwayExit:
         self, private_broker: Broker, tmp_path: Path
     ) -> None:
         """The lookup is a task: a vehicle backing out meanwhile is voided at once."""
-        lane = exit_lane(tmp_path / "lane", private_broker, timeout_s=3.0)
+        lane = highway_exit(tmp_path / "lane", private_broker, timeout_s=3.0)
         waited: list[float] = []
 
         async def scenario(lane: FakeLane) -> None:

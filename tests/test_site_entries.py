@@ -10,28 +10,28 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from central_lanes import wait_until
-from central_records import Lane
 from mqtt_broker import AmqttBroker, MosquittoBroker
 from prometheus_client import CollectorRegistry
-from sync_support import running, sync_config
-from test_daemon_support import PLATE, seed_entry
-from test_sync_lookups import central_config
 
 from central.ingest.gaps import GapTracker
 from central.ingest.handler import Ingest
 from central.ingest.metrics import IngestMetrics
 from central.ingest.service import IngestService
 from central.storage import CentralStore
+from central.testing import ingest_config
 from contracts.mqtt.payloads import EntryNotice, LaneState, PayloadError, parse_payload
 from contracts.mqtt.topics import LaneTopic, lane_topic
 from contracts.records.sealed import TransactionRecord
 from contracts.records.transaction import Transaction
+from contracts.testing import SealedLane as Lane
 from contracts.uuid7 import uuid7
 from edge.daemon.lookup import LocalEntries
+from edge.daemon.testing import PLATE, seed_entry
 from edge.store import Store
 from edge.sync import LaneFacts, SyncService
 from edge.sync.entries import EntryReplica
+from edge.sync.testing import running, sync_config
+from plumbing.testing import wait_until
 
 PLAZA, ENTRY, EXIT, EXIT_2 = "riverside", "riverside-entry", "riverside-exit", "riverside-exit-2"
 AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -171,16 +171,16 @@ class TestOverTheBroker:
         broker = private_broker
         record = seed_entry(tmp_path / "entry.db")  # the entry lane's own store
         Store.open(tmp_path / "exit.db").close()
-        central = IngestService(central_config(broker.port, broker.mqtt5), store)
+        central = IngestService(ingest_config(broker.port, mqtt5=broker.mqtt5), store)
         central.start()
         config = sync_config(broker.host, broker.port)
         tz = ZoneInfo("Asia/Shanghai")
         exit_sync = SyncService(config, LaneFacts(PLAZA, EXIT, tz), tmp_path / "exit.db")
         entry_sync = SyncService(config, LaneFacts(PLAZA, ENTRY, tz), tmp_path / "entry.db")
         try:
-            wait_until(lambda: central.healthy, 10, "the workers to subscribe", central.tick)
+            wait_until(lambda: central.healthy, "the workers to subscribe", 10, tick=central.tick)
             with running(exit_sync):
-                wait_until(lambda: EXIT in store.site_lanes(PLAZA), 10, "the exit lane known")
+                wait_until(lambda: EXIT in store.site_lanes(PLAZA), "the exit lane known", 10)
                 with running(entry_sync):
                     deadline = time.monotonic() + 10
                     while not exit_sync.site_entries.applied:

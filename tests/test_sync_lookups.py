@@ -15,24 +15,23 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
-from central_lanes import wait_until
-from central_records import Lane
 from mqtt_broker import AmqttBroker, MosquittoBroker
 from paho.mqtt.enums import CallbackAPIVersion
 from structlog.testing import capture_logs
-from sync_support import sync_config
 
-from central.config import CentralConfig
 from central.ingest.service import IngestService
 from central.storage import CentralStore
+from central.testing import ingest_config
 from contracts.mqtt.payloads import EntryLookup, EntryLookupReply, StoredEntry
 from contracts.mqtt.topics import LaneTopic, lane_topic
 from contracts.records.transaction import Transaction
+from contracts.testing import SealedLane as Lane
 from contracts.uuid7 import uuid7
 from edge.store import Store
 from edge.sync import LaneFacts, SyncService
 from edge.sync.lookups import RemoteLookups
-from plumbing.broker import BrokerConfig
+from edge.sync.testing import sync_config
+from plumbing.testing import wait_until
 
 PLAZA, LANE = "south", "south-exit"
 PLATE = "皖A12345"
@@ -193,17 +192,6 @@ class TestBadReplies:
 # -- with the real broker and central's ingest ------------------------------------------------
 
 
-def central_config(port: int, mqtt5: bool) -> CentralConfig:
-    return CentralConfig.model_validate(
-        {
-            "kind": "central",
-            "broker": BrokerConfig(port=port, protocol="5" if mqtt5 else "3.1.1").model_dump(),
-            "ingest": {"workers": 2, "gap_timeout_s": 5, "resend_interval_s": 60},
-            "metrics": {"enabled": False},
-        }
-    )
-
-
 @pytest.fixture
 def central_store(tmp_path: Path) -> Iterator[CentralStore]:
     store = CentralStore.open(f"sqlite:///{tmp_path / 'central.sqlite3'}")
@@ -248,10 +236,10 @@ class TestOverTheBroker:
         tmp_path: Path,
     ) -> None:
         broker = private_broker
-        central = IngestService(central_config(broker.port, broker.mqtt5), central_store)
+        central = IngestService(ingest_config(broker.port, mqtt5=broker.mqtt5), central_store)
         central.start()
         try:
-            wait_until(lambda: central.healthy, 10, "the workers to subscribe", central.tick)
+            wait_until(lambda: central.healthy, "the workers to subscribe", 10, tick=central.tick)
             asyncio.run(self.scenario(broker, central, tmp_path))
         finally:
             central.stop()

@@ -2,7 +2,7 @@
 
 The rule is :mod:`contracts.records.entries`: the plate's latest passed entry,
 unless a passed exit names it (``entry_txn_id``) or has the same plate key and
-left at or after its entry time. Two index reads (migration 0005): the latest
+left at or after its entry time. Two index reads (migration 0006): the latest
 entry by ``(plate_key, kind, status)``, then one closing exit by
 ``entry_txn_id`` or by the same plate key.
 """
