@@ -1,7 +1,7 @@
 """In-memory fakes of every device interface, for unit tests of the lane.
 
 They keep the contracts of the real drivers (the contract suites in
-``tests/contract`` run against both) and add knobs for tests to act as the
+``tests/drivers/contract`` run against both) and add knobs for tests to act as the
 world: :meth:`FakeLoops.set` puts a vehicle on a loop, :meth:`FakeBarrier.jam`
 makes the next commands fail, :meth:`FakeCamera.show` puts an image in front of
 the camera, :meth:`FakeDevice.fault` reports a device fault.

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-#: The lane unit's ``CPUWeight=`` (tests/test_daemon_systemd.py keeps the unit file to it).
+#: The lane unit's ``CPUWeight=`` (tests/edge/daemon/test_daemon_systemd.py keeps the unit file to it).
 LANE_CPU_WEIGHT = 300
 #: systemd's weight of a unit that sets none, and the kernel's of nice 0.
 DEFAULT_CPU_WEIGHT = 100

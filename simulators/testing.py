@@ -1,7 +1,7 @@
 """Every implementation of each driver interface, set up with a world the test can act on.
 
 Public API (as gpiozero ships its mock pin factory): the contract suites in
-``tests/contract`` run on these rigs, and a technician can run a driver against
+``tests/drivers/contract`` run on these rigs, and a technician can run a driver against
 its simulator the same way to see it behave before the hardware is there.
 
 A rig bundles a driver with the hands of the test: put a vehicle on a loop,

@@ -13,7 +13,7 @@ topics through ``+`` filters and write every lane's central→edge topics and th
 configuration topics, so a lane added later needs no change to central's rules.
 
 How Mosquitto 2.0 applies these (checked against mosquitto 2.0.11 in
-tests/test_central_broker_config.py): a publish without write access is dropped
+tests/central/test_central_broker_config.py): a publish without write access is dropped
 (MQTT 5: PUBACK "not authorized"); read access is checked per message at delivery
 against the message's topic, so a shared subscription ``$share/central/<filter>``
 needs no rule of its own (the ``$share/group/`` prefix never reaches the check),

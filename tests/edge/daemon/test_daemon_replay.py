@@ -1,6 +1,6 @@
 """The lane's event log replayed into a fresh machine gives the records the daemon stored.
 
-The end-to-end scenarios replay theirs (``tests/test_daemon_e2e.py``); here a
+The end-to-end scenarios replay theirs (``tests/fleet/test_daemon_e2e.py``); here a
 daemon on fakes shows that the comparison finds a record the machine did not
 decide and a field that differs.
 """

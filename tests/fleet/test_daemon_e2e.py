@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from event_log import check_replay
+from paths import REPO
 
 from contracts.records.sealed import TransactionRecord
 from edge.daemon.testing import lane_files, seed_entry
@@ -50,7 +51,7 @@ from simulators.traffic import Simulators, TrafficRunner
 pytestmark = pytest.mark.slow
 
 LANE = "riverside-exit"
-LAUNCHER = Path(__file__).with_name("lane_with_event_log.py")
+LAUNCHER = REPO / "tests" / "lane_with_event_log.py"
 START_TIMEOUT_S = 120.0  # imports and models on a loaded 2-core machine
 WAIT_S = 90.0
 
