@@ -48,7 +48,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID
 
 from prometheus_client import CollectorRegistry
 
@@ -67,6 +66,7 @@ from edge.daemon.executor import LaneShell, Queued, StepLog
 from edge.daemon.full_store import FullStore
 from edge.daemon.lookup import CreditBook, LocalEntries, VehicleLookup
 from edge.daemon.operator import OperatorDesk
+from edge.daemon.payment_events import record_payment_event
 from edge.daemon.plates import (
     Recognition,
     RecognitionFactory,
@@ -83,6 +83,7 @@ from edge.daemon.recovery import (
 )
 from edge.daemon.refunds import Refunds
 from edge.daemon.settling import StorePermits, StorePrepaid
+from edge.daemon.shutdown import leave_safe, until
 from edge.daemon.syncing import SyncStartError, remote_lookups, start_sync, view_of
 from edge.evidence import Evidence, EvidenceError, site_key
 from edge.lane import LaneState
@@ -92,7 +93,7 @@ from edge.lane.events import Mode, Restarted, SetMode, Stopping
 from edge.lane.state import KnownPosition
 from edge.lane.store_space import SpaceChange, check_space
 from edge.metrics import LaneMetrics
-from edge.payments.outcome import LatePaymentRefunded, PaymentAlarm, PaymentEvent
+from edge.payments.outcome import PaymentEvent
 from edge.payments.service import Payments
 from edge.store import (
     SchemaError,
@@ -381,7 +382,7 @@ class LaneDaemon:
 
     def _payment_handover(self, event: PaymentEvent) -> None:
         """The payments' event sink (gateway and receiver threads)."""
-        self._loop.call_soon_threadsafe(self._payment_event, event)
+        self._loop.call_soon_threadsafe(self._record_payment_event, event)
 
     def _early_sink(self, event: DeviceEvent) -> None:
         """Device events before the machine runs: faults fail the start."""
@@ -603,31 +604,8 @@ class LaneDaemon:
         """Device events while the store is full: the resumed machine reads the devices afresh."""
         logger.info("device_event_while_store_full", device_event=type(event).__name__)
 
-    def _payment_event(self, event: PaymentEvent) -> None:
-        now = datetime.now(UTC)
-        if isinstance(event, PaymentAlarm):
-            self.recorder.event(
-                event.kind.value,
-                now,
-                severity="alarm",
-                detail={
-                    "detail": event.detail[:300],
-                    "order_id": event.order_id,
-                    "txn_id": event.txn_id,
-                },
-            )
-        elif isinstance(event, LatePaymentRefunded):
-            self.refunds.record(UUID(event.txn_id), event.amount, event.gateway_ref, now)
-            self.recorder.event(
-                "late_payment_refunded",
-                now,
-                severity="alarm",
-                detail={
-                    "txn_id": event.txn_id,
-                    "refund_id": event.refund_id,
-                    "amount": event.amount,
-                },
-            )
+    def _record_payment_event(self, event: PaymentEvent) -> None:
+        record_payment_event(event, self.recorder, self.refunds, datetime.now(UTC))
 
     # -- stopping ------------------------------------------------------------------------------
 
@@ -653,13 +631,13 @@ class LaneDaemon:
         # A lane whose machine failed steps no more: nothing will finish, resolve at once.
         broken = self.failed is not None and self.failed.done()
         shell.post(SetMode(Mode.CLOSED, SYSTEM_OPERATOR, "daemon stopping"))
-        await _until(lambda: shell.idle, 0.0 if broken else options.shutdown_grace_s)
+        await until(lambda: shell.idle, 0.0 if broken else options.shutdown_grace_s)
         for txn_id in list(shell.paying):
             if self.payments.qr is not None:
                 self.payments.qr.cancel(str(txn_id))
         if shell.paying:
             await asyncio.wait(list(shell.paying.values()), timeout=options.payment_close_s)
-        await _until(shell.queue.empty, 0.0 if broken else 1.0)
+        await until(shell.queue.empty, 0.0 if broken else 1.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -669,30 +647,11 @@ class LaneDaemon:
         await asyncio.gather(*shell.work, return_exceptions=True)
         shell.cancel_all_timers()
         await self._settle_at_shutdown(shell)
-        barrier = await self._safe_barrier(options.safety_clear_s)
-        self.recorder.event("lane_stopped", datetime.now(UTC), detail={"barrier": barrier})
-
-    async def _safe_barrier(self, wait_s: float) -> str:
-        """Put the barrier in the safe position; never close it on an occupied safety loop."""
         assert self.drivers is not None
-        barrier = self.drivers.barrier
-        if self.lane.policy.safe_position == "open":
-            result = await asyncio.to_thread(barrier.lock_open)
-            return "open" if result.ok else f"open refused: {result.reason}"
-        if barrier.position() is Position.DOWN:
-            return "closed"
-        loops = self.drivers.loops
-        clear = await _until(lambda: not loops.state().safety, wait_s)
-        if not clear:
-            self.recorder.event(
-                "barrier_left_open",
-                datetime.now(UTC),
-                severity="alarm",
-                detail={"reason": "safety loop occupied at shutdown"},
-            )
-            return "left open: safety loop occupied"
-        result = await asyncio.to_thread(barrier.close)
-        return "closed" if result.ok else f"close refused: {result.reason}"
+        barrier = await leave_safe(
+            self.drivers, self.lane.policy.safe_position, self.recorder, options.safety_clear_s
+        )
+        self.recorder.event("lane_stopped", datetime.now(UTC), detail={"barrier": barrier})
 
     async def _unwind(self) -> None:
         for task in self._tasks:
@@ -706,14 +665,3 @@ def _startup_error(exc: Exception) -> StartupError:
     """A failed start's error, of the kind a :class:`StartupError` had (it sets the exit code)."""
     kind = type(exc) if isinstance(exc, StartupError) else StartupError
     return kind(str(exc))
-
-
-async def _until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    """Wait until ``condition()`` holds (checked every 50 ms); False when time ran out."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
