@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from central.console import audit
 from central.console.access import Caller, access, console_of
+from central.console.text import LINES
 from central.storage import AlarmError
 from central.storage.alarms import Alarm, AlarmState, change_alarm
 from central.storage.schema import alarms
@@ -41,7 +42,9 @@ class AlarmOut(BaseModel):
 
 
 class Acknowledgement(BaseModel):
-    note: str = Field(max_length=MAX_NOTE, description="Why, or what was done; required.")
+    note: str = Field(
+        max_length=MAX_NOTE, pattern=LINES, description="Why, or what was done; required."
+    )
 
     @field_validator("note")
     @classmethod

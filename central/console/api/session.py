@@ -12,13 +12,14 @@ from central.console.access import Caller, access, console_of
 from central.console.auth import MAX_PASSWORD, log_in
 from central.console.roles import Role
 from central.console.sessions import COOKIE
+from central.console.text import ONE_LINE
 from central.storage.schema import USER_NAME
 
 router = APIRouter(prefix="/api", tags=["session"])
 
 
 class Credentials(BaseModel):
-    name: str = Field(min_length=1, max_length=USER_NAME)
+    name: str = Field(min_length=1, max_length=USER_NAME, pattern=ONE_LINE)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD)
 
 

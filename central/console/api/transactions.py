@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from central.console.access import Caller, access, console_of
+from central.console.text import ONE_LINE
 from central.storage.schema import transactions
 from central.storage.times import utc_in, utc_out
 from contracts.ids import SITE_ID_PATTERN
@@ -24,8 +25,6 @@ router = APIRouter(prefix="/api", tags=["transactions"])
 MAX_LIMIT = 200
 MAX_OFFSET = 100_000
 PLATE = 20
-PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-"""No control characters (PostgreSQL refuses NUL in text: a 422 here, not a 500 there)."""
 
 
 class TransactionOut(BaseModel):
@@ -58,7 +57,7 @@ class TransactionSearch(BaseModel):
         None,
         min_length=1,
         max_length=PLATE,
-        pattern=PRINTABLE,
+        pattern=ONE_LINE,
         description="Part of the plate (any case).",
     )
     since: AwareDatetime | None = Field(None, description="Recorded at or after.")

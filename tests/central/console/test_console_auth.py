@@ -103,6 +103,7 @@ class TestLockout:
             {"name": "operator"},
             {"name": "", "password": "x"},
             {"name": "x" * 65, "password": "x"},
+            {"name": "a\x00", "password": "x"},
         ],
     )
     def test_malformed_login_is_422(self, site: Site, body: dict[str, str]) -> None:
