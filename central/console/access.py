@@ -21,7 +21,7 @@ from central.console.roles import Role
 from central.console.sessions import COOKIE, CSRF_HEADER
 
 Permission = Literal[
-    "session", "lanes.view", "transactions.view", "alarms.view", "alarms.acknowledge"
+    "session", "lanes.view", "transactions.view", "alarms.view", "alarms.acknowledge", "audit.view"
 ]
 _ALL: frozenset[Role] = frozenset(
     {"administrator", "supervisor", "operator", "auditor", "technician"}
@@ -32,6 +32,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     "transactions.view": frozenset({"supervisor", "operator", "auditor"}),
     "alarms.view": frozenset({"supervisor", "operator", "auditor", "technician"}),
     "alarms.acknowledge": frozenset({"supervisor", "operator"}),
+    "audit.view": frozenset({"auditor", "administrator"}),
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PERMISSION_ATTR = "lanewarden_permission"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from central.console.api import alarms, lanes, session, transactions
+from central.console.api import alarms, audit_log, lanes, session, transactions
 from central.console.context import Console
 
 OPENAPI = "/api/openapi.json"
@@ -25,6 +25,7 @@ def create_app(console: Console) -> FastAPI:
         redoc_url=None,
     )
     app.state.console = console
-    for router in (session.router, lanes.router, transactions.router, alarms.router):
+    routers = (session, lanes, transactions, alarms, audit_log)
+    for router in (module.router for module in routers):
         app.include_router(router)
     return app

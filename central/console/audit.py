@@ -65,12 +65,19 @@ def append(
 
 
 def entries(
-    connection: Connection, *, target: str | None = None, limit: int = 100
+    connection: Connection,
+    *,
+    target: str | None = None,
+    actor: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[AuditEntry]:
-    """The newest ``limit`` entries, of ``target`` only when given, newest first."""
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    """The newest entries (of ``target``, by ``actor`` when given), newest first."""
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
     if target is not None:
         query = query.where(audit_log.c.target == target)
+    if actor is not None:
+        query = query.where(audit_log.c.actor == actor)
     found = []
     for row in connection.execute(query).mappings():
         values = dict(row)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from itertools import count
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from central_db import BACKENDS
 from console_site import NOW, PLATES, Site, console_site, csrf
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from central.console import audit
@@ -27,6 +33,7 @@ ALLOWED = {
     "alarms": {"supervisor", "operator", "auditor", "technician"},
     "acknowledge": {"supervisor", "operator"},
     "session": set(ROLES),
+    "audit": {"auditor", "administrator"},
 }
 HOSTILE = [
     "' OR '1'='1",
@@ -219,6 +226,15 @@ class TestLanesAndAlarms:
             {"state": "acknowledged"},
             NOW,
         )
+        auditor, _ = site.login("auditor")
+        [logged] = auditor.get("/api/audit", params={"target": f"alarm:{alarm}"}).json()
+        assert (logged["action"], logged["reason"]) == (
+            "alarm.acknowledge",
+            "barrier reset by hand",
+        )
+        mine = auditor.get("/api/audit", params={"actor": "operator", "limit": 500}).json()
+        assert {entry["actor"] for entry in mine} == {"operator"}
+        assert f"alarm:{alarm}" in {entry["target"] for entry in mine}
         listed = client.get("/api/alarms", params={"state": "acknowledged"}).json()
         assert alarm in [a["id"] for a in listed]
         again = client.post(
@@ -226,7 +242,10 @@ class TestLanesAndAlarms:
         )
         assert again.status_code == 409
 
-    @pytest.mark.parametrize("body", [{}, {"note": ""}, {"note": "   "}, {"note": "x" * 2001}])
+    @pytest.mark.parametrize(
+        "body",
+        [{}, {"note": ""}, {"note": "   "}, {"note": "x" * 2001}, {"note": "reset\x00"}],
+    )
     def test_a_note_is_required(self, site: Site, body: dict[str, str]) -> None:
         client, token = site.login("supervisor")
         alarm = site.open_alarm(f"note:{next(_subjects)}")
@@ -259,6 +278,7 @@ class TestOpenApi:
             "/api/transactions",
             "/api/alarms",
             "/api/alarms/{alarm_id}/acknowledge",
+            "/api/audit",
         }
         names = {p["name"] for p in paths["/api/transactions"]["get"]["parameters"]}
         assert names == {"plate", "since", "until", "lane", "limit", "offset"}
@@ -266,3 +286,83 @@ class TestOpenApi:
     @pytest.mark.parametrize("page", ["/docs", "/redoc"])
     def test_no_cdn_pages(self, site: Site, page: str) -> None:
         assert site.client().get(page).status_code == 404
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+_VALUES = st.one_of(
+    _TEXT, st.integers().map(str), st.sampled_from(["", "-1", "1e9", "null", "a\x00b", "\x1b[2J"])
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+_FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+GETS = ["/api/alarms", "/api/audit", "/api/lanes", "/api/session", "/api/transactions"]
+
+
+@pytest.fixture(scope="module")
+def logged_in(site: Site) -> dict[str, tuple[TestClient, str]]:
+    """One session per role, kept for the module's many generated requests."""
+    return {role: site.login(role) for role in ("supervisor", "auditor", "operator")}
+
+
+def get_parameters(site: Site, path: str) -> list[dict[str, Any]]:
+    """The query parameters OpenAPI lists for GET ``path``."""
+    paths = site.client().get("/api/openapi.json").json()["paths"]
+    parameters: list[dict[str, Any]] = paths[path]["get"].get("parameters", [])
+    return parameters
+
+
+class TestNoServerErrors:
+    """Any value for any parameter the OpenAPI description lists, and then some: never a 500."""
+
+    def test_the_gets_are_these(self, site: Site) -> None:
+        paths = site.client().get("/api/openapi.json").json()["paths"]
+        assert sorted(path for path, ops in paths.items() if "get" in ops) == sorted(GETS)
+
+    @pytest.mark.parametrize("path", GETS)
+    def test_control_characters_in_any_text_parameter_are_422(self, site: Site, path: str) -> None:
+        auditor, _ = site.login("auditor")
+        supervisor, _ = site.login("supervisor")
+        texts = [
+            p["name"]
+            for p in get_parameters(site, path)
+            if "string" in json.dumps(p["schema"]) and "date-time" not in json.dumps(p["schema"])
+        ]
+        for name in texts:
+            for client in (auditor, supervisor):
+                status = client.get(path, params={name: "a\x00b"}).status_code
+                assert status in {403, 422}, (path, name, status)
+
+    @pytest.mark.parametrize("path", GETS)
+    def test_every_get(
+        self, site: Site, logged_in: dict[str, tuple[TestClient, str]], path: str
+    ) -> None:
+        names = [p["name"] for p in get_parameters(site, path)]
+        clients = [logged_in["supervisor"][0], logged_in["auditor"][0]]
+
+        @_FUZZ
+        @given(st.dictionaries(st.sampled_from([*names, "junk"]), _VALUES, max_size=4))
+        def never_a_500(params: dict[str, str]) -> None:
+            for client in clients:
+                assert client.get(path, params=params).status_code in {200, 403, 422}
+
+        never_a_500()
+
+    @_FUZZ
+    @given(alarm=st.one_of(st.integers(), _TEXT), body=_JSON)
+    def test_acknowledge(
+        self, logged_in: dict[str, tuple[TestClient, str]], alarm: object, body: object
+    ) -> None:
+        client, token = logged_in["operator"]
+        path = f"/api/alarms/{quote(str(alarm), safe='')}/acknowledge"
+        answer = client.post(path, json=body, headers=csrf(token))
+        assert answer.status_code < 500, answer.text
+
+    @_FUZZ
+    @given(body=_JSON)
+    def test_login(self, site: Site, body: object) -> None:
+        assert site.client().post("/api/login", json=body).status_code in {401, 422}
