@@ -200,20 +200,27 @@ class TestRules:
         rules = {(r.access, r.topic) for r in lane_rules(LaneRef("l1", "p1", Path("x")))}
         prefix = "lanewarden/v1/p1/l1/"
         assert rules == {
-            *{("write", prefix + k) for k in ["state", "txn", "event", "telemetry", "cmd/result"]},
+            *{
+                ("write", prefix + k)
+                for k in ["state", "txn", "event", "telemetry", "cmd/result", "lookup"]
+            },
             ("read", prefix + "ack"),
             ("read", prefix + "cmd"),
+            ("read", prefix + "lookup/reply"),
+            ("read", prefix + "entries"),
             ("read", "lanewarden/v1/p1/config"),
             ("read", "lanewarden/v1/config"),
         }
 
     def test_central_rules(self) -> None:
         rules = {(r.access, r.topic) for r in central_rules()}
-        kinds = ["state", "txn", "event", "telemetry", "cmd/result"]
+        kinds = ["state", "txn", "event", "telemetry", "cmd/result", "lookup"]
         assert rules == {
             *{("read", f"lanewarden/v1/+/+/{k}") for k in kinds},
             ("write", "lanewarden/v1/+/+/ack"),
             ("write", "lanewarden/v1/+/+/cmd"),
+            ("write", "lanewarden/v1/+/+/lookup/reply"),
+            ("write", "lanewarden/v1/+/+/entries"),
             ("write", "lanewarden/v1/+/config"),
             ("write", "lanewarden/v1/config"),
         }

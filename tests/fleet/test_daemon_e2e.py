@@ -200,8 +200,15 @@ class Daemon:
         self._listening.set()
         self._listener = threading.Thread(target=self._listen, name="test-notify")
         self._listener.start()
-        env = {**os.environ, "NOTIFY_SOCKET": str(self.socket_path), "WATCHDOG_USEC": "2000000"}
-        command = [sys.executable, "-X", "faulthandler", str(LAUNCHER)]
+        env = {
+            **os.environ,
+            "NOTIFY_SOCKET": str(self.socket_path),
+            "WATCHDOG_USEC": "2000000",
+            # The checkout before tests/: its folders edge/, central/ are not the packages.
+            "PYTHONPATH": os.pathsep.join([str(REPO), str(LAUNCHER.parent)]),
+        }
+        # -P: not the launcher's folder first on sys.path (tests/edge would shadow edge).
+        command = [sys.executable, "-P", "-X", "faulthandler", str(LAUNCHER)]
         command += [str(self.site.lane_path), str(self.site.event_log)]
         with self.log_path.open("ab") as log:
             # A session of its own, as systemd starts a unit: the CPUs are shared
