@@ -8,10 +8,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from central.commands.opening import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    CommandFailedError,
+    fail,
+    load_config,
+    open_store,
+)
 from plumbing.cli import Groups
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 78
 
 
 def register(groups: Groups) -> None:
@@ -31,34 +36,19 @@ def register(groups: Groups) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from central.config import load_central
     from central.console.app import create_app
     from central.console.context import Console
     from central.console.sessions import SecretError
-    from central.storage import CentralStore, StoreUrlError
-    from plumbing.config import ConfigError
 
     prog = "lanewarden central console"
     try:
-        config = load_central(args.config)
-    except ConfigError as exc:
-        print(f"{prog}: invalid configuration:\n{exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    if config.console is None:
-        print(f"{prog}: {args.config} has no [console] section", file=sys.stderr)
-        return EXIT_CONFIG
-    if config.storage.url is None:
-        config.storage.state_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        store = CentralStore.open(config.storage.database_url)
-    except StoreUrlError as exc:
-        print(f"{prog}: storage.url: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (SQLAlchemyError, OSError) as exc:
-        print(f"{prog}: cannot open the database: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        config = load_config(prog, args.config)
+        if config.console is None:
+            raise fail(prog, f"{args.config} has no [console] section", EXIT_CONFIG)
+        store = open_store(prog, config)
+    except CommandFailedError as exc:
+        return exc.code
     try:
         console = Console.from_config(store.engine, config.console)
     except SecretError as exc:

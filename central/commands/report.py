@@ -7,11 +7,16 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from central.commands.opening import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    CommandFailedError,
+    load_config,
+    open_store,
+)
 from central.reports.groups import BY
 from plumbing.cli import Groups
 
-EXIT_FAILED = 1
-EXIT_CONFIG = 78
 MAX_DAYS = 366
 
 
@@ -63,10 +68,7 @@ def register(groups: Groups) -> None:
 def report(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from central.config import load_central
     from central.reports.revenue import days_report, table, write_csv
-    from central.storage import CentralStore, StoreUrlError
-    from plumbing.config import ConfigError
 
     first: date = args.day
     last: date = args.to or first
@@ -81,26 +83,12 @@ def report(args: argparse.Namespace) -> int:
         )
         return 2
 
+    prog = "lanewarden central report"
     try:
-        config = load_central(args.config)
-    except ConfigError as exc:
-        print(f"lanewarden central report: invalid configuration:\n{exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    if config.storage.url is None and not config.storage.database_path.exists():
-        print(
-            f"lanewarden central report: no database at {config.storage.database_path} "
-            "(storage.state_dir; central run creates it)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    try:
-        store = CentralStore.open(config.storage.database_url)
-    except StoreUrlError as exc:
-        print(f"lanewarden central report: storage.url: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (SQLAlchemyError, OSError) as exc:
-        print(f"lanewarden central report: cannot open the database: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        config = load_config(prog, args.config)
+        store = open_store(prog, config, create=False)
+    except CommandFailedError as exc:
+        return exc.code
     try:
         rows = days_report(store.engine, first, last, args.by, config.plaza_tz)
     except SQLAlchemyError as exc:

@@ -7,6 +7,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from central.commands import console, user
+from central.commands.opening import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    CommandFailedError,
+    load_config,
+    open_store,
+)
 from plumbing.cli import Groups
 
 if TYPE_CHECKING:
@@ -14,8 +21,6 @@ if TYPE_CHECKING:
     from central.storage import CentralStore
     from central.storage.timers import OpenGap
 
-EXIT_FAILED = 1
-EXIT_CONFIG = 78  # EX_CONFIG: the unit's RestartPreventExitStatus, restarting will not help
 TICK_S = 0.5
 GC_YOUNG = 50_000
 """Allocations between young-generation collections (Python's default is 700)."""
@@ -44,27 +49,11 @@ def register(groups: Groups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from central.config import load_central
-    from central.storage import CentralStore, StoreUrlError
-    from plumbing.config import ConfigError
-
+    prog = "lanewarden central run"
     try:
-        config = load_central(args.config)
-    except ConfigError as exc:
-        print(f"lanewarden central run: invalid configuration:\n{exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    if config.storage.url is None:
-        config.storage.state_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        store = CentralStore.open(config.storage.database_url)
-    except StoreUrlError as exc:
-        print(f"lanewarden central run: storage.url: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (SQLAlchemyError, OSError) as exc:
-        print(f"lanewarden central run: cannot open the database: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        store = open_store(prog, config := load_config(prog, args.config))
+    except CommandFailedError as exc:
+        return exc.code
     try:
         tune_gc()
         return serve(config, store)

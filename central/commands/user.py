@@ -9,12 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from central.commands.opening import EXIT_CONFIG, EXIT_FAILED, CommandFailedError, load_config
 from central.console.roles import ROLES
 from plumbing.cli import Groups
 
-EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_CONFIG = 78
 
 
 def register(groups: Groups) -> None:
@@ -58,18 +57,15 @@ def run_add(args: argparse.Namespace) -> int:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from central.config import load_central
     from central.console.auth import Passwords, UserError, add_user, generate_password
     from central.storage import CentralStore, StoreUrlError
     from central.storage.engine import writer
-    from plumbing.config import ConfigError
 
     prog = "lanewarden central user add"
     try:
-        config = load_central(args.config)
-    except ConfigError as exc:
-        print(f"{prog}: invalid configuration:\n{exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        config = load_config(prog, args.config)
+    except CommandFailedError as exc:
+        return exc.code
     generated = args.password_file is None
     if generated:
         password = generate_password()
